@@ -1,0 +1,36 @@
+// Package deps pins the chosen dependencies while the kit is being built.
+// Temporary: removed once every dependency has a real importer.
+package deps
+
+import (
+	_ "github.com/go-kit/kit/circuitbreaker"
+	_ "github.com/go-kit/kit/endpoint"
+	_ "github.com/go-kit/kit/metrics/prometheus"
+	_ "github.com/go-kit/kit/ratelimit"
+	_ "github.com/go-kit/kit/sd/etcdv3"
+	_ "github.com/go-kit/kit/sd/lb"
+	_ "github.com/go-kit/kit/tracing/zipkin"
+	_ "github.com/go-kit/kit/transport/grpc"
+	_ "github.com/go-kit/kit/transport/http"
+	_ "github.com/go-kit/log"
+	_ "github.com/golang-jwt/jwt/v5"
+	_ "github.com/google/uuid"
+	_ "github.com/gorilla/mux"
+	_ "github.com/lib/pq"
+	_ "github.com/openzipkin/zipkin-go"
+	_ "github.com/openzipkin/zipkin-go/middleware/grpc"
+	_ "github.com/openzipkin/zipkin-go/middleware/http"
+	_ "github.com/openzipkin/zipkin-go/reporter/http"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/prometheus/client_golang/prometheus/promhttp"
+	_ "github.com/sony/gobreaker"
+	_ "go.etcd.io/etcd/client/v3"
+	_ "go.etcd.io/etcd/server/v3/embed"
+	_ "golang.org/x/crypto/bcrypt"
+	_ "golang.org/x/time/rate"
+	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
+	_ "google.golang.org/grpc"
+	_ "google.golang.org/grpc/health"
+	_ "google.golang.org/grpc/reflection"
+	_ "google.golang.org/protobuf/proto"
+)

@@ -1,0 +1,163 @@
+package errs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Reasons every service shares. Services define their own next to their
+// domain (EMAIL_TAKEN, INSUFFICIENT_STOCK, ...).
+const (
+	ReasonValidation  = "VALIDATION_FAILED"
+	ReasonInternal    = "INTERNAL"
+	ReasonUnavailable = "UNAVAILABLE"
+	ReasonDeadline    = "DEADLINE_EXCEEDED"
+	ReasonCanceled    = "CANCELED"
+	ReasonNotFound    = "NOT_FOUND"
+	ReasonRateLimited = "RATE_LIMITED"
+	ReasonUnauth      = "UNAUTHENTICATED"
+	ReasonForbidden   = "PERMISSION_DENIED"
+)
+
+// FieldViolation names one invalid input field, as in google.rpc.BadRequest.
+type FieldViolation struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error is a classified error. Message is safe to show a client; Err, the
+// cause, is for logs only and never leaves the process.
+type Error struct {
+	Kind    Kind
+	Reason  string
+	Message string
+	Fields  []FieldViolation
+	// Meta is extra machine-readable context (product_id, available, ...).
+	// It travels as ErrorInfo metadata and as problem+json members.
+	Meta map[string]string
+	// Status overrides Kind's HTTP status when non-zero (402 for payments).
+	Status int
+	Err    error
+}
+
+// New returns an error of the given kind and reason.
+func New(kind Kind, reason, msg string) *Error {
+	return &Error{Kind: kind, Reason: reason, Message: msg}
+}
+
+// Newf is New with a formatted message.
+func Newf(kind Kind, reason, format string, args ...any) *Error {
+	return New(kind, reason, fmt.Sprintf(format, args...))
+}
+
+// Wrap classifies a cause. The cause's text stays out of Message on purpose:
+// it may name hosts, SQL or other internals.
+func Wrap(kind Kind, reason string, cause error, msg string) *Error {
+	return &Error{Kind: kind, Reason: reason, Message: msg, Err: cause}
+}
+
+// Internalf wraps an unexpected failure. Clients see only "internal error".
+func Internalf(cause error, format string, args ...any) *Error {
+	return &Error{Kind: Internal, Reason: ReasonInternal, Message: "internal error",
+		Err: fmt.Errorf(format+": %w", append(args, cause)...)}
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Kind.String())
+	if e.Reason != "" {
+		b.WriteString(" " + e.Reason)
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	for _, f := range e.Fields {
+		b.WriteString("; " + f.Field + " " + f.Message)
+	}
+	if e.Err != nil {
+		b.WriteString(": " + e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// With returns a copy of e with one more metadata entry.
+func (e *Error) With(key, value string) *Error {
+	c := *e
+	c.Meta = make(map[string]string, len(e.Meta)+1)
+	for k, v := range e.Meta {
+		c.Meta[k] = v
+	}
+	c.Meta[key] = value
+	return &c
+}
+
+// WithStatus returns a copy of e whose HTTP status is status.
+func (e *Error) WithStatus(status int) *Error {
+	c := *e
+	c.Status = status
+	return &c
+}
+
+// Is makes errors.Is match on kind and reason, so services can declare
+// sentinel errors (var ErrEmailTaken = errs.New(...)) and still attach
+// metadata or causes to the values they return.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Kind == e.Kind && t.Reason == e.Reason
+}
+
+// HTTPStatus is the status a client sees for e.
+func (e *Error) HTTPStatus() int {
+	if e.Status != 0 {
+		return e.Status
+	}
+	return e.Kind.HTTPStatus()
+}
+
+// As classifies any error. Unclassified errors become Internal, except the
+// context errors, which keep their meaning.
+func As(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return Wrap(DeadlineExceeded, ReasonDeadline, err, "deadline exceeded")
+	case errors.Is(err, context.Canceled):
+		return Wrap(Canceled, ReasonCanceled, err, "request canceled")
+	}
+	if e := fromStatusError(err); e != nil {
+		return e
+	}
+	return Internalf(err, "unclassified")
+}
+
+// KindOf is As(err).Kind; nil has no kind and reports Internal.
+func KindOf(err error) Kind {
+	if err == nil {
+		return Internal
+	}
+	return As(err).Kind
+}
+
+// ReasonOf is As(err).Reason, or "" for nil.
+func ReasonOf(err error) string {
+	if err == nil {
+		return ""
+	}
+	return As(err).Reason
+}
+
+// IsInfrastructure reports whether err should count against the callee's
+// health (breakers, retries). Business outcomes never do.
+func IsInfrastructure(err error) bool {
+	return err != nil && As(err).Kind.Infrastructure()
+}

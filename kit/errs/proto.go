@@ -1,0 +1,5 @@
+package errs
+
+import "google.golang.org/protobuf/protoadapt"
+
+type protoDetail = protoadapt.MessageV1

@@ -1,0 +1,124 @@
+package grpcx
+
+import (
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/openzipkin/zipkin-go"
+	"google.golang.org/grpc"
+	grpchealth "google.golang.org/grpc/health"
+	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/kitshop/kitshop/kit/health"
+	"github.com/kitshop/kitshop/kit/metrics"
+	"github.com/kitshop/kitshop/kit/tracing"
+)
+
+// ServerConfig is what NewServer wires in. Nil Logger, Tracer, RED or
+// Readiness leave out logging, tracing, metrics or health-following.
+type ServerConfig struct {
+	// Service names the process (users, products...). The health service
+	// reports under this name as well as under "" and every registered
+	// gRPC service's full name.
+	Service   string
+	Logger    log.Logger
+	Tracer    *zipkin.Tracer
+	RED       *metrics.RED
+	Readiness *health.Readiness
+}
+
+// Keepalive policy. Clients (see Dial) ping every clientPingEvery; the
+// server tolerates pings down to half that, so a client is never sent
+// GOAWAY "too_many_pings" for following our own defaults.
+const (
+	clientPingEvery   = 30 * time.Second
+	clientPingTimeout = 10 * time.Second
+	serverMinPing     = 15 * time.Second
+	serverPingEvery   = time.Minute
+	serverPingTimeout = 20 * time.Second
+)
+
+// NewServer returns a gRPC server with:
+//   - grpc.health.v1.Health, SERVING only while cfg.Readiness is ready and
+//     NOT_SERVING otherwise (for "" , cfg.Service and each registered
+//     service);
+//   - server reflection, so grpcurl works without .proto files;
+//   - the Zipkin server stats handler (a server span per RPC, B3 from
+//     metadata);
+//   - keepalive enforcement, so dead peers are noticed and abusive pings
+//     refused;
+//   - unary interceptors: error conversion, request id, panic recovery;
+//   - stream interceptors: error conversion, request id, logging, metrics,
+//     panic recovery.
+//
+// opts are appended last. Register every service before the process is
+// declared ready: health statuses are set per registered service when the
+// readiness changes.
+func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *grpc.Server {
+	if cfg.Logger == nil {
+		cfg.Logger = log.NewNopLogger()
+	}
+	base := []grpc.ServerOption{
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             serverMinPing,
+			PermitWithoutStream: true,
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			Time:    serverPingEvery,
+			Timeout: serverPingTimeout,
+		}),
+		grpc.ChainUnaryInterceptor(
+			unaryErrors(),
+			unaryRequestID(),
+			unaryRecovery(cfg.Logger),
+		),
+		grpc.ChainStreamInterceptor(
+			streamErrors(),
+			streamRequestID(),
+			streamLogging(cfg.Logger),
+			streamMetrics(cfg.RED),
+			streamRecovery(cfg.Logger),
+		),
+	}
+	if cfg.Tracer != nil {
+		base = append(base, grpc.StatsHandler(tracing.GRPCServerHandler(cfg.Tracer)))
+	}
+	srv := grpc.NewServer(append(base, opts...)...)
+
+	hs := grpchealth.NewServer()
+	healthgrpc.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+	followReadiness(srv, hs, cfg)
+	return srv
+}
+
+// followReadiness mirrors cfg.Readiness into the health service. Without a
+// Readiness the server is SERVING as soon as it exists, which is what a
+// plain grpc-go server reports too.
+func followReadiness(srv *grpc.Server, hs *grpchealth.Server, cfg ServerConfig) {
+	if cfg.Readiness == nil {
+		return
+	}
+	cfg.Readiness.Subscribe(func(ready bool) {
+		st := healthgrpc.HealthCheckResponse_NOT_SERVING
+		if ready {
+			st = healthgrpc.HealthCheckResponse_SERVING
+		}
+		hs.SetServingStatus("", st)
+		if cfg.Service != "" {
+			hs.SetServingStatus(cfg.Service, st)
+		}
+		for name := range srv.GetServiceInfo() {
+			if name == healthgrpc.Health_ServiceDesc.ServiceName || isReflection(name) {
+				continue
+			}
+			hs.SetServingStatus(name, st)
+		}
+	})
+}
+
+func isReflection(name string) bool {
+	return name == "grpc.reflection.v1.ServerReflection" || name == "grpc.reflection.v1alpha.ServerReflection"
+}

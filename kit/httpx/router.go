@@ -1,0 +1,88 @@
+package httpx
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/kitshop/kitshop/kit/errs"
+)
+
+// Reasons for requests that match no route.
+const (
+	ReasonRouteNotFound    = "ROUTE_NOT_FOUND"
+	ReasonMethodNotAllowed = "METHOD_NOT_ALLOWED"
+)
+
+// NewRouter returns a gorilla/mux router whose unknown routes answer a 404
+// ROUTE_NOT_FOUND problem and whose known paths asked with the wrong method
+// answer a 405 METHOD_NOT_ALLOWED problem with the Allow header RFC 9110
+// requires (gorilla/mux does not set it).
+//
+// Middleware added with Router.Use does not run for those two answers
+// (gorilla applies it to matched routes only), so wrap the router itself
+// with RequestID, AccessLog and Recover rather than using Use for them.
+func NewRouter() *mux.Router {
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		WriteProblem(w, req, errs.New(errs.NotFound, ReasonRouteNotFound, "no route for "+req.URL.Path))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		allowed := AllowedMethods(r, req)
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		WriteProblem(w, req, errs.Newf(errs.InvalidArgument, ReasonMethodNotAllowed,
+			"%s is not allowed on %s; allowed: %s", req.Method, req.URL.Path, strings.Join(allowed, ", ")).
+			WithStatus(http.StatusMethodNotAllowed))
+	})
+	return r
+}
+
+// AllowedMethods lists, in a stable order, the methods for which router
+// has a route matching req's path (and every other matcher but the
+// method). It asks the router itself, so subrouters, host and header
+// matchers are all honoured.
+func AllowedMethods(router *mux.Router, req *http.Request) []string {
+	var candidates []string
+	_ = router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		if ms, err := route.GetMethods(); err == nil {
+			for _, m := range ms {
+				if !slices.Contains(candidates, m) {
+					candidates = append(candidates, m)
+				}
+			}
+		}
+		return nil
+	})
+	slices.SortFunc(candidates, compareMethods)
+	var allowed []string
+	for _, m := range candidates {
+		probe := req.Clone(req.Context())
+		probe.Method = m
+		var match mux.RouteMatch
+		if router.Match(probe, &match) && match.MatchErr == nil {
+			allowed = append(allowed, m)
+		}
+	}
+	return allowed
+}
+
+// methodOrder puts the common methods first, in the order people read them.
+var methodOrder = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions,
+}
+
+func compareMethods(a, b string) int {
+	ia, ib := slices.Index(methodOrder, a), slices.Index(methodOrder, b)
+	switch {
+	case ia >= 0 && ib >= 0:
+		return ia - ib
+	case ia >= 0:
+		return -1
+	case ib >= 0:
+		return 1
+	}
+	return strings.Compare(a, b)
+}

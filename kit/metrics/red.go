@@ -1,0 +1,149 @@
+// Package metrics records kitshop's RED metrics (rate, errors, duration) per
+// method in Prometheus, with the same names and labels in every process so
+// one dashboard serves all services:
+//
+//	kitshop_requests_total{service,transport,method,code}
+//	kitshop_request_duration_seconds{service,transport,method}
+//	kitshop_requests_in_flight{service,transport,method}
+//
+// code is the errs kind of the outcome ("OK", "NotFound", "Unavailable"...),
+// a small closed set, so label cardinality stays bounded.
+package metrics
+
+import (
+	"errors"
+	"time"
+
+	kitprom "github.com/go-kit/kit/metrics/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/typed"
+)
+
+// Transport label values used across kitshop.
+const (
+	TransportEndpoint   = "endpoint"    // a service's go-kit endpoint chain, whichever transport called it
+	TransportClient     = "client"      // an outgoing call through a client endpoint chain
+	TransportHTTP       = "http"        // an HTTP handler
+	TransportGRPC       = "grpc"        // a unary gRPC method
+	TransportGRPCStream = "grpc-stream" // a streaming gRPC method, measured over the stream's life
+)
+
+// CodeOK is the code label of a success.
+const CodeOK = "OK"
+
+// Buckets suit RPCs from sub-millisecond cache hits to multi-second sagas.
+var Buckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// RED holds one service's request metrics. It is safe for concurrent use.
+type RED struct {
+	service  string
+	requests *kitprom.Counter
+	duration *kitprom.Histogram
+	inFlight *kitprom.Gauge
+	// The raw vectors are kept for tests and for callers that need
+	// prometheus-native access (testutil, exemplars).
+	RequestsVec *prometheus.CounterVec
+	DurationVec *prometheus.HistogramVec
+	InFlightVec *prometheus.GaugeVec
+}
+
+// NewRED registers the RED metrics with reg and returns a recorder whose
+// observations carry service. Calling it again with the same registry
+// reuses the collectors already registered instead of panicking, so two
+// components of one process may each ask for a recorder.
+func NewRED(reg prometheus.Registerer, service string) (*RED, error) {
+	requests, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kitshop_requests_total",
+		Help: "Requests handled, by outcome code (errs kind or OK).",
+	}, []string{"service", "transport", "method", "code"}))
+	if err != nil {
+		return nil, err
+	}
+	duration, err := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "kitshop_request_duration_seconds",
+		Help:    "Request latency in seconds, failures included.",
+		Buckets: Buckets,
+	}, []string{"service", "transport", "method"}))
+	if err != nil {
+		return nil, err
+	}
+	inFlight, err := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "kitshop_requests_in_flight",
+		Help: "Requests currently being handled.",
+	}, []string{"service", "transport", "method"}))
+	if err != nil {
+		return nil, err
+	}
+	return &RED{
+		service:     service,
+		requests:    kitprom.NewCounter(requests),
+		duration:    kitprom.NewHistogram(duration),
+		inFlight:    kitprom.NewGauge(inFlight),
+		RequestsVec: requests,
+		DurationVec: duration,
+		InFlightVec: inFlight,
+	}, nil
+}
+
+// register registers c, or returns the equal collector registered before.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		return typed.Cast[C](are.ExistingCollector)
+	}
+	var zero C
+	return zero, errs.Internalf(err, "metrics: register")
+}
+
+// Observe records one finished request: its outcome code and duration.
+func (r *RED) Observe(transport, method, code string, d time.Duration) {
+	r.requests.With("service", r.service, "transport", transport, "method", method, "code", code).Add(1)
+	r.duration.With("service", r.service, "transport", transport, "method", method).Observe(d.Seconds())
+}
+
+// InFlight counts a request as in flight and returns the function that
+// stops counting it. Call that exactly once, typically deferred.
+func (r *RED) InFlight(transport, method string) (done func()) {
+	g := r.inFlight.With("service", r.service, "transport", transport, "method", method)
+	g.Add(1)
+	return func() { g.Add(-1) }
+}
+
+// Start is InFlight and Observe together: it marks a request in flight and
+// returns the function that ends it with the outcome's code.
+func (r *RED) Start(transport, method string) (end func(code string)) {
+	begin := time.Now()
+	done := r.InFlight(transport, method)
+	return func(code string) {
+		done()
+		r.Observe(transport, method, code, time.Since(begin))
+	}
+}
+
+// Code is the code label for an outcome: CodeOK for nil, else the errs kind.
+func Code(err error) string {
+	if err == nil {
+		return CodeOK
+	}
+	return errs.KindOf(err).String()
+}
+
+// NewRegistry returns a registry with the Go runtime and process collectors,
+// the usual base for a process's /metrics. Each process (and each test)
+// uses its own registry instead of the global one, so nothing is shared by
+// accident and registering twice cannot collide.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return reg
+}

@@ -1,0 +1,188 @@
+// Package pg is kitshop's Postgres plumbing on lib/pq and database/sql:
+// opening a pool bound to one service's schema, embedded migrations,
+// transactions that retry on serialization failures, and helpers that
+// recognise constraint violations.
+//
+// Each service owns one schema named after it ("users", "orders", ...).
+// One DATABASE_URL can therefore serve every service, while each pool's
+// search_path keeps a service inside its own tables.
+package pg
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
+
+	"github.com/kitshop/kitshop/kit/errs"
+)
+
+// ReasonInvalidConfig marks a connection string or schema name that cannot
+// work; retrying will not help.
+const ReasonInvalidConfig = "INVALID_DATABASE_CONFIG"
+
+// Pool limits Open applies. Callers with other needs adjust the returned
+// *sql.DB (SetMaxOpenConns, ...) after Open.
+const (
+	// MaxOpenConns bounds connections per process. Several services and
+	// several instances of each share one server (max_connections is 100 by
+	// default), so each pool stays small; Postgres throughput does not grow
+	// past a few connections per core anyway.
+	MaxOpenConns = 10
+	// MaxIdleConns keeps half the pool warm between bursts.
+	MaxIdleConns = 5
+	// ConnMaxLifetime recycles connections so that server-side memory bloat,
+	// failovers behind a DNS name and pooler rebalancing are picked up.
+	ConnMaxLifetime = 30 * time.Minute
+	// ConnMaxIdleTime returns connections nobody used for a while.
+	ConnMaxIdleTime = 5 * time.Minute
+	// ConnectTimeout bounds one dial when the connection string sets none,
+	// so a black-holed host does not hang a request until its deadline.
+	ConnectTimeout = 10 * time.Second
+)
+
+// Ping retry back-off bounds.
+const (
+	firstRetry = 100 * time.Millisecond
+	maxRetry   = 2 * time.Second
+)
+
+// Open returns a pool for dsn (a postgres:// URL or a key=value string)
+// whose every connection has search_path set to schema, and makes sure the
+// schema exists. Any search_path in dsn is overridden.
+//
+// Open waits for the server: it pings with back-off until the server
+// answers or ctx is done, so a service started just before its database
+// still comes up. Give ctx a deadline. Errors that retrying cannot fix
+// (bad credentials, missing database, bad connection string) return at once.
+//
+// Errors are classified with kit/errs and never contain the password.
+func Open(ctx context.Context, dsn, schema string) (*sql.DB, error) {
+	if schema == "" {
+		return nil, errs.New(errs.InvalidArgument, ReasonInvalidConfig, "pg: schema name is empty")
+	}
+	cfg, err := pq.NewConfig(dsn)
+	if err != nil {
+		return nil, errs.Wrap(errs.InvalidArgument, ReasonInvalidConfig,
+			parseError(err, dsn), "pg: invalid connection string "+Redact(dsn))
+	}
+	if cfg.Runtime == nil {
+		cfg.Runtime = map[string]string{}
+	}
+	// lib/pq sends keys it does not know as run-time parameters in the
+	// startup packet, so the server applies search_path before the first
+	// query on every connection the pool ever opens. Quoting keeps the
+	// schema name literal (case, punctuation).
+	cfg.Runtime["search_path"] = pq.QuoteIdentifier(schema)
+	if cfg.ApplicationName == "" {
+		cfg.ApplicationName = "kitshop-" + schema
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = ConnectTimeout
+	}
+	connector, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return nil, errs.Wrap(errs.InvalidArgument, ReasonInvalidConfig,
+			parseError(err, dsn), "pg: invalid connection string "+Redact(dsn))
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(MaxOpenConns)
+	db.SetMaxIdleConns(MaxIdleConns)
+	db.SetConnMaxLifetime(ConnMaxLifetime)
+	db.SetConnMaxIdleTime(ConnMaxIdleTime)
+
+	if err := waitReady(ctx, db); err != nil {
+		_ = db.Close()
+		return nil, errs.Wrap(errs.Unavailable, errs.ReasonUnavailable,
+			&redactedError{msg: scrub(err.Error(), dsn), cause: err},
+			"pg: cannot reach database "+Redact(dsn))
+	}
+	if err := ensureSchema(ctx, db, schema); err != nil {
+		_ = db.Close()
+		e := errs.As(Classify(err))
+		return nil, errs.Wrap(e.Kind, e.Reason,
+			&redactedError{msg: scrub(err.Error(), dsn), cause: err},
+			fmt.Sprintf("pg: cannot create schema %s in %s", pq.QuoteIdentifier(schema), Redact(dsn)))
+	}
+	return db, nil
+}
+
+// parseError reduces a connection-string parse error to text that cannot
+// hold the password. net/url quotes the whole URL in its errors, so only the
+// inner reason is kept, and the rest is scrubbed. The cause is not kept:
+// printing it would undo the scrubbing.
+func parseError(err error, dsn string) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return errors.New(scrub(err.Error(), dsn))
+}
+
+// waitReady pings until the server answers, ctx is done, or the answer says
+// retrying is pointless.
+func waitReady(ctx context.Context, db *sql.DB) error {
+	delay := firstRetry
+	var last error
+	for attempt := 1; ; attempt++ {
+		err := db.PingContext(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() == nil || last == nil {
+			last = err
+		}
+		if permanent(err) {
+			return err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("gave up after %d attempts (%w): %w", attempt, ctx.Err(), last)
+		case <-t.C:
+		}
+		delay = min(2*delay, maxRetry)
+	}
+}
+
+// permanent reports connection failures that waiting cannot cure.
+func permanent(err error) bool {
+	if errors.Is(err, pq.ErrSSLNotSupported) {
+		return true
+	}
+	e := pq.As(err)
+	if e == nil {
+		return false
+	}
+	return e.Code.Class() == pqerror.ClassInvalidAuthorizationSpecification || // bad user or password
+		e.Code == pqerror.InvalidCatalogName // database does not exist
+}
+
+// ensureSchema creates schema unless it exists. It looks first so that a
+// role that may not CREATE in the database can still use a schema an
+// operator made for it (CREATE SCHEMA IF NOT EXISTS checks the privilege
+// before existence).
+func ensureSchema(ctx context.Context, db *sql.DB, schema string) error {
+	var exists bool
+	if err := db.QueryRowContext(ctx,
+		`SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`, schema,
+	).Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
+	_, err := db.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+pq.QuoteIdentifier(schema))
+	if _, dup := IsUniqueViolation(err); dup {
+		// Two starters raced past IF NOT EXISTS; the catalog's unique index
+		// caught the loser. The schema exists, which is all we wanted.
+		return nil
+	}
+	return err
+}

@@ -59,14 +59,18 @@ type CVC string
 // Digits is the code itself.
 func (c CVC) Digits() string { return string(c) }
 
-func (c CVC) String() string                     { return "***" }
-func (c CVC) GoString() string                   { return `CVC("***")` }
-func (c CVC) Format(f fmt.State, verb rune)      { writeRedacted(f, verb, c.String(), c.GoString()) }
-func (c CVC) MarshalJSON() ([]byte, error)       { return json.Marshal(c.String()) }
-func (c CVC) MarshalText() ([]byte, error)       { return []byte(c.String()), nil }
-func (c CVC) LogValue() slog.Value               { return slog.StringValue(c.String()) }
-func (c CVC) validDigits(minN, maxN int) bool    { return len(c) >= minN && len(c) <= maxN && allDigits(string(c)) }
-func (n CardNumber) validDigits(minN, maxN int) bool { return len(n) >= minN && len(n) <= maxN && allDigits(string(n)) }
+func (c CVC) String() string                { return "***" }
+func (c CVC) GoString() string              { return `CVC("***")` }
+func (c CVC) Format(f fmt.State, verb rune) { writeRedacted(f, verb, c.String(), c.GoString()) }
+func (c CVC) MarshalJSON() ([]byte, error)  { return json.Marshal(c.String()) }
+func (c CVC) MarshalText() ([]byte, error)  { return []byte(c.String()), nil }
+func (c CVC) LogValue() slog.Value          { return slog.StringValue(c.String()) }
+func (c CVC) validDigits(minN, maxN int) bool {
+	return len(c) >= minN && len(c) <= maxN && allDigits(string(c))
+}
+func (n CardNumber) validDigits(minN, maxN int) bool {
+	return len(n) >= minN && len(n) <= maxN && allDigits(string(n))
+}
 
 // Card is card data as a customer entered it. It passes through the
 // service on its way to the processor; only its brand and last four are

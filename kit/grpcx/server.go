@@ -42,8 +42,8 @@ const (
 
 // NewServer returns a gRPC server with:
 //   - grpc.health.v1.Health, SERVING only while cfg.Readiness is ready and
-//     NOT_SERVING otherwise (for "" , cfg.Service and each registered
-//     service);
+//     NOT_SERVING otherwise, under "", cfg.Service and each registered
+//     service's full name;
 //   - server reflection, so grpcurl works without .proto files;
 //   - the Zipkin server stats handler (a server span per RPC, B3 from
 //     metadata);
@@ -56,6 +56,10 @@ const (
 // opts are appended last. Register every service before the process is
 // declared ready: health statuses are set per registered service when the
 // readiness changes.
+//
+// Shutting down: health Watch streams (and any other long-lived stream) last
+// until their clients hang up, so GracefulStop alone can wait forever. Use
+// Stop(ctx, srv), which falls back to a hard stop when ctx ends.
 func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *grpc.Server {
 	if cfg.Logger == nil {
 		cfg.Logger = log.NewNopLogger()

@@ -27,16 +27,27 @@ const (
 func NewRouter() *mux.Router {
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// gorilla/mux reports a method mismatch inside a subrouter as "not
+		// found" when a later route shares the subrouter's prefix, so ask
+		// again before claiming the path does not exist.
+		if allowed := AllowedMethods(r, req); len(allowed) > 0 {
+			methodNotAllowed(w, req, allowed)
+			return
+		}
 		WriteProblem(w, req, errs.New(errs.NotFound, ReasonRouteNotFound, "no route for "+req.URL.Path))
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		allowed := AllowedMethods(r, req)
-		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		WriteProblem(w, req, errs.Newf(errs.InvalidArgument, ReasonMethodNotAllowed,
-			"%s is not allowed on %s; allowed: %s", req.Method, req.URL.Path, strings.Join(allowed, ", ")).
-			WithStatus(http.StatusMethodNotAllowed))
+		methodNotAllowed(w, req, AllowedMethods(r, req))
 	})
 	return r
+}
+
+func methodNotAllowed(w http.ResponseWriter, req *http.Request, allowed []string) {
+	list := strings.Join(allowed, ", ")
+	w.Header().Set("Allow", list)
+	WriteProblem(w, req, errs.Newf(errs.InvalidArgument, ReasonMethodNotAllowed,
+		"%s is not allowed on %s; allowed: %s", req.Method, req.URL.Path, list).
+		WithStatus(http.StatusMethodNotAllowed))
 }
 
 // AllowedMethods lists, in a stable order, the methods for which router

@@ -22,6 +22,9 @@ var (
 	// (with backslash escapes), an unterminated quote running to the end, or
 	// a bare word.
 	kvPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|'.*$|\S*)`)
+	// kvPasswordRest matches from password= to the end: in a string that
+	// failed to parse, where the password ends is anyone's guess.
+	kvPasswordRest = regexp.MustCompile(`(?is)(\bpassword\s*=).*$`)
 )
 
 func isURL(dsn string) bool {
@@ -34,7 +37,7 @@ func isURL(dsn string) bool {
 // Malformed input is masked too, as well as can be done without parsing it.
 func Redact(dsn string) string {
 	if !isURL(dsn) {
-		return kvPassword.ReplaceAllString(dsn, "${1}"+mask)
+		return redactKV(dsn)
 	}
 	if u, err := url.Parse(dsn); err == nil {
 		q := u.Query()
@@ -46,6 +49,21 @@ func Redact(dsn string) string {
 	}
 	s := urlUserinfo.ReplaceAllString(dsn, "${1}"+mask+"@")
 	return urlPasswordParam.ReplaceAllString(s, "${1}"+mask)
+}
+
+// redactKV masks password values in a key=value string. When a word
+// without '=' follows the password, the string is malformed (an unquoted
+// space in the password, most likely) and where the password ends is
+// anyone's guess, so everything after password= is masked.
+func redactKV(dsn string) string {
+	if m := kvPassword.FindStringSubmatchIndex(dsn); m != nil {
+		for _, w := range strings.Fields(dsn[m[1]:]) {
+			if !strings.Contains(w, "=") {
+				return kvPasswordRest.ReplaceAllString(dsn, "${1}"+mask+" ...")
+			}
+		}
+	}
+	return kvPassword.ReplaceAllString(dsn, "${1}"+mask)
 }
 
 // secrets lists the password as it may appear in an error text about dsn:
@@ -69,6 +87,13 @@ func secrets(dsn string) []string {
 	} else {
 		for _, m := range kvPassword.FindAllStringSubmatch(dsn, -1) {
 			raw = append(raw, m[2], strings.Trim(m[2], "'"))
+		}
+		// A malformed string's parser may quote any word after password=.
+		if m := kvPasswordRest.FindString(dsn); m != "" {
+			_, rest, _ := strings.Cut(m, "=")
+			for _, w := range strings.Fields(rest) {
+				raw = append(raw, strings.Trim(w, `'"`))
+			}
 		}
 	}
 	var out []string

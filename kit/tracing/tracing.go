@@ -89,6 +89,9 @@ func New(cfg Config) (*zipkin.Tracer, io.Closer, error) {
 		zipkin.WithLocalEndpoint(ep),
 		zipkin.WithSampler(sampler),
 		zipkin.WithTraceID128Bit(true),
+		// Each hop gets its own span id, as W3C Trace Context assumes:
+		// a traceparent we send back then names our span, not the caller's.
+		zipkin.WithSharedSpans(false),
 	)
 	if err != nil {
 		_ = rep.Close()

@@ -1,0 +1,262 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults shared by every process (see API.md, "Configuration").
+const (
+	DefaultEtcdEndpoints      = "127.0.0.1:2379"
+	DefaultTraceSampleRate    = 1.0
+	DefaultBreakerFailures    = 5
+	DefaultBreakerOpenTimeout = 60 * time.Second
+	DefaultRegisterTTL        = 10 * time.Second
+	DefaultDrainTimeout       = 15 * time.Second
+	DefaultLogLevel           = "info"
+)
+
+// Service holds the settings every kitshop process shares. Build it with
+// ParseService (or DefineService plus Parse and Validate). Print it only
+// through String, LogValues or MarshalJSON, which redact credentials.
+type Service struct {
+	// Name is the service name ("users"); it is fixed by the program.
+	Name string
+	// Version is what the instance registers as (KITSHOP_SERVICE_VERSION,
+	// default BuildVersion()); a canary runs two side by side.
+	Version string
+	// HTTPAddr and GRPCAddr are listen addresses; ":0" picks a free port.
+	// An empty GRPCAddr means the process serves no gRPC (the gateway).
+	HTTPAddr string
+	GRPCAddr string
+	// EtcdEndpoints is the registry; empty disables registration and
+	// discovery.
+	EtcdEndpoints []string
+	// DatabaseURL is the Postgres URL (KITSHOP_<NAME>_DATABASE_URL, else
+	// DATABASE_URL). Empty means the in-memory store. It may hold a
+	// password: never print it directly.
+	DatabaseURL string
+	// ZipkinURL is the Zipkin v2 spans endpoint; empty means no reporting.
+	ZipkinURL string
+	// TraceSampleRate is the fraction of new traces sampled, 0..1.
+	TraceSampleRate float64
+	// BreakerFailures consecutive infrastructure failures open a breaker,
+	// which stays open for BreakerOpenTimeout before probing again.
+	BreakerFailures    int
+	BreakerOpenTimeout time.Duration
+	// RateLimit is the per-method server-side limit in requests per
+	// second (0 = off), with bursts of up to RateBurst (0 = the rate
+	// rounded up, at least 1; Validate fills it in).
+	RateLimit float64
+	RateBurst int
+	// RegisterTTL is the etcd lease TTL: how long a crashed instance stays
+	// listed.
+	RegisterTTL time.Duration
+	// DrainTimeout bounds graceful shutdown of in-flight work.
+	DrainTimeout time.Duration
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+}
+
+// UsesMemoryStore reports whether the process runs without Postgres.
+func (s Service) UsesMemoryStore() bool { return s.DatabaseURL == "" }
+
+// ParseService defines the shared flags for service name on a new
+// FlagSet, lets each extra function add the service's own flags (they are
+// parsed with the rest, so -h lists them all), parses args with
+// environment fallbacks and validates the result:
+//
+//	var adminEmail *string
+//	svc, err := config.ParseService("users", ":8081", ":9081", os.Args[1:], func(fs *flag.FlagSet) {
+//		adminEmail = config.String(fs, "admin-email", "KITSHOP_ADMIN_EMAIL", "", "bootstrap admin e-mail")
+//	})
+//	if errors.Is(err, flag.ErrHelp) { os.Exit(0) }
+//
+// defGRPC "" defines -grpc-addr with an empty default, for processes
+// without a gRPC server.
+func ParseService(name, defHTTP, defGRPC string, args []string, extra ...func(fs *flag.FlagSet)) (Service, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	svc := DefineService(fs, name, defHTTP, defGRPC)
+	for _, f := range extra {
+		f(fs)
+	}
+	if err := Parse(fs, args); err != nil {
+		return Service{}, err
+	}
+	if err := svc.Validate(); err != nil {
+		return Service{}, err
+	}
+	return *svc, nil
+}
+
+// DefineService defines the shared flags on fs and returns the Service
+// they fill in once fs is parsed (with Parse). Call Validate afterwards.
+func DefineService(fs *flag.FlagSet, name, defHTTP, defGRPC string) *Service {
+	s := &Service{Name: name}
+	fs.StringVar(&s.Version, "service-version", BuildVersion(), "version this instance registers as")
+	bindEnv(fs, "service-version", "a string", "KITSHOP_SERVICE_VERSION")
+	fs.StringVar(&s.HTTPAddr, "http-addr", defHTTP, "HTTP listen address (:0 picks a free port)")
+	bindEnv(fs, "http-addr", "a string", "KITSHOP_HTTP_ADDR")
+	fs.StringVar(&s.GRPCAddr, "grpc-addr", defGRPC, "gRPC listen address (:0 picks a free port)")
+	bindEnv(fs, "grpc-addr", "a string", "KITSHOP_GRPC_ADDR")
+	s.EtcdEndpoints = SplitList(DefaultEtcdEndpoints)
+	fs.Var((*listValue)(&s.EtcdEndpoints), "etcd-endpoints", "comma-separated etcd endpoints; empty disables registration")
+	bindEnv(fs, "etcd-endpoints", "a comma-separated list", "KITSHOP_ETCD_ENDPOINTS")
+	fs.StringVar(&s.DatabaseURL, "database-url", "", "Postgres URL; empty uses the in-memory store")
+	bindEnv(fs, "database-url", "a string", "KITSHOP_"+envName(name)+"_DATABASE_URL", "DATABASE_URL")
+	fs.StringVar(&s.ZipkinURL, "zipkin-url", "", "Zipkin v2 spans endpoint; empty disables reporting")
+	bindEnv(fs, "zipkin-url", "a string", "KITSHOP_ZIPKIN_URL")
+	fs.Float64Var(&s.TraceSampleRate, "trace-sample-rate", DefaultTraceSampleRate, "fraction of new traces sampled, 0..1")
+	bindEnv(fs, "trace-sample-rate", "a number", "KITSHOP_TRACE_SAMPLE_RATE")
+	fs.IntVar(&s.BreakerFailures, "breaker-failures", DefaultBreakerFailures, "consecutive failures that open a circuit breaker")
+	bindEnv(fs, "breaker-failures", "an integer", "KITSHOP_BREAKER_FAILURES")
+	fs.DurationVar(&s.BreakerOpenTimeout, "breaker-open-timeout", DefaultBreakerOpenTimeout, "how long an open breaker waits before probing")
+	bindEnv(fs, "breaker-open-timeout", "a duration such as 15s or 1m30s", "KITSHOP_BREAKER_OPEN_TIMEOUT")
+	fs.Float64Var(&s.RateLimit, "rate-limit", 0, "per-method request limit per second; 0 disables")
+	bindEnv(fs, "rate-limit", "a number", "KITSHOP_RATE_LIMIT")
+	fs.IntVar(&s.RateBurst, "rate-burst", 0, "per-method burst; 0 means the rate rounded up")
+	bindEnv(fs, "rate-burst", "an integer", "KITSHOP_RATE_BURST")
+	fs.DurationVar(&s.RegisterTTL, "register-ttl", DefaultRegisterTTL, "etcd lease TTL of this instance's registration")
+	bindEnv(fs, "register-ttl", "a duration such as 15s or 1m30s", "KITSHOP_REGISTER_TTL")
+	fs.DurationVar(&s.DrainTimeout, "drain-timeout", DefaultDrainTimeout, "how long shutdown waits for in-flight work")
+	bindEnv(fs, "drain-timeout", "a duration such as 15s or 1m30s", "KITSHOP_DRAIN_TIMEOUT")
+	fs.StringVar(&s.LogLevel, "log-level", DefaultLogLevel, "debug, info, warn or error")
+	bindEnv(fs, "log-level", "a string", "KITSHOP_LOG_LEVEL")
+	return s
+}
+
+// envName turns a service name into its environment spelling:
+// "users" -> "USERS", "stock-watcher" -> "STOCK_WATCHER".
+func envName(name string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, name)
+}
+
+// Validate checks every setting, reporting all problems at once, and fills
+// in derived defaults (RateBurst).
+func (s *Service) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("config: "+format, args...)) }
+	if s.Name == "" {
+		bad("service name is empty")
+	}
+	if s.HTTPAddr == "" {
+		bad("-http-addr is empty")
+	}
+	if s.ZipkinURL != "" {
+		if u, err := url.Parse(s.ZipkinURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("-zipkin-url %s is not an http(s) URL", RedactURL(s.ZipkinURL))
+		}
+	}
+	if math.IsNaN(s.TraceSampleRate) || s.TraceSampleRate < 0 || s.TraceSampleRate > 1 {
+		bad("-trace-sample-rate %v is outside 0..1", s.TraceSampleRate)
+	}
+	if s.BreakerFailures < 1 {
+		bad("-breaker-failures %d must be at least 1", s.BreakerFailures)
+	}
+	if s.BreakerOpenTimeout <= 0 {
+		bad("-breaker-open-timeout %v must be positive", s.BreakerOpenTimeout)
+	}
+	if math.IsNaN(s.RateLimit) || math.IsInf(s.RateLimit, 0) || s.RateLimit < 0 {
+		bad("-rate-limit %v must be a finite number >= 0", s.RateLimit)
+	}
+	if s.RateBurst < 0 {
+		bad("-rate-burst %d must not be negative", s.RateBurst)
+	}
+	if s.RateBurst == 0 && s.RateLimit > 0 && !math.IsInf(s.RateLimit, 0) {
+		s.RateBurst = max(1, int(math.Ceil(s.RateLimit)))
+	}
+	// etcd leases count whole seconds.
+	if s.RegisterTTL < time.Second {
+		bad("-register-ttl %v must be at least 1s", s.RegisterTTL)
+	}
+	if s.DrainTimeout <= 0 {
+		bad("-drain-timeout %v must be positive", s.DrainTimeout)
+	}
+	switch strings.ToLower(s.LogLevel) {
+	case "debug", "info", "warn", "error":
+		s.LogLevel = strings.ToLower(s.LogLevel)
+	default:
+		bad("-log-level %q is not debug, info, warn or error", s.LogLevel)
+	}
+	return errors.Join(errs...)
+}
+
+// LogValues returns the settings as go-kit log key-values, credentials
+// redacted: logger.Log(append([]any{"msg", "config"}, svc.LogValues()...)...).
+func (s Service) LogValues() []any {
+	db := "memory"
+	if s.DatabaseURL != "" {
+		db = RedactURL(s.DatabaseURL)
+	}
+	zipkinURL := "off"
+	if s.ZipkinURL != "" {
+		zipkinURL = RedactURL(s.ZipkinURL)
+	}
+	grpcAddr := s.GRPCAddr
+	if grpcAddr == "" {
+		grpcAddr = "off"
+	}
+	etcd := strings.Join(s.EtcdEndpoints, ",")
+	if etcd == "" {
+		etcd = "off"
+	}
+	return []any{
+		"service", s.Name,
+		"version", s.Version,
+		"http_addr", s.HTTPAddr,
+		"grpc_addr", grpcAddr,
+		"etcd_endpoints", etcd,
+		"database", db,
+		"zipkin_url", zipkinURL,
+		"trace_sample_rate", s.TraceSampleRate,
+		"breaker_failures", s.BreakerFailures,
+		"breaker_open_timeout", s.BreakerOpenTimeout.String(),
+		"rate_limit", s.RateLimit,
+		"rate_burst", s.RateBurst,
+		"register_ttl", s.RegisterTTL.String(),
+		"drain_timeout", s.DrainTimeout.String(),
+		"log_level", s.LogLevel,
+	}
+}
+
+// String is LogValues as "key=value ..." text, so printing a Service with
+// %v or %+v cannot leak its database password.
+func (s Service) String() string {
+	kv := s.LogValues()
+	var b strings.Builder
+	for i := 0; i+1 < len(kv); i += 2 {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%v=%v", kv[i], kv[i+1])
+	}
+	return b.String()
+}
+
+// GoString keeps %#v redacted too.
+func (s Service) GoString() string { return "config.Service{" + s.String() + "}" }
+
+// MarshalJSON writes the redacted LogValues, so JSON loggers and debug
+// endpoints that marshal a Service cannot leak its credentials either.
+func (s Service) MarshalJSON() ([]byte, error) {
+	kv := s.LogValues()
+	m := make(map[string]any, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[fmt.Sprint(kv[i])] = kv[i+1]
+	}
+	return json.Marshal(m)
+}

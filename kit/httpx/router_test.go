@@ -1,0 +1,66 @@
+package httpx
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func ok(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }
+
+func testRouter() http.Handler {
+	r := NewRouter()
+	r.HandleFunc("/api/v1/products", ok).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/products", ok).Methods(http.MethodPost)
+	r.HandleFunc("/api/v1/products/{id}", ok).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/products/{id}", ok).Methods(http.MethodPatch)
+	r.HandleFunc("/api/v1/products/{id:[0-9]+}", ok).Methods(http.MethodDelete) // numeric ids only
+	sub := r.PathPrefix("/api/v1/orders").Subrouter()
+	sub.HandleFunc("/{id}/cancel", ok).Methods(http.MethodPost)
+	sub.HandleFunc("/{id}", ok).Methods(http.MethodGet)
+	return r
+}
+
+func TestRouterNotFoundProblem(t *testing.T) {
+	rec := httptest.NewRecorder()
+	testRouter().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/nope", nil))
+	p := problemBody(t, rec)
+	if rec.Code != 404 || p["code"] != ReasonRouteNotFound || p["instance"] != "/api/v1/nope" {
+		t.Fatalf("%d %v", rec.Code, p)
+	}
+}
+
+func TestRouterMethodNotAllowedProblemWithAllow(t *testing.T) {
+	tests := []struct {
+		method, path, allow string
+	}{
+		{http.MethodDelete, "/api/v1/products", "GET, POST"},
+		{http.MethodPut, "/api/v1/products/abc", "GET, PATCH"},
+		{http.MethodPut, "/api/v1/products/42", "GET, PATCH, DELETE"},
+		{http.MethodGet, "/api/v1/orders/o1/cancel", "POST"},
+		{http.MethodDelete, "/api/v1/orders/o1", "GET"},
+	}
+	h := testRouter()
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+		if rec.Code != http.StatusMethodNotAllowed {
+			t.Errorf("%s %s: status %d, want 405", tt.method, tt.path, rec.Code)
+			continue
+		}
+		if got := rec.Header().Get("Allow"); got != tt.allow {
+			t.Errorf("%s %s: Allow = %q, want %q", tt.method, tt.path, got, tt.allow)
+		}
+		if p := problemBody(t, rec); p["code"] != ReasonMethodNotAllowed || p["status"] != 405.0 {
+			t.Errorf("%s %s: problem %v", tt.method, tt.path, p)
+		}
+	}
+}
+
+func TestRouterMatchedRouteStillServes(t *testing.T) {
+	rec := httptest.NewRecorder()
+	testRouter().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/orders/o1/cancel", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+}

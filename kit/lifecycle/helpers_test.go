@@ -1,0 +1,172 @@
+package lifecycle
+
+import (
+	"context"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+// recorder collects events from every goroutine in the order they happen.
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (r *recorder) add(e string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+
+func (r *recorder) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events)
+}
+
+func (r *recorder) has(e string) bool { return slices.Contains(r.list(), e) }
+
+// assertOrder checks that want occur in events in this order.
+func assertOrder(t *testing.T, events, want []string) {
+	t.Helper()
+	pos := -1
+	for _, w := range want {
+		i := slices.Index(events, w)
+		if i < 0 {
+			t.Fatalf("event %q missing from %q", w, events)
+		}
+		if i < pos {
+			t.Fatalf("event %q out of order in %q (want order %q)", w, events, want)
+		}
+		pos = i
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// noLeaks fails when goroutines started by the test outlive it.
+func noLeaks(t *testing.T) {
+	base := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > base {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<16)
+				n := runtime.Stack(buf, true)
+				t.Errorf("goroutines: %d at start, %d now:\n%s", base, runtime.NumGoroutine(), buf[:n])
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+// fakeRegistrar records its calls; Run blocks like a keep-alive loop.
+type fakeRegistrar struct {
+	rec       *recorder
+	runErr    error
+	deregErr  error
+	readyNow  func() bool
+	readyAtRg bool
+}
+
+func (f *fakeRegistrar) Run(ctx context.Context) error {
+	f.readyAtRg = f.readyNow()
+	f.rec.add("register")
+	if f.runErr != nil {
+		return f.runErr
+	}
+	<-ctx.Done()
+	f.rec.add("registrar-stopped")
+	return ctx.Err()
+}
+
+func (f *fakeRegistrar) Deregister(context.Context) error {
+	f.rec.add("deregister")
+	return f.deregErr
+}
+
+// slowService is a one-method gRPC service, kitshop.test.Slow/Wait, whose
+// calls block until release is closed or the call's context ends.
+const slowMethod = "/kitshop.test.Slow/Wait"
+
+func registerSlow(s *grpc.Server, started chan<- struct{}, release <-chan struct{}) {
+	s.RegisterService(&grpc.ServiceDesc{
+		ServiceName: "kitshop.test.Slow",
+		HandlerType: (*any)(nil),
+		Methods: []grpc.MethodDesc{{
+			MethodName: "Wait",
+			Handler: func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+				if err := dec(new(emptypb.Empty)); err != nil {
+					return nil, err
+				}
+				started <- struct{}{}
+				select {
+				case <-release:
+					return new(emptypb.Empty), nil
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			},
+		}},
+	}, struct{}{})
+}
+
+func dialGRPC(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// slowHandler blocks until release is closed or the client goes away.
+func slowHandler(started chan<- struct{}, release <-chan struct{}) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		select {
+		case <-release:
+			_, _ = w.Write([]byte("done"))
+		case <-r.Context().Done():
+		}
+	})
+}
+
+// logBuffer is a concurrency-safe log sink.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

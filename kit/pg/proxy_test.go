@@ -1,0 +1,134 @@
+package pg_test
+
+import (
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/lib/pq"
+
+	"github.com/kitshop/kitshop/kit/pg/pgtest"
+)
+
+// proxy forwards TCP connections to a backend, so a test can make the
+// database appear late or vanish under a live pool.
+type proxy struct {
+	backend string
+	mu      sync.Mutex
+	l       net.Listener
+	conns   map[net.Conn]bool
+	wg      sync.WaitGroup
+}
+
+// reservePort returns a loopback address nothing listens on (yet).
+func reservePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}
+
+// startProxy listens on addr and forwards to backend until the test ends
+// or stop is called.
+func startProxy(t *testing.T, addr, backend string) *proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("proxy: %v", err)
+	}
+	p := &proxy{backend: backend, l: l, conns: map[net.Conn]bool{}}
+	p.wg.Add(1)
+	go p.serve()
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *proxy) serve() {
+	defer p.wg.Done()
+	for {
+		c, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		b, err := net.Dial("tcp", p.backend)
+		if err != nil {
+			_ = c.Close()
+			continue
+		}
+		if !p.track(c, b) {
+			return
+		}
+		p.wg.Add(2)
+		go p.pipe(c, b)
+		go p.pipe(b, c)
+	}
+}
+
+// track registers a connection pair unless the proxy is stopping.
+func (p *proxy) track(cs ...net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conns == nil {
+		for _, c := range cs {
+			_ = c.Close()
+		}
+		return false
+	}
+	for _, c := range cs {
+		p.conns[c] = true
+	}
+	return true
+}
+
+func (p *proxy) pipe(dst, src net.Conn) {
+	defer p.wg.Done()
+	_, _ = io.Copy(dst, src)
+	_ = dst.Close()
+	_ = src.Close()
+}
+
+// stop closes the listener and cuts every forwarded connection, as a
+// crashed server would, and waits for the proxy's goroutines.
+func (p *proxy) stop() {
+	p.mu.Lock()
+	_ = p.l.Close()
+	for c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// testDatabase creates a fresh database (pgtest.URL) and returns its name
+// along with the server's credentials, for tests that build their own DSNs.
+func testDatabase(t *testing.T) (pgtest.Info, string) {
+	t.Helper()
+	cfg, err := pq.NewConfig(pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pgtest.Cluster(t), cfg.Database
+}
+
+// dsnAt is a URL for database name on addr with the server's credentials.
+func dsnAt(info pgtest.Info, addr, name string) string {
+	u := url.URL{Scheme: "postgres", Host: addr, Path: "/" + name, RawQuery: "sslmode=disable",
+		User: url.UserPassword(info.User, info.Password)}
+	if info.Password == "" {
+		u.User = url.User(info.User)
+	}
+	return u.String()
+}
+
+// serverAddr is the test server's host:port.
+func serverAddr(info pgtest.Info) string {
+	return net.JoinHostPort(info.Host, strconv.Itoa(info.Port))
+}

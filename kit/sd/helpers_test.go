@@ -1,0 +1,102 @@
+package sd_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/kitshop/kitshop/kit/etcdtest"
+	"github.com/kitshop/kitshop/kit/sd"
+)
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// newClient is the production client (sd.NewClient) for srv, closed at the
+// end of the test.
+func newClient(t *testing.T, srv *etcdtest.Server) *clientv3.Client {
+	t.Helper()
+	c, err := sd.NewClient(srv.Endpoints())
+	if err != nil {
+		t.Fatalf("sd.NewClient: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// getKey returns the key's value and lease, or ok=false when absent.
+func getKey(t *testing.T, c *clientv3.Client, key string) (value string, lease clientv3.LeaseID, ok bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := c.Get(ctx, key)
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return "", 0, false
+	}
+	return string(resp.Kvs[0].Value), clientv3.LeaseID(resp.Kvs[0].Lease), true
+}
+
+func putInstance(t *testing.T, c *clientv3.Client, inst sd.Instance) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, err := json.Marshal(inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Put(ctx, sd.Key(inst.Name, inst.ID), string(v)); err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	return string(v)
+}
+
+func deleteKey(t *testing.T, c *clientv3.Client, key string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.Delete(ctx, key); err != nil {
+		t.Fatalf("delete %s: %v", key, err)
+	}
+}
+
+// runRegistrar runs r in the background; the returned function waits for
+// Run to return and reports its error.
+func runRegistrar(t *testing.T, ctx context.Context, r *sd.Registrar) func() error {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() { errc <- r.Run(ctx) }()
+	return func() error {
+		t.Helper()
+		select {
+		case err := <-errc:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("Registrar.Run did not return")
+			return nil
+		}
+	}
+}
+
+func waitRegistered(t *testing.T, r *sd.Registrar, timeout time.Duration) {
+	t.Helper()
+	select {
+	case <-r.Registered():
+	case <-time.After(timeout):
+		t.Fatalf("instance not registered within %v", timeout)
+	}
+}

@@ -1,0 +1,418 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kitshop/kitshop/kit/errs"
+)
+
+// testNow is the service clock in tests: cards expiring in May 2030 are
+// still good, April 2030 ones are not.
+var testNow = time.Date(2030, 5, 17, 10, 30, 0, 0, time.UTC)
+
+// countingProcessor wraps a Processor and counts the charges it sees, so
+// tests can tell a replay from a second charge.
+type countingProcessor struct {
+	Processor
+	calls atomic.Int32
+}
+
+func (c *countingProcessor) Charge(ctx context.Context, card Card, amount int64, currency string) (Decision, error) {
+	c.calls.Add(1)
+	return c.Processor.Charge(ctx, card, amount, currency)
+}
+
+type svcFixture struct {
+	svc   Service
+	store Store
+	proc  *countingProcessor
+}
+
+func newSvcFixture(t *testing.T, store Store) *svcFixture {
+	t.Helper()
+	proc := &countingProcessor{Processor: SimulatedProcessor{}}
+	return &svcFixture{
+		svc:   NewService(store, Options{Processor: proc, Now: func() time.Time { return testNow }}),
+		store: store,
+		proc:  proc,
+	}
+}
+
+func card(number string) Card {
+	return Card{Number: CardNumber(number), ExpMonth: 12, ExpYear: 2031, CVC: "123"}
+}
+
+func chargeReq(number string) ChargeRequest {
+	return ChargeRequest{
+		OrderID: uuid.NewString(), UserID: uuid.NewString(), AmountCents: 2500, Currency: "EUR",
+		Card: card(number), IdempotencyKey: "charge-" + uuid.NewString(),
+	}
+}
+
+func wantReason(t *testing.T, err error, kind errs.Kind, reason string) *errs.Error {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("want %s %s, got success", kind, reason)
+	}
+	e := errs.As(err)
+	if e.Kind != kind || e.Reason != reason {
+		t.Fatalf("want %s %s, got %s %s (%v)", kind, reason, e.Kind, e.Reason, err)
+	}
+	return e
+}
+
+func wantFields(t *testing.T, err error, fields ...string) {
+	t.Helper()
+	e := wantReason(t, err, errs.InvalidArgument, errs.ReasonValidation)
+	got := map[string]bool{}
+	for _, f := range e.Fields {
+		got[f.Field] = true
+	}
+	for _, f := range fields {
+		if !got[f] {
+			t.Errorf("no violation for %s in %+v", f, e.Fields)
+		}
+	}
+	if len(got) != len(fields) {
+		t.Errorf("violations %+v, want exactly %v", e.Fields, fields)
+	}
+}
+
+func (f *svcFixture) events(t *testing.T, id string) []EventType {
+	t.Helper()
+	evs, err := f.store.Events(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []EventType
+	for _, ev := range evs {
+		types = append(types, ev.Type)
+	}
+	return types
+}
+
+func TestChargeApprovedCards(t *testing.T) {
+	for _, tc := range []struct {
+		number string
+		brand  Brand
+	}{
+		{TestCardApproved, BrandVisa},
+		{"5555555555554444", BrandMastercard},
+		{"2223003122003222", BrandMastercard},
+		{"378282246310005", BrandAmex},
+		{"6011111111111117", BrandDiscover},
+		{"3566002020360505", BrandUnknown}, // JCB: Luhn-valid, approved, brand not tracked
+	} {
+		t.Run(tc.number, func(t *testing.T) {
+			f := newSvcFixture(t, newMemoryStore())
+			req := chargeReq(tc.number)
+			p, err := f.svc.Charge(context.Background(), req)
+			if err != nil {
+				t.Fatalf("Charge: %v", err)
+			}
+			want := Payment{
+				ID: p.ID, OrderID: req.OrderID, UserID: req.UserID, AmountCents: 2500, Currency: "EUR",
+				Status: StatusCaptured, CardBrand: tc.brand, CardLast4: tc.number[len(tc.number)-4:],
+				IdempotencyKey: req.IdempotencyKey, CreatedAt: testNow, UpdatedAt: testNow,
+			}
+			if p != want || uuid.Validate(p.ID) != nil {
+				t.Fatalf("Charge = %+v, want %+v", p, want)
+			}
+			if got := f.events(t, p.ID); len(got) != 1 || got[0] != EventCharged {
+				t.Fatalf("events %v, want [CHARGED]", got)
+			}
+		})
+	}
+}
+
+func TestChargeDeclines(t *testing.T) {
+	for _, tc := range []struct {
+		number, reason, code string
+		sentinel             error
+	}{
+		{TestCardDeclined, ReasonCardDeclined, CodeCardDeclined, ErrCardDeclined},
+		{TestCardInsufficientFunds, ReasonInsufficientFunds, CodeInsufficientFunds, ErrInsufficientFunds},
+	} {
+		t.Run(tc.reason, func(t *testing.T) {
+			f := newSvcFixture(t, newMemoryStore())
+			req := chargeReq(tc.number)
+			_, err := f.svc.Charge(context.Background(), req)
+			e := wantReason(t, err, errs.FailedPrecondition, tc.reason)
+			if !errors.Is(err, tc.sentinel) || e.HTTPStatus() != http.StatusPaymentRequired {
+				t.Fatalf("error %v: want %v with HTTP 402, got %d", err, tc.sentinel, e.HTTPStatus())
+			}
+			id := e.Meta["payment_id"]
+			if e.Meta["decline_code"] != tc.code {
+				t.Fatalf("decline_code meta %q, want %q", e.Meta["decline_code"], tc.code)
+			}
+			p, err := f.store.Payment(context.Background(), id)
+			if err != nil || p.Status != StatusDeclined || p.DeclineCode != tc.code || p.OrderID != req.OrderID {
+				t.Fatalf("recorded payment %+v, %v; want DECLINED %s", p, err, tc.code)
+			}
+			// A replay reports the same decline without asking the processor.
+			_, err2 := f.svc.Charge(context.Background(), req)
+			e2 := wantReason(t, err2, errs.FailedPrecondition, tc.reason)
+			if e2.Meta["payment_id"] != id || e2.HTTPStatus() != http.StatusPaymentRequired {
+				t.Fatalf("replay error %+v, want the first decline (payment %s)", e2, id)
+			}
+			if n := f.proc.calls.Load(); n != 1 {
+				t.Fatalf("processor called %d times, want 1", n)
+			}
+			if got := f.events(t, id); len(got) != 1 || got[0] != EventDeclined {
+				t.Fatalf("events %v, want [DECLINED]", got)
+			}
+		})
+	}
+}
+
+func TestChargeProcessingErrorIsRecordedAndRetried(t *testing.T) {
+	f := newSvcFixture(t, newMemoryStore())
+	req := chargeReq(TestCardProcessingError)
+	_, err := f.svc.Charge(context.Background(), req)
+	e := wantReason(t, err, errs.Unavailable, ReasonProcessingError)
+	if !errs.IsInfrastructure(err) {
+		t.Fatal("a processing error should count as infrastructure (retry, breaker)")
+	}
+	id := e.Meta["payment_id"]
+	p, err := f.store.Payment(context.Background(), id)
+	if err != nil || p.Status != StatusFailed || p.DeclineCode != CodeProcessingError {
+		t.Fatalf("recorded payment %+v, %v; want FAILED processing_error", p, err)
+	}
+	// The caller's retry asks the processor again, on the same payment.
+	_, err = f.svc.Charge(context.Background(), req)
+	if e := wantReason(t, err, errs.Unavailable, ReasonProcessingError); e.Meta["payment_id"] != id {
+		t.Fatalf("retry reported payment %s, want %s", e.Meta["payment_id"], id)
+	}
+	if n := f.proc.calls.Load(); n != 2 {
+		t.Fatalf("processor called %d times, want 2", n)
+	}
+	if got := f.events(t, id); len(got) != 2 || got[0] != EventFailed || got[1] != EventFailed {
+		t.Fatalf("events %v, want [FAILED FAILED]", got)
+	}
+}
+
+// flakyProcessor fails its first n charges, then approves.
+type flakyProcessor struct{ fails atomic.Int32 }
+
+func (p *flakyProcessor) Charge(context.Context, Card, int64, string) (Decision, error) {
+	if p.fails.Add(-1) >= 0 {
+		return Decision{Outcome: Failed, Code: CodeProcessingError}, nil
+	}
+	return Decision{Outcome: Approved}, nil
+}
+
+func TestChargeRetryAfterFailureCaptures(t *testing.T) {
+	store := newMemoryStore()
+	proc := &flakyProcessor{}
+	proc.fails.Store(1)
+	later := testNow
+	svc := NewService(store, Options{Processor: proc, Now: func() time.Time { return later }})
+	req := chargeReq(TestCardApproved)
+	_, err := svc.Charge(context.Background(), req)
+	id := wantReason(t, err, errs.Unavailable, ReasonProcessingError).Meta["payment_id"]
+	later = testNow.Add(time.Second)
+	p, err := svc.Charge(context.Background(), req)
+	if err != nil || p.ID != id || p.Status != StatusCaptured || p.DeclineCode != "" ||
+		!p.CreatedAt.Equal(testNow) || !p.UpdatedAt.Equal(later) {
+		t.Fatalf("retry = %+v, %v; want payment %s CAPTURED, created at the first attempt", p, err, id)
+	}
+	// Captured now: a further repeat is a replay.
+	if p2, err := svc.Charge(context.Background(), req); err != nil || p2 != p {
+		t.Fatalf("replay = %+v, %v; want %+v", p2, err, p)
+	}
+	evs, _ := store.Events(context.Background(), id)
+	if len(evs) != 2 || evs[0].Type != EventFailed || evs[1].Type != EventCharged {
+		t.Fatalf("events %+v, want FAILED then CHARGED", evs)
+	}
+}
+
+// downProcessor cannot be reached at all.
+type downProcessor struct{}
+
+func (downProcessor) Charge(context.Context, Card, int64, string) (Decision, error) {
+	return Decision{}, errors.New("dial tcp 10.0.0.1:443: connection refused")
+}
+
+func TestChargeProcessorUnreachableRecordsNothing(t *testing.T) {
+	store := newMemoryStore()
+	svc := NewService(store, Options{Processor: downProcessor{}, Now: func() time.Time { return testNow }})
+	req := chargeReq(TestCardApproved)
+	_, err := svc.Charge(context.Background(), req)
+	e := wantReason(t, err, errs.Unavailable, ReasonProcessingError)
+	if e.Message != "payment processor unreachable, retry later" {
+		t.Fatalf("message %q leaks the cause", e.Message)
+	}
+	// Nothing recorded: the key is still free for a working processor.
+	f := newSvcFixture(t, store)
+	if p, err := f.svc.Charge(context.Background(), req); err != nil || p.Status != StatusCaptured {
+		t.Fatalf("Charge after outage = %+v, %v", p, err)
+	}
+}
+
+func TestChargeValidation(t *testing.T) {
+	f := newSvcFixture(t, newMemoryStore())
+	mod := func(m func(*ChargeRequest)) ChargeRequest {
+		r := chargeReq(TestCardApproved)
+		m(&r)
+		return r
+	}
+	for _, tc := range []struct {
+		name   string
+		req    ChargeRequest
+		fields []string
+	}{
+		{"luhn", mod(func(r *ChargeRequest) { r.Card.Number = "4242424242424241" }), []string{"card.number"}},
+		{"letters", mod(func(r *ChargeRequest) { r.Card.Number = "4242-4242-4242-4242" }), []string{"card.number"}},
+		{"too short", mod(func(r *ChargeRequest) { r.Card.Number = "42424242" }), []string{"card.number"}},
+		{"empty card", mod(func(r *ChargeRequest) { r.Card = Card{} }),
+			[]string{"card.number", "card.exp_month", "card.exp_year", "card.cvc"}},
+		{"expired last month", mod(func(r *ChargeRequest) { r.Card.ExpYear, r.Card.ExpMonth = 2030, 4 }), []string{"card.exp_month"}},
+		{"expired last year", mod(func(r *ChargeRequest) { r.Card.ExpYear, r.Card.ExpMonth = 2029, 12 }), []string{"card.exp_year"}},
+		{"month 13", mod(func(r *ChargeRequest) { r.Card.ExpMonth = 13 }), []string{"card.exp_month"}},
+		{"two-digit year", mod(func(r *ChargeRequest) { r.Card.ExpYear = 31 }), []string{"card.exp_year"}},
+		{"far future", mod(func(r *ChargeRequest) { r.Card.ExpYear = 2099 }), []string{"card.exp_year"}},
+		{"cvc short", mod(func(r *ChargeRequest) { r.Card.CVC = "12" }), []string{"card.cvc"}},
+		{"cvc long", mod(func(r *ChargeRequest) { r.Card.CVC = "12345" }), []string{"card.cvc"}},
+		{"cvc letters", mod(func(r *ChargeRequest) { r.Card.CVC = "12a" }), []string{"card.cvc"}},
+		{"amount", mod(func(r *ChargeRequest) { r.AmountCents = 0 }), []string{"amount_cents"}},
+		{"negative amount", mod(func(r *ChargeRequest) { r.AmountCents = -5 }), []string{"amount_cents"}},
+		{"currency case", mod(func(r *ChargeRequest) { r.Currency = "usd" }), []string{"currency"}},
+		{"currency length", mod(func(r *ChargeRequest) { r.Currency = "EURO" }), []string{"currency"}},
+		{"ids and key", mod(func(r *ChargeRequest) { r.OrderID, r.UserID, r.IdempotencyKey = "o-1", "", "" }),
+			[]string{"order_id", "user_id", "idempotency_key"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.svc.Charge(context.Background(), tc.req)
+			wantFields(t, err, tc.fields...)
+			if n := f.proc.calls.Load(); n != 0 {
+				t.Fatalf("processor called %d times for an invalid request", n)
+			}
+		})
+	}
+	// A card expiring this month is still good.
+	ok := mod(func(r *ChargeRequest) { r.Card.ExpYear, r.Card.ExpMonth, r.Card.CVC = 2030, 5, "1234" })
+	if _, err := f.svc.Charge(context.Background(), ok); err != nil {
+		t.Fatalf("card expiring this month: %v", err)
+	}
+}
+
+func TestChargeReplayAndKeyReuse(t *testing.T) {
+	f := newSvcFixture(t, newMemoryStore())
+	ctx := context.Background()
+	req := chargeReq(TestCardApproved)
+	first, err := f.svc.Charge(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.svc.Charge(ctx, req)
+	if err != nil || again != first {
+		t.Fatalf("replay = %+v, %v; want %+v", again, err, first)
+	}
+	for name, m := range map[string]func(*ChargeRequest){
+		"amount":   func(r *ChargeRequest) { r.AmountCents++ },
+		"currency": func(r *ChargeRequest) { r.Currency = "USD" },
+		"order":    func(r *ChargeRequest) { r.OrderID = uuid.NewString() },
+		"user":     func(r *ChargeRequest) { r.UserID = uuid.NewString() },
+		"card":     func(r *ChargeRequest) { r.Card = card("5555555555554444") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := req
+			m(&r)
+			_, err := f.svc.Charge(ctx, r)
+			if e := wantReason(t, err, errs.FailedPrecondition, ReasonIdempotencyKeyReused); e.Meta["payment_id"] != first.ID {
+				t.Fatalf("meta %v, want payment_id %s", e.Meta, first.ID)
+			}
+		})
+	}
+	if n := f.proc.calls.Load(); n != 1 {
+		t.Fatalf("processor called %d times, want 1", n)
+	}
+	if got := f.events(t, first.ID); len(got) != 1 {
+		t.Fatalf("events %v, want one", got)
+	}
+}
+
+// TestConcurrentIdenticalCharges races identical charges: exactly one
+// payment, one CHARGED event, one processor call, and every caller gets
+// that payment.
+func TestConcurrentIdenticalCharges(t *testing.T) {
+	for _, sf := range storeFactories {
+		t.Run(sf.name, func(t *testing.T) {
+			f := newSvcFixture(t, sf.new(t))
+			req := chargeReq(TestCardApproved)
+			const n = 20
+			results := make([]Payment, n)
+			errsc := make([]error, n)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					results[i], errsc[i] = f.svc.Charge(context.Background(), req)
+				}()
+			}
+			close(start)
+			wg.Wait()
+			for i := range n {
+				if errsc[i] != nil {
+					t.Fatalf("caller %d: %v", i, errsc[i])
+				}
+				if results[i] != results[0] {
+					t.Fatalf("caller %d got %+v, caller 0 %+v", i, results[i], results[0])
+				}
+			}
+			if got := f.events(t, results[0].ID); len(got) != 1 || got[0] != EventCharged {
+				t.Fatalf("events %v, want one CHARGED", got)
+			}
+			if c := f.proc.calls.Load(); c != 1 {
+				t.Fatalf("processor called %d times, want 1", c)
+			}
+		})
+	}
+}
+
+// TestConcurrentDeclinedCharges: racing callers of a declined charge all
+// get the same decline of the same payment.
+func TestConcurrentDeclinedCharges(t *testing.T) {
+	for _, sf := range storeFactories {
+		t.Run(sf.name, func(t *testing.T) {
+			f := newSvcFixture(t, sf.new(t))
+			req := chargeReq(TestCardDeclined)
+			const n = 10
+			ids := make(chan string, n)
+			var wg sync.WaitGroup
+			for range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := f.svc.Charge(context.Background(), req)
+					ids <- errs.As(err).Meta["payment_id"]
+					if errs.ReasonOf(err) != ReasonCardDeclined {
+						t.Errorf("Charge error %v, want CARD_DECLINED", err)
+					}
+				}()
+			}
+			wg.Wait()
+			close(ids)
+			first := <-ids
+			for id := range ids {
+				if id != first || id == "" {
+					t.Fatalf("payment ids differ: %q vs %q", id, first)
+				}
+			}
+			if got := f.events(t, first); len(got) != 1 || got[0] != EventDeclined {
+				t.Fatalf("events %v, want one DECLINED", got)
+			}
+		})
+	}
+}

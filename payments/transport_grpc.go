@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/kitshop/kitshop/kit/grpcx"
+	paymentsv1 "github.com/kitshop/kitshop/pb/payments/v1"
+)
+
+// grpcServer adapts Endpoints to the generated PaymentsServiceServer.
+// Errors become statuses with ErrorInfo in kit/grpcx's interceptors.
+type grpcServer struct {
+	paymentsv1.UnimplementedPaymentsServiceServer
+	charge     *grpcx.Handler[*paymentsv1.ChargeRequest, *paymentsv1.Payment]
+	refund     *grpcx.Handler[*paymentsv1.RefundRequest, *paymentsv1.Payment]
+	getPayment *grpcx.Handler[*paymentsv1.GetPaymentRequest, *paymentsv1.Payment]
+}
+
+// NewGRPCServer serves e as kitshop.payments.v1.PaymentsService.
+func NewGRPCServer(e Endpoints) paymentsv1.PaymentsServiceServer {
+	return &grpcServer{
+		charge:     grpcx.NewHandler(e.Charge, decodeCharge, encodePayment),
+		refund:     grpcx.NewHandler(e.Refund, decodeRefund, encodePayment),
+		getPayment: grpcx.NewHandler(e.GetPayment, decodeGetPayment, encodePayment),
+	}
+}
+
+func (s *grpcServer) Charge(ctx context.Context, r *paymentsv1.ChargeRequest) (*paymentsv1.Payment, error) {
+	return s.charge.Serve(ctx, r)
+}
+
+func (s *grpcServer) Refund(ctx context.Context, r *paymentsv1.RefundRequest) (*paymentsv1.Payment, error) {
+	return s.refund.Serve(ctx, r)
+}
+
+func (s *grpcServer) GetPayment(ctx context.Context, r *paymentsv1.GetPaymentRequest) (*paymentsv1.Payment, error) {
+	return s.getPayment.Serve(ctx, r)
+}
+
+// decodeCharge moves the card out of the pb message, whose printing is
+// not redacted, into Card, whose is; the pb request is never logged.
+func decodeCharge(_ context.Context, r *paymentsv1.ChargeRequest) (ChargeRequest, error) {
+	c := r.GetCard()
+	return ChargeRequest{
+		OrderID: r.GetOrderId(), UserID: r.GetUserId(), AmountCents: r.GetAmountCents(), Currency: r.GetCurrency(),
+		Card: Card{
+			Number: CardNumber(c.GetNumber()), ExpMonth: int(c.GetExpMonth()), ExpYear: int(c.GetExpYear()),
+			CVC: CVC(c.GetCvc()),
+		},
+		IdempotencyKey: r.GetIdempotencyKey(),
+	}, nil
+}
+
+func decodeRefund(_ context.Context, r *paymentsv1.RefundRequest) (RefundRequest, error) {
+	return RefundRequest{
+		PaymentID: r.GetPaymentId(), AmountCents: r.GetAmountCents(), IdempotencyKey: r.GetIdempotencyKey(),
+		Reason: r.GetReason(),
+	}, nil
+}
+
+func decodeGetPayment(_ context.Context, r *paymentsv1.GetPaymentRequest) (string, error) {
+	return r.GetId(), nil
+}
+
+func encodePayment(_ context.Context, p Payment) (*paymentsv1.Payment, error) { return paymentToPB(p), nil }
+
+func paymentToPB(p Payment) *paymentsv1.Payment {
+	return &paymentsv1.Payment{
+		Id: p.ID, OrderId: p.OrderID, UserId: p.UserID, AmountCents: p.AmountCents, Currency: p.Currency,
+		Status: statusToPB(p.Status), CardBrand: string(p.CardBrand), CardLast4: p.CardLast4,
+		DeclineCode: p.DeclineCode, RefundedCents: p.RefundedCents,
+		CreatedAt: timestamppb.New(p.CreatedAt), UpdatedAt: timestamppb.New(p.UpdatedAt),
+	}
+}
+
+func statusToPB(s Status) paymentsv1.PaymentStatus {
+	switch s {
+	case StatusCaptured:
+		return paymentsv1.PaymentStatus_PAYMENT_STATUS_CAPTURED
+	case StatusDeclined:
+		return paymentsv1.PaymentStatus_PAYMENT_STATUS_DECLINED
+	case StatusFailed:
+		return paymentsv1.PaymentStatus_PAYMENT_STATUS_FAILED
+	case StatusRefunded:
+		return paymentsv1.PaymentStatus_PAYMENT_STATUS_REFUNDED
+	}
+	return paymentsv1.PaymentStatus_PAYMENT_STATUS_UNSPECIFIED
+}

@@ -1,0 +1,4 @@
+package main
+
+// TEMPORARY until the kit wiring exists.
+func main() {}

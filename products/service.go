@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-kit/log"
+
+	"github.com/kitshop/kitshop/kit/errs"
+)
+
+// Service owns the catalog and the inventory. Every method is safe for
+// concurrent use. Errors are *errs.Error values; the sentinels below name
+// the reasons a caller can act on.
+type Service interface {
+	// CreateProduct adds a product with the given on-hand stock; it starts
+	// active with nothing reserved. InvalidArgument on bad input,
+	// ErrSKUTaken when another product has the SKU.
+	CreateProduct(ctx context.Context, p NewProduct) (Product, error)
+	// UpdateProduct changes only the fields that are set. Stock is not
+	// among them: AdjustStock is the one way to change it.
+	// ErrProductNotFound for an unknown id.
+	UpdateProduct(ctx context.Context, u ProductUpdate) (Product, error)
+	// GetProduct returns any product, active or not. ErrProductNotFound
+	// for an unknown id, InvalidArgument for a malformed one.
+	GetProduct(ctx context.Context, id string) (Product, error)
+	// BatchGetProducts returns the products in request order (duplicates
+	// collapsed) and lists the ids it does not know. At most MaxBatchIDs.
+	BatchGetProducts(ctx context.Context, ids []string) (BatchResult, error)
+	// SearchProducts lists active products matching the query and filters,
+	// most relevant first when there is a query, else by name. Pages are
+	// keyset pages: rows inserted between calls never cause a row that
+	// existed to be repeated or skipped. ErrInvalidPageToken when the
+	// token is malformed or was issued for different filters.
+	SearchProducts(ctx context.Context, r SearchRequest) (SearchPage, error)
+	// AdjustStock adds delta (may be negative) to on-hand stock.
+	// ErrInsufficientStock when stock would drop below what is reserved.
+	// With an idempotency key, a repeat changes nothing more and returns
+	// the product as it is now; the same key for another product or delta
+	// is ErrIdempotencyKeyReused.
+	AdjustStock(ctx context.Context, a StockAdjustment) (Product, error)
+
+	// ReserveInventory holds every item or none. See ReserveRequest for
+	// the idempotency rules. ErrInsufficientStock (Meta product_id,
+	// available, requested), ErrProductNotFound or ErrProductInactive
+	// (Meta product_id) when an item cannot be held.
+	ReserveInventory(ctx context.Context, r ReserveRequest) (Reservation, error)
+	// CommitReservation turns reserved units into sold units: stock and
+	// reserved both drop. Committing a committed reservation returns it
+	// unchanged; a released one is ErrReservationReleased, an expired one
+	// (status EXPIRED, or RESERVED past its expiry and not yet reaped)
+	// ErrReservationExpired. ErrReservationNotFound for an unknown id.
+	CommitReservation(ctx context.Context, r ReservationRef) (Reservation, error)
+	// ReleaseReservation gives reserved units back. Releasing a released
+	// or expired reservation returns it unchanged (the units are already
+	// back); a committed one is ErrReservationCommitted.
+	// ErrReservationNotFound for an unknown id.
+	ReleaseReservation(ctx context.Context, r ReservationRef) (Reservation, error)
+
+	// ListProducts calls emit with the whole catalog (active or not) in id
+	// order, batchSize products at a time, reading one batch at a time so
+	// memory stays flat however big the catalog is. It stops at the first
+	// error from emit or ctx.
+	ListProducts(ctx context.Context, batchSize int, emit func([]Product) error) error
+	// ImportProducts upserts rows by SKU until next returns io.EOF. A bad
+	// row is counted and reported (at most MaxImportErrors are listed),
+	// never fatal; any other error from next aborts the import and is
+	// returned along with what was done so far.
+	ImportProducts(ctx context.Context, next func() (ImportRow, error)) (ImportResult, error)
+	// WatchStock opens a stock watch (see StockWatch). The caller must
+	// Close it.
+	WatchStock(ctx context.Context) *StockWatch
+
+	// ReapExpired releases reservations that outlived their expiry (status
+	// EXPIRED) and reports how many. Safe to run on several instances at
+	// once: each reservation is reaped by exactly one.
+	ReapExpired(ctx context.Context) (int, error)
+	// RunStockFeed delivers committed stock changes from the store to the
+	// watchers until ctx ends. Run it as a background job; without it
+	// watchers only see the levels pushed on subscribe.
+	RunStockFeed(ctx context.Context) error
+}
+
+// Domain errors. errors.Is matches on kind and reason, so returned values
+// may carry metadata and still match these.
+var (
+	ErrProductNotFound      = errs.New(errs.NotFound, "PRODUCT_NOT_FOUND", "product not found")
+	ErrSKUTaken             = errs.New(errs.AlreadyExists, "SKU_TAKEN", "a product with this SKU already exists")
+	ErrProductInactive      = errs.New(errs.FailedPrecondition, "PRODUCT_INACTIVE", "product is not for sale")
+	ErrInsufficientStock    = errs.New(errs.FailedPrecondition, "INSUFFICIENT_STOCK", "insufficient stock")
+	ErrInvalidPageToken     = errs.New(errs.InvalidArgument, "INVALID_PAGE_TOKEN", "page_token is malformed or does not match the query")
+	ErrReservationNotFound  = errs.New(errs.NotFound, "RESERVATION_NOT_FOUND", "reservation not found")
+	ErrReservationReleased  = errs.New(errs.FailedPrecondition, "RESERVATION_RELEASED", "reservation was released")
+	ErrReservationCommitted = errs.New(errs.FailedPrecondition, "RESERVATION_COMMITTED", "reservation was committed")
+	ErrReservationExpired   = errs.New(errs.FailedPrecondition, "RESERVATION_EXPIRED", "reservation expired")
+	// ErrIdempotencyKeyReused answers 422 over HTTP, like the orders API.
+	ErrIdempotencyKeyReused = errs.New(errs.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED",
+		"idempotency key was used for a different request").WithStatus(422)
+	// ErrSlowConsumer cuts off a stock watcher that does not keep up.
+	ErrSlowConsumer = errs.New(errs.ResourceExhausted, "SLOW_CONSUMER", "stock watcher fell too far behind")
+)
+
+// Limits on input, chosen so sums of quantities can never overflow int64.
+const (
+	MaxBatchIDs         = 100
+	MaxReservationItems = 100
+	MaxQuantity         = 1_000_000
+	MaxStock            = 1_000_000_000
+	MaxPriceCents       = 1_000_000_000_00
+	MaxImportErrors     = 1000
+	DefaultPageSize     = 20
+	MaxPageSize         = 100
+	DefaultListBatch    = 500
+	MaxListBatch        = 1000
+	DefaultTTL          = 15 * time.Minute
+	MaxTTL              = 24 * time.Hour
+)
+
+// Product is a catalog entry with its inventory.
+type Product struct {
+	ID          string
+	SKU         string
+	Name        string
+	Description string
+	Category    string
+	PriceCents  int64
+	Currency    string
+	// Stock is on hand; Reserved is held by open reservations.
+	Stock    int64
+	Reserved int64
+	Active   bool
+	// Version grows with every change to the row. Stock watchers use it
+	// to drop a level older than one already sent.
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Available is what can still be reserved; never negative.
+func (p Product) Available() int64 { return max(p.Stock-p.Reserved, 0) }
+
+// Level is p's current stock level.
+func (p Product) Level() StockLevel {
+	return StockLevel{ProductID: p.ID, Stock: p.Stock, Reserved: p.Reserved, Version: p.Version, At: p.UpdatedAt}
+}
+
+// NewProduct is the input of CreateProduct.
+type NewProduct struct {
+	SKU         string
+	Name        string
+	Description string
+	Category    string
+	PriceCents  int64
+	Currency    string
+	Stock       int64
+}
+
+// ProductUpdate names a product and the fields to change; nil means keep.
+type ProductUpdate struct {
+	ID          string
+	Name        *string
+	Description *string
+	Category    *string
+	PriceCents  *int64
+	Active      *bool
+}
+
+// StockAdjustment is the input of AdjustStock. IdempotencyKey is optional.
+type StockAdjustment struct {
+	ProductID      string
+	Delta          int64
+	IdempotencyKey string
+}
+
+// BatchResult is the answer of BatchGetProducts.
+type BatchResult struct {
+	Products   []Product
+	MissingIDs []string
+}
+
+// SearchRequest is the input of SearchProducts. Query is full text (empty
+// means every product matching the filters); the price bounds are inclusive.
+type SearchRequest struct {
+	Query         string
+	Category      string
+	MinPriceCents *int64
+	MaxPriceCents *int64
+	// PageSize 0 means DefaultPageSize; at most MaxPageSize.
+	PageSize  int
+	PageToken string
+}
+
+// SearchPage is one page of search results. TotalSize counts every match
+// of the query and filters, not just what is left after this page.
+type SearchPage struct {
+	Products      []Product
+	NextPageToken string
+	TotalSize     int64
+}
+
+// ImportRow is one product of an import, matched to an existing product by
+// SKU. An update overwrites every field, stock included.
+type ImportRow struct {
+	SKU         string
+	Name        string
+	Description string
+	Category    string
+	PriceCents  int64
+	Currency    string
+	Stock       int64
+	Active      bool
+}
+
+// ImportError reports one rejected row: Row is its zero-based position in
+// the stream, Code a stable reason (as in ErrorInfo).
+type ImportError struct {
+	Row     int64
+	SKU     string
+	Code    string
+	Message string
+}
+
+// ImportResult counts what an import did.
+type ImportResult struct {
+	Created int64
+	Updated int64
+	Failed  int64
+	Errors  []ImportError
+}
+
+// StockLevel is a product's inventory at one moment.
+type StockLevel struct {
+	ProductID string
+	Stock     int64
+	Reserved  int64
+	// Version is the product row's version; a higher one is newer.
+	Version int64
+	At      time.Time
+}
+
+// Available is Stock - Reserved, never negative.
+func (l StockLevel) Available() int64 { return max(l.Stock-l.Reserved, 0) }
+
+// Options tunes the service. Zero values take the defaults.
+type Options struct {
+	// DefaultTTL is a reservation's lifetime when the request names none.
+	DefaultTTL time.Duration
+	// ReapBatch is how many expired reservations one reaper transaction
+	// handles; small batches keep row locks short.
+	ReapBatch int
+	// WatchBuffer is how many undelivered levels a stock watcher may queue
+	// before it is cut off with ErrSlowConsumer.
+	WatchBuffer int
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+	// Logger reports background failures; default discards.
+	Logger log.Logger
+}
+
+func (c Options) withDefaults() Options {
+	if c.DefaultTTL <= 0 {
+		c.DefaultTTL = DefaultTTL
+	}
+	if c.ReapBatch <= 0 {
+		c.ReapBatch = 100
+	}
+	if c.WatchBuffer <= 0 {
+		c.WatchBuffer = 256
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = log.NewNopLogger()
+	}
+	return c
+}
+
+type service struct {
+	store  Store
+	cfg    Options
+	broker *stockBroker
+}
+
+// NewService returns the Service over store.
+func NewService(store Store, cfg Options) Service {
+	cfg = cfg.withDefaults()
+	s := &service{store: store, cfg: cfg}
+	s.broker = newStockBroker(cfg.WatchBuffer, s.currentLevels, cfg.Logger)
+	return s
+}
+
+// now is the service clock at the precision Postgres keeps, so a value
+// read back from either store equals the one written.
+func (s *service) now() time.Time {
+	return s.cfg.Now().UTC().Truncate(time.Microsecond)
+}

@@ -1,0 +1,520 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/lib/pq"
+
+	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/pg"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// postgresStore keeps the catalog and inventory in the "products" schema of
+// DATABASE_URL. Multi-row changes run in one transaction each and take
+// product row locks in id order, so concurrent reservations serialize per
+// product and can never deadlock.
+type postgresStore struct {
+	db     *sql.DB
+	dsn    string // for the LISTEN connection, which is not pooled
+	logger log.Logger
+}
+
+func openPostgresStore(ctx context.Context, url string, logger log.Logger) (*postgresStore, error) {
+	db, err := pg.Open(ctx, url, "products")
+	if err != nil {
+		return nil, err
+	}
+	sub, err := fs.Sub(migrations, "migrations")
+	if err == nil {
+		err = pg.Migrate(ctx, db, sub)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
+	return &postgresStore{db: db, dsn: url, logger: logger}, nil
+}
+
+const productColumns = `id, sku, name, description, category, price_cents, currency, stock, reserved, active, version, created_at, updated_at`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanProduct(row rowScanner, extra ...any) (Product, error) {
+	var p Product
+	dest := append([]any{&p.ID, &p.SKU, &p.Name, &p.Description, &p.Category, &p.PriceCents, &p.Currency,
+		&p.Stock, &p.Reserved, &p.Active, &p.Version, &p.CreatedAt, &p.UpdatedAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Product{}, ErrProductNotFound
+		}
+		return Product{}, pg.Classify(err)
+	}
+	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
+	return p, nil
+}
+
+func (s *postgresStore) CreateProduct(ctx context.Context, p Product) (Product, error) {
+	out, err := scanProduct(s.db.QueryRowContext(ctx, `INSERT INTO products (`+productColumns+`)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) RETURNING `+productColumns,
+		p.ID, p.SKU, p.Name, p.Description, p.Category, p.PriceCents, p.Currency,
+		p.Stock, p.Reserved, p.Active, p.Version, p.CreatedAt, p.UpdatedAt))
+	if c, dup := pg.IsUniqueViolation(err); dup && c == "products_sku_key" {
+		return Product{}, ErrSKUTaken
+	}
+	return out, err
+}
+
+func (s *postgresStore) UpdateProduct(ctx context.Context, u ProductUpdate, now time.Time) (Product, error) {
+	return scanProduct(s.db.QueryRowContext(ctx, `UPDATE products SET
+			name = COALESCE($2, name), description = COALESCE($3, description),
+			category = COALESCE($4, category), price_cents = COALESCE($5, price_cents),
+			active = COALESCE($6, active), version = version + 1, updated_at = $7
+		WHERE id = $1 RETURNING `+productColumns,
+		u.ID, u.Name, u.Description, u.Category, u.PriceCents, u.Active, now))
+}
+
+func (s *postgresStore) GetProduct(ctx context.Context, id string) (Product, error) {
+	return scanProduct(s.db.QueryRowContext(ctx, `SELECT `+productColumns+` FROM products WHERE id = $1`, id))
+}
+
+func (s *postgresStore) GetProducts(ctx context.Context, ids []string) ([]Product, error) {
+	return s.queryProducts(ctx, `SELECT `+productColumns+` FROM products WHERE id = ANY($1::uuid[])`, pq.Array(ids))
+}
+
+func (s *postgresStore) ListProducts(ctx context.Context, afterID string, limit int) ([]Product, error) {
+	if afterID == "" {
+		return s.queryProducts(ctx, `SELECT `+productColumns+` FROM products ORDER BY id LIMIT $1`, limit)
+	}
+	return s.queryProducts(ctx, `SELECT `+productColumns+` FROM products WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+}
+
+func (s *postgresStore) queryProducts(ctx context.Context, query string, args ...any) ([]Product, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, pg.Classify(err)
+	}
+	defer rows.Close()
+	out := []Product{}
+	for rows.Next() {
+		p, err := scanProduct(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, pg.Classify(rows.Err())
+}
+
+// SearchProducts ranks with ts_rank over the weighted search vector.
+// ts_rank depends only on the row and the query, never on other rows, so a
+// row's rank (its sort key) does not move when rows are added, and keyset
+// pages stay consistent.
+func (s *postgresStore) SearchProducts(ctx context.Context, q SearchQuery) (SearchResult, error) {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	from := "products"
+	rank := "0::real"
+	conds := []string{"active"}
+	if q.Text != "" {
+		from = "products, websearch_to_tsquery('english', " + arg(q.Text) + ") AS query"
+		rank = "ts_rank(search, query)"
+		conds = append(conds, "search @@ query")
+	}
+	if q.Category != "" {
+		conds = append(conds, "category = "+arg(q.Category))
+	}
+	if q.MinPriceCents != nil {
+		conds = append(conds, "price_cents >= "+arg(*q.MinPriceCents))
+	}
+	if q.MaxPriceCents != nil {
+		conds = append(conds, "price_cents <= "+arg(*q.MaxPriceCents))
+	}
+	where := strings.Join(conds, " AND ")
+
+	var res SearchResult
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM `+from+` WHERE `+where, args...).Scan(&res.Total); err != nil {
+		return SearchResult{}, pg.Classify(err)
+	}
+
+	order := `name COLLATE "C", id`
+	if q.Text != "" {
+		order = rank + " DESC, id"
+	}
+	if c := q.After; c != nil {
+		if q.Text != "" {
+			r, id := arg(c.Rank), arg(c.ID)
+			where += " AND (" + rank + " < " + r + "::real OR (" + rank + " = " + r + "::real AND id > " + id + "::uuid))"
+		} else {
+			where += ` AND (name COLLATE "C", id) > (` + arg(c.Name) + `::text COLLATE "C", ` + arg(c.ID) + `::uuid)`
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+productColumns+`, `+rank+` FROM `+from+
+		` WHERE `+where+` ORDER BY `+order+` LIMIT `+arg(q.Limit+1), args...)
+	if err != nil {
+		return SearchResult{}, pg.Classify(err)
+	}
+	defer rows.Close()
+	res.Products = []Product{}
+	var last SearchCursor
+	for rows.Next() {
+		var r float32
+		p, err := scanProduct(rows, &r)
+		if err != nil {
+			return SearchResult{}, err
+		}
+		if len(res.Products) == q.Limit {
+			// The extra row only says another page exists.
+			res.Next = &last
+			break
+		}
+		res.Products = append(res.Products, p)
+		last = SearchCursor{Rank: r, Name: p.Name, ID: p.ID}
+	}
+	return res, pg.Classify(rows.Err())
+}
+
+// UpsertProduct is one statement (its own transaction), so a failing row
+// cannot abort the rest of an import. xmax = 0 holds only for a freshly
+// inserted row version: an ON CONFLICT update leaves the old version's
+// xmax set, which is how inserted and updated rows are told apart.
+func (s *postgresStore) UpsertProduct(ctx context.Context, p Product) (Product, bool, error) {
+	var inserted bool
+	out, err := scanProduct(s.db.QueryRowContext(ctx, `INSERT INTO products AS cur (`+productColumns+`)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,0,$9,$10,$11,$12)
+		ON CONFLICT (sku) DO UPDATE SET
+			name = EXCLUDED.name, description = EXCLUDED.description, category = EXCLUDED.category,
+			price_cents = EXCLUDED.price_cents, currency = EXCLUDED.currency, stock = EXCLUDED.stock,
+			active = EXCLUDED.active, version = cur.version + 1, updated_at = EXCLUDED.updated_at
+		WHERE cur.reserved <= EXCLUDED.stock
+		RETURNING `+productColumns+`, (xmax = 0)`,
+		p.ID, p.SKU, p.Name, p.Description, p.Category, p.PriceCents, p.Currency,
+		p.Stock, p.Active, p.Version, p.CreatedAt, p.UpdatedAt), &inserted)
+	if errors.Is(err, ErrProductNotFound) {
+		// No row back: the SKU exists and the WHERE refused the update
+		// because more is reserved than the new stock.
+		cur, gerr := scanProduct(s.db.QueryRowContext(ctx, `SELECT `+productColumns+` FROM products WHERE sku = $1`, p.SKU))
+		if gerr != nil {
+			return Product{}, false, gerr
+		}
+		return Product{}, false, stockBelowReserved(cur.ID, cur.Reserved, p.Stock)
+	}
+	if err != nil {
+		return Product{}, false, err
+	}
+	return out, inserted, nil
+}
+
+func (s *postgresStore) AdjustStock(ctx context.Context, a StockAdjustment, now time.Time) (Product, *StockAdjustment, error) {
+	var (
+		out   Product
+		prior *StockAdjustment
+	)
+	err := pg.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		prior = nil
+		if a.IdempotencyKey != "" {
+			// Claiming the key first makes a concurrent repeat wait for us
+			// and then see our row instead of adjusting twice.
+			res, err := tx.ExecContext(ctx, `INSERT INTO stock_adjustments (idempotency_key, product_id, delta, created_at)
+				SELECT $1, id, $3, $4 FROM products WHERE id = $2
+				ON CONFLICT (idempotency_key) DO NOTHING`, a.IdempotencyKey, a.ProductID, a.Delta, now)
+			if err != nil {
+				return pg.Classify(err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return pg.Classify(err)
+			} else if n == 0 {
+				var got StockAdjustment
+				err := tx.QueryRowContext(ctx, `SELECT product_id, delta FROM stock_adjustments WHERE idempotency_key = $1`,
+					a.IdempotencyKey).Scan(&got.ProductID, &got.Delta)
+				switch {
+				case errors.Is(err, sql.ErrNoRows):
+					// Not a conflict: the product does not exist.
+					return ErrProductNotFound
+				case err != nil:
+					return pg.Classify(err)
+				}
+				got.IdempotencyKey = a.IdempotencyKey
+				prior = &got
+				out, err = scanProduct(tx.QueryRowContext(ctx, `SELECT `+productColumns+` FROM products WHERE id = $1`, got.ProductID))
+				return err
+			}
+		}
+		var err error
+		out, err = scanProduct(tx.QueryRowContext(ctx, `UPDATE products
+			SET stock = stock + $2, version = version + 1, updated_at = $3
+			WHERE id = $1 AND stock + $2 >= reserved RETURNING `+productColumns, a.ProductID, a.Delta, now))
+		if !errors.Is(err, ErrProductNotFound) {
+			return err
+		}
+		// Either no such product or the guard refused: look to tell which.
+		cur, err := scanProduct(tx.QueryRowContext(ctx, `SELECT `+productColumns+` FROM products WHERE id = $1`, a.ProductID))
+		if err != nil {
+			return err
+		}
+		return insufficientStock(cur.ID, cur.Available(), -a.Delta)
+	})
+	if err != nil {
+		return Product{}, nil, err
+	}
+	return out, prior, nil
+}
+
+const reservationColumns = `id, idempotency_key, status, expires_at, created_at, updated_at`
+
+func (s *postgresStore) Reserve(ctx context.Context, r Reservation) (Reservation, bool, error) {
+	var (
+		out     Reservation
+		created bool
+	)
+	err := pg.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		// The reservation row goes in first: a concurrent repeat of this
+		// request waits here on the unique index and then finds our row,
+		// instead of competing with us for stock and failing spuriously.
+		res, err := tx.ExecContext(ctx, `INSERT INTO reservations (`+reservationColumns+`)
+			VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING`,
+			r.ID, r.IdempotencyKey, r.Status.String(), r.ExpiresAt, r.CreatedAt, r.UpdatedAt)
+		if err != nil {
+			return pg.Classify(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return pg.Classify(err)
+		} else if n == 0 {
+			created = false
+			out, err = loadReservation(ctx, tx, `SELECT `+reservationColumns+` FROM reservations
+				WHERE id = $1 OR idempotency_key = $2 ORDER BY (id = $1) DESC LIMIT 1`, r.ID, r.IdempotencyKey)
+			return err
+		}
+		ids, qty := itemArrays(r.Items)
+		locked, err := lockProducts(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		for _, it := range r.Items {
+			p, ok := locked[it.ProductID]
+			switch {
+			case !ok:
+				return productError(ErrProductNotFound, it.ProductID)
+			case !p.Active:
+				return productError(ErrProductInactive, it.ProductID)
+			case p.Available() < it.Quantity:
+				return insufficientStock(it.ProductID, p.Available(), it.Quantity)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO reservation_items (reservation_id, product_id, quantity)
+			SELECT $1, v.id, v.q FROM unnest($2::uuid[], $3::bigint[]) AS v(id, q)`,
+			r.ID, pq.Array(ids), pq.Array(qty)); err != nil {
+			return pg.Classify(err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE products SET reserved = reserved + v.q, version = version + 1, updated_at = $3
+			FROM unnest($1::uuid[], $2::bigint[]) AS v(id, q) WHERE products.id = v.id`,
+			pq.Array(ids), pq.Array(qty), r.CreatedAt); err != nil {
+			return pg.Classify(err)
+		}
+		created, out = true, cloneReservation(r)
+		return nil
+	})
+	if err != nil {
+		return Reservation{}, false, err
+	}
+	return out, created, nil
+}
+
+type lockedProduct struct {
+	Stock, Reserved int64
+	Active          bool
+}
+
+func (p lockedProduct) Available() int64 { return max(p.Stock-p.Reserved, 0) }
+
+// lockProducts takes the row locks of ids in id order. Every transaction
+// that locks several products goes through here, so lock order is the same
+// everywhere and two of them can wait on each other only one way.
+func lockProducts(ctx context.Context, tx *sql.Tx, ids []string) (map[string]lockedProduct, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, stock, reserved, active FROM products
+		WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, pq.Array(ids))
+	if err != nil {
+		return nil, pg.Classify(err)
+	}
+	defer rows.Close()
+	out := make(map[string]lockedProduct, len(ids))
+	for rows.Next() {
+		var id string
+		var p lockedProduct
+		if err := rows.Scan(&id, &p.Stock, &p.Reserved, &p.Active); err != nil {
+			return nil, pg.Classify(err)
+		}
+		out[id] = p
+	}
+	return out, pg.Classify(rows.Err())
+}
+
+func (s *postgresStore) TransitionReservation(ctx context.Context, id string, now time.Time,
+	decide func(Reservation) (ReservationStatus, error)) (Reservation, error) {
+	var out Reservation
+	err := pg.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		cur, err := loadReservation(ctx, tx, `SELECT `+reservationColumns+` FROM reservations WHERE id = $1 FOR UPDATE`, id)
+		if err != nil {
+			return err
+		}
+		to, err := decide(cloneReservation(cur))
+		if err != nil {
+			return err
+		}
+		if to == cur.Status {
+			out = cur
+			return nil
+		}
+		if cur.Status != ReservationReserved || to == ReservationReserved {
+			return errs.Internalf(errors.New(cur.Status.String()+" -> "+to.String()), "reservation %s: illegal transition", id)
+		}
+		if err := settle(ctx, tx, []string{id}, cur.Items, to, now); err != nil {
+			return err
+		}
+		cur.Status, cur.UpdatedAt = to, now
+		out = cur
+		return nil
+	})
+	return out, err
+}
+
+// settle ends the RESERVED reservations ids, whose items (summed per
+// product) are items: committed units leave stock too, any other ending
+// only gives the reservation back.
+func settle(ctx context.Context, tx *sql.Tx, ids []string, items []ReservationItem, to ReservationStatus, now time.Time) error {
+	pids, qty := itemArrays(items)
+	if _, err := lockProducts(ctx, tx, pids); err != nil {
+		return err
+	}
+	sold := to == ReservationCommitted
+	if _, err := tx.ExecContext(ctx, `UPDATE products SET reserved = reserved - v.q,
+			stock = stock - CASE WHEN $3 THEN v.q ELSE 0 END, version = version + 1, updated_at = $4
+		FROM unnest($1::uuid[], $2::bigint[]) AS v(id, q) WHERE products.id = v.id`,
+		pq.Array(pids), pq.Array(qty), sold, now); err != nil {
+		// A CHECK violation here means the books are out of step: give
+		// back more than is held. Refusing keeps them from getting worse.
+		return pg.Classify(err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE reservations SET status = $2, updated_at = $3 WHERE id = ANY($1::uuid[])`,
+		pq.Array(ids), to.String(), now); err != nil {
+		return pg.Classify(err)
+	}
+	return nil
+}
+
+// ExpireReservations claims due reservations with SKIP LOCKED: rows another
+// reaper (or a commit or release in flight) holds are left to it, so
+// reapers on several instances share the work without waiting or
+// releasing anything twice.
+func (s *postgresStore) ExpireReservations(ctx context.Context, now time.Time, limit int) (int, error) {
+	n := 0
+	err := pg.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM reservations
+			WHERE status = 'RESERVED' AND expires_at <= $1
+			ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit)
+		if err != nil {
+			return pg.Classify(err)
+		}
+		ids, err := scanStrings(rows)
+		if err != nil || len(ids) == 0 {
+			n = 0
+			return err
+		}
+		rows, err = tx.QueryContext(ctx, `SELECT product_id, sum(quantity)::bigint FROM reservation_items
+			WHERE reservation_id = ANY($1::uuid[]) GROUP BY product_id ORDER BY product_id`, pq.Array(ids))
+		if err != nil {
+			return pg.Classify(err)
+		}
+		items, err := scanItems(rows)
+		if err != nil {
+			return err
+		}
+		if err := settle(ctx, tx, ids, items, ReservationExpired, now); err != nil {
+			return err
+		}
+		n = len(ids)
+		return nil
+	})
+	return n, err
+}
+
+func loadReservation(ctx context.Context, tx *sql.Tx, query string, args ...any) (Reservation, error) {
+	var r Reservation
+	var status string
+	err := tx.QueryRowContext(ctx, query, args...).Scan(&r.ID, &r.IdempotencyKey, &status, &r.ExpiresAt, &r.CreatedAt, &r.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Reservation{}, ErrReservationNotFound
+	}
+	if err != nil {
+		return Reservation{}, pg.Classify(err)
+	}
+	var ok bool
+	if r.Status, ok = parseReservationStatus(status); !ok {
+		return Reservation{}, errs.Internalf(errors.New(status), "reservation %s: unknown status", r.ID)
+	}
+	r.ExpiresAt, r.CreatedAt, r.UpdatedAt = r.ExpiresAt.UTC(), r.CreatedAt.UTC(), r.UpdatedAt.UTC()
+	rows, err := tx.QueryContext(ctx, `SELECT product_id, quantity FROM reservation_items
+		WHERE reservation_id = $1 ORDER BY product_id`, r.ID)
+	if err != nil {
+		return Reservation{}, pg.Classify(err)
+	}
+	if r.Items, err = scanItems(rows); err != nil {
+		return Reservation{}, err
+	}
+	return r, nil
+}
+
+func scanItems(rows *sql.Rows) ([]ReservationItem, error) {
+	defer rows.Close()
+	var out []ReservationItem
+	for rows.Next() {
+		var it ReservationItem
+		if err := rows.Scan(&it.ProductID, &it.Quantity); err != nil {
+			return nil, pg.Classify(err)
+		}
+		out = append(out, it)
+	}
+	return out, pg.Classify(rows.Err())
+}
+
+func scanStrings(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, pg.Classify(err)
+		}
+		out = append(out, s)
+	}
+	return out, pg.Classify(rows.Err())
+}
+
+func itemArrays(items []ReservationItem) ([]string, []int64) {
+	ids := make([]string, len(items))
+	qty := make([]int64, len(items))
+	for i, it := range items {
+		ids[i], qty[i] = it.ProductID, it.Quantity
+	}
+	return ids, qty
+}
+
+func (s *postgresStore) Check(ctx context.Context) error { return pg.Check(s.db)(ctx) }
+
+func (s *postgresStore) Close() error { return s.db.Close() }

@@ -1,0 +1,511 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/pg/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func newMemoryTestStore(*testing.T) Store { return newMemoryStore() }
+
+// newPostgresTestStore opens a store on a fresh database of the shared test
+// cluster; the database goes away with the test.
+func newPostgresTestStore(t *testing.T) Store {
+	t.Helper()
+	return openTestPostgres(t, pgtest.URL(t))
+}
+
+func openTestPostgres(t testing.TB, url string) *postgresStore {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := openPostgresStore(ctx, url, nil)
+	if err != nil {
+		t.Fatalf("open postgres store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// eachStore runs fn once per Store implementation, as subtests.
+func eachStore(t *testing.T, fn func(t *testing.T, newStore func(t *testing.T) Store)) {
+	t.Run("memory", func(t *testing.T) { fn(t, newMemoryTestStore) })
+	t.Run("postgres", func(t *testing.T) { fn(t, newPostgresTestStore) })
+}
+
+func TestStoreMemory(t *testing.T)   { testStore(t, newMemoryTestStore) }
+func TestStorePostgres(t *testing.T) { testStore(t, newPostgresTestStore) }
+
+var testEpoch = time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)
+
+func newTestProduct(sku string) Product {
+	return Product{ID: uuid.NewString(), SKU: sku, Name: "Widget " + sku, Description: "a widget",
+		Category: "tools", PriceCents: 1999, Currency: "USD", Stock: 10, Active: true, Version: 1,
+		CreatedAt: testEpoch, UpdatedAt: testEpoch}
+}
+
+func mustCreate(t testing.TB, s Store, p Product) Product {
+	t.Helper()
+	got, err := s.CreateProduct(context.Background(), p)
+	if err != nil {
+		t.Fatalf("create %s: %v", p.SKU, err)
+	}
+	return got
+}
+
+func mustGet(t testing.TB, s Store, id string) Product {
+	t.Helper()
+	p, err := s.GetProduct(context.Background(), id)
+	if err != nil {
+		t.Fatalf("get %s: %v", id, err)
+	}
+	return p
+}
+
+// wantReason fails unless err is an *errs.Error of kind and reason.
+func wantReason(t testing.TB, err error, kind errs.Kind, reason string) *errs.Error {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want %v %s", kind, reason)
+	}
+	e := errs.As(err)
+	if e.Kind != kind || e.Reason != reason {
+		t.Fatalf("got %v, want %v %s", err, kind, reason)
+	}
+	return e
+}
+
+// recordingSink collects what a store publishes.
+type recordingSink struct {
+	mu      sync.Mutex
+	levels  []StockLevel
+	resyncs int
+	changed chan struct{}
+}
+
+func newRecordingSink() *recordingSink { return &recordingSink{changed: make(chan struct{}, 1)} }
+
+func (r *recordingSink) Publish(l StockLevel) {
+	r.mu.Lock()
+	r.levels = append(r.levels, l)
+	r.mu.Unlock()
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recordingSink) Resync() {
+	r.mu.Lock()
+	r.resyncs++
+	r.mu.Unlock()
+}
+
+// waitFor returns the first published level for id that satisfies ok.
+func (r *recordingSink) waitFor(t *testing.T, id string, ok func(StockLevel) bool) StockLevel {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		r.mu.Lock()
+		for _, l := range r.levels {
+			if l.ProductID == id && ok(l) {
+				r.mu.Unlock()
+				return l
+			}
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.changed:
+		case <-deadline:
+			t.Fatalf("no published level for %s matched", id)
+		}
+	}
+}
+
+// testStore is the contract both Store implementations meet.
+func testStore(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+
+	t.Run("create then get", func(t *testing.T) {
+		s := newStore(t)
+		p := newTestProduct("SKU-1")
+		got := mustCreate(t, s, p)
+		again := mustGet(t, s, p.ID)
+		for _, g := range []Product{got, again} {
+			if g != p {
+				t.Fatalf("got %+v\nwant %+v", g, p)
+			}
+		}
+	})
+
+	t.Run("unknown ids are ErrProductNotFound", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := s.GetProduct(ctx, uuid.NewString()); !errors.Is(err, ErrProductNotFound) {
+			t.Fatalf("GetProduct: %v", err)
+		}
+		if _, err := s.UpdateProduct(ctx, ProductUpdate{ID: uuid.NewString()}, testEpoch); !errors.Is(err, ErrProductNotFound) {
+			t.Fatalf("UpdateProduct: %v", err)
+		}
+		if _, _, err := s.AdjustStock(ctx, StockAdjustment{ProductID: uuid.NewString(), Delta: 1}, testEpoch); !errors.Is(err, ErrProductNotFound) {
+			t.Fatalf("AdjustStock: %v", err)
+		}
+		if _, _, err := s.AdjustStock(ctx, StockAdjustment{ProductID: uuid.NewString(), Delta: 1, IdempotencyKey: "k"}, testEpoch); !errors.Is(err, ErrProductNotFound) {
+			t.Fatalf("AdjustStock with key: %v", err)
+		}
+	})
+
+	t.Run("duplicate SKU is ErrSKUTaken", func(t *testing.T) {
+		s := newStore(t)
+		mustCreate(t, s, newTestProduct("DUP"))
+		_, err := s.CreateProduct(ctx, newTestProduct("DUP"))
+		wantReason(t, err, errs.AlreadyExists, "SKU_TAKEN")
+	})
+
+	t.Run("update sets only given fields and bumps version", func(t *testing.T) {
+		s := newStore(t)
+		p := mustCreate(t, s, newTestProduct("UPD"))
+		name, active := "Renamed", false
+		later := testEpoch.Add(time.Hour)
+		got, err := s.UpdateProduct(ctx, ProductUpdate{ID: p.ID, Name: &name, Active: &active}, later)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := p
+		want.Name, want.Active, want.Version, want.UpdatedAt = name, false, 2, later
+		if got != want || mustGet(t, s, p.ID) != want {
+			t.Fatalf("got %+v\nwant %+v", got, want)
+		}
+	})
+
+	t.Run("GetProducts returns the existing ones", func(t *testing.T) {
+		s := newStore(t)
+		a := mustCreate(t, s, newTestProduct("A"))
+		b := mustCreate(t, s, newTestProduct("B"))
+		got, err := s.GetProducts(ctx, []string{a.ID, uuid.NewString(), b.ID})
+		if err != nil || len(got) != 2 {
+			t.Fatalf("GetProducts = %v, %v", got, err)
+		}
+	})
+
+	t.Run("ListProducts pages by id", func(t *testing.T) {
+		s := newStore(t)
+		for i := range 7 {
+			mustCreate(t, s, newTestProduct(fmt.Sprintf("L%d", i)))
+		}
+		var seen []string
+		after := ""
+		for {
+			batch, err := s.ListProducts(ctx, after, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range batch {
+				seen = append(seen, p.ID)
+			}
+			if len(batch) < 3 {
+				break
+			}
+			after = batch[len(batch)-1].ID
+		}
+		if len(seen) != 7 {
+			t.Fatalf("listed %d products, want 7", len(seen))
+		}
+		for i := 1; i < len(seen); i++ {
+			if seen[i-1] >= seen[i] {
+				t.Fatalf("not in id order: %v", seen)
+			}
+		}
+	})
+
+	t.Run("upsert inserts then updates by SKU", func(t *testing.T) {
+		s := newStore(t)
+		p := newTestProduct("UP")
+		got, created, err := s.UpsertProduct(ctx, p)
+		if err != nil || !created || got != p {
+			t.Fatalf("first upsert = %+v, %v, %v", got, created, err)
+		}
+		q := newTestProduct("UP") // new id, same SKU
+		q.Name, q.Stock, q.Active, q.UpdatedAt = "Changed", 3, false, testEpoch.Add(time.Minute)
+		got, created, err = s.UpsertProduct(ctx, q)
+		if err != nil || created {
+			t.Fatalf("second upsert = %+v, %v, %v", got, created, err)
+		}
+		if got.ID != p.ID || got.Name != "Changed" || got.Stock != 3 || got.Active || got.Version != 2 ||
+			!got.CreatedAt.Equal(p.CreatedAt) || !got.UpdatedAt.Equal(q.UpdatedAt) {
+			t.Fatalf("updated row = %+v", got)
+		}
+	})
+
+	t.Run("upsert refuses stock below reserved", func(t *testing.T) {
+		s := newStore(t)
+		p := mustCreate(t, s, newTestProduct("RES"))
+		reserve(t, s, p.ID, 4)
+		q := newTestProduct("RES")
+		q.Stock = 3
+		_, _, err := s.UpsertProduct(ctx, q)
+		e := wantReason(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK")
+		if e.Meta["product_id"] != p.ID || e.Meta["reserved"] != "4" {
+			t.Fatalf("meta = %v", e.Meta)
+		}
+		if got := mustGet(t, s, p.ID); got.Stock != 10 {
+			t.Fatalf("stock changed to %d", got.Stock)
+		}
+	})
+
+	t.Run("adjust stock and its guard", func(t *testing.T) {
+		s := newStore(t)
+		p := mustCreate(t, s, newTestProduct("ADJ"))
+		reserve(t, s, p.ID, 4)
+		got, prior, err := s.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: -6}, testEpoch)
+		if err != nil || prior != nil || got.Stock != 4 || got.Reserved != 4 || got.Available() != 0 {
+			t.Fatalf("adjust -6 = %+v, %v, %v", got, prior, err)
+		}
+		_, _, err = s.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: -1}, testEpoch)
+		e := wantReason(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK")
+		if e.Meta["available"] != "0" || e.Meta["requested"] != "1" || e.Meta["product_id"] != p.ID {
+			t.Fatalf("meta = %v", e.Meta)
+		}
+	})
+
+	t.Run("adjust with a key applies once", func(t *testing.T) {
+		s := newStore(t)
+		p := mustCreate(t, s, newTestProduct("KEY"))
+		a := StockAdjustment{ProductID: p.ID, Delta: 5, IdempotencyKey: "restock-1"}
+		var wg sync.WaitGroup
+		for range 5 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, _, err := s.AdjustStock(ctx, a, testEpoch); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		got, prior, err := s.AdjustStock(ctx, a, testEpoch)
+		if err != nil || prior == nil || *prior != a || got.Stock != 15 {
+			t.Fatalf("replay = %+v, %+v, %v", got, prior, err)
+		}
+	})
+
+	t.Run("reserve is all or nothing", func(t *testing.T) {
+		s := newStore(t)
+		a := mustCreate(t, s, newTestProduct("RA"))
+		b := newTestProduct("RB")
+		b.Stock = 1
+		b = mustCreate(t, s, b)
+		r := newTestReservation(item(a.ID, 2), item(b.ID, 2))
+		_, _, err := s.Reserve(ctx, r)
+		e := wantReason(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK")
+		if e.Meta["product_id"] != b.ID || e.Meta["available"] != "1" || e.Meta["requested"] != "2" {
+			t.Fatalf("meta = %v", e.Meta)
+		}
+		if got := mustGet(t, s, a.ID); got.Reserved != 0 {
+			t.Fatalf("first item stayed reserved: %+v", got)
+		}
+		// Nothing was stored either: the same id can be used again.
+		r.Items = []ReservationItem{item(a.ID, 2), item(b.ID, 1)}
+		if _, created, err := s.Reserve(ctx, r); err != nil || !created {
+			t.Fatalf("retry: %v %v", created, err)
+		}
+	})
+
+	t.Run("reserve names unknown and inactive products", func(t *testing.T) {
+		s := newStore(t)
+		p := newTestProduct("OFF")
+		p.Active = false
+		p = mustCreate(t, s, p)
+		_, _, err := s.Reserve(ctx, newTestReservation(item(p.ID, 1)))
+		if e := wantReason(t, err, errs.FailedPrecondition, "PRODUCT_INACTIVE"); e.Meta["product_id"] != p.ID {
+			t.Fatalf("meta = %v", e.Meta)
+		}
+		missing := uuid.NewString()
+		_, _, err = s.Reserve(ctx, newTestReservation(item(missing, 1)))
+		if e := wantReason(t, err, errs.NotFound, "PRODUCT_NOT_FOUND"); e.Meta["product_id"] != missing {
+			t.Fatalf("meta = %v", e.Meta)
+		}
+	})
+
+	t.Run("reserve returns an existing reservation by id or key", func(t *testing.T) {
+		s := newStore(t)
+		p := mustCreate(t, s, newTestProduct("EX"))
+		r := newTestReservation(item(p.ID, 3))
+		first, created, err := s.Reserve(ctx, r)
+		if err != nil || !created {
+			t.Fatal(created, err)
+		}
+		byKey := newTestReservation(item(p.ID, 1))
+		byKey.IdempotencyKey = r.IdempotencyKey
+		for _, again := range []Reservation{r, byKey} {
+			got, created, err := s.Reserve(ctx, again)
+			if err != nil || created || got.ID != first.ID || len(got.Items) != 1 || got.Items[0].Quantity != 3 {
+				t.Fatalf("repeat = %+v, %v, %v", got, created, err)
+			}
+		}
+		if got := mustGet(t, s, p.ID); got.Reserved != 3 {
+			t.Fatalf("reserved = %d, want 3", got.Reserved)
+		}
+	})
+
+	t.Run("transitions move stock", func(t *testing.T) {
+		s := newStore(t)
+		p := mustCreate(t, s, newTestProduct("TR"))
+		commit := reserve(t, s, p.ID, 3)
+		release := reserve(t, s, p.ID, 2)
+		to := func(st ReservationStatus) func(Reservation) (ReservationStatus, error) {
+			return func(Reservation) (ReservationStatus, error) { return st, nil }
+		}
+		later := testEpoch.Add(time.Minute)
+		got, err := s.TransitionReservation(ctx, commit.ID, later, to(ReservationCommitted))
+		if err != nil || got.Status != ReservationCommitted || !got.UpdatedAt.Equal(later) {
+			t.Fatalf("commit = %+v, %v", got, err)
+		}
+		if _, err := s.TransitionReservation(ctx, release.ID, later, to(ReservationReleased)); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustGet(t, s, p.ID); got.Stock != 7 || got.Reserved != 0 {
+			t.Fatalf("after commit 3 and release 2: %+v", got)
+		}
+		// Same status: nothing changes.
+		if _, err := s.TransitionReservation(ctx, commit.ID, later, to(ReservationCommitted)); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustGet(t, s, p.ID); got.Stock != 7 {
+			t.Fatalf("repeat commit changed stock: %+v", got)
+		}
+		// A decision error aborts; an illegal transition is Internal.
+		boom := errors.New("boom")
+		if _, err := s.TransitionReservation(ctx, commit.ID, later, func(Reservation) (ReservationStatus, error) { return 0, boom }); !errors.Is(err, boom) {
+			t.Fatalf("decide error: %v", err)
+		}
+		if _, err := s.TransitionReservation(ctx, commit.ID, later, to(ReservationReleased)); errs.KindOf(err) != errs.Internal {
+			t.Fatalf("committed -> released: %v", err)
+		}
+		if _, err := s.TransitionReservation(ctx, uuid.NewString(), later, to(ReservationReleased)); !errors.Is(err, ErrReservationNotFound) {
+			t.Fatalf("unknown: %v", err)
+		}
+	})
+
+	t.Run("expire releases due reservations only", func(t *testing.T) {
+		s := newStore(t)
+		p := mustCreate(t, s, newTestProduct("EXP"))
+		due := newTestReservation(item(p.ID, 2))
+		due.ExpiresAt = testEpoch.Add(time.Minute)
+		notDue := newTestReservation(item(p.ID, 3))
+		notDue.ExpiresAt = testEpoch.Add(time.Hour)
+		for _, r := range []Reservation{due, notDue} {
+			if _, _, err := s.Reserve(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := s.ExpireReservations(ctx, testEpoch.Add(time.Minute), 10)
+		if err != nil || n != 1 {
+			t.Fatalf("expired %d, %v; want 1", n, err)
+		}
+		if got := mustGet(t, s, p.ID); got.Reserved != 3 || got.Stock != 10 {
+			t.Fatalf("after expiry: %+v", got)
+		}
+		var seen ReservationStatus
+		_, _ = s.TransitionReservation(ctx, due.ID, testEpoch, func(r Reservation) (ReservationStatus, error) {
+			seen = r.Status
+			return r.Status, nil
+		})
+		if seen != ReservationExpired {
+			t.Fatalf("status = %v", seen)
+		}
+		if n, err := s.ExpireReservations(ctx, testEpoch.Add(time.Minute), 10); err != nil || n != 0 {
+			t.Fatalf("second pass expired %d, %v", n, err)
+		}
+	})
+
+	t.Run("stock changes are published", func(t *testing.T) {
+		s := newStore(t)
+		sink := newRecordingSink()
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- s.WatchStock(wctx, sink) }()
+		defer func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("WatchStock: %v", err)
+			}
+		}()
+		p := mustCreate(t, s, newTestProduct("PUB"))
+		// The feed may still be starting: keep changing until it reports.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, _, err := s.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: 1}, testEpoch); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-sink.changed:
+			case <-time.After(200 * time.Millisecond):
+			}
+			sink.mu.Lock()
+			n := len(sink.levels)
+			sink.mu.Unlock()
+			if n > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no stock change published")
+			}
+		}
+		r := reserve(t, s, p.ID, 2)
+		l := sink.waitFor(t, p.ID, func(l StockLevel) bool { return l.Reserved == 2 })
+		if l.Stock < 11 || l.Version < 3 {
+			t.Fatalf("published %+v", l)
+		}
+		if _, err := s.TransitionReservation(ctx, r.ID, testEpoch, func(Reservation) (ReservationStatus, error) {
+			return ReservationCommitted, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		sink.waitFor(t, p.ID, func(l StockLevel) bool { return l.Reserved == 0 && l.Version > 3 })
+		// Versions grow in publication order.
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		for i := 1; i < len(sink.levels); i++ {
+			if sink.levels[i].Version <= sink.levels[i-1].Version {
+				t.Fatalf("versions out of order: %+v", sink.levels)
+			}
+		}
+	})
+}
+
+func item(id string, q int64) ReservationItem { return ReservationItem{ProductID: id, Quantity: q} }
+
+func newTestReservation(items ...ReservationItem) Reservation {
+	id := uuid.NewString()
+	return Reservation{ID: id, IdempotencyKey: id, Status: ReservationReserved, Items: mergedItems(sumItems(items)),
+		ExpiresAt: testEpoch.Add(15 * time.Minute), CreatedAt: testEpoch, UpdatedAt: testEpoch}
+}
+
+func sumItems(items []ReservationItem) map[string]int64 {
+	m := map[string]int64{}
+	for _, it := range items {
+		m[it.ProductID] += it.Quantity
+	}
+	return m
+}
+
+// reserve stores a reservation of q units of one product, expiring 15 min
+// after testEpoch.
+func reserve(t *testing.T, s Store, productID string, q int64) Reservation {
+	t.Helper()
+	r, created, err := s.Reserve(context.Background(), newTestReservation(item(productID, q)))
+	if err != nil || !created {
+		t.Fatalf("reserve %d of %s: %v (created %v)", q, productID, err, created)
+	}
+	return r
+}

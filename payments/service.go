@@ -11,6 +11,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/google/uuid"
 
+	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
 )
 
@@ -50,10 +51,11 @@ type Service interface {
 	// ErrNotCaptured; an unknown one ErrNotFound.
 	Refund(ctx context.Context, req RefundRequest) (Payment, error)
 
-	// GetPayment returns a payment to its owner or to an admin. Anyone
-	// else gets ErrNotFound, as for an unknown id, so existence is never
-	// revealed.
-	GetPayment(ctx context.Context, req GetPaymentRequest) (Payment, error)
+	// GetPayment returns payment id to its owner or to an admin, the
+	// caller being read from ctx (auth.ClaimsFrom, put there by the
+	// transports). Anyone else gets ErrNotFound, as for an unknown id, so
+	// existence is never revealed; no caller at all is Unauthenticated.
+	GetPayment(ctx context.Context, id string) (Payment, error)
 }
 
 // Status is a payment's state.
@@ -135,19 +137,6 @@ type RefundRequest struct {
 	AmountCents    int64
 	IdempotencyKey string
 	Reason         string
-}
-
-// GetPaymentRequest asks for one payment on behalf of Caller.
-type GetPaymentRequest struct {
-	ID     string
-	Caller Caller
-}
-
-// Caller is the authenticated principal a request acts for, as the
-// transport established it from the caller's token.
-type Caller struct {
-	UserID string
-	Admin  bool
 }
 
 // Reasons specific to payments.
@@ -390,15 +379,19 @@ func (s *service) refund(p Payment, req RefundRequest) (*Change, error) {
 	}}, nil
 }
 
-func (s *service) GetPayment(ctx context.Context, req GetPaymentRequest) (Payment, error) {
-	if !isUUID(req.ID) {
-		return Payment{}, errs.Invalid(errs.FieldViolation{Field: "id", Message: "must be a UUID"})
-	}
-	p, err := s.store.Payment(ctx, req.ID)
+func (s *service) GetPayment(ctx context.Context, id string) (Payment, error) {
+	caller, err := auth.RequireUser(ctx)
 	if err != nil {
 		return Payment{}, err
 	}
-	if !req.Caller.Admin && (req.Caller.UserID == "" || req.Caller.UserID != p.UserID) {
+	if !isUUID(id) {
+		return Payment{}, errs.Invalid(errs.FieldViolation{Field: "id", Message: "must be a UUID"})
+	}
+	p, err := s.store.Payment(ctx, id)
+	if err != nil {
+		return Payment{}, err
+	}
+	if !caller.IsAdmin() && caller.UserID() != p.UserID {
 		return Payment{}, ErrNotFound
 	}
 	return p, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
 )
 
@@ -415,4 +416,33 @@ func TestConcurrentDeclinedCharges(t *testing.T) {
 			}
 		})
 	}
+}
+
+func asUser(id, role string) context.Context {
+	c := auth.Claims{Role: role}
+	c.Subject = id
+	return auth.WithClaims(context.Background(), c)
+}
+
+func TestGetPaymentAccess(t *testing.T) {
+	f := newSvcFixture(t, newMemoryStore())
+	req := chargeReq(TestCardApproved)
+	p, err := f.svc.Charge(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ctx := range []context.Context{asUser(req.UserID, auth.RoleCustomer), asUser(uuid.NewString(), auth.RoleAdmin)} {
+		if got, err := f.svc.GetPayment(ctx, p.ID); err != nil || got != p {
+			t.Fatalf("GetPayment = %+v, %v; want %+v", got, err, p)
+		}
+	}
+	// Another customer learns nothing: same answer as for an unknown id.
+	_, err = f.svc.GetPayment(asUser(uuid.NewString(), auth.RoleCustomer), p.ID)
+	wantReason(t, err, errs.NotFound, errs.ReasonNotFound)
+	_, err = f.svc.GetPayment(asUser(req.UserID, auth.RoleCustomer), uuid.NewString())
+	wantReason(t, err, errs.NotFound, errs.ReasonNotFound)
+	_, err = f.svc.GetPayment(context.Background(), p.ID)
+	wantReason(t, err, errs.Unauthenticated, errs.ReasonUnauth)
+	_, err = f.svc.GetPayment(asUser(req.UserID, auth.RoleCustomer), "not-a-uuid")
+	wantFields(t, err, "id")
 }

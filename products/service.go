@@ -193,9 +193,9 @@ type SearchRequest struct {
 // SearchPage is one page of search results. TotalSize counts every match
 // of the query and filters, not just what is left after this page.
 type SearchPage struct {
-	Products      []Product
-	NextPageToken string
-	TotalSize     int64
+	Products      []Product `json:"products"`
+	NextPageToken string    `json:"next_page_token"`
+	TotalSize     int64     `json:"total_size"`
 }
 
 // ImportRow is one product of an import, matched to an existing product by
@@ -283,7 +283,9 @@ type service struct {
 }
 
 // NewService returns the Service over store.
-func NewService(store Store, cfg Options) Service {
+func NewService(store Store, cfg Options) Service { return newService(store, cfg) }
+
+func newService(store Store, cfg Options) *service {
 	cfg = cfg.withDefaults()
 	s := &service{store: store, cfg: cfg}
 	s.broker = newStockBroker(cfg.WatchBuffer, s.currentLevels, cfg.Logger)

@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
 	"github.com/kitshop/kitshop/kit/errs"
 )
 
@@ -234,4 +237,30 @@ func stockBelowReserved(productID string, reserved, stock int64) error {
 		With("requested_stock", strconv.FormatInt(stock, 10))
 	e.Message = fmt.Sprintf("product %s has %d reserved, stock cannot be set to %d", productID, reserved, stock)
 	return e
+}
+
+// reaperJob runs ReapExpired every interval until ctx ends: the background
+// job that makes sure a crashed checkout never holds stock for longer than
+// its reservation's TTL plus one interval. A failed pass (the database
+// blinked) is logged and retried at the next tick rather than ending the
+// process.
+func reaperJob(svc Service, every time.Duration, logger log.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+			n, err := svc.ReapExpired(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				level.Warn(logger).Log("msg", "reaping expired reservations failed", "reaped", n, "err", err)
+			case n > 0:
+				level.Info(logger).Log("msg", "released expired reservations", "count", n)
+			}
+		}
+	}
 }

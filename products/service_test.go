@@ -35,6 +35,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 type fixture struct {
 	svc   Service
+	impl  *service
 	store Store
 	clock *fakeClock
 }
@@ -45,7 +46,8 @@ func newFixture(t *testing.T, store Store, opts Options) *fixture {
 	if opts.Now == nil {
 		opts.Now = f.clock.Now
 	}
-	f.svc = NewService(store, opts)
+	f.impl = newService(store, opts)
+	f.svc = f.impl
 	return f
 }
 
@@ -252,13 +254,13 @@ func TestImportProducts(t *testing.T) {
 		bad := row("", 1)
 		bad.Currency = "dollars"
 		res, err := f.svc.ImportProducts(ctx, rowsOf(
-			row("IMP-1", 20),     // 0: update
-			row("IMP-2", 5),      // 1: create
-			bad,                  // 2: invalid
-			row("IMP-1", 3),      // 3: below the 4 reserved
-			row("IMP-3", 1),      // 4: create
-			row("bad sku!", 1),   // 5: invalid
-			row("IMP-2", 6),      // 6: update of a row created above
+			row("IMP-1", 20),   // 0: update
+			row("IMP-2", 5),    // 1: create
+			bad,                // 2: invalid
+			row("IMP-1", 3),    // 3: below the 4 reserved
+			row("IMP-3", 1),    // 4: create
+			row("bad sku!", 1), // 5: invalid
+			row("IMP-2", 6),    // 6: update of a row created above
 		))
 		if err != nil {
 			t.Fatal(err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -237,6 +236,13 @@ func (w *StockWatch) Next(ctx context.Context) (StockLevel, error) {
 	}
 }
 
+// Done is closed when the watch ends: cut off or closed.
+func (w *StockWatch) Done() <-chan struct{} { return w.done }
+
+// Err says why the watch ended (ErrSlowConsumer or ErrWatchClosed); nil
+// while it runs.
+func (w *StockWatch) Err() error { return w.closedErr() }
+
 // Close ends the watch and unregisters it. Safe to call more than once.
 func (w *StockWatch) Close() {
 	w.mu.Lock()
@@ -295,10 +301,4 @@ func canonicalIDs(field string, ids []string) ([]string, error) {
 		}
 	}
 	return out, v.Err()
-}
-
-// isWatchEnd reports whether err is one of the ways a watch ends normally
-// from the consumer's point of view.
-func isWatchEnd(err error) bool {
-	return errors.Is(err, ErrWatchClosed) || errors.Is(err, context.Canceled)
 }

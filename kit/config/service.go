@@ -20,6 +20,7 @@ const (
 	DefaultRegisterTTL        = 10 * time.Second
 	DefaultDrainTimeout       = 15 * time.Second
 	DefaultLogLevel           = "info"
+	DefaultAdvertiseHost      = "127.0.0.1"
 )
 
 // Service holds the settings every kitshop process shares. Build it with
@@ -62,6 +63,10 @@ type Service struct {
 	DrainTimeout time.Duration
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+	// AdvertiseHost is the host registered for listeners bound to every
+	// interface (":8081"); peers dial it. Default 127.0.0.1, for one
+	// machine; set it to the pod or host IP in a real deployment.
+	AdvertiseHost string
 }
 
 // UsesMemoryStore reports whether the process runs without Postgres.
@@ -126,6 +131,8 @@ func DefineService(fs *flag.FlagSet, name, defHTTP, defGRPC string) *Service {
 	bindEnv(fs, "register-ttl", "a duration such as 15s or 1m30s", "KITSHOP_REGISTER_TTL")
 	fs.DurationVar(&s.DrainTimeout, "drain-timeout", DefaultDrainTimeout, "how long shutdown waits for in-flight work")
 	bindEnv(fs, "drain-timeout", "a duration such as 15s or 1m30s", "KITSHOP_DRAIN_TIMEOUT")
+	fs.StringVar(&s.AdvertiseHost, "advertise-host", DefaultAdvertiseHost, "host peers dial for listeners bound to every interface")
+	bindEnv(fs, "advertise-host", "a string", "KITSHOP_ADVERTISE_HOST")
 	fs.StringVar(&s.LogLevel, "log-level", DefaultLogLevel, "debug, info, warn or error")
 	bindEnv(fs, "log-level", "a string", "KITSHOP_LOG_LEVEL")
 	return s
@@ -186,6 +193,9 @@ func (s *Service) Validate() error {
 	if s.DrainTimeout <= 0 {
 		bad("-drain-timeout %v must be positive", s.DrainTimeout)
 	}
+	if strings.TrimSpace(s.AdvertiseHost) == "" {
+		bad("-advertise-host is empty")
+	}
 	switch strings.ToLower(s.LogLevel) {
 	case "debug", "info", "warn", "error":
 		s.LogLevel = strings.ToLower(s.LogLevel)
@@ -230,6 +240,7 @@ func (s Service) LogValues() []any {
 		"register_ttl", s.RegisterTTL.String(),
 		"drain_timeout", s.DrainTimeout.String(),
 		"log_level", s.LogLevel,
+		"advertise_host", s.AdvertiseHost,
 	}
 }
 

@@ -64,3 +64,35 @@ func TestRouterMatchedRouteStillServes(t *testing.T) {
 		t.Fatalf("status %d", rec.Code)
 	}
 }
+
+// TestRouterMethodsBeforePath covers routes declared Methods(...).Path(...)
+// inside a subrouter, the style the services use.
+func TestRouterMethodsBeforePath(t *testing.T) {
+	r := NewRouter()
+	api := r.PathPrefix("/api/v1").Subrouter()
+	api.Methods(http.MethodPost).Path("/users").HandlerFunc(ok)
+	api.Methods(http.MethodGet).Path("/users/me").HandlerFunc(ok)
+	api.Methods(http.MethodPatch).Path("/users/me").HandlerFunc(ok)
+	api.Methods(http.MethodGet).Path("/users/{id}").HandlerFunc(ok)
+	r.Methods(http.MethodGet).Path("/.well-known/jwks.json").HandlerFunc(ok)
+
+	for _, tt := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{http.MethodGet, "/api/v1/users", 405, "POST"},
+		{http.MethodDelete, "/api/v1/users/me", 405, "GET, PATCH"},
+		{http.MethodPost, "/api/v1/users/u1", 405, "GET"},
+		{http.MethodPost, "/.well-known/jwks.json", 405, "GET"},
+		{http.MethodGet, "/api/v1/nope", 404, ""},
+		{http.MethodGet, "/api/v2/users", 404, ""},
+		{http.MethodPatch, "/api/v1/users/me", 200, ""},
+	} {
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+		if rec.Code != tt.status || rec.Header().Get("Allow") != tt.allow {
+			t.Errorf("%s %s: %d Allow %q, want %d %q", tt.method, tt.path, rec.Code, rec.Header().Get("Allow"), tt.status, tt.allow)
+		}
+	}
+}

@@ -74,33 +74,33 @@ func (a *App) Run(ctx context.Context) error {
 		logger = log.NewNopLogger()
 	}
 	logger = log.With(logger, "component", "lifecycle")
-	if err := a.listen(); err != nil {
+	httpL, err := a.listen()
+	if err != nil {
 		return err
 	}
-	r := &run{app: a, logger: logger, failed: make(chan error, 3+len(a.Jobs))}
+	r := &run{app: a, logger: logger, httpL: httpL, failed: make(chan error, 3+len(a.Jobs))}
 	r.start(ctx)
 	cause := r.wait(ctx)
 	return r.shutdown(cause)
 }
 
-func (a *App) listen() error {
+// listen checks the servers have listeners and returns the HTTP one,
+// opening it from HTTP.Addr when none was given.
+func (a *App) listen() (net.Listener, error) {
 	if a.GRPC != nil && a.GRPCListener == nil {
-		return errors.New("lifecycle: GRPC is set but GRPCListener is nil (open it with Listen)")
+		return nil, errors.New("lifecycle: GRPC is set but GRPCListener is nil (open it with Listen)")
 	}
-	if a.HTTP != nil && a.HTTPListener == nil {
-		l, err := Listen(a.HTTP.Addr)
-		if err != nil {
-			return err
-		}
-		a.HTTPListener = l
+	if a.HTTP == nil || a.HTTPListener != nil {
+		return a.HTTPListener, nil
 	}
-	return nil
+	return Listen(a.HTTP.Addr)
 }
 
 // run is the state of one App.Run.
 type run struct {
 	app    *App
 	logger log.Logger
+	httpL  net.Listener
 	// failed receives at most one error from each server, job and the
 	// registrar, so its buffer never fills.
 	failed chan error
@@ -128,11 +128,11 @@ func (r *run) start(ctx context.Context) {
 	base := context.WithoutCancel(ctx)
 
 	if a.HTTP != nil {
-		r.info("msg", "serving HTTP", "addr", a.HTTPListener.Addr().String())
+		r.info("msg", "serving HTTP", "addr", r.httpL.Addr().String())
 		r.servers.Add(1)
 		go func() {
 			defer r.servers.Done()
-			if err := a.HTTP.Serve(a.HTTPListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := a.HTTP.Serve(r.httpL); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				r.failed <- fmt.Errorf("lifecycle: HTTP server: %w", err)
 			}
 		}()

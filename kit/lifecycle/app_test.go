@@ -102,15 +102,20 @@ func newTestApp(t *testing.T) *testApp {
 	return ta
 }
 
+// start runs the app until the test ends; done yields Run's result once.
 func (ta *testApp) start(t *testing.T) (cancel func(), done <-chan error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan error, 1)
-	go func() { ch <- ta.app.Run(ctx) }()
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		ch <- ta.app.Run(ctx)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-ch:
+		case <-finished:
 		case <-time.After(10 * time.Second):
 			t.Error("Run did not return")
 		}
@@ -149,7 +154,9 @@ func TestShutdownOrderAndInFlightWorkCompletes(t *testing.T) {
 		httpRes <- resp.Status + " " + string(b)
 	}()
 	grpcRes := make(chan error, 1)
-	go func() { grpcRes <- conn.Invoke(context.Background(), slowMethod, new(emptypb.Empty), new(emptypb.Empty)) }()
+	go func() {
+		grpcRes <- conn.Invoke(context.Background(), slowMethod, new(emptypb.Empty), new(emptypb.Empty))
+	}()
 	<-ta.started
 	<-ta.started
 
@@ -208,7 +215,9 @@ func TestDrainTimeoutForcesClose(t *testing.T) {
 		httpErr <- err
 	}()
 	grpcErr := make(chan error, 1)
-	go func() { grpcErr <- conn.Invoke(context.Background(), slowMethod, new(emptypb.Empty), new(emptypb.Empty)) }()
+	go func() {
+		grpcErr <- conn.Invoke(context.Background(), slowMethod, new(emptypb.Empty), new(emptypb.Empty))
+	}()
 	<-ta.started
 	<-ta.started
 
@@ -304,22 +313,14 @@ func TestRegistrarFailureAndShutdownErrors(t *testing.T) {
 
 func TestMinimalAppAndValidation(t *testing.T) {
 	noLeaks(t)
-	// HTTP only, listener opened from Addr, no registrar or readiness.
+	// HTTP only, listener opened from Addr, no registrar.
 	srv := &http.Server{Addr: "127.0.0.1:0", Handler: http.NotFoundHandler(), ReadHeaderTimeout: time.Second}
-	app := &App{HTTP: srv}
+	ready := health.New()
+	app := &App{HTTP: srv, Readiness: ready}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
-	eventually(t, "listener", func() bool {
-		if app.HTTPListener == nil {
-			return false
-		}
-		c, err := net.Dial("tcp", app.HTTPListener.Addr().String())
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
+	eventually(t, "readiness", ready.Declared)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v", err)

@@ -67,6 +67,7 @@ func applied(t *testing.T, db *sql.DB) []appliedRow {
 }
 
 func TestMigrateAppliesOnceAndIsIdempotent(t *testing.T) {
+	t.Parallel()
 	ctx := testContext(t)
 	db := pgtest.DB(t, "catalog")
 	migs := itemsMigrations(t)
@@ -106,6 +107,7 @@ func TestMigrateAppliesOnceAndIsIdempotent(t *testing.T) {
 
 // Instances starting together apply each migration exactly once.
 func TestMigrateConcurrentStartersApplyEachOnce(t *testing.T) {
+	t.Parallel()
 	ctx := testContext(t)
 	url := pgtest.URL(t)
 	migs := withFiles(t, nil, map[string]string{
@@ -156,6 +158,7 @@ func TestMigrateConcurrentStartersApplyEachOnce(t *testing.T) {
 // A failing migration leaves nothing behind, is reported by name, and can
 // be fixed and re-run.
 func TestMigrateFailureRollsBack(t *testing.T) {
+	t.Parallel()
 	ctx := testContext(t)
 	db := pgtest.DB(t, "users")
 	broken := withFiles(t, nil, map[string]string{
@@ -184,6 +187,7 @@ func TestMigrateFailureRollsBack(t *testing.T) {
 // Editing an applied migration, or running a binary that lacks one the
 // database has, is refused: code and schema would disagree.
 func TestMigrateRefusesMismatches(t *testing.T) {
+	t.Parallel()
 	ctx := testContext(t)
 	db := pgtest.DB(t, "products")
 	migs := itemsMigrations(t)
@@ -205,6 +209,7 @@ func TestMigrateRefusesMismatches(t *testing.T) {
 }
 
 func TestMigrateRejectsBadFiles(t *testing.T) {
+	t.Parallel()
 	ctx := testContext(t)
 	db := pgtest.DB(t, "users")
 	for name, files := range map[string]map[string]string{
@@ -226,6 +231,7 @@ func TestMigrateRejectsBadFiles(t *testing.T) {
 // A pool whose search_path names no existing schema has nowhere to put
 // schema_migrations; Migrate says so instead of guessing.
 func TestMigrateNeedsASchema(t *testing.T) {
+	t.Parallel()
 	u := pgtest.URL(t)
 	if strings.HasPrefix(u, "postgres") {
 		u += "&search_path=nowhere"

@@ -19,6 +19,7 @@ import (
 // Every connection the pool opens must land in the service's schema, for
 // URL and key=value connection strings alike.
 func TestOpenSetsSearchPathOnEveryConnection(t *testing.T) {
+	t.Parallel()
 	info, name := testDatabase(t)
 	kv := fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", info.Host, info.Port, info.User, name)
 	if info.Password != "" {
@@ -74,6 +75,7 @@ func TestOpenSetsSearchPathOnEveryConnection(t *testing.T) {
 // Two services sharing one database each see only their own tables, even
 // when the tables have the same name.
 func TestSchemasIsolateServices(t *testing.T) {
+	t.Parallel()
 	ctx := testContext(t)
 	url := pgtest.URL(t)
 	dbs := map[string]*sql.DB{}
@@ -105,6 +107,7 @@ func TestSchemasIsolateServices(t *testing.T) {
 // Instances of one service starting together all get their pool, although
 // they race to create the schema.
 func TestOpenConcurrentlyCreatesSchemaOnce(t *testing.T) {
+	t.Parallel()
 	ctx := testContext(t)
 	url := pgtest.URL(t)
 	const n = 4
@@ -133,11 +136,26 @@ func TestOpenConcurrentlyCreatesSchemaOnce(t *testing.T) {
 // A service started just before its database comes up once the database
 // does.
 func TestOpenWaitsForTheServer(t *testing.T) {
+	t.Parallel()
 	info, name := testDatabase(t)
 	addr := reservePort(t)
 	const delay = 300 * time.Millisecond
-	timer := time.AfterFunc(delay, func() { startProxy(t, addr, serverAddr(info)) })
-	defer timer.Stop()
+	started := make(chan *proxy, 1)
+	timer := time.AfterFunc(delay, func() {
+		p, err := listenProxy(addr, serverAddr(info))
+		if err != nil {
+			t.Error(err)
+		}
+		started <- p
+	})
+	t.Cleanup(func() {
+		if timer.Stop() {
+			return // never started
+		}
+		if p := <-started; p != nil {
+			p.stop()
+		}
+	})
 
 	start := time.Now()
 	db, err := pg.Open(testContext(t), dsnAt(info, addr, name), "late")
@@ -155,6 +173,7 @@ func TestOpenWaitsForTheServer(t *testing.T) {
 
 // Open stops waiting when its context ends, and says why.
 func TestOpenGivesUpWhenContextEnds(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := contextWithTimeout(t, 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -173,20 +192,40 @@ func TestOpenGivesUpWhenContextEnds(t *testing.T) {
 	}
 }
 
-// Retrying cannot create a missing database: Open reports it at once.
-func TestOpenFailsFastOnMissingDatabase(t *testing.T) {
+// Retrying cannot create a missing database or role: Open reports them at
+// once, with the server's error reachable and the password still hidden.
+func TestOpenFailsFastOnPermanentErrors(t *testing.T) {
+	t.Parallel()
 	info := pgtest.Cluster(t)
-	start := time.Now()
-	_, err := pg.Open(testContext(t), dsnAt(info, serverAddr(info), "no_such_database"), "users")
-	if pq.As(err, pqerror.InvalidCatalogName) == nil {
-		t.Fatalf("want invalid_catalog_name reachable with errors.As, got %v", err)
-	}
-	if took := time.Since(start); took > 5*time.Second {
-		t.Fatalf("Open retried a permanent error for %v", took)
+	const secret = "S3cretPassw0rd"
+	for _, tc := range []struct {
+		name  string
+		dsn   string
+		class pqerror.Class
+	}{
+		{"missing database", dsnAt(info, serverAddr(info), "no_such_database"), pqerror.ClassInvalidCatalogName},
+		{"missing role", "postgres://no_such_role:" + secret + "@" + serverAddr(info) + "/postgres?sslmode=disable",
+			pqerror.ClassInvalidAuthorizationSpecification},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := pg.Open(testContext(t), tc.dsn, "users")
+			e := pq.As(err)
+			if e == nil || e.Code.Class() != tc.class {
+				t.Fatalf("want a class %s error reachable with errors.As, got %v", tc.class, err)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Fatalf("Open retried a permanent error for %v", took)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Fatalf("error shows the password: %v", err)
+			}
+		})
 	}
 }
 
 func TestOpenRejectsEmptySchema(t *testing.T) {
+	t.Parallel()
 	_, err := pg.Open(testContext(t), pgtest.ClusterURL(t), "")
 	if errs.ReasonOf(err) != pg.ReasonInvalidConfig {
 		t.Fatalf("want %s, got %v", pg.ReasonInvalidConfig, err)
@@ -196,6 +235,7 @@ func TestOpenRejectsEmptySchema(t *testing.T) {
 // No error from Open, however it fails, shows the password; not in its
 // text, and not in any error it wraps.
 func TestOpenErrorsNeverShowThePassword(t *testing.T) {
+	t.Parallel()
 	const secret = "S3cretPassw0rd"
 	closed := reservePort(t)
 	host, port, _ := strings.Cut(closed, ":")
@@ -211,6 +251,7 @@ func TestOpenErrorsNeverShowThePassword(t *testing.T) {
 		{"kv bad port", "host=" + host + " port=nope user=kitshop password=" + secret},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			ctx, cancel := contextWithTimeout(t, 200*time.Millisecond)
 			defer cancel()
 			_, err := pg.Open(ctx, tc.dsn, "users")

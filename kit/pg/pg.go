@@ -54,7 +54,9 @@ const (
 
 // Open returns a pool for dsn (a postgres:// URL or a key=value string)
 // whose every connection has search_path set to schema, and makes sure the
-// schema exists. Any search_path in dsn is overridden.
+// schema exists. Any search_path in dsn is overridden. search_path travels
+// in the startup packet, so a pooler in between (PgBouncer) must be set up
+// to accept it rather than reject it as an unknown startup parameter.
 //
 // Open waits for the server: it pings with back-off until the server
 // answers or ctx is done, so a service started just before its database
@@ -134,7 +136,9 @@ func waitReady(ctx context.Context, db *sql.DB) error {
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() == nil || last == nil {
+		// Keep the last error that is about the server, not about our
+		// deadline: "connection refused" explains, "i/o timeout" does not.
+		if !ctxOver(ctx) || last == nil {
 			last = err
 		}
 		if permanent(err) {
@@ -149,6 +153,17 @@ func waitReady(ctx context.Context, db *sql.DB) error {
 		}
 		delay = min(2*delay, maxRetry)
 	}
+}
+
+// ctxOver reports whether ctx is done or its deadline has passed; the
+// latter can be true a moment before ctx.Err() says so, while a dial that
+// hit the deadline is already returning.
+func ctxOver(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // permanent reports connection failures that waiting cannot cure.

@@ -1,6 +1,7 @@
 package pg_test
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -39,15 +40,24 @@ func reservePort(t *testing.T) string {
 // or stop is called.
 func startProxy(t *testing.T, addr, backend string) *proxy {
 	t.Helper()
+	p, err := listenProxy(addr, backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.stop)
+	return p
+}
+
+// listenProxy starts a proxy the caller must stop.
+func listenProxy(addr, backend string) (*proxy, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Fatalf("proxy: %v", err)
+		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	p := &proxy{backend: backend, l: l, conns: map[net.Conn]bool{}}
 	p.wg.Add(1)
 	go p.serve()
-	t.Cleanup(p.stop)
-	return p
+	return p, nil
 }
 
 func (p *proxy) serve() {

@@ -29,6 +29,7 @@ func insertLedger(ctx context.Context, tx *sql.Tx, id int) error {
 }
 
 func TestInTxCommits(t *testing.T) {
+	t.Parallel()
 	ctx := testContext(t)
 	db := ledgerDB(t)
 	if err := pg.InTx(ctx, db, func(tx *sql.Tx) error { return insertLedger(ctx, tx, 1) }); err != nil {
@@ -40,6 +41,7 @@ func TestInTxCommits(t *testing.T) {
 }
 
 func TestInTxRollsBackOnError(t *testing.T) {
+	t.Parallel()
 	ctx := testContext(t)
 	db := ledgerDB(t)
 	sentinel := errors.New("business rule says no")
@@ -58,6 +60,7 @@ func TestInTxRollsBackOnError(t *testing.T) {
 }
 
 func TestInTxRollsBackOnPanic(t *testing.T) {
+	t.Parallel()
 	ctx := testContext(t)
 	db := ledgerDB(t)
 	recovered := func() (p any) {
@@ -84,6 +87,7 @@ func TestInTxRollsBackOnPanic(t *testing.T) {
 // A transaction that loses a race reports 40001 (or 40P01); InTx runs it
 // again, and the first attempt's writes are gone.
 func TestInTxRetriesRetryableErrors(t *testing.T) {
+	t.Parallel()
 	for _, code := range []pqerror.Code{pqerror.TRSerializationFailure, pqerror.TRDeadlockDetected} {
 		t.Run(code.Name(), func(t *testing.T) {
 			ctx := testContext(t)
@@ -115,6 +119,7 @@ func TestInTxRetriesRetryableErrors(t *testing.T) {
 // server aborts the later one with a real serialization failure, and InTx
 // re-runs it to success.
 func TestInTxRetriesRealSerializationFailure(t *testing.T) {
+	t.Parallel()
 	ctx := testContext(t)
 	db := ledgerDB(t)
 	serializable := &sql.TxOptions{Isolation: sql.LevelSerializable}
@@ -183,6 +188,7 @@ func TestInTxRetriesRealSerializationFailure(t *testing.T) {
 }
 
 func TestInTxGivesUpAfterMaxAttempts(t *testing.T) {
+	t.Parallel()
 	ctx := testContext(t)
 	db := ledgerDB(t)
 	var calls int
@@ -196,6 +202,7 @@ func TestInTxGivesUpAfterMaxAttempts(t *testing.T) {
 }
 
 func TestInTxDoesNotRetryOtherErrors(t *testing.T) {
+	t.Parallel()
 	ctx := testContext(t)
 	db := ledgerDB(t)
 	mustExec(t, db, `INSERT INTO ledger (id) VALUES (1)`)
@@ -210,6 +217,7 @@ func TestInTxDoesNotRetryOtherErrors(t *testing.T) {
 }
 
 func TestInTxStopsRetryingWhenContextEnds(t *testing.T) {
+	t.Parallel()
 	db := ledgerDB(t)
 	ctx, cancel := context.WithCancel(testContext(t))
 	var calls int

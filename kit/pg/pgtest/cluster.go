@@ -68,9 +68,8 @@ func versionOf(dir string) int {
 	return 0
 }
 
-// findBinDir returns the first directory holding both initdb and postgres.
-func findBinDir() (string, error) {
-	dirs := binDirs()
+// findBinDir returns the first of dirs holding both initdb and postgres.
+func findBinDir(dirs []string) (string, error) {
 	for _, d := range dirs {
 		if isExecutable(filepath.Join(d, "initdb")) && isExecutable(filepath.Join(d, "postgres")) {
 			return d, nil
@@ -110,7 +109,7 @@ func runAs() (*syscall.Credential, error) {
 // startCluster initialises a data directory in a new temp dir and starts
 // postgres on it.
 func startCluster(ctx context.Context) (*cluster, error) {
-	bin, err := findBinDir()
+	bin, err := findBinDir(binDirs())
 	if err != nil {
 		return nil, err
 	}

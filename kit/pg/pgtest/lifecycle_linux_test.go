@@ -16,11 +16,6 @@ import (
 	"github.com/kitshop/kitshop/kit/pg/pgtest"
 )
 
-// childEnv switches the test binary into a child that starts the cluster,
-// reports it and exits, with ("main") or without ("forget-main")
-// pgtest.Main's cleanup.
-const childEnv = "PGTEST_LIFECYCLE_CHILD"
-
 // TestChildReport runs only in a child: it prints where the cluster lives.
 func TestChildReport(t *testing.T) {
 	if os.Getenv(childEnv) == "" {

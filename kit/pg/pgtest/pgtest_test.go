@@ -13,6 +13,11 @@ import (
 	"github.com/kitshop/kitshop/kit/pg/pgtest"
 )
 
+// childEnv switches the test binary into a child that starts the cluster,
+// reports it and exits, with ("main") or without ("forget-main")
+// pgtest.Main's cleanup; see TestLifecycle.
+const childEnv = "PGTEST_LIFECYCLE_CHILD"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "forget-main" {
 		// A package that forgot pgtest.Main: exit without stopping.

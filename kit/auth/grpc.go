@@ -1,0 +1,105 @@
+package auth
+
+import (
+	"context"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/kitshop/kitshop/kit/errs"
+)
+
+// authorizationKey is the gRPC metadata key for credentials (lower case,
+// as gRPC metadata keys are).
+const authorizationKey = "authorization"
+
+// UnaryServerInterceptor authenticates unary calls from the
+// "authorization: Bearer <token>" metadata exactly as Middleware does for
+// HTTP: claims in the context when valid, Unauthenticated when invalid,
+// pass-through when absent.
+func (v *Verifier) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, err := v.authenticate(ctx)
+		if err != nil {
+			return nil, errs.ToGRPC(err)
+		}
+		return handler(ctx, req)
+	}
+}
+
+// StreamServerInterceptor is UnaryServerInterceptor for streams.
+func (v *Verifier) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, err := v.authenticate(ss.Context())
+		if err != nil {
+			return errs.ToGRPC(err)
+		}
+		return handler(srv, &authedStream{ServerStream: ss, ctx: ctx})
+	}
+}
+
+// GRPCServerOptions installs both server interceptors. They are chained
+// after any interceptors given before them (grpc.ChainUnaryInterceptor
+// appends), so logging, tracing and recovery also see authentication
+// failures.
+func (v *Verifier) GRPCServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(v.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(v.StreamServerInterceptor()),
+	}
+}
+
+func (v *Verifier) authenticate(ctx context.Context) (context.Context, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get(authorizationKey)
+	if len(vals) == 0 {
+		return ctx, nil
+	}
+	token, ok := BearerToken(vals[0])
+	if !ok {
+		return ctx, nil
+	}
+	claims, err := v.Verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return WithToken(WithClaims(ctx, claims), token), nil
+}
+
+// authedStream carries the authenticated context into stream handlers.
+type authedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *authedStream) Context() context.Context { return s.ctx }
+
+// OutgoingContext returns ctx with the caller's bearer token (TokenFrom)
+// in the outgoing gRPC metadata, so the callee sees the same user. It
+// leaves ctx unchanged when it holds no token or when an authorization
+// is already set.
+func OutgoingContext(ctx context.Context) context.Context {
+	token := TokenFrom(ctx)
+	if token == "" {
+		return ctx
+	}
+	if md, ok := metadata.FromOutgoingContext(ctx); ok && len(md.Get(authorizationKey)) > 0 {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, authorizationKey, "Bearer "+token)
+}
+
+// UnaryClientInterceptor forwards the caller's token on every unary call
+// (see OutgoingContext).
+func UnaryClientInterceptor() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return invoker(OutgoingContext(ctx), method, req, reply, cc, opts...)
+	}
+}
+
+// StreamClientInterceptor forwards the caller's token on every stream.
+func StreamClientInterceptor() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		return streamer(OutgoingContext(ctx), desc, cc, method, opts...)
+	}
+}

@@ -1,0 +1,236 @@
+// Package boot is the wiring every kitshop process shares, so a service's
+// main.go reads as "parse flags, open the store, build the service, run":
+// logger, tracer, metrics, readiness, the endpoint middleware chain, the
+// gRPC server, the HTTP handler stack, the etcd registration and the
+// ordered shutdown all come from here, built one way.
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+	"github.com/openzipkin/zipkin-go"
+	"github.com/prometheus/client_golang/prometheus"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"golang.org/x/time/rate"
+	"google.golang.org/grpc"
+
+	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/kit/grpcx"
+	"github.com/kitshop/kitshop/kit/health"
+	"github.com/kitshop/kitshop/kit/httpx"
+	"github.com/kitshop/kitshop/kit/lifecycle"
+	"github.com/kitshop/kitshop/kit/logx"
+	"github.com/kitshop/kitshop/kit/metrics"
+	"github.com/kitshop/kitshop/kit/mw"
+	"github.com/kitshop/kitshop/kit/sd"
+	"github.com/kitshop/kitshop/kit/tracing"
+)
+
+// Process holds one kitshop process's shared machinery. Build it with New,
+// hand its pieces to the service, then call Run.
+type Process struct {
+	Config  config.Service
+	Logger  log.Logger
+	Tracer  *zipkin.Tracer
+	Metrics *prometheus.Registry
+	RED     *metrics.RED
+	Ready   *health.Readiness
+	// Chain is the standard endpoint middleware, configured from Config.
+	Chain mw.Chain
+
+	id             string
+	httpLn, grpcLn net.Listener
+	closers        []io.Closer
+
+	etcdOnce sync.Once
+	etcd     *clientv3.Client
+	etcdErr  error
+}
+
+// New builds the shared machinery for cfg and opens the listeners, so that
+// ":0" has become a real port by the time anything is registered. Logs go
+// to out (os.Stdout when nil).
+func New(cfg config.Service, out io.Writer) (*Process, error) {
+	if out == nil {
+		out = os.Stdout
+	}
+	logger, err := logx.WithLevel(logx.New(out, cfg.Name), cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	p := &Process{Config: cfg, Logger: logger, Ready: health.New(), Metrics: metrics.NewRegistry(), id: uuid.NewString()}
+	if p.httpLn, err = lifecycle.Listen(cfg.HTTPAddr); err != nil {
+		return nil, err
+	}
+	p.OnClose(p.httpLn)
+	if cfg.GRPCAddr != "" {
+		if p.grpcLn, err = lifecycle.Listen(cfg.GRPCAddr); err != nil {
+			p.Close()
+			return nil, err
+		}
+		p.OnClose(p.grpcLn)
+	}
+	tracer, closer, err := tracing.New(tracing.Config{
+		Service: cfg.Name, HostPort: p.advertised(p.httpLn),
+		ZipkinURL: cfg.ZipkinURL, SampleRate: sampleRate(cfg.TraceSampleRate),
+	})
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	p.Tracer = tracer
+	p.OnClose(closer)
+	if p.RED, err = metrics.NewRED(p.Metrics, cfg.Name); err != nil {
+		p.Close()
+		return nil, err
+	}
+	p.Chain = mw.Chain{
+		Service: cfg.Name, Logger: logger, Tracer: tracer, RED: p.RED,
+		Limit: rate.Limit(cfg.RateLimit), Burst: cfg.RateBurst,
+		Breaker: mw.BreakerSettings{
+			ConsecutiveFailures: uint32(cfg.BreakerFailures),
+			OpenTimeout:         cfg.BreakerOpenTimeout,
+		},
+	}
+	_ = level.Info(logger).Log("msg", "starting", "config", cfg.String(),
+		"http_addr", p.HTTPAddr(), "grpc_addr", p.GRPCAddr())
+	return p, nil
+}
+
+// sampleRate maps the config's 0 ("sample nothing") onto tracing's
+// explicit never-sample value; tracing reads 0 as "default".
+func sampleRate(r float64) float64 {
+	if r == 0 {
+		return tracing.NeverSample
+	}
+	return r
+}
+
+// HTTPAddr is the address other processes reach this one's HTTP port at.
+func (p *Process) HTTPAddr() string { return p.advertised(p.httpLn) }
+
+// GRPCAddr is the address other processes reach this one's gRPC port at,
+// or "" when the process serves no gRPC.
+func (p *Process) GRPCAddr() string { return p.advertised(p.grpcLn) }
+
+// advertised turns a wildcard listen address (":8081" listens on every
+// interface) into one a peer can dial, using Config.AdvertiseHost.
+func (p *Process) advertised(l net.Listener) string {
+	if l == nil {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(l.Addr().String())
+	if err != nil {
+		return l.Addr().String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = p.Config.AdvertiseHost
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// OnClose registers c to be closed at the very end of shutdown, after the
+// servers have drained; the last registered is closed first.
+func (p *Process) OnClose(c io.Closer) { p.closers = append(p.closers, c) }
+
+// Close releases everything registered with OnClose. Run does this itself;
+// Close is for a process that fails before it gets to Run.
+func (p *Process) Close() error {
+	var errs []error
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		if err := p.closers[i].Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	p.closers = nil
+	return errors.Join(errs...)
+}
+
+// GRPCServer returns a gRPC server with kitshop's health (following
+// Ready), reflection, tracing, logging, metrics and recovery. Register the
+// service on it before Run.
+func (p *Process) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
+	return grpcx.NewServer(grpcx.ServerConfig{
+		Service: p.Config.Name, Logger: p.Logger, Tracer: p.Tracer, RED: p.RED, Readiness: p.Ready,
+	}, opts...)
+}
+
+// Etcd returns the registry client, created on first use, or nil when no
+// endpoints are configured. The client connects lazily: a registry that is
+// down does not stop the process.
+func (p *Process) Etcd() (*clientv3.Client, error) {
+	p.etcdOnce.Do(func() {
+		if len(p.Config.EtcdEndpoints) == 0 {
+			return
+		}
+		p.etcd, p.etcdErr = sd.NewClient(p.Config.EtcdEndpoints)
+		if p.etcdErr == nil {
+			p.OnClose(p.etcd)
+		}
+	})
+	return p.etcd, p.etcdErr
+}
+
+// Handler wraps a service's routes with the platform endpoints
+// (/health/live, /health/ready, /metrics) and the request middleware every
+// process shares: request ids, tracing with traceparent, panic recovery.
+func (p *Process) Handler(routes http.Handler) http.Handler {
+	root := mux.NewRouter()
+	httpx.Platform(root, p.Ready, p.Metrics)
+	root.PathPrefix("/").Handler(routes)
+	return httpx.RequestID(tracing.HTTPServer(p.Tracer, httpx.Recover(p.Logger)(root)))
+}
+
+// Run serves routes over HTTP and grpcSrv (nil for none) over gRPC,
+// registers the instance in etcd once ready, runs jobs in the background,
+// and on SIGTERM/SIGINT or ctx's end shuts down in order: deregister, fail
+// readiness, drain, stop jobs, close (see kit/lifecycle).
+func (p *Process) Run(ctx context.Context, routes http.Handler, grpcSrv *grpc.Server, jobs ...func(context.Context) error) error {
+	ctx, stop := lifecycle.SignalContext(ctx)
+	defer stop()
+
+	app := &lifecycle.App{
+		Name: p.Config.Name, Logger: p.Logger, Readiness: p.Ready,
+		HTTP: httpx.NewServer(p.httpLn.Addr().String(), p.Handler(routes)), HTTPListener: p.httpLn,
+		Jobs: jobs, DrainTimeout: p.Config.DrainTimeout,
+	}
+	if grpcSrv != nil {
+		if p.grpcLn == nil {
+			return errors.New("boot: a gRPC server needs -grpc-addr")
+		}
+		app.GRPC, app.GRPCListener = grpcSrv, p.grpcLn
+	}
+	client, err := p.Etcd()
+	switch {
+	case err != nil:
+		_ = level.Warn(p.Logger).Log("msg", "registry client unavailable; serving unregistered", "err", err)
+	case client == nil:
+		_ = level.Info(p.Logger).Log("msg", "no etcd endpoints configured; serving unregistered")
+	default:
+		app.Registrar = sd.NewRegistrar(client, p.Instance(), p.Config.RegisterTTL, p.Logger)
+		_ = level.Info(p.Logger).Log("msg", "registering", "etcd", fmt.Sprint(p.Config.EtcdEndpoints))
+	}
+	app.Closers = append(app.Closers, lifecycle.CloserFunc(p.Close))
+	return app.Run(ctx)
+}
+
+// Instance is what this process registers as.
+func (p *Process) Instance() sd.Instance {
+	return sd.Instance{
+		ID: p.id, Name: p.Config.Name, Version: p.Config.Version,
+		HTTPAddr: p.HTTPAddr(), GRPCAddr: p.GRPCAddr(), RegisteredAt: time.Now().UTC(),
+	}
+}
+

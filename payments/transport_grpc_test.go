@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/kitshop/kitshop/kit/auth"
+	"github.com/kitshop/kitshop/kit/grpcx"
+	"github.com/kitshop/kitshop/kit/logx"
+	"github.com/kitshop/kitshop/kit/mw"
+	commonv1 "github.com/kitshop/kitshop/pb/common/v1"
+	paymentsv1 "github.com/kitshop/kitshop/pb/payments/v1"
+)
+
+// syncBuffer collects log output written from server goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type grpcFixture struct {
+	client paymentsv1.PaymentsServiceClient
+	iss    *issuer
+	logs   *syncBuffer
+}
+
+// newGRPCFixture serves the service on a real 127.0.0.1 listener, wired as
+// main wires it (endpoint chain with the production logger, kit/grpcx
+// server, kit/auth interceptor), and returns a plain grpc-go client so
+// tests see exactly what goes over the wire.
+func newGRPCFixture(t *testing.T) *grpcFixture {
+	t.Helper()
+	logs := &syncBuffer{}
+	logger := logx.New(logs, "payments")
+	iss := newIssuer(t)
+	svc := NewService(newMemoryStore(), Options{Logger: logger, Now: func() time.Time { return testNow }})
+	srv := grpcx.NewServer(grpcx.ServerConfig{Service: "payments", Logger: logger},
+		grpc.ChainUnaryInterceptor(iss.verifier.UnaryServerInterceptor()))
+	paymentsv1.RegisterPaymentsServiceServer(srv, NewGRPCServer(MakeEndpoints(svc, mw.Chain{Service: "payments", Logger: logger})))
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = conn.Close()
+		srv.GracefulStop()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return &grpcFixture{client: paymentsv1.NewPaymentsServiceClient(conn), iss: iss, logs: logs}
+}
+
+func pbCharge(number string) *paymentsv1.ChargeRequest {
+	return &paymentsv1.ChargeRequest{
+		OrderId: uuid.NewString(), UserId: uuid.NewString(), AmountCents: 4200, Currency: "USD",
+		Card:           &commonv1.Card{Number: number, ExpMonth: 12, ExpYear: 2031, Cvc: "321"},
+		IdempotencyKey: "k-" + uuid.NewString(),
+	}
+}
+
+// wantStatus checks a call's status code and ErrorInfo reason and returns
+// the ErrorInfo metadata and any field violations.
+func wantStatus(t *testing.T, err error, code codes.Code, reason string) (map[string]string, []string) {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != code {
+		t.Fatalf("error %v, want %s", err, code)
+	}
+	var info *errdetails.ErrorInfo
+	var fields []string
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			info = d
+		case *errdetails.BadRequest:
+			for _, fv := range d.GetFieldViolations() {
+				fields = append(fields, fv.GetField())
+			}
+		}
+	}
+	if info == nil || info.GetReason() != reason || info.GetDomain() != "kitshop" {
+		t.Fatalf("ErrorInfo %v, want reason %s in domain kitshop", info, reason)
+	}
+	return info.GetMetadata(), fields
+}
+
+func withToken(token string) context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
+}
+
+func TestGRPCCharge(t *testing.T) {
+	f := newGRPCFixture(t)
+	ctx := context.Background()
+
+	req := pbCharge(TestCardApproved)
+	p, err := f.client.Charge(ctx, req)
+	if err != nil {
+		t.Fatalf("Charge: %v", err)
+	}
+	if p.GetStatus() != paymentsv1.PaymentStatus_PAYMENT_STATUS_CAPTURED || p.GetCardBrand() != "visa" ||
+		p.GetCardLast4() != "4242" || p.GetAmountCents() != 4200 || p.GetOrderId() != req.GetOrderId() ||
+		!p.GetCreatedAt().AsTime().Equal(testNow) || uuid.Validate(p.GetId()) != nil {
+		t.Fatalf("Charge = %v", p)
+	}
+	again, err := f.client.Charge(ctx, req)
+	if err != nil || again.GetId() != p.GetId() {
+		t.Fatalf("replay = %v, %v; want payment %s", again, err, p.GetId())
+	}
+
+	for _, tc := range []struct {
+		number string
+		code   codes.Code
+		reason string
+	}{
+		{TestCardDeclined, codes.FailedPrecondition, ReasonCardDeclined},
+		{TestCardInsufficientFunds, codes.FailedPrecondition, ReasonInsufficientFunds},
+		{TestCardProcessingError, codes.Unavailable, ReasonProcessingError},
+	} {
+		t.Run(tc.reason, func(t *testing.T) {
+			_, err := f.client.Charge(ctx, pbCharge(tc.number))
+			meta, _ := wantStatus(t, err, tc.code, tc.reason)
+			if uuid.Validate(meta["payment_id"]) != nil {
+				t.Fatalf("metadata %v, want a payment_id", meta)
+			}
+			if tc.code == codes.FailedPrecondition && meta["http_status"] != "402" {
+				t.Fatalf("metadata %v, want http_status 402 for a decline", meta)
+			}
+		})
+	}
+
+	t.Run("invalid card", func(t *testing.T) {
+		bad := pbCharge("4242424242424241")
+		bad.Card.ExpYear, bad.Card.Cvc = 2020, "1"
+		_, err := f.client.Charge(ctx, bad)
+		_, fields := wantStatus(t, err, codes.InvalidArgument, "VALIDATION_FAILED")
+		if strings.Join(fields, ",") != "card.number,card.exp_year,card.cvc" {
+			t.Fatalf("field violations %v", fields)
+		}
+	})
+	t.Run("missing card", func(t *testing.T) {
+		bad := pbCharge(TestCardApproved)
+		bad.Card = nil
+		_, err := f.client.Charge(ctx, bad)
+		wantStatus(t, err, codes.InvalidArgument, "VALIDATION_FAILED")
+	})
+	t.Run("key reused", func(t *testing.T) {
+		other := pbCharge(TestCardApproved)
+		other.IdempotencyKey = req.GetIdempotencyKey()
+		_, err := f.client.Charge(ctx, other)
+		meta, _ := wantStatus(t, err, codes.FailedPrecondition, ReasonIdempotencyKeyReused)
+		if meta["payment_id"] != p.GetId() {
+			t.Fatalf("metadata %v, want payment_id %s", meta, p.GetId())
+		}
+	})
+}
+
+func TestGRPCRefund(t *testing.T) {
+	f := newGRPCFixture(t)
+	ctx := context.Background()
+	p, err := f.client.Charge(ctx, pbCharge(TestCardApproved))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.client.Refund(ctx, &paymentsv1.RefundRequest{PaymentId: p.GetId(), AmountCents: 5000, IdempotencyKey: "r0"})
+	if meta, _ := wantStatus(t, err, codes.FailedPrecondition, ReasonRefundExceedsCaptured); meta["refundable_cents"] != "4200" {
+		t.Fatalf("metadata %v, want refundable_cents 4200", meta)
+	}
+	part, err := f.client.Refund(ctx, &paymentsv1.RefundRequest{PaymentId: p.GetId(), AmountCents: 200, IdempotencyKey: "r1", Reason: "damaged"})
+	if err != nil || part.GetRefundedCents() != 200 || part.GetStatus() != paymentsv1.PaymentStatus_PAYMENT_STATUS_CAPTURED {
+		t.Fatalf("partial refund = %v, %v", part, err)
+	}
+	full, err := f.client.Refund(ctx, &paymentsv1.RefundRequest{PaymentId: p.GetId(), IdempotencyKey: "r2"})
+	if err != nil || full.GetRefundedCents() != 4200 || full.GetStatus() != paymentsv1.PaymentStatus_PAYMENT_STATUS_REFUNDED {
+		t.Fatalf("full refund = %v, %v", full, err)
+	}
+	if again, err := f.client.Refund(ctx, &paymentsv1.RefundRequest{PaymentId: p.GetId(), IdempotencyKey: "r2"}); err != nil ||
+		again.GetRefundedCents() != 4200 {
+		t.Fatalf("repeat = %v, %v", again, err)
+	}
+	_, err = f.client.Refund(ctx, &paymentsv1.RefundRequest{PaymentId: uuid.NewString(), IdempotencyKey: "r3"})
+	wantStatus(t, err, codes.NotFound, "NOT_FOUND")
+}
+
+func TestGRPCGetPayment(t *testing.T) {
+	f := newGRPCFixture(t)
+	req := pbCharge(TestCardApproved)
+	p, err := f.client.Charge(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := &paymentsv1.GetPaymentRequest{Id: p.GetId()}
+	for _, token := range []string{
+		f.iss.token(t, req.GetUserId(), auth.RoleCustomer),
+		f.iss.token(t, uuid.NewString(), auth.RoleAdmin),
+	} {
+		if got, err := f.client.GetPayment(withToken(token), get); err != nil || got.GetId() != p.GetId() {
+			t.Fatalf("GetPayment = %v, %v", got, err)
+		}
+	}
+	_, err = f.client.GetPayment(withToken(f.iss.token(t, uuid.NewString(), auth.RoleCustomer)), get)
+	wantStatus(t, err, codes.NotFound, "NOT_FOUND")
+	_, err = f.client.GetPayment(context.Background(), get)
+	wantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
+	_, err = f.client.GetPayment(withToken("garbage"), get)
+	wantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
+}
+
+// TestGRPCLogsNeverShowCardNumbers charges every kind of card over gRPC,
+// valid or not, and searches everything the process logged (the endpoint
+// logging middleware, the gRPC server's own logging and the service's
+// business log) for the numbers and CVCs.
+func TestGRPCLogsNeverShowCardNumbers(t *testing.T) {
+	f := newGRPCFixture(t)
+	ctx := context.Background()
+	numbers := []string{TestCardApproved, TestCardDeclined, TestCardInsufficientFunds, TestCardProcessingError,
+		"5555555555554444", "4242424242424241", "4111111111111111"}
+	for i, n := range numbers {
+		req := pbCharge(n)
+		req.Card.Cvc = "9876"
+		if i == len(numbers)-1 {
+			req.Card.ExpYear = 2020 // expired: a validation failure that names the card's fields
+		}
+		_, _ = f.client.Charge(ctx, req)
+		_, _ = f.client.Charge(ctx, req) // the replay path logs too
+	}
+	logs := f.logs.String()
+	for _, n := range numbers {
+		if strings.Contains(logs, n) || strings.Contains(logs, n[:12]) {
+			t.Errorf("card number %s appears in the logs", n)
+		}
+	}
+	if strings.Contains(logs, "9876") {
+		t.Error("a CVC appears in the logs")
+	}
+	// The capture is real: the endpoint log and the service's own
+	// brand-and-last-four line are both there.
+	for _, want := range []string{`"method":"Charge"`, `"card":"visa ****4242"`, `"err_reason":"CARD_DECLINED"`, `"card":"mastercard ****4444"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %s:\n%s", want, logs)
+		}
+	}
+}

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/kitshop/kitshop/kit/auth"
+	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/grpcx"
+	productsv1 "github.com/kitshop/kitshop/pb/products/v1"
+)
+
+// grpcServer adapts Endpoints (unary) and the Service (streams) to the
+// generated ProductsServiceServer. Errors become statuses with ErrorInfo in
+// kit/grpcx's interceptors, which also log, measure and recover the
+// streams.
+type grpcServer struct {
+	productsv1.UnimplementedProductsServiceServer
+	svc                Service
+	createProduct      *grpcx.Handler[*productsv1.CreateProductRequest, *productsv1.Product]
+	updateProduct      *grpcx.Handler[*productsv1.UpdateProductRequest, *productsv1.Product]
+	getProduct         *grpcx.Handler[*productsv1.GetProductRequest, *productsv1.Product]
+	batchGetProducts   *grpcx.Handler[*productsv1.BatchGetProductsRequest, *productsv1.BatchGetProductsResponse]
+	searchProducts     *grpcx.Handler[*productsv1.SearchProductsRequest, *productsv1.SearchProductsResponse]
+	adjustStock        *grpcx.Handler[*productsv1.AdjustStockRequest, *productsv1.Product]
+	reserveInventory   *grpcx.Handler[*productsv1.ReserveInventoryRequest, *productsv1.Reservation]
+	commitReservation  *grpcx.Handler[*productsv1.CommitReservationRequest, *productsv1.Reservation]
+	releaseReservation *grpcx.Handler[*productsv1.ReleaseReservationRequest, *productsv1.Reservation]
+}
+
+// NewGRPCServer serves e, and s's streams, as kitshop.products.v1.ProductsService.
+func NewGRPCServer(e Endpoints, s Service) productsv1.ProductsServiceServer {
+	return &grpcServer{
+		svc:                s,
+		createProduct:      grpcx.NewHandler(e.CreateProduct, decodeCreateProduct, encodeProduct),
+		updateProduct:      grpcx.NewHandler(e.UpdateProduct, decodeUpdateProduct, encodeProduct),
+		getProduct:         grpcx.NewHandler(e.GetProduct, decodeGetProduct, encodeProduct),
+		batchGetProducts:   grpcx.NewHandler(e.BatchGetProducts, decodeBatchGet, encodeBatch),
+		searchProducts:     grpcx.NewHandler(e.SearchProducts, decodeSearch, encodeSearch),
+		adjustStock:        grpcx.NewHandler(e.AdjustStock, decodeAdjustStock, encodeProduct),
+		reserveInventory:   grpcx.NewHandler(e.ReserveInventory, decodeReserve, encodeReservation),
+		commitReservation:  grpcx.NewHandler(e.CommitReservation, decodeCommit, encodeReservation),
+		releaseReservation: grpcx.NewHandler(e.ReleaseReservation, decodeRelease, encodeReservation),
+	}
+}
+
+func (s *grpcServer) CreateProduct(ctx context.Context, r *productsv1.CreateProductRequest) (*productsv1.Product, error) {
+	return s.createProduct.Serve(ctx, r)
+}
+
+func (s *grpcServer) UpdateProduct(ctx context.Context, r *productsv1.UpdateProductRequest) (*productsv1.Product, error) {
+	return s.updateProduct.Serve(ctx, r)
+}
+
+func (s *grpcServer) GetProduct(ctx context.Context, r *productsv1.GetProductRequest) (*productsv1.Product, error) {
+	return s.getProduct.Serve(ctx, r)
+}
+
+func (s *grpcServer) BatchGetProducts(ctx context.Context, r *productsv1.BatchGetProductsRequest) (*productsv1.BatchGetProductsResponse, error) {
+	return s.batchGetProducts.Serve(ctx, r)
+}
+
+func (s *grpcServer) SearchProducts(ctx context.Context, r *productsv1.SearchProductsRequest) (*productsv1.SearchProductsResponse, error) {
+	return s.searchProducts.Serve(ctx, r)
+}
+
+func (s *grpcServer) AdjustStock(ctx context.Context, r *productsv1.AdjustStockRequest) (*productsv1.Product, error) {
+	return s.adjustStock.Serve(ctx, r)
+}
+
+func (s *grpcServer) ReserveInventory(ctx context.Context, r *productsv1.ReserveInventoryRequest) (*productsv1.Reservation, error) {
+	return s.reserveInventory.Serve(ctx, r)
+}
+
+func (s *grpcServer) CommitReservation(ctx context.Context, r *productsv1.CommitReservationRequest) (*productsv1.Reservation, error) {
+	return s.commitReservation.Serve(ctx, r)
+}
+
+func (s *grpcServer) ReleaseReservation(ctx context.Context, r *productsv1.ReleaseReservationRequest) (*productsv1.Reservation, error) {
+	return s.releaseReservation.Serve(ctx, r)
+}
+
+// ListProducts sends the catalog one store batch per message, so the
+// server holds one batch at a time however large the catalog; a client
+// that goes away cancels the stream context, which stops the next query.
+func (s *grpcServer) ListProducts(r *productsv1.ListProductsRequest, stream productsv1.ProductsService_ListProductsServer) error {
+	return s.svc.ListProducts(stream.Context(), int(r.GetBatchSize()), func(batch []Product) error {
+		msg := &productsv1.ListProductsResponse{Products: make([]*productsv1.Product, len(batch))}
+		for i, p := range batch {
+			msg.Products[i] = productToPB(p)
+		}
+		return stream.Send(msg)
+	})
+}
+
+// ImportProducts is admin-only, like the other catalog writes.
+func (s *grpcServer) ImportProducts(stream productsv1.ProductsService_ImportProductsServer) error {
+	ctx := stream.Context()
+	if _, err := auth.RequireAdmin(ctx); err != nil {
+		return err
+	}
+	res, err := s.svc.ImportProducts(ctx, func() (ImportRow, error) {
+		m, err := stream.Recv()
+		if err != nil {
+			return ImportRow{}, err // io.EOF ends the import normally
+		}
+		return ImportRow{SKU: m.GetSku(), Name: m.GetName(), Description: m.GetDescription(), Category: m.GetCategory(),
+			PriceCents: m.GetPriceCents(), Currency: m.GetCurrency(), Stock: m.GetStock(), Active: m.GetActive()}, nil
+	})
+	if err != nil {
+		return err
+	}
+	out := &productsv1.ImportProductsResponse{Created: res.Created, Updated: res.Updated, Failed: res.Failed,
+		Errors: make([]*productsv1.ImportError, len(res.Errors))}
+	for i, e := range res.Errors {
+		out.Errors[i] = &productsv1.ImportError{Row: e.Row, Sku: e.SKU, Code: e.Code, Message: e.Message}
+	}
+	return stream.SendAndClose(out)
+}
+
+// WatchStock runs three things: a reader applying the client's subscribe
+// and unsubscribe messages, a sender pushing levels, and this goroutine
+// waiting for the first to finish. Sending happens off the handler
+// goroutine on purpose: a client that stops reading blocks Send (HTTP/2
+// flow control), and the handler must still be able to end the call with
+// RESOURCE_EXHAUSTED once the watch's bounded queue overflows. Returning
+// cancels the stream, which unblocks the sender and the reader.
+//
+// The client closing its send side only means "no more subscription
+// changes": levels keep coming until it cancels the call.
+func (s *grpcServer) WatchStock(stream productsv1.ProductsService_WatchStockServer) error {
+	ctx := stream.Context()
+	w := s.svc.WatchStock(ctx)
+	defer w.Close()
+	done := make(chan error, 2)
+	go func() { done <- readSubscriptions(ctx, stream, w) }()
+	go func() {
+		for {
+			l, err := w.Next(ctx)
+			if err != nil {
+				done <- err
+				return
+			}
+			if err := stream.Send(stockLevelToPB(l)); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-w.Done():
+		return w.Err()
+	}
+}
+
+func readSubscriptions(ctx context.Context, stream productsv1.ProductsService_WatchStockServer, w *StockWatch) error {
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			// Half-close: keep the watch running (see WatchStock).
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		if err != nil {
+			return err
+		}
+		switch a := m.GetAction().(type) {
+		case *productsv1.WatchStockRequest_Subscribe:
+			err = w.Subscribe(ctx, a.Subscribe.GetProductIds())
+		case *productsv1.WatchStockRequest_Unsubscribe:
+			err = w.Unsubscribe(a.Unsubscribe.GetProductIds())
+		default:
+			err = errs.Invalid(errs.FieldViolation{Field: "action", Message: "must be subscribe or unsubscribe"})
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func decodeCreateProduct(_ context.Context, r *productsv1.CreateProductRequest) (NewProduct, error) {
+	return NewProduct{SKU: r.GetSku(), Name: r.GetName(), Description: r.GetDescription(), Category: r.GetCategory(),
+		PriceCents: r.GetPriceCents(), Currency: r.GetCurrency(), Stock: r.GetStock()}, nil
+}
+
+func decodeUpdateProduct(_ context.Context, r *productsv1.UpdateProductRequest) (ProductUpdate, error) {
+	return ProductUpdate{ID: r.GetId(), Name: r.Name, Description: r.Description, Category: r.Category,
+		PriceCents: r.PriceCents, Active: r.Active}, nil
+}
+
+func decodeGetProduct(_ context.Context, r *productsv1.GetProductRequest) (string, error) {
+	return r.GetId(), nil
+}
+
+func decodeBatchGet(_ context.Context, r *productsv1.BatchGetProductsRequest) ([]string, error) {
+	return r.GetIds(), nil
+}
+
+func decodeSearch(_ context.Context, r *productsv1.SearchProductsRequest) (SearchRequest, error) {
+	return SearchRequest{Query: r.GetQ(), Category: r.GetCategory(), MinPriceCents: r.MinPriceCents,
+		MaxPriceCents: r.MaxPriceCents, PageSize: int(r.GetPageSize()), PageToken: r.GetPageToken()}, nil
+}
+
+func decodeAdjustStock(_ context.Context, r *productsv1.AdjustStockRequest) (StockAdjustment, error) {
+	return StockAdjustment{ProductID: r.GetId(), Delta: r.GetDelta(), IdempotencyKey: r.GetIdempotencyKey()}, nil
+}
+
+func decodeReserve(_ context.Context, r *productsv1.ReserveInventoryRequest) (ReserveRequest, error) {
+	req := ReserveRequest{ReservationID: r.GetReservationId(), IdempotencyKey: r.GetIdempotencyKey(),
+		Items: make([]ReservationItem, len(r.GetItems()))}
+	for i, it := range r.GetItems() {
+		req.Items[i] = ReservationItem{ProductID: it.GetProductId(), Quantity: it.GetQuantity()}
+	}
+	if r.Ttl != nil {
+		if err := r.Ttl.CheckValid(); err != nil {
+			return ReserveRequest{}, errs.Invalid(errs.FieldViolation{Field: "ttl", Message: "is not a valid duration"})
+		}
+		req.TTL = r.Ttl.AsDuration()
+	}
+	return req, nil
+}
+
+func decodeCommit(_ context.Context, r *productsv1.CommitReservationRequest) (ReservationRef, error) {
+	return ReservationRef{ReservationID: r.GetReservationId(), IdempotencyKey: r.GetIdempotencyKey()}, nil
+}
+
+func decodeRelease(_ context.Context, r *productsv1.ReleaseReservationRequest) (ReservationRef, error) {
+	return ReservationRef{ReservationID: r.GetReservationId(), IdempotencyKey: r.GetIdempotencyKey()}, nil
+}
+
+func encodeProduct(_ context.Context, p Product) (*productsv1.Product, error) { return productToPB(p), nil }
+
+func encodeBatch(_ context.Context, b BatchResult) (*productsv1.BatchGetProductsResponse, error) {
+	out := &productsv1.BatchGetProductsResponse{Products: make([]*productsv1.Product, len(b.Products)), MissingIds: b.MissingIDs}
+	for i, p := range b.Products {
+		out.Products[i] = productToPB(p)
+	}
+	return out, nil
+}
+
+func encodeSearch(_ context.Context, page SearchPage) (*productsv1.SearchProductsResponse, error) {
+	out := &productsv1.SearchProductsResponse{Products: make([]*productsv1.Product, len(page.Products)),
+		NextPageToken: page.NextPageToken, TotalSize: page.TotalSize}
+	for i, p := range page.Products {
+		out.Products[i] = productToPB(p)
+	}
+	return out, nil
+}
+
+func encodeReservation(_ context.Context, r Reservation) (*productsv1.Reservation, error) {
+	out := &productsv1.Reservation{Id: r.ID, Status: productsv1.ReservationStatus(r.Status),
+		Items:     make([]*productsv1.ReservationItem, len(r.Items)),
+		ExpiresAt: timestamppb.New(r.ExpiresAt), CreatedAt: timestamppb.New(r.CreatedAt), UpdatedAt: timestamppb.New(r.UpdatedAt)}
+	for i, it := range r.Items {
+		out.Items[i] = &productsv1.ReservationItem{ProductId: it.ProductID, Quantity: it.Quantity}
+	}
+	return out, nil
+}
+
+func productToPB(p Product) *productsv1.Product {
+	return &productsv1.Product{
+		Id: p.ID, Sku: p.SKU, Name: p.Name, Description: p.Description, Category: p.Category,
+		PriceCents: p.PriceCents, Currency: p.Currency, Stock: p.Stock, Reserved: p.Reserved,
+		Available: p.Available(), Active: p.Active,
+		CreatedAt: timestamppb.New(p.CreatedAt), UpdatedAt: timestamppb.New(p.UpdatedAt),
+	}
+}
+
+func stockLevelToPB(l StockLevel) *productsv1.StockLevel {
+	return &productsv1.StockLevel{ProductId: l.ProductID, Stock: l.Stock, Reserved: l.Reserved,
+		Available: l.Available(), At: timestamppb.New(l.At)}
+}

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/pg/pgtest"
+)
+
+// startFeed runs the service's stock feed until the test ends, and waits
+// until it delivers: a Postgres feed needs its LISTEN in place first.
+func startFeed(t *testing.T, f *fixture) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.svc.RunStockFeed(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("RunStockFeed: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("RunStockFeed did not return after cancel")
+		}
+	})
+	waitFeedLive(t, f)
+}
+
+// waitFeedLive changes a probe product until a watch sees the change.
+func waitFeedLive(t *testing.T, f *fixture) {
+	t.Helper()
+	probe := f.create(t, "PROBE-"+uuid.NewString()[:8], 1)
+	w := f.svc.WatchStock(context.Background())
+	defer w.Close()
+	if err := w.Subscribe(context.Background(), []string{probe.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if l := next(t, w); l.Version != probe.Version {
+		t.Fatalf("snapshot %+v", l)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := f.svc.AdjustStock(context.Background(), StockAdjustment{ProductID: probe.ID, Delta: 1}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		_, err := w.Next(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+	}
+	t.Fatal("stock feed never delivered a change")
+}
+
+func next(t *testing.T, w *StockWatch) StockLevel {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	l, err := w.Next(ctx)
+	if err != nil {
+		t.Fatalf("Next: %v", err)
+	}
+	return l
+}
+
+// expectLevel fails unless the next level is id's with these counts.
+func expectLevel(t *testing.T, w *StockWatch, id string, stock, reserved int64) {
+	t.Helper()
+	l := next(t, w)
+	if l.ProductID != id || l.Stock != stock || l.Reserved != reserved || l.Available() != max(stock-reserved, 0) {
+		t.Fatalf("got %+v, want %s stock %d reserved %d", l, id, stock, reserved)
+	}
+}
+
+func TestWatchStock(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		f := newFixture(t, newStore(t), Options{})
+		startFeed(t, f)
+		ctx := context.Background()
+		p, q := f.create(t, "W1", 10), f.create(t, "W2", 5)
+
+		w := f.svc.WatchStock(ctx)
+		defer w.Close()
+		if err := w.Subscribe(ctx, []string{p.ID}); err != nil {
+			t.Fatal(err)
+		}
+		expectLevel(t, w, p.ID, 10, 0) // current level on subscribe
+
+		r, err := f.svc.ReserveInventory(ctx, reserveReq(item(p.ID, 3)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectLevel(t, w, p.ID, 10, 3)
+		if _, err := f.svc.CommitReservation(ctx, ReservationRef{ReservationID: r.ID}); err != nil {
+			t.Fatal(err)
+		}
+		expectLevel(t, w, p.ID, 7, 0)
+		r2, err := f.svc.ReserveInventory(ctx, reserveReq(item(p.ID, 2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectLevel(t, w, p.ID, 7, 2)
+		if _, err := f.svc.ReleaseReservation(ctx, ReservationRef{ReservationID: r2.ID}); err != nil {
+			t.Fatal(err)
+		}
+		expectLevel(t, w, p.ID, 7, 0)
+		if _, err := f.svc.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: 5}); err != nil {
+			t.Fatal(err)
+		}
+		expectLevel(t, w, p.ID, 12, 0)
+		if _, err := f.svc.ImportProducts(ctx, rowsOf(ImportRow{SKU: "W1", Name: "n", Currency: "USD", Stock: 20, Active: true})); err != nil {
+			t.Fatal(err)
+		}
+		expectLevel(t, w, p.ID, 20, 0)
+		// A catalog-only change is not a stock change.
+		name := "renamed"
+		if _, err := f.svc.UpdateProduct(ctx, ProductUpdate{ID: p.ID, Name: &name}); err != nil {
+			t.Fatal(err)
+		}
+
+		// Unsubscribe p, subscribe q; change p, then q. q's level must be
+		// the next thing: nothing more about p.
+		if err := w.Unsubscribe([]string{p.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Subscribe(ctx, []string{q.ID}); err != nil {
+			t.Fatal(err)
+		}
+		expectLevel(t, w, q.ID, 5, 0)
+		if _, err := f.svc.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.AdjustStock(ctx, StockAdjustment{ProductID: q.ID, Delta: 1}); err != nil {
+			t.Fatal(err)
+		}
+		expectLevel(t, w, q.ID, 6, 0)
+		shortCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		if l, err := w.Next(shortCtx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("after unsubscribe got %+v, %v", l, err)
+		}
+
+		w.Close()
+		if _, err := w.Next(ctx); !errors.Is(err, ErrWatchClosed) {
+			t.Fatalf("Next after Close: %v", err)
+		}
+		if err := w.Subscribe(ctx, []string{p.ID}); err == nil {
+			t.Fatal("Subscribe after Close succeeded")
+		}
+	})
+}
+
+func TestWatchStockSlowConsumerIsCutOff(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		f := newFixture(t, newStore(t), Options{WatchBuffer: 4})
+		startFeed(t, f)
+		ctx := context.Background()
+		p := f.create(t, "SLOW", 100)
+		w := f.svc.WatchStock(ctx)
+		defer w.Close()
+		if err := w.Subscribe(ctx, []string{p.ID}); err != nil {
+			t.Fatal(err)
+		}
+		// Without reading, 1 snapshot + 10 changes overflow a queue of 4.
+		for range 10 {
+			if _, err := f.svc.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Changes may still be in flight (Postgres NOTIFY); the cut comes
+		// when the fifth one arrives. Until then Next may return levels.
+		got := 0
+		for {
+			l, err := func() (StockLevel, error) {
+				c, cancel := context.WithTimeout(ctx, 10*time.Second)
+				defer cancel()
+				return w.Next(c)
+			}()
+			if err != nil {
+				if e := wantReason(t, err, errs.ResourceExhausted, "SLOW_CONSUMER"); e.HTTPStatus() != 429 {
+					t.Fatalf("status %d", e.HTTPStatus())
+				}
+				break
+			}
+			if got++; got > 4 {
+				t.Fatalf("received %d levels (last %+v) through a queue of 4 without being cut off", got, l)
+			}
+		}
+		// Other watchers are unaffected.
+		w2 := f.svc.WatchStock(ctx)
+		defer w2.Close()
+		if err := w2.Subscribe(ctx, []string{p.ID}); err != nil {
+			t.Fatal(err)
+		}
+		expectLevel(t, w2, p.ID, 110, 0)
+	})
+}
+
+func TestWatchStockValidation(t *testing.T) {
+	f := newFixture(t, newMemoryStore(), Options{})
+	w := f.svc.WatchStock(context.Background())
+	defer w.Close()
+	err := w.Subscribe(context.Background(), []string{uuid.NewString(), "nope"})
+	wantFields(t, err, "subscribe.product_ids[1]")
+	many := make([]string, MaxWatchedProducts+1)
+	for i := range many {
+		many[i] = uuid.NewString()
+	}
+	wantFields(t, w.Subscribe(context.Background(), many), "subscribe.product_ids")
+	// Unknown products are accepted and simply have no level yet.
+	if err := w.Subscribe(context.Background(), []string{uuid.NewString()}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWatchStockAcrossInstances: a change made through one instance reaches
+// a watcher on another, through Postgres LISTEN/NOTIFY.
+func TestWatchStockAcrossInstances(t *testing.T) {
+	url := pgtest.URL(t)
+	a := newFixture(t, openTestPostgres(t, url), Options{})
+	b := newFixture(t, openTestPostgres(t, url), Options{})
+	startFeed(t, b)
+	ctx := context.Background()
+	p := a.create(t, "XI", 10)
+	w := b.svc.WatchStock(ctx)
+	defer w.Close()
+	if err := w.Subscribe(ctx, []string{p.ID}); err != nil {
+		t.Fatal(err)
+	}
+	expectLevel(t, w, p.ID, 10, 0)
+	for i := range 3 {
+		if _, err := a.svc.ReserveInventory(ctx, reserveReq(item(p.ID, 1))); err != nil {
+			t.Fatal(err)
+		}
+		expectLevel(t, w, p.ID, 10, int64(i+1))
+	}
+}
+
+// TestWatchStockResync: after a (simulated) lost connection the broker
+// re-reads watched products, and watchers get what they missed once.
+func TestWatchStockResync(t *testing.T) {
+	store := newMemoryStore()
+	f := newFixture(t, store, Options{})
+	ctx := context.Background()
+	p := f.create(t, "RS", 10)
+	w := f.svc.WatchStock(ctx)
+	defer w.Close()
+	if err := w.Subscribe(ctx, []string{p.ID}); err != nil {
+		t.Fatal(err)
+	}
+	expectLevel(t, w, p.ID, 10, 0)
+	// No feed runs, so this change is "lost" ...
+	if _, err := f.svc.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: 2}); err != nil {
+		t.Fatal(err)
+	}
+	// ... until a resync.
+	f.impl.broker.Resync()
+	expectLevel(t, w, p.ID, 12, 0)
+	f.impl.broker.Resync() // nothing new: nothing delivered
+	c, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if l, err := w.Next(c); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("repeated level delivered: %+v, %v", l, err)
+	}
+}

@@ -1,0 +1,120 @@
+// Command registry runs kitshop's development service registry: an
+// embedded single-node etcd that services register in, plus a read-only
+// HTTP view of the registered instances.
+//
+//	go run ./registry                 # etcd on 127.0.0.1:2379, view on :8090
+//	go run ./registry -data-dir ./data/registry
+//
+// Without -data-dir the etcd data lives in a temporary directory removed
+// on exit: registrations are leases that services renew anyway, so a
+// fresh registry loses nothing a restart of the services would not
+// rebuild.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/go-kit/log/level"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/kit/health"
+	"github.com/kitshop/kitshop/kit/httpx"
+	"github.com/kitshop/kitshop/kit/lifecycle"
+	"github.com/kitshop/kitshop/kit/logx"
+	"github.com/kitshop/kitshop/kit/metrics"
+	"github.com/kitshop/kitshop/kit/sd"
+)
+
+// readTimeout bounds each etcd read behind the HTTP view and readiness.
+const readTimeout = 3 * time.Second
+
+func main() {
+	err := run(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "registry:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("registry", flag.ContinueOnError)
+	etcdAddr := config.String(fs, "etcd-addr", "KITSHOP_REGISTRY_ETCD_ADDR", "127.0.0.1:2379", "etcd client listen address")
+	peerAddr := config.String(fs, "peer-addr", "KITSHOP_REGISTRY_PEER_ADDR", "127.0.0.1:2380", "etcd peer listen address (unused by a single node, but required)")
+	dataDir := config.String(fs, "data-dir", "KITSHOP_REGISTRY_DATA_DIR", "", "etcd data directory; empty: a temporary directory removed on exit")
+	httpAddr := config.String(fs, "http-addr", "KITSHOP_HTTP_ADDR", ":8090", "HTTP listen address of the view (:0 picks a free port)")
+	logLevel := config.String(fs, "log-level", "KITSHOP_LOG_LEVEL", config.DefaultLogLevel, "debug, info, warn or error")
+	if err := config.Parse(fs, args); err != nil {
+		return err
+	}
+	logger, err := logx.WithLevel(logx.New(os.Stderr, "registry"), *logLevel)
+	if err != nil {
+		return err
+	}
+	ctx, stop := lifecycle.SignalContext(context.Background())
+	defer stop()
+
+	// Until App.Run takes them over, whatever was opened is closed here
+	// if a later step fails.
+	var closers []io.Closer
+	fail := func(err error) error {
+		for i := len(closers) - 1; i >= 0; i-- {
+			_ = closers[i].Close()
+		}
+		return err
+	}
+
+	dir, removeDir, err := dataDirectory(*dataDir, logger)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, removeDir)
+	etcdLevel := zapcore.WarnLevel
+	if *logLevel == "debug" {
+		etcdLevel = zapcore.InfoLevel
+	}
+	etcd, stopEtcd, err := startEtcd(etcdOptions{ClientAddr: *etcdAddr, PeerAddr: *peerAddr, DataDir: dir, LogLevel: etcdLevel}, logger)
+	if err != nil {
+		return fail(fmt.Errorf("start etcd: %w", err))
+	}
+	closers = append(closers, stopEtcd)
+	endpoint, err := clientEndpoint(etcd)
+	if err != nil {
+		return fail(err)
+	}
+	_ = level.Info(logger).Log("msg", "etcd serving", "client_addr", endpoint, "data_dir", dir, "temporary", *dataDir == "")
+
+	client, err := sd.NewClient([]string{endpoint})
+	if err != nil {
+		return fail(fmt.Errorf("etcd client: %w", err))
+	}
+	closers = append(closers, client)
+
+	ready := health.New()
+	ready.AddCheck("etcd", etcdCheck(client, readTimeout))
+	httpL, err := lifecycle.Listen(*httpAddr)
+	if err != nil {
+		return fail(err)
+	}
+	handler := newHandler(client, ready, metrics.NewRegistry(), logger, readTimeout)
+	app := &lifecycle.App{
+		Name:         "registry",
+		Logger:       logger,
+		Readiness:    ready,
+		HTTP:         httpx.NewServer(*httpAddr, handler),
+		HTTPListener: httpL,
+		Jobs:         []func(context.Context) error{watchEtcd(etcd)},
+		// Closed last first: the client, then etcd, then its data.
+		Closers: closers,
+	}
+	return app.Run(ctx)
+}

@@ -1,0 +1,122 @@
+// Command users serves accounts, login and token issuance (see API.md,
+// Users) over HTTP on :8081 and gRPC on :9081.
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/kitshop/kitshop/kit/auth"
+	"github.com/kitshop/kitshop/kit/boot"
+	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/kit/pg"
+	usersv1 "github.com/kitshop/kitshop/pb/users/v1"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:]); err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "users:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	var keyFile, adminEmail, adminPassword *string
+	var bcryptCost *int
+	cfg, err := config.ParseService("users", ":8081", ":9081", args, func(fs *flag.FlagSet) {
+		keyFile = config.String(fs, "jwt-key-file", "KITSHOP_JWT_KEY_FILE", "", "Ed25519 private key (PKCS#8 PEM) signing access tokens; empty generates a dev key")
+		adminEmail = config.String(fs, "admin-email", "KITSHOP_ADMIN_EMAIL", "", "bootstrap admin e-mail")
+		adminPassword = config.String(fs, "admin-password", "KITSHOP_ADMIN_PASSWORD", "", "bootstrap admin password")
+		bcryptCost = config.Int(fs, "bcrypt-cost", "KITSHOP_BCRYPT_COST", 10, "bcrypt cost of password hashes")
+	})
+	if err != nil {
+		return err
+	}
+	p, err := boot.New(cfg, nil)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+
+	store, err := openStore(ctx, cfg, p)
+	if err != nil {
+		return err
+	}
+	key, err := signingKey(*keyFile, p.Logger)
+	if err != nil {
+		return err
+	}
+	svc, err := NewService(store, key, Options{BcryptCost: *bcryptCost})
+	if err != nil {
+		return err
+	}
+	if *adminEmail != "" || *adminPassword != "" {
+		admin, err := svc.EnsureAdmin(ctx, *adminEmail, *adminPassword)
+		if err != nil {
+			return fmt.Errorf("bootstrap admin: %w", err)
+		}
+		_ = level.Info(p.Logger).Log("msg", "bootstrap admin ready", "user_id", admin.ID)
+	}
+
+	verifier := auth.NewVerifier(auth.StaticKeys(key.Public().(ed25519.PublicKey)))
+	endpoints := MakeEndpoints(svc, p.Chain)
+	grpcSrv := p.GRPCServer(verifier.GRPCServerOptions()...)
+	usersv1.RegisterUsersServiceServer(grpcSrv, NewGRPCServer(endpoints))
+	return p.Run(ctx, NewHTTPHandler(endpoints, svc.JWKS(), verifier), grpcSrv)
+}
+
+func openStore(ctx context.Context, cfg config.Service, p *boot.Process) (Store, error) {
+	if cfg.UsesMemoryStore() {
+		_ = level.Info(p.Logger).Log("msg", "using the in-memory store (set DATABASE_URL for Postgres)")
+		return newMemoryStore(), nil
+	}
+	_ = level.Info(p.Logger).Log("msg", "using Postgres", "database", pg.Redact(cfg.DatabaseURL), "schema", "users")
+	s, err := openPostgresStore(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	p.OnClose(s.db)
+	p.Ready.AddCheck("postgres", pg.Check(s.db))
+	return s, nil
+}
+
+// signingKey loads the token signing key, or makes a throwaway one. A
+// generated key changes on every restart and differs between instances, so
+// tokens stop verifying: fine on a laptop, never in production.
+func signingKey(path string, logger log.Logger) (ed25519.PrivateKey, error) {
+	if path == "" {
+		_, key, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		_ = level.Warn(logger).Log("msg", "KITSHOP_JWT_KEY_FILE unset: signing tokens with a generated dev key; tokens die with this process")
+		return key, nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read jwt key: %w", err)
+	}
+	block, _ := pem.Decode(raw)
+	if block == nil {
+		return nil, fmt.Errorf("jwt key %s: no PEM block", path)
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("jwt key %s: %w", path, err)
+	}
+	key, ok := parsed.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("jwt key %s: %T is not an Ed25519 key", path, parsed)
+	}
+	return key, nil
+}

@@ -64,7 +64,9 @@ func decodeGetPayment(_ context.Context, r *paymentsv1.GetPaymentRequest) (strin
 	return r.GetId(), nil
 }
 
-func encodePayment(_ context.Context, p Payment) (*paymentsv1.Payment, error) { return paymentToPB(p), nil }
+func encodePayment(_ context.Context, p Payment) (*paymentsv1.Payment, error) {
+	return paymentToPB(p), nil
+}
 
 func paymentToPB(p Payment) *paymentsv1.Payment {
 	return &paymentsv1.Payment{

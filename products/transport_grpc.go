@@ -233,7 +233,9 @@ func decodeRelease(_ context.Context, r *productsv1.ReleaseReservationRequest) (
 	return ReservationRef{ReservationID: r.GetReservationId(), IdempotencyKey: r.GetIdempotencyKey()}, nil
 }
 
-func encodeProduct(_ context.Context, p Product) (*productsv1.Product, error) { return productToPB(p), nil }
+func encodeProduct(_ context.Context, p Product) (*productsv1.Product, error) {
+	return productToPB(p), nil
+}
 
 func encodeBatch(_ context.Context, b BatchResult) (*productsv1.BatchGetProductsResponse, error) {
 	out := &productsv1.BatchGetProductsResponse{Products: make([]*productsv1.Product, len(b.Products)), MissingIds: b.MissingIDs}

@@ -64,7 +64,7 @@ const (
 	// jwksMaxAge makes a verifier drop a key users stopped publishing
 	// (a retired or compromised key) even when no unknown kid shows up.
 	jwksMaxAge = 5 * time.Minute
-	// jwksFetchTimeout bounds one fetch when ctx has no earlier deadline.
+	// jwksFetchTimeout bounds one fetch.
 	jwksFetchTimeout = 5 * time.Second
 	// jwksMaxBytes bounds the document; a real one is a few hundred bytes.
 	jwksMaxBytes = 1 << 20
@@ -167,7 +167,10 @@ func (s *jwksSource) refresh(ctx context.Context) {
 }
 
 func (s *jwksSource) fetch(ctx context.Context) (map[string]ed25519.PublicKey, error) {
-	ctx, cancel := context.WithTimeout(ctx, jwksFetchTimeout)
+	// The result serves every caller, so one caller giving up (a client
+	// disconnecting) must not fail the fetch and poison the cache for the
+	// refetch interval; the fetch has its own bound instead.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jwksFetchTimeout)
 	defer cancel()
 	url, err := s.url(ctx)
 	if err != nil {

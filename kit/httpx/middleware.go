@@ -57,9 +57,11 @@ func AccessLog(logger log.Logger) func(http.Handler) http.Handler {
 			sw := &statusWriter{ResponseWriter: w}
 			defer func() {
 				status := sw.Status()
-				lg := level.Info(logx.FromContext(r.Context(), logger))
+				lg := logx.FromContext(r.Context(), logger)
 				if status >= 500 {
-					lg = level.Error(logx.FromContext(r.Context(), logger))
+					lg = level.Error(lg)
+				} else {
+					lg = level.Info(lg)
 				}
 				_ = lg.Log("msg", "http request",
 					"method", r.Method, "path", r.URL.Path, "status", status,

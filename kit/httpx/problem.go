@@ -57,7 +57,8 @@ var standardMembers = map[string]bool{
 func NewProblem(ctx context.Context, instance string, err error) *Problem {
 	e := errs.As(err)
 	if e == nil {
-		e = errs.Internalf(nil, "httpx: NewProblem called with a nil error")
+		// A nil error reaching here is a server bug; it is still a failure.
+		e = errs.New(errs.Internal, errs.ReasonInternal, "internal error")
 	}
 	p := &Problem{
 		Type:     ProblemType(e.Reason),

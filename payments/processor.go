@@ -59,18 +59,14 @@ type CVC string
 // Digits is the code itself.
 func (c CVC) Digits() string { return string(c) }
 
+// String, GoString, Format, MarshalJSON, MarshalText and LogValue show
+// "***", as CardNumber's methods show its redacted form.
 func (c CVC) String() string                { return "***" }
 func (c CVC) GoString() string              { return `CVC("***")` }
 func (c CVC) Format(f fmt.State, verb rune) { writeRedacted(f, verb, c.String(), c.GoString()) }
 func (c CVC) MarshalJSON() ([]byte, error)  { return json.Marshal(c.String()) }
 func (c CVC) MarshalText() ([]byte, error)  { return []byte(c.String()), nil }
 func (c CVC) LogValue() slog.Value          { return slog.StringValue(c.String()) }
-func (c CVC) validDigits(minN, maxN int) bool {
-	return len(c) >= minN && len(c) <= maxN && allDigits(string(c))
-}
-func (n CardNumber) validDigits(minN, maxN int) bool {
-	return len(n) >= minN && len(n) <= maxN && allDigits(string(n))
-}
 
 // Card is card data as a customer entered it. It passes through the
 // service on its way to the processor; only its brand and last four are
@@ -131,7 +127,7 @@ const (
 func (c Card) validate(v *errs.Validation, prefix string, now time.Time) {
 	now = now.UTC()
 	switch {
-	case !c.Number.validDigits(minCardDigits, maxCardDigits):
+	case !digitsBetween(c.Number.Digits(), minCardDigits, maxCardDigits):
 		v.Add(prefix+".number", fmt.Sprintf("must be %d to %d digits", minCardDigits, maxCardDigits))
 	case !luhnValid(c.Number.Digits()):
 		v.Add(prefix+".number", "fails the Luhn check")
@@ -146,7 +142,7 @@ func (c Card) validate(v *errs.Validation, prefix string, now time.Time) {
 	case monthOK && c.ExpYear == now.Year() && time.Month(c.ExpMonth) < now.Month():
 		v.Add(prefix+".exp_month", "card has expired")
 	}
-	v.Check(c.CVC.validDigits(3, 4), prefix+".cvc", "must be 3 or 4 digits")
+	v.Check(digitsBetween(c.CVC.Digits(), 3, 4), prefix+".cvc", "must be 3 or 4 digits")
 }
 
 // Brand is a card network.
@@ -188,6 +184,11 @@ func prefix(s string, n int) int {
 		v = v*10 + int(s[i]-'0')
 	}
 	return v
+}
+
+// digitsBetween reports whether s is minN to maxN decimal digits.
+func digitsBetween(s string, minN, maxN int) bool {
+	return len(s) >= minN && len(s) <= maxN && allDigits(s)
 }
 
 func allDigits(s string) bool {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/logx"
 )
 
 // Service charges and refunds cards and keeps the record of every attempt.
@@ -217,6 +218,7 @@ func (s *service) Charge(ctx context.Context, req ChargeRequest) (Payment, error
 	}
 	attempted := false
 	p, err := s.store.Charge(ctx, req.IdempotencyKey, func(existing *Payment) (*Change, error) {
+		attempted = false // decide may run again if the store retries its transaction
 		if existing != nil {
 			if !sameCharge(*existing, req) {
 				return nil, ErrIdempotencyKeyReused.With("payment_id", existing.ID)
@@ -234,7 +236,7 @@ func (s *service) Charge(ctx context.Context, req ChargeRequest) (Payment, error
 	if attempted {
 		// Only what the service itself decided is logged, once; replays
 		// are visible in the endpoint log. Card shows brand and last four.
-		_ = level.Info(s.logger).Log("msg", "charge attempted", "payment_id", p.ID, "order_id", p.OrderID,
+		_ = level.Info(logx.FromContext(ctx, s.logger)).Log("msg", "charge attempted", "payment_id", p.ID, "order_id", p.OrderID,
 			"status", p.Status, "decline_code", p.DeclineCode, "card", req.Card, "amount_cents", p.AmountCents,
 			"currency", p.Currency)
 	}
@@ -328,6 +330,7 @@ func (s *service) Refund(ctx context.Context, req RefundRequest) (Payment, error
 	}
 	refunded := int64(0)
 	p, err := s.store.Refund(ctx, req.PaymentID, req.IdempotencyKey, func(p Payment, prior *Event) (*Change, error) {
+		refunded = 0
 		if prior != nil {
 			if prior.PaymentID != p.ID || prior.RequestedCents != req.AmountCents {
 				return nil, ErrIdempotencyKeyReused.With("payment_id", prior.PaymentID)
@@ -344,7 +347,7 @@ func (s *service) Refund(ctx context.Context, req RefundRequest) (Payment, error
 		return Payment{}, err
 	}
 	if refunded > 0 {
-		_ = level.Info(s.logger).Log("msg", "refunded", "payment_id", p.ID, "order_id", p.OrderID,
+		_ = level.Info(logx.FromContext(ctx, s.logger)).Log("msg", "refunded", "payment_id", p.ID, "order_id", p.OrderID,
 			"amount_cents", refunded, "refunded_cents", p.RefundedCents, "status", p.Status)
 	}
 	return p, nil

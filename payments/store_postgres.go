@@ -9,7 +9,6 @@ import (
 	"io/fs"
 
 	"github.com/kitshop/kitshop/kit/errs"
-	"github.com/kitshop/kitshop/kit/health"
 	"github.com/kitshop/kitshop/kit/pg"
 )
 
@@ -48,9 +47,6 @@ func openPostgresStore(ctx context.Context, dsn string) (*postgresStore, error) 
 	}
 	return &postgresStore{db: db}, nil
 }
-
-// Check is the store's readiness check: the database answers.
-func (s *postgresStore) Check() health.Check { return pg.Check(s.db) }
 
 const paymentColumns = `id, order_id, user_id, amount_cents, currency, status, card_brand, card_last4,
 	decline_code, refunded_cents, idempotency_key, created_at, updated_at`

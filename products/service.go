@@ -265,7 +265,9 @@ func (c Options) withDefaults() Options {
 		c.ReapBatch = 100
 	}
 	if c.WatchBuffer <= 0 {
-		c.WatchBuffer = 256
+		// Room for a burst (an import touching many watched products)
+		// while staying small: about 64 KiB per watch.
+		c.WatchBuffer = 1024
 	}
 	if c.Now == nil {
 		c.Now = time.Now

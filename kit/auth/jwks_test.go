@@ -197,3 +197,22 @@ func TestJWKSConcurrentVerify(t *testing.T) {
 		t.Fatalf("20 concurrent first verifications fetched %d times, want 1", n)
 	}
 }
+
+// TestJWKSFetchSurvivesCallerCancel: the fetch serves every caller, so a
+// caller that has already given up must not fail it for the others.
+func TestJWKSFetchSurvivesCallerCancel(t *testing.T) {
+	pub, priv := newKey(t)
+	srv := newJWKSServer(t, pub)
+	src, _ := newJWKSSource(t, srv)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := src.Keys(ctx, KeyID(pub)); err != nil {
+		t.Fatalf("fetch with a cancelled caller: %v", err)
+	}
+	if _, err := NewVerifier(src).Verify(t.Context(), sign(t, priv, claimsFor("u1", RoleCustomer))); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.fetches.Load(); n != 1 {
+		t.Fatalf("fetches = %d", n)
+	}
+}

@@ -233,4 +233,3 @@ func (p *Process) Instance() sd.Instance {
 		HTTPAddr: p.HTTPAddr(), GRPCAddr: p.GRPCAddr(), RegisteredAt: time.Now().UTC(),
 	}
 }
-

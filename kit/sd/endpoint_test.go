@@ -116,6 +116,7 @@ func call(t *testing.T, e endpoint.Endpoint, req any) (any, error) {
 }
 
 func TestEndpointRoundRobinOverSharedConns(t *testing.T) {
+	t.Parallel()
 	srv := etcdtest.Start(t)
 	a, b := startFake(t), startFake(t)
 	register(t, srv, "a", a.addr)
@@ -188,6 +189,7 @@ func TestEndpointRoundRobinOverSharedConns(t *testing.T) {
 }
 
 func TestEndpointBusinessErrorIsNotRetried(t *testing.T) {
+	t.Parallel()
 	srv := etcdtest.Start(t)
 	a, b := startFake(t), startFake(t)
 	register(t, srv, "a", a.addr)
@@ -211,6 +213,7 @@ func TestEndpointBusinessErrorIsNotRetried(t *testing.T) {
 }
 
 func TestEndpointRetriesInfrastructureFailures(t *testing.T) {
+	t.Parallel()
 	srv := etcdtest.Start(t)
 	good := startFake(t)
 	dead := deadAddr(t)
@@ -259,6 +262,7 @@ func TestEndpointRetriesInfrastructureFailures(t *testing.T) {
 }
 
 func TestEndpointNoInstances(t *testing.T) {
+	t.Parallel()
 	srv := etcdtest.Start(t)
 	conns := sd.NewConns((&dialer{}).dial)
 	t.Cleanup(func() { _ = conns.Close() })
@@ -278,6 +282,7 @@ func TestEndpointNoInstances(t *testing.T) {
 }
 
 func TestEndpointTimeoutBoundsTheCall(t *testing.T) {
+	t.Parallel()
 	srv := etcdtest.Start(t)
 	register(t, srv, "slow", startFake(t).addr)
 	conns := sd.NewConns((&dialer{}).dial)
@@ -302,6 +307,7 @@ func TestEndpointTimeoutBoundsTheCall(t *testing.T) {
 }
 
 func TestConnsShareAndReleaseByReference(t *testing.T) {
+	t.Parallel()
 	d := &dialer{}
 	conns := sd.NewConns(d.dial)
 	addr := deadAddr(t) // connections are lazy; nothing needs to listen

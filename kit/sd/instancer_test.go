@@ -78,6 +78,7 @@ func newInstancer(t *testing.T, srv *etcdtest.Server, name string) *sd.Instancer
 }
 
 func TestInstancerSeesAddsAndRemoves(t *testing.T) {
+	t.Parallel()
 	srv := etcdtest.Start(t)
 	c := srv.Client(t)
 	a := putInstance(t, c, testInstance("a"))
@@ -117,6 +118,7 @@ func TestInstancerSeesAddsAndRemoves(t *testing.T) {
 }
 
 func TestInstancerCatchesUpAfterOutages(t *testing.T) {
+	t.Parallel()
 	srv := etcdtest.Start(t)
 	c := srv.Client(t)
 	a := putInstance(t, c, testInstance("a"))
@@ -141,6 +143,7 @@ func TestInstancerCatchesUpAfterOutages(t *testing.T) {
 }
 
 func TestNewInstancerRejectsBadName(t *testing.T) {
+	t.Parallel()
 	srv := etcdtest.Start(t)
 	for _, name := range []string{"", "a/b"} {
 		if _, err := sd.NewInstancer(srv.Client(t), name, nil); errs.KindOf(err) != errs.InvalidArgument {

@@ -23,6 +23,7 @@ func testInstance(id string) sd.Instance {
 }
 
 func TestRegistrarPutsInstanceAndDeregisterRemovesItAtOnce(t *testing.T) {
+	t.Parallel()
 	srv := etcdtest.Start(t)
 	c := newClient(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -93,6 +94,7 @@ func TestRegistrarPutsInstanceAndDeregisterRemovesItAtOnce(t *testing.T) {
 }
 
 func TestKeyExpiresWithinTTLWhenProcessDies(t *testing.T) {
+	t.Parallel()
 	srv := etcdtest.Start(t)
 	c := newClient(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -120,6 +122,7 @@ func TestKeyExpiresWithinTTLWhenProcessDies(t *testing.T) {
 }
 
 func TestReRegistersAfterEtcdOutageLongerThanTTL(t *testing.T) {
+	t.Parallel()
 	srv := etcdtest.Start(t)
 	c := newClient(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -170,6 +173,7 @@ func TestReRegistersAfterEtcdOutageLongerThanTTL(t *testing.T) {
 }
 
 func TestReRegistersAfterLeaseRevokedExternally(t *testing.T) {
+	t.Parallel()
 	srv := etcdtest.Start(t)
 	c := newClient(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -194,6 +198,7 @@ func TestReRegistersAfterLeaseRevokedExternally(t *testing.T) {
 }
 
 func TestRegistersOnceEtcdComesUp(t *testing.T) {
+	t.Parallel()
 	srv := etcdtest.Start(t)
 	srv.Stop()
 	// A service starts while etcd is down: creating the client and
@@ -221,6 +226,7 @@ func TestRegistersOnceEtcdComesUp(t *testing.T) {
 }
 
 func TestDeregisterBeforeRunRegistersNothing(t *testing.T) {
+	t.Parallel()
 	srv := etcdtest.Start(t)
 	c := newClient(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -239,6 +245,7 @@ func TestDeregisterBeforeRunRegistersNothing(t *testing.T) {
 }
 
 func TestRunRejectsInvalidInstanceAndSecondCall(t *testing.T) {
+	t.Parallel()
 	srv := etcdtest.Start(t)
 	c := newClient(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -40,7 +40,7 @@ type fixture struct {
 	clock *fakeClock
 }
 
-func newFixture(t *testing.T, store Store, opts Options) *fixture {
+func newFixture(t testing.TB, store Store, opts Options) *fixture {
 	t.Helper()
 	f := &fixture{store: store, clock: &fakeClock{now: testEpoch}}
 	if opts.Now == nil {

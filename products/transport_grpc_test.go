@@ -36,10 +36,24 @@ type grpcFixture struct {
 func newGRPCFixture(t testing.TB, f *fixture) *grpcFixture {
 	t.Helper()
 	iss := newIssuer(t)
-	srv := grpcx.NewServer(grpcx.ServerConfig{Service: "products"},
+	addr := serveGRPC(t, f, iss, mw.Chain{Service: "products"}, grpcx.ServerConfig{Service: "products"})
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &grpcFixture{fixture: f, client: productsv1.NewProductsServiceClient(conn),
+		admin: iss.token(t, auth.RoleAdmin), customer: iss.token(t, auth.RoleCustomer)}
+}
+
+// serveGRPC serves f's service with chain and cfg until the test ends and
+// returns the listener's address.
+func serveGRPC(t testing.TB, f *fixture, iss *issuer, chain mw.Chain, cfg grpcx.ServerConfig) string {
+	t.Helper()
+	srv := grpcx.NewServer(cfg,
 		grpc.ChainUnaryInterceptor(iss.verifier.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(iss.verifier.StreamServerInterceptor()))
-	productsv1.RegisterProductsServiceServer(srv, NewGRPCServer(MakeEndpoints(f.svc, mw.Chain{Service: "products"}), f.svc))
+	productsv1.RegisterProductsServiceServer(srv, NewGRPCServer(MakeEndpoints(f.svc, chain), f.svc))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -49,19 +63,13 @@ func newGRPCFixture(t testing.TB, f *fixture) *grpcFixture {
 		defer close(served)
 		_ = srv.Serve(ln)
 	}()
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		conn.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		grpcx.Stop(ctx, srv)
 		<-served
 	})
-	return &grpcFixture{fixture: f, client: productsv1.NewProductsServiceClient(conn),
-		admin: iss.token(t, auth.RoleAdmin), customer: iss.token(t, auth.RoleCustomer)}
+	return ln.Addr().String()
 }
 
 func withToken(ctx context.Context, token string) context.Context {

@@ -1,11 +1,15 @@
 package sd
 
 import (
+	"context"
 	"errors"
 	"io"
 	"sync"
 
+	"github.com/go-kit/kit/endpoint"
 	"google.golang.org/grpc"
+
+	"github.com/kitshop/kitshop/kit/errs"
 )
 
 // ErrConnsClosed is returned by Acquire after Close.
@@ -29,6 +33,13 @@ type Conns struct {
 type sharedConn struct {
 	conn *grpc.ClientConn
 	refs int
+	// calls in flight on conn. A connection whose instance has left
+	// discovery (retired) is closed only once they have finished: closing
+	// it under them would cancel requests the instance is still
+	// gracefully draining.
+	calls   int
+	retired bool
+	closed  bool
 }
 
 // NewConns returns a pool that opens connections with dial. dial must not
@@ -41,22 +52,30 @@ func NewConns(dial func(addr string) (*grpc.ClientConn, error)) *Conns {
 // Acquire returns the connection to addr, dialling it on first use, and a
 // Closer that releases this reference (once; later calls do nothing).
 func (c *Conns) Acquire(addr string) (*grpc.ClientConn, io.Closer, error) {
+	r, err := c.acquire(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.sc.conn, r, nil
+}
+
+func (c *Conns) acquire(addr string) (*release, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return nil, nil, ErrConnsClosed
+		return nil, ErrConnsClosed
 	}
 	sc, ok := c.conns[addr]
 	if !ok {
 		conn, err := c.dial(addr)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		sc = &sharedConn{conn: conn}
 		c.conns[addr] = sc
 	}
 	sc.refs++
-	return sc.conn, &release{conns: c, addr: addr, sc: sc}, nil
+	return &release{conns: c, addr: addr, sc: sc}, nil
 }
 
 // Len is the number of open connections.
@@ -72,12 +91,41 @@ func (c *Conns) release(addr string, sc *sharedConn) error {
 	last := sc.refs == 0 && c.conns[addr] == sc
 	if last {
 		delete(c.conns, addr)
+		sc.retired = true
 	}
+	closeNow := last && sc.calls == 0 && !sc.closed
+	sc.closed = sc.closed || closeNow
 	c.mu.Unlock()
-	if !last {
+	if !closeNow {
 		return nil
 	}
 	return sc.conn.Close()
+}
+
+// track counts e's calls on sc so that retiring sc waits for them. A call
+// that starts after sc was closed fails as Unavailable, which Endpoint's
+// retry sends to another instance.
+func (c *Conns) track(sc *sharedConn, e endpoint.Endpoint) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		c.mu.Lock()
+		if sc.closed {
+			c.mu.Unlock()
+			return nil, errs.New(errs.Unavailable, ReasonNoInstances, "instance left the registry")
+		}
+		sc.calls++
+		c.mu.Unlock()
+		defer func() {
+			c.mu.Lock()
+			sc.calls--
+			closeNow := sc.retired && sc.calls == 0 && !sc.closed
+			sc.closed = sc.closed || closeNow
+			c.mu.Unlock()
+			if closeNow {
+				_ = sc.conn.Close()
+			}
+		}()
+		return e(ctx, request)
+	}
 }
 
 // own makes Close stop f (an endpointer built on this pool). It reports
@@ -114,6 +162,9 @@ func (c *Conns) Close() error {
 	c.mu.Lock()
 	conns := c.conns
 	c.conns = map[string]*sharedConn{}
+	for _, sc := range conns {
+		sc.closed = true
+	}
 	c.mu.Unlock()
 	var err error
 	for _, sc := range conns {

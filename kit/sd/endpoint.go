@@ -66,11 +66,11 @@ func Endpoint(inst sd.Instancer, conns *Conns, method func(*grpc.ClientConn) end
 		if in.GRPCAddr == "" {
 			return nil, nil, fmt.Errorf("sd: instance %s/%s has no grpc_addr", in.Name, in.ID)
 		}
-		conn, release, err := conns.Acquire(in.GRPCAddr)
+		ref, err := conns.acquire(in.GRPCAddr)
 		if err != nil {
 			return nil, nil, err
 		}
-		return method(conn), release, nil
+		return conns.track(ref.sc, method(ref.sc.conn)), ref, nil
 	}
 	endpointer := sd.NewEndpointer(inst, factory, opts.Logger)
 	if !conns.own(endpointer.Close) {

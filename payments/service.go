@@ -160,8 +160,9 @@ var (
 	ErrCardDeclined      = errs.New(errs.FailedPrecondition, ReasonCardDeclined, "card declined").WithStatus(http.StatusPaymentRequired)
 	ErrInsufficientFunds = errs.New(errs.FailedPrecondition, ReasonInsufficientFunds, "insufficient funds").WithStatus(http.StatusPaymentRequired)
 	// ErrProcessing is transient: the caller retries with backoff, then
-	// compensates.
-	ErrProcessing            = errs.New(errs.Unavailable, ReasonProcessingError, "payment processor error, retry later")
+	// compensates. It is Expected: the payments service itself is healthy,
+	// so neither its breaker nor a caller's may count it.
+	ErrProcessing            = errs.New(errs.Unavailable, ReasonProcessingError, "payment processor error, retry later").AsExpected()
 	ErrIdempotencyKeyReused  = errs.New(errs.FailedPrecondition, ReasonIdempotencyKeyReused, "idempotency key was used for a different request")
 	ErrRefundExceedsCaptured = errs.New(errs.FailedPrecondition, ReasonRefundExceedsCaptured, "refund exceeds the captured amount not yet refunded")
 	ErrNotCaptured           = errs.New(errs.FailedPrecondition, ReasonNotCaptured, "payment was not captured")

@@ -13,6 +13,8 @@ import (
 
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/mw"
+	"github.com/kitshop/kitshop/kit/typed"
 )
 
 // testNow is the service clock in tests: cards expiring in May 2030 are
@@ -179,8 +181,8 @@ func TestChargeProcessingErrorIsRecordedAndRetried(t *testing.T) {
 	req := chargeReq(TestCardProcessingError)
 	_, err := f.svc.Charge(context.Background(), req)
 	e := wantReason(t, err, errs.Unavailable, ReasonProcessingError)
-	if !errs.IsInfrastructure(err) {
-		t.Fatal("a processing error should count as infrastructure (retry, breaker)")
+	if errs.IsInfrastructure(err) {
+		t.Fatal("a processing error is the processor's verdict on one charge, not a sick service: breakers must not count it")
 	}
 	id := e.Meta["payment_id"]
 	p, err := f.store.Payment(context.Background(), id)
@@ -445,4 +447,20 @@ func TestGetPaymentAccess(t *testing.T) {
 	wantReason(t, err, errs.Unauthenticated, errs.ReasonUnauth)
 	_, err = f.svc.GetPayment(asUser(req.UserID, auth.RoleCustomer), "not-a-uuid")
 	wantFields(t, err, "id")
+}
+
+// The Charge breaker must stay closed however many processing errors the
+// processor reports: they say nothing about the payments service, and an
+// open breaker would refuse good cards too.
+func TestProcessingErrorsDoNotOpenTheBreaker(t *testing.T) {
+	f := newSvcFixture(t, newMemoryStore())
+	chain := mw.Chain{Service: "payments", Breaker: mw.BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: time.Minute}}
+	charge := typed.Func[ChargeRequest, Payment](MakeEndpoints(f.svc, chain).Charge)
+	for i := 0; i < 5; i++ {
+		_, err := charge(context.Background(), chargeReq(TestCardProcessingError))
+		wantReason(t, err, errs.Unavailable, ReasonProcessingError)
+	}
+	if _, err := charge(context.Background(), chargeReq(TestCardApproved)); err != nil {
+		t.Fatalf("a good card after processing errors: %v", err)
+	}
 }

@@ -243,4 +243,3 @@ func pgbench(b *testing.B, args ...string) float64 {
 	}
 	return tps
 }
-

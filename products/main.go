@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string) error {
 		grpc.ChainUnaryInterceptor(verifier.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(verifier.StreamServerInterceptor()),
 	)
-	productsv1.RegisterProductsServiceServer(grpcSrv, NewGRPCServer(endpoints, svc))
+	productsv1.RegisterProductsServiceServer(grpcSrv, NewGRPCServer(endpoints, svc, p.Ready))
 	return p.Run(ctx, NewHTTPHandler(endpoints, verifier), grpcSrv,
 		svc.RunStockFeed, reaperJob(svc, *reapEvery, p.Logger))
 }

@@ -11,7 +11,9 @@ import (
 
 // Service owns the catalog and the inventory. Every method is safe for
 // concurrent use. Errors are *errs.Error values; the sentinels below name
-// the reasons a caller can act on.
+// the reasons a caller can act on. Who may call what is decided before the
+// Service: catalog writes are admin-only in endpoints.go and in the
+// ImportProducts stream handler.
 type Service interface {
 	// CreateProduct adds a product with the given on-hand stock; it starts
 	// active with nothing reserved. InvalidArgument on bad input,
@@ -58,7 +60,8 @@ type Service interface {
 	ReleaseReservation(ctx context.Context, r ReservationRef) (Reservation, error)
 
 	// ListProducts calls emit with the whole catalog (active or not) in id
-	// order, batchSize products at a time, reading one batch at a time so
+	// order, batchSize products at a time (0 means DefaultListBatch; more
+	// than MaxListBatch is lowered to it), reading one batch at a time so
 	// memory stays flat however big the catalog is. It stops at the first
 	// error from emit or ctx.
 	ListProducts(ctx context.Context, batchSize int, emit func([]Product) error) error
@@ -257,45 +260,45 @@ type Options struct {
 	Logger log.Logger
 }
 
-func (c Options) withDefaults() Options {
-	if c.DefaultTTL <= 0 {
-		c.DefaultTTL = DefaultTTL
+func (o Options) withDefaults() Options {
+	if o.DefaultTTL <= 0 {
+		o.DefaultTTL = DefaultTTL
 	}
-	if c.ReapBatch <= 0 {
-		c.ReapBatch = 100
+	if o.ReapBatch <= 0 {
+		o.ReapBatch = 100
 	}
-	if c.WatchBuffer <= 0 {
+	if o.WatchBuffer <= 0 {
 		// Room for a burst (an import touching many watched products)
 		// while staying small: about 64 KiB per watch.
-		c.WatchBuffer = 1024
+		o.WatchBuffer = 1024
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	if c.Logger == nil {
-		c.Logger = log.NewNopLogger()
+	if o.Logger == nil {
+		o.Logger = log.NewNopLogger()
 	}
-	return c
+	return o
 }
 
 type service struct {
 	store  Store
-	cfg    Options
+	opts   Options
 	broker *stockBroker
 }
 
 // NewService returns the Service over store.
-func NewService(store Store, cfg Options) Service { return newService(store, cfg) }
+func NewService(store Store, opts Options) Service { return newService(store, opts) }
 
-func newService(store Store, cfg Options) *service {
-	cfg = cfg.withDefaults()
-	s := &service{store: store, cfg: cfg}
-	s.broker = newStockBroker(cfg.WatchBuffer, s.currentLevels, cfg.Logger)
+func newService(store Store, opts Options) *service {
+	opts = opts.withDefaults()
+	s := &service{store: store, opts: opts}
+	s.broker = newStockBroker(opts.WatchBuffer, s.currentLevels, opts.Logger)
 	return s
 }
 
 // now is the service clock at the precision Postgres keeps, so a value
 // read back from either store equals the one written.
 func (s *service) now() time.Time {
-	return s.cfg.Now().UTC().Truncate(time.Microsecond)
+	return s.opts.Now().UTC().Truncate(time.Microsecond)
 }

@@ -117,7 +117,7 @@ func (s *service) ReserveInventory(ctx context.Context, r ReserveRequest) (Reser
 	}
 	ttl := r.TTL
 	if ttl == 0 {
-		ttl = s.cfg.DefaultTTL
+		ttl = s.opts.DefaultTTL
 	}
 	key := r.IdempotencyKey
 	if key == "" {
@@ -202,9 +202,9 @@ func checkRef(r ReservationRef) (string, error) {
 func (s *service) ReapExpired(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		n, err := s.store.ExpireReservations(ctx, s.now(), s.cfg.ReapBatch)
+		n, err := s.store.ExpireReservations(ctx, s.now(), s.opts.ReapBatch)
 		total += n
-		if err != nil || n < s.cfg.ReapBatch {
+		if err != nil || n < s.opts.ReapBatch {
 			return total, err
 		}
 	}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/grpcx"
+	"github.com/kitshop/kitshop/kit/health"
 	productsv1 "github.com/kitshop/kitshop/pb/products/v1"
 )
 
@@ -19,7 +21,11 @@ import (
 // streams.
 type grpcServer struct {
 	productsv1.UnimplementedProductsServiceServer
-	svc                Service
+	svc Service
+	// draining is closed once shutdown begins; watches end then, so that
+	// their clients move to another instance instead of holding the drain
+	// open until it times out.
+	draining           <-chan struct{}
 	createProduct      *grpcx.Handler[*productsv1.CreateProductRequest, *productsv1.Product]
 	updateProduct      *grpcx.Handler[*productsv1.UpdateProductRequest, *productsv1.Product]
 	getProduct         *grpcx.Handler[*productsv1.GetProductRequest, *productsv1.Product]
@@ -32,9 +38,13 @@ type grpcServer struct {
 }
 
 // NewGRPCServer serves e, and s's streams, as kitshop.products.v1.ProductsService.
-func NewGRPCServer(e Endpoints, s Service) productsv1.ProductsServiceServer {
+// ready is the process's readiness (nil in tests): when it turns false
+// after having been true, shutdown has begun and WatchStock streams end
+// with UNAVAILABLE.
+func NewGRPCServer(e Endpoints, s Service, ready *health.Readiness) productsv1.ProductsServiceServer {
 	return &grpcServer{
 		svc:                s,
+		draining:           drainSignal(ready),
 		createProduct:      grpcx.NewHandler(e.CreateProduct, decodeCreateProduct, encodeProduct),
 		updateProduct:      grpcx.NewHandler(e.UpdateProduct, decodeUpdateProduct, encodeProduct),
 		getProduct:         grpcx.NewHandler(e.GetProduct, decodeGetProduct, encodeProduct),
@@ -155,7 +165,34 @@ func (s *grpcServer) WatchStock(stream productsv1.ProductsService_WatchStockServ
 		return err
 	case <-w.Done():
 		return w.Err()
+	case <-s.draining:
+		return errShuttingDown
 	}
+}
+
+var errShuttingDown = errs.New(errs.Unavailable, errs.ReasonUnavailable, "server is shutting down; watch again")
+
+// drainSignal is closed when ready, having been true, turns false.
+func drainSignal(ready *health.Readiness) <-chan struct{} {
+	ch := make(chan struct{})
+	if ready == nil {
+		return ch
+	}
+	var (
+		mu   sync.Mutex
+		seen bool
+		once sync.Once
+	)
+	ready.Subscribe(func(r bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r {
+			seen = true
+		} else if seen {
+			once.Do(func() { close(ch) })
+		}
+	})
+	return ch
 }
 
 func readSubscriptions(ctx context.Context, stream productsv1.ProductsService_WatchStockServer, w *StockWatch) error {

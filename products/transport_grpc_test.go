@@ -20,6 +20,7 @@ import (
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/grpcx"
+	"github.com/kitshop/kitshop/kit/health"
 	"github.com/kitshop/kitshop/kit/mw"
 	productsv1 "github.com/kitshop/kitshop/pb/products/v1"
 )
@@ -53,7 +54,7 @@ func serveGRPC(t testing.TB, f *fixture, iss *issuer, chain mw.Chain, cfg grpcx.
 	srv := grpcx.NewServer(cfg,
 		grpc.ChainUnaryInterceptor(iss.verifier.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(iss.verifier.StreamServerInterceptor()))
-	productsv1.RegisterProductsServiceServer(srv, NewGRPCServer(MakeEndpoints(f.svc, chain), f.svc))
+	productsv1.RegisterProductsServiceServer(srv, NewGRPCServer(MakeEndpoints(f.svc, chain), f.svc, cfg.Readiness))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -467,4 +468,28 @@ func TestGRPCWatchStockEndsWithClient(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestGRPCWatchStockEndsOnShutdown: when the process stops being ready
+// (shutdown step 2), open watches end with UNAVAILABLE instead of holding
+// the drain open.
+func TestGRPCWatchStockEndsOnShutdown(t *testing.T) {
+	f := newFixture(t, newMemoryStore(), Options{})
+	ready := health.New()
+	ready.SetReady(true)
+	iss := newIssuer(t)
+	addr := serveGRPC(t, f, iss, mw.Chain{Service: "products"}, grpcx.ServerConfig{Service: "products", Readiness: ready})
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	g := &grpcFixture{fixture: f, client: productsv1.NewProductsServiceClient(conn)}
+	p := f.create(t, "SHUT", 1)
+	w := g.watch(t)
+	w.subscribe(t, p.ID)
+	w.expect(t, p.ID, 1, 0)
+	ready.SetReady(false)
+	_, err = w.stream.Recv()
+	wantStatus(t, err, codes.Unavailable, errs.ReasonUnavailable)
 }

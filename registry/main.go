@@ -56,7 +56,7 @@ func run(args []string) error {
 	if err := config.Parse(fs, args); err != nil {
 		return err
 	}
-	logger, err := logx.WithLevel(logx.New(os.Stderr, "registry"), *logLevel)
+	logger, err := logx.NewWithLevel(os.Stderr, "registry", *logLevel)
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ func New(cfg config.Service, out io.Writer) (*Process, error) {
 	if out == nil {
 		out = os.Stdout
 	}
-	logger, err := logx.WithLevel(logx.New(out, cfg.Name), cfg.LogLevel)
+	logger, err := logx.NewWithLevel(out, cfg.Name, cfg.LogLevel)
 	if err != nil {
 		return nil, err
 	}

@@ -39,7 +39,12 @@ type Error struct {
 	Meta map[string]string
 	// Status overrides Kind's HTTP status when non-zero (402 for payments).
 	Status int
-	Err    error
+	// Expected marks a failure the callee reported deliberately while
+	// healthy, such as a card processor's transient error on one charge.
+	// It keeps its kind (clients still retry an Unavailable), but breakers
+	// and load-balancer retries do not count it against the callee.
+	Expected bool
+	Err      error
 }
 
 // New returns an error of the given kind and reason.
@@ -92,6 +97,13 @@ func (e *Error) With(key, value string) *Error {
 		c.Meta[k] = v
 	}
 	c.Meta[key] = value
+	return &c
+}
+
+// AsExpected returns a copy of e marked Expected.
+func (e *Error) AsExpected() *Error {
+	c := *e
+	c.Expected = true
 	return &c
 }
 
@@ -159,5 +171,9 @@ func ReasonOf(err error) string {
 // IsInfrastructure reports whether err should count against the callee's
 // health (breakers, retries). Business outcomes never do.
 func IsInfrastructure(err error) bool {
-	return err != nil && As(err).Kind.Infrastructure()
+	if err == nil {
+		return false
+	}
+	e := As(err)
+	return e.Kind.Infrastructure() && !e.Expected
 }

@@ -17,6 +17,9 @@ const Domain = "kitshop"
 // answer 402 where the service said so.
 const metaStatus = "http_status"
 
+// metaExpected carries Error.Expected, so a caller's breaker sees it too.
+const metaExpected = "expected"
+
 // ToGRPC turns any error into a gRPC status error carrying ErrorInfo (kind
 // and reason) and, for validation failures, BadRequest field violations.
 // Causes are dropped: they are for the server's logs.
@@ -37,6 +40,9 @@ func ToGRPC(err error) error {
 	}
 	if e.Status != 0 {
 		meta[metaStatus] = strconv.Itoa(e.Status)
+	}
+	if e.Expected {
+		meta[metaExpected] = "true"
 	}
 	details := []protoDetail{&errdetails.ErrorInfo{Reason: e.Reason, Domain: Domain, Metadata: meta}}
 	if len(e.Fields) > 0 {
@@ -87,8 +93,12 @@ func fromStatusError(err error) *Error {
 			fromKitshop = d.GetDomain() == Domain
 			e.Reason = d.GetReason()
 			for k, v := range d.GetMetadata() {
-				if k == metaStatus {
+				switch k {
+				case metaStatus:
 					e.Status, _ = strconv.Atoi(v)
+					continue
+				case metaExpected:
+					e.Expected = v == "true"
 					continue
 				}
 				if e.Meta == nil {

@@ -35,7 +35,21 @@ const (
 // with log.With, level.Info, FromContext ...) is called directly; helpers
 // that call Log on a caller's behalf report their own line.
 func New(w io.Writer, service string) log.Logger {
-	base := Redact(log.NewJSONLogger(log.NewSyncWriter(w)))
+	return withStandardKeys(Redact(log.NewJSONLogger(log.NewSyncWriter(w))), service)
+}
+
+// NewWithLevel is New keeping only entries at lvl or above (see
+// WithLevel). The filter sits below the caller key, so lines report their
+// real call site rather than the filter's.
+func NewWithLevel(w io.Writer, service, lvl string) (log.Logger, error) {
+	filtered, err := WithLevel(Redact(log.NewJSONLogger(log.NewSyncWriter(w))), lvl)
+	if err != nil {
+		return nil, err
+	}
+	return withStandardKeys(filtered, service), nil
+}
+
+func withStandardKeys(base log.Logger, service string) log.Logger {
 	return log.With(base,
 		KeyTime, log.TimestampFormat(func() time.Time { return time.Now().UTC() }, time.RFC3339Nano),
 		KeyCaller, log.DefaultCaller,

@@ -172,3 +172,20 @@ func TestWithLevel(t *testing.T) {
 		t.Error("unknown level accepted")
 	}
 }
+
+func TestNewWithLevelReportsTheRealCaller(t *testing.T) {
+	var buf bytes.Buffer
+	logger, err := logx.NewWithLevel(&buf, "svc", "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = level.Debug(logger).Log("msg", "dropped")
+	_ = level.Info(logger).Log("msg", "kept")
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("want exactly one JSON line, got %q: %v", buf.String(), err)
+	}
+	if c, _ := line["caller"].(string); !strings.HasPrefix(c, "logx_test.go:") {
+		t.Fatalf("caller %q, want this test file", c)
+	}
+}

@@ -62,7 +62,7 @@ func TestLoggingLevelsAndFields(t *testing.T) {
 		t.Fatalf("got %d lines", len(lines))
 	}
 	want := []struct{ level, kind, reason string }{
-		{"info", "", ""},
+		{"debug", "", ""}, // success: debug
 		{"info", "FailedPrecondition", "INSUFFICIENT_STOCK"}, // business: info
 		{"error", "Unavailable", "DB_DOWN"},                  // infrastructure: error
 	}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/go-kit/log/level"
-	"google.golang.org/grpc"
 
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/boot"
@@ -67,10 +66,7 @@ func run(ctx context.Context, args []string) error {
 	svc := NewService(store, Options{Logger: p.Logger})
 	verifier := auth.NewVerifier(keys)
 	endpoints := MakeEndpoints(svc, p.Chain)
-	grpcSrv := p.GRPCServer(
-		grpc.ChainUnaryInterceptor(verifier.UnaryServerInterceptor()),
-		grpc.ChainStreamInterceptor(verifier.StreamServerInterceptor()),
-	)
+	grpcSrv := p.GRPCServer(verifier.GRPCServerOptions()...)
 	productsv1.RegisterProductsServiceServer(grpcSrv, NewGRPCServer(endpoints, svc, p.Ready))
 	return p.Run(ctx, NewHTTPHandler(endpoints, verifier), grpcSrv,
 		svc.RunStockFeed, reaperJob(svc, *reapEvery, p.Logger))

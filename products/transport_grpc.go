@@ -170,7 +170,9 @@ func (s *grpcServer) WatchStock(stream productsv1.ProductsService_WatchStockServ
 	}
 }
 
-var errShuttingDown = errs.New(errs.Unavailable, errs.ReasonUnavailable, "server is shutting down; watch again")
+// errShuttingDown is Expected: this instance is healthy, just leaving, so
+// the client should watch again elsewhere without counting it as a failure.
+var errShuttingDown = errs.New(errs.Unavailable, errs.ReasonUnavailable, "server is shutting down; watch again").AsExpected()
 
 // drainSignal is closed when ready, having been true, turns false.
 func drainSignal(ready *health.Readiness) <-chan struct{} {

@@ -51,9 +51,7 @@ func newGRPCFixture(t testing.TB, f *fixture) *grpcFixture {
 // returns the listener's address.
 func serveGRPC(t testing.TB, f *fixture, iss *issuer, chain mw.Chain, cfg grpcx.ServerConfig) string {
 	t.Helper()
-	srv := grpcx.NewServer(cfg,
-		grpc.ChainUnaryInterceptor(iss.verifier.UnaryServerInterceptor()),
-		grpc.ChainStreamInterceptor(iss.verifier.StreamServerInterceptor()))
+	srv := grpcx.NewServer(cfg, iss.verifier.GRPCServerOptions()...)
 	productsv1.RegisterProductsServiceServer(srv, NewGRPCServer(MakeEndpoints(f.svc, chain), f.svc, cfg.Readiness))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -6,8 +6,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -94,29 +92,13 @@ func openStore(ctx context.Context, cfg config.Service, p *boot.Process) (Store,
 // generated key changes on every restart and differs between instances, so
 // tokens stop verifying: fine on a laptop, never in production.
 func signingKey(path string, logger log.Logger) (ed25519.PrivateKey, error) {
-	if path == "" {
-		_, key, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		_ = level.Warn(logger).Log("msg", "KITSHOP_JWT_KEY_FILE unset: signing tokens with a generated dev key; tokens die with this process")
-		return key, nil
+	if path != "" {
+		return auth.LoadPrivateKey(path)
 	}
-	raw, err := os.ReadFile(path)
+	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("read jwt key: %w", err)
+		return nil, err
 	}
-	block, _ := pem.Decode(raw)
-	if block == nil {
-		return nil, fmt.Errorf("jwt key %s: no PEM block", path)
-	}
-	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("jwt key %s: %w", path, err)
-	}
-	key, ok := parsed.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("jwt key %s: %T is not an Ed25519 key", path, parsed)
-	}
+	_ = level.Warn(logger).Log("msg", "KITSHOP_JWT_KEY_FILE unset: signing tokens with a generated dev key; tokens die with this process")
 	return key, nil
 }

@@ -240,8 +240,8 @@ func (s *service) Get(ctx context.Context, id string) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	if uuid.Validate(id) != nil {
-		return User{}, ErrNotFound
+	if err := checkID(id); err != nil {
+		return User{}, err
 	}
 	return s.store.Get(ctx, id)
 }
@@ -251,8 +251,8 @@ func (s *service) Update(ctx context.Context, in UserUpdate) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	if uuid.Validate(id) != nil {
-		return User{}, ErrNotFound
+	if err := checkID(id); err != nil {
+		return User{}, err
 	}
 	var v errs.Validation
 	if in.Name != nil {
@@ -298,8 +298,8 @@ func (s *service) Update(ctx context.Context, in UserUpdate) (User, error) {
 }
 
 func (s *service) Validate(ctx context.Context, id string) (User, error) {
-	if uuid.Validate(id) != nil {
-		return User{}, ErrNotFound
+	if err := checkID(id); err != nil {
+		return User{}, err
 	}
 	u, err := s.store.Get(ctx, id)
 	if err != nil {
@@ -346,6 +346,15 @@ func (s *service) EnsureAdmin(ctx context.Context, email, password string) (User
 }
 
 func (s *service) JWKS() auth.JWKS { return s.publicJWKS }
+
+// checkID refuses malformed ids before they reach the store: a client's
+// typo is InvalidArgument; NotFound is for well-formed ids nobody has.
+func checkID(id string) error {
+	if uuid.Validate(id) != nil {
+		return errs.Invalid(errs.FieldViolation{Field: "id", Message: "must be a UUID"})
+	}
+	return nil
+}
 
 func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
 

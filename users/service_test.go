@@ -257,7 +257,9 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("validate = %+v, %v", got, err)
 	}
 	_, err := f.svc.Validate(context.Background(), "not-a-uuid")
+	wantReason(t, err, errs.InvalidArgument, errs.ReasonValidation)
+	_, err = f.svc.Validate(context.Background(), "6f1c1a52-7d4c-4c59-9a55-2f0f2f2f2f2f")
 	if !errors.Is(err, ErrNotFound) {
-		t.Fatalf("validate bad id: %v", err)
+		t.Fatalf("validate unknown id: %v", err)
 	}
 }

@@ -193,6 +193,7 @@ func TestHTTPGetUserByID(t *testing.T) {
 	admin := f.token(t, "root@example.com", "correct horse")
 	expect(t, f.json(t, "GET", "/api/v1/users/"+ada.ID, admin, ""), 200, "")
 	expect(t, f.json(t, "GET", "/api/v1/users/6f1c1a52-7d4c-4c59-9a55-2f0f2f2f2f2f", admin, ""), 404, "USER_NOT_FOUND")
+	expect(t, f.json(t, "GET", "/api/v1/users/not-a-uuid", admin, ""), 400, "VALIDATION_FAILED")
 }
 
 func TestHTTPDisabledUser(t *testing.T) {

@@ -1,0 +1,80 @@
+package boot
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"math/rand/v2"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/kitshop/kitshop/kit/auth"
+	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/kit/sd"
+)
+
+// TokenFlags are the settings of a service that verifies customer tokens
+// issued by the users service.
+type TokenFlags struct {
+	PublicKeyFile *string
+	JWKSURL       *string
+}
+
+// DefineTokenFlags adds -jwt-public-key-file (KITSHOP_JWT_PUBLIC_KEY_FILE)
+// and -jwks-url (KITSHOP_JWKS_URL) to fs, for config.ParseService's extra.
+func DefineTokenFlags(fs *flag.FlagSet) TokenFlags {
+	return TokenFlags{
+		PublicKeyFile: config.String(fs, "jwt-public-key-file", "KITSHOP_JWT_PUBLIC_KEY_FILE", "",
+			"Ed25519 public key (PKIX PEM) verifying access tokens; overrides the users service's JWKS"),
+		JWKSURL: config.String(fs, "jwks-url", "KITSHOP_JWKS_URL", "",
+			"JWKS URL verifying access tokens; default: the JWKS of a users instance found in the registry"),
+	}
+}
+
+// Verifier returns the verifier of customer tokens, with keys from, in
+// order: a key file, a fixed JWKS URL, or (the default) the JWKS of
+// whichever users instance the registry lists. The registry is consulted
+// on each (rare, cached) fetch, so a users service restarted on another
+// port is found again.
+func (p *Process) Verifier(f TokenFlags) (*auth.Verifier, error) {
+	keys, err := p.tokenKeys(f)
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewVerifier(keys), nil
+}
+
+func (p *Process) tokenKeys(f TokenFlags) (auth.KeySource, error) {
+	switch {
+	case f.PublicKeyFile != nil && *f.PublicKeyFile != "":
+		pub, err := auth.LoadPublicKey(*f.PublicKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		_ = level.Info(p.Logger).Log("msg", "verifying tokens with a key file", "file", *f.PublicKeyFile)
+		return auth.StaticKeys(pub), nil
+	case f.JWKSURL != nil && *f.JWKSURL != "":
+		url := *f.JWKSURL
+		_ = level.Info(p.Logger).Log("msg", "verifying tokens with a JWKS URL", "url", url)
+		return auth.JWKSFromURL(func(context.Context) (string, error) { return url, nil }, nil), nil
+	}
+	client, err := p.Etcd()
+	if err != nil {
+		return nil, err
+	}
+	if client == nil {
+		_ = level.Warn(p.Logger).Log("msg", "no registry, KITSHOP_JWT_PUBLIC_KEY_FILE or KITSHOP_JWKS_URL: no token verifies, authenticated calls answer 401")
+		return auth.StaticKeys(), nil
+	}
+	_ = level.Info(p.Logger).Log("msg", "verifying tokens with the JWKS of a registered users instance")
+	return auth.JWKSFromURL(func(ctx context.Context) (string, error) {
+		insts, err := sd.List(ctx, client, "users")
+		if err != nil {
+			return "", err
+		}
+		if len(insts) == 0 {
+			return "", errors.New("no users instance is registered")
+		}
+		return "http://" + insts[rand.IntN(len(insts))].HTTPAddr + "/.well-known/jwks.json", nil
+	}, nil), nil
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -182,8 +183,8 @@ func BenchmarkListProducts100k(b *testing.B) {
 //	pgbench -n -c 8 -j 2 -T 5 -f reserve.sql 'postgres://...?options=-csearch_path%3Dproducts'
 //	pgbench -i -s 1 -q URL && pgbench -N -c 8 -j 2 -T 5 URL
 func BenchmarkPgbench(b *testing.B) {
-	if _, err := exec.LookPath("pgbench"); err != nil {
-		b.Skip("pgbench is not on PATH (Debian: apt-get install postgresql-client); see the doc comment for the commands")
+	if _, err := pgbenchPath(); err != nil {
+		b.Fatal(err)
 	}
 	clients := strconv.Itoa(benchParallelism * runtime.GOMAXPROCS(0))
 	jobs := strconv.Itoa(runtime.GOMAXPROCS(0))
@@ -229,7 +230,11 @@ var tpsLine = regexp.MustCompile(`tps = ([0-9.]+)`)
 // pgbench runs pgbench and returns the tps it reports (0 for -i).
 func pgbench(b *testing.B, args ...string) float64 {
 	b.Helper()
-	out, err := exec.Command("pgbench", args...).CombinedOutput()
+	bin, err := pgbenchPath()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := exec.Command(bin, args...).CombinedOutput()
 	if err != nil {
 		b.Fatalf("pgbench %s: %v\n%s", strings.Join(args[:len(args)-1], " "), err, out)
 	}
@@ -242,4 +247,17 @@ func pgbench(b *testing.B, args ...string) float64 {
 		b.Fatalf("pgbench tps %q: %v", m[1], err)
 	}
 	return tps
+}
+
+// pgbenchPath finds pgbench on PATH or beside the Debian server binaries,
+// which ops/install-deps.sh installs.
+func pgbenchPath() (string, error) {
+	if p, err := exec.LookPath("pgbench"); err == nil {
+		return p, nil
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pgbench")
+	if len(matches) > 0 {
+		return matches[len(matches)-1], nil
+	}
+	return "", errors.New("pgbench not found on PATH or in /usr/lib/postgresql/*/bin: run ops/install-deps.sh")
 }

@@ -118,7 +118,7 @@ func (s *grpcServer) ImportProducts(stream productsv1.ProductsService_ImportProd
 			return ImportRow{}, err // io.EOF ends the import normally
 		}
 		return ImportRow{SKU: m.GetSku(), Name: m.GetName(), Description: m.GetDescription(), Category: m.GetCategory(),
-			PriceCents: m.GetPriceCents(), Currency: m.GetCurrency(), Stock: m.GetStock(), Active: m.GetActive()}, nil
+			PriceCents: m.GetPriceCents(), Currency: m.GetCurrency(), Stock: m.GetStock(), Active: m.Active == nil || m.GetActive()}, nil
 	})
 	if err != nil {
 		return err

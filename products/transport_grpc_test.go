@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/kitshop/kitshop/kit/auth"
@@ -265,7 +266,8 @@ func TestGRPCImportProducts(t *testing.T) {
 		return stream.CloseAndRecv()
 	}
 	row := func(sku string) *productsv1.ImportProductsRequest {
-		return &productsv1.ImportProductsRequest{Sku: sku, Name: "Imported " + sku, PriceCents: 100, Currency: "USD", Stock: 4, Active: true}
+		// active left unset: it means active.
+		return &productsv1.ImportProductsRequest{Sku: sku, Name: "Imported " + sku, PriceCents: 100, Currency: "USD", Stock: 4}
 	}
 	_, err := send(context.Background(), row("I-1"))
 	wantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
@@ -286,6 +288,23 @@ func TestGRPCImportProducts(t *testing.T) {
 	}
 	if e := res.GetErrors()[1]; e.GetRow() != 3 || e.GetCode() != errs.ReasonValidation {
 		t.Fatalf("second error %v", e)
+	}
+
+	inactive := row("I-4")
+	inactive.Active = proto.Bool(false)
+	if _, err := send(withToken(context.Background(), g.admin), inactive); err != nil {
+		t.Fatal(err)
+	}
+	listed, err := g.client.SearchProducts(context.Background(), &productsv1.SearchProductsRequest{Q: "Imported", PageSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, p := range listed.GetProducts() {
+		seen[p.GetSku()] = p.GetActive()
+	}
+	if !seen["I-1"] || !seen["I-2"] || seen["I-4"] {
+		t.Fatalf("unset active must import active, false inactive: %v", seen)
 	}
 }
 

@@ -1150,15 +1150,16 @@ func (x *ListProductsResponse) GetProducts() []*Product {
 }
 
 type ImportProductsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Sku           string                 `protobuf:"bytes,1,opt,name=sku,proto3" json:"sku,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
-	Category      string                 `protobuf:"bytes,4,opt,name=category,proto3" json:"category,omitempty"`
-	PriceCents    int64                  `protobuf:"varint,5,opt,name=price_cents,json=priceCents,proto3" json:"price_cents,omitempty"`
-	Currency      string                 `protobuf:"bytes,6,opt,name=currency,proto3" json:"currency,omitempty"`
-	Stock         int64                  `protobuf:"varint,7,opt,name=stock,proto3" json:"stock,omitempty"`
-	Active        bool                   `protobuf:"varint,8,opt,name=active,proto3" json:"active,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Sku         string                 `protobuf:"bytes,1,opt,name=sku,proto3" json:"sku,omitempty"`
+	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Description string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Category    string                 `protobuf:"bytes,4,opt,name=category,proto3" json:"category,omitempty"`
+	PriceCents  int64                  `protobuf:"varint,5,opt,name=price_cents,json=priceCents,proto3" json:"price_cents,omitempty"`
+	Currency    string                 `protobuf:"bytes,6,opt,name=currency,proto3" json:"currency,omitempty"`
+	Stock       int64                  `protobuf:"varint,7,opt,name=stock,proto3" json:"stock,omitempty"`
+	// Unset means active.
+	Active        *bool `protobuf:"varint,8,opt,name=active,proto3,oneof" json:"active,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1243,8 +1244,8 @@ func (x *ImportProductsRequest) GetStock() int64 {
 }
 
 func (x *ImportProductsRequest) GetActive() bool {
-	if x != nil {
-		return x.Active
+	if x != nil && x.Active != nil {
+		return *x.Active
 	}
 	return false
 }
@@ -1690,7 +1691,7 @@ const file_products_v1_products_proto_rawDesc = "" +
 	"\n" +
 	"batch_size\x18\x01 \x01(\x05R\tbatchSize\"P\n" +
 	"\x14ListProductsResponse\x128\n" +
-	"\bproducts\x18\x01 \x03(\v2\x1c.kitshop.products.v1.ProductR\bproducts\"\xe6\x01\n" +
+	"\bproducts\x18\x01 \x03(\v2\x1c.kitshop.products.v1.ProductR\bproducts\"\xf6\x01\n" +
 	"\x15ImportProductsRequest\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
@@ -1699,8 +1700,9 @@ const file_products_v1_products_proto_rawDesc = "" +
 	"\vprice_cents\x18\x05 \x01(\x03R\n" +
 	"priceCents\x12\x1a\n" +
 	"\bcurrency\x18\x06 \x01(\tR\bcurrency\x12\x14\n" +
-	"\x05stock\x18\a \x01(\x03R\x05stock\x12\x16\n" +
-	"\x06active\x18\b \x01(\bR\x06active\"_\n" +
+	"\x05stock\x18\a \x01(\x03R\x05stock\x12\x1b\n" +
+	"\x06active\x18\b \x01(\bH\x00R\x06active\x88\x01\x01B\t\n" +
+	"\a_active\"_\n" +
 	"\vImportError\x12\x10\n" +
 	"\x03row\x18\x01 \x01(\x03R\x03row\x12\x10\n" +
 	"\x03sku\x18\x02 \x01(\tR\x03sku\x12\x12\n" +
@@ -1844,6 +1846,7 @@ func file_products_v1_products_proto_init() {
 	}
 	file_products_v1_products_proto_msgTypes[2].OneofWrappers = []any{}
 	file_products_v1_products_proto_msgTypes[6].OneofWrappers = []any{}
+	file_products_v1_products_proto_msgTypes[16].OneofWrappers = []any{}
 	file_products_v1_products_proto_msgTypes[19].OneofWrappers = []any{
 		(*WatchStockRequest_Subscribe)(nil),
 		(*WatchStockRequest_Unsubscribe)(nil),

@@ -6,25 +6,17 @@ package main
 
 import (
 	"context"
-	"errors"
+	"database/sql"
 	"flag"
-	"fmt"
-	"os"
 
 	"github.com/go-kit/log/level"
 
 	"github.com/kitshop/kitshop/kit/boot"
 	"github.com/kitshop/kitshop/kit/config"
-	"github.com/kitshop/kitshop/kit/pg"
 	paymentsv1 "github.com/kitshop/kitshop/pb/payments/v1"
 )
 
-func main() {
-	if err := run(context.Background(), os.Args[1:]); err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "payments:", err)
-		os.Exit(1)
-	}
-}
+func main() { boot.Main("payments", run) }
 
 func run(ctx context.Context, args []string) error {
 	var tokens boot.TokenFlags
@@ -40,7 +32,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer p.Close()
 
-	store, err := openStore(ctx, cfg, p)
+	store, err := boot.OpenStore(ctx, p, migrationFiles,
+		func() Store { return newMemoryStore() },
+		func(db *sql.DB) Store { return &postgresStore{db: db} })
 	if err != nil {
 		return err
 	}
@@ -54,19 +48,4 @@ func run(ctx context.Context, args []string) error {
 	grpcSrv := p.GRPCServer(verifier.GRPCServerOptions()...)
 	paymentsv1.RegisterPaymentsServiceServer(grpcSrv, NewGRPCServer(endpoints))
 	return p.Run(ctx, NewHTTPHandler(endpoints, verifier), grpcSrv)
-}
-
-func openStore(ctx context.Context, cfg config.Service, p *boot.Process) (Store, error) {
-	if cfg.UsesMemoryStore() {
-		_ = level.Info(p.Logger).Log("msg", "using the in-memory store (set DATABASE_URL for Postgres)")
-		return newMemoryStore(), nil
-	}
-	_ = level.Info(p.Logger).Log("msg", "using Postgres", "database", pg.Redact(cfg.DatabaseURL), "schema", schema)
-	s, err := openPostgresStore(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return nil, err
-	}
-	p.OnClose(s)
-	p.Ready.AddCheck("postgres", pg.Check(s.db))
-	return s, nil
 }

@@ -6,7 +6,6 @@ import (
 	"embed"
 	"errors"
 	"hash/fnv"
-	"io/fs"
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/pg"
@@ -29,20 +28,10 @@ type postgresStore struct {
 	db *sql.DB
 }
 
-// openPostgresStore connects to dsn, migrates the payments schema and
-// returns the store. ctx bounds the wait for the server.
+// openPostgresStore opens the payments schema of dsn, migrated.
 func openPostgresStore(ctx context.Context, dsn string) (*postgresStore, error) {
-	db, err := pg.Open(ctx, dsn, schema)
+	db, err := pg.OpenMigrated(ctx, dsn, schema, migrationFiles)
 	if err != nil {
-		return nil, err
-	}
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		_ = db.Close()
-		return nil, errs.Internalf(err, "payments: migrations")
-	}
-	if err := pg.Migrate(ctx, db, sub); err != nil {
-		_ = db.Close()
 		return nil, err
 	}
 	return &postgresStore{db: db}, nil

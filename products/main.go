@@ -4,26 +4,17 @@ package main
 
 import (
 	"context"
-	"errors"
+	"database/sql"
 	"flag"
 	"fmt"
-	"os"
 	"time"
-
-	"github.com/go-kit/log/level"
 
 	"github.com/kitshop/kitshop/kit/boot"
 	"github.com/kitshop/kitshop/kit/config"
-	"github.com/kitshop/kitshop/kit/pg"
 	productsv1 "github.com/kitshop/kitshop/pb/products/v1"
 )
 
-func main() {
-	if err := run(context.Background(), os.Args[1:]); err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "products:", err)
-		os.Exit(1)
-	}
-}
+func main() { boot.Main("products", run) }
 
 func run(ctx context.Context, args []string) error {
 	var tokens boot.TokenFlags
@@ -45,7 +36,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer p.Close()
 
-	store, err := openStore(ctx, cfg, p)
+	store, err := boot.OpenStore(ctx, p, migrations,
+		func() Store { return newMemoryStore() },
+		func(db *sql.DB) Store { return newPostgresStore(db, cfg.DatabaseURL, p.Logger) })
 	if err != nil {
 		return err
 	}
@@ -59,19 +52,4 @@ func run(ctx context.Context, args []string) error {
 	productsv1.RegisterProductsServiceServer(grpcSrv, NewGRPCServer(endpoints, svc, p.Ready))
 	return p.Run(ctx, NewHTTPHandler(endpoints, verifier), grpcSrv,
 		svc.RunStockFeed, reaperJob(svc, *reapEvery, p.Logger))
-}
-
-func openStore(ctx context.Context, cfg config.Service, p *boot.Process) (Store, error) {
-	if cfg.UsesMemoryStore() {
-		_ = level.Info(p.Logger).Log("msg", "using the in-memory store (set DATABASE_URL for Postgres)")
-		return newMemoryStore(), nil
-	}
-	_ = level.Info(p.Logger).Log("msg", "using Postgres", "database", pg.Redact(cfg.DatabaseURL), "schema", "products")
-	s, err := openPostgresStore(ctx, cfg.DatabaseURL, p.Logger)
-	if err != nil {
-		return nil, err
-	}
-	p.OnClose(s)
-	p.Ready.AddCheck("postgres", s.Check)
-	return s, nil
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"embed"
 	"errors"
-	"io/fs"
 	"strconv"
 	"strings"
 	"time"
@@ -30,23 +29,20 @@ type postgresStore struct {
 	logger log.Logger
 }
 
-func openPostgresStore(ctx context.Context, url string, logger log.Logger) (*postgresStore, error) {
-	db, err := pg.Open(ctx, url, "products")
+// openPostgresStore opens the products schema of dsn, migrated.
+func openPostgresStore(ctx context.Context, dsn string, logger log.Logger) (*postgresStore, error) {
+	db, err := pg.OpenMigrated(ctx, dsn, "products", migrations)
 	if err != nil {
 		return nil, err
 	}
-	sub, err := fs.Sub(migrations, "migrations")
-	if err == nil {
-		err = pg.Migrate(ctx, db, sub)
-	}
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
+	return newPostgresStore(db, dsn, logger), nil
+}
+
+func newPostgresStore(db *sql.DB, dsn string, logger log.Logger) *postgresStore {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	return &postgresStore{db: db, dsn: url, logger: logger}, nil
+	return &postgresStore{db: db, dsn: dsn, logger: logger}
 }
 
 const productColumns = `id, sku, name, description, category, price_cents, currency, stock, reserved, active, version, created_at, updated_at`

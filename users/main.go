@@ -6,10 +6,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"errors"
+	"database/sql"
 	"flag"
 	"fmt"
-	"os"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -17,16 +16,10 @@ import (
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/boot"
 	"github.com/kitshop/kitshop/kit/config"
-	"github.com/kitshop/kitshop/kit/pg"
 	usersv1 "github.com/kitshop/kitshop/pb/users/v1"
 )
 
-func main() {
-	if err := run(context.Background(), os.Args[1:]); err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "users:", err)
-		os.Exit(1)
-	}
-}
+func main() { boot.Main("users", run) }
 
 func run(ctx context.Context, args []string) error {
 	var keyFile, adminEmail, adminPassword *string
@@ -46,7 +39,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer p.Close()
 
-	store, err := openStore(ctx, cfg, p)
+	store, err := boot.OpenStore(ctx, p, migrations,
+		func() Store { return newMemoryStore() },
+		func(db *sql.DB) Store { return &postgresStore{db: db} })
 	if err != nil {
 		return err
 	}
@@ -71,21 +66,6 @@ func run(ctx context.Context, args []string) error {
 	grpcSrv := p.GRPCServer(verifier.GRPCServerOptions()...)
 	usersv1.RegisterUsersServiceServer(grpcSrv, NewGRPCServer(endpoints))
 	return p.Run(ctx, NewHTTPHandler(endpoints, svc.JWKS(), verifier), grpcSrv)
-}
-
-func openStore(ctx context.Context, cfg config.Service, p *boot.Process) (Store, error) {
-	if cfg.UsesMemoryStore() {
-		_ = level.Info(p.Logger).Log("msg", "using the in-memory store (set DATABASE_URL for Postgres)")
-		return newMemoryStore(), nil
-	}
-	_ = level.Info(p.Logger).Log("msg", "using Postgres", "database", pg.Redact(cfg.DatabaseURL), "schema", "users")
-	s, err := openPostgresStore(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return nil, err
-	}
-	p.OnClose(s.db)
-	p.Ready.AddCheck("postgres", pg.Check(s.db))
-	return s, nil
 }
 
 // signingKey loads the token signing key, or makes a throwaway one. A

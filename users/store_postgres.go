@@ -6,7 +6,6 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
-	"io/fs"
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/pg"
@@ -20,17 +19,10 @@ type postgresStore struct {
 	db *sql.DB
 }
 
-func openPostgresStore(ctx context.Context, url string) (*postgresStore, error) {
-	db, err := pg.Open(ctx, url, "users")
+// openPostgresStore opens the "users" schema of dsn, migrated.
+func openPostgresStore(ctx context.Context, dsn string) (*postgresStore, error) {
+	db, err := pg.OpenMigrated(ctx, dsn, "users", migrations)
 	if err != nil {
-		return nil, err
-	}
-	sub, err := fs.Sub(migrations, "migrations")
-	if err == nil {
-		err = pg.Migrate(ctx, db, sub)
-	}
-	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	return &postgresStore{db: db}, nil

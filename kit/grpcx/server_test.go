@@ -277,7 +277,7 @@ func TestStreamInterceptors(t *testing.T) {
 			levels = append(levels, asString(l["level"])+":"+asString(l["err_kind"]))
 		}
 	}
-	if want := []string{"info:", "info:FailedPrecondition", "error:Internal"}; !slices.Equal(levels, want) {
+	if want := []string{"debug:", "info:FailedPrecondition", "error:Internal"}; !slices.Equal(levels, want) {
 		t.Errorf("stream log lines = %v, want %v", levels, want)
 	}
 	if _, err := client.UnaryCall(context.Background(), &testpb.SimpleRequest{ResponseSize: 1}); err != nil {

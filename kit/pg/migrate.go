@@ -265,3 +265,22 @@ func fail(err error, msg string) error {
 	}
 	return errs.Wrap(errs.Internal, ReasonMigration, err, msg)
 }
+
+// OpenMigrated opens the service's schema (see Open) and applies the
+// migrations in fsys's "migrations" folder, as a service's
+// `//go:embed migrations/*.sql` gives them. It is how every store opens.
+func OpenMigrated(ctx context.Context, dsn, schema string, fsys fs.FS) (*sql.DB, error) {
+	db, err := Open(ctx, dsn, schema)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := fs.Sub(fsys, "migrations")
+	if err == nil {
+		err = Migrate(ctx, db, sub)
+	}
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
+}

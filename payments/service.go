@@ -145,7 +145,7 @@ const (
 	ReasonCardDeclined          = "CARD_DECLINED"
 	ReasonInsufficientFunds     = "INSUFFICIENT_FUNDS"
 	ReasonProcessingError       = "PROCESSING_ERROR"
-	ReasonIdempotencyKeyReused  = "IDEMPOTENCY_KEY_REUSED"
+	ReasonIdempotencyKeyReused  = errs.ReasonIdempotencyKeyReused
 	ReasonRefundExceedsCaptured = "REFUND_EXCEEDS_CAPTURED"
 	ReasonNotCaptured           = "PAYMENT_NOT_CAPTURED"
 )
@@ -163,7 +163,7 @@ var (
 	// compensates. It is Expected: the payments service itself is healthy,
 	// so neither its breaker nor a caller's may count it.
 	ErrProcessing            = errs.New(errs.Unavailable, ReasonProcessingError, "payment processor error, retry later").AsExpected()
-	ErrIdempotencyKeyReused  = errs.New(errs.FailedPrecondition, ReasonIdempotencyKeyReused, "idempotency key was used for a different request")
+	ErrIdempotencyKeyReused  = errs.ErrIdempotencyKeyReused
 	ErrRefundExceedsCaptured = errs.New(errs.FailedPrecondition, ReasonRefundExceedsCaptured, "refund exceeds the captured amount not yet refunded")
 	ErrNotCaptured           = errs.New(errs.FailedPrecondition, ReasonNotCaptured, "payment was not captured")
 )

@@ -96,9 +96,7 @@ var (
 	ErrReservationReleased  = errs.New(errs.FailedPrecondition, "RESERVATION_RELEASED", "reservation was released")
 	ErrReservationCommitted = errs.New(errs.FailedPrecondition, "RESERVATION_COMMITTED", "reservation was committed")
 	ErrReservationExpired   = errs.New(errs.FailedPrecondition, "RESERVATION_EXPIRED", "reservation expired")
-	// ErrIdempotencyKeyReused answers 422 over HTTP, like the orders API.
-	ErrIdempotencyKeyReused = errs.New(errs.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED",
-		"idempotency key was used for a different request").WithStatus(422)
+	ErrIdempotencyKeyReused = errs.ErrIdempotencyKeyReused
 	// ErrSlowConsumer cuts off a stock watcher that does not keep up.
 	ErrSlowConsumer = errs.New(errs.ResourceExhausted, "SLOW_CONSUMER", "stock watcher fell too far behind")
 )

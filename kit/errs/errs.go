@@ -19,7 +19,14 @@ const (
 	ReasonRateLimited = "RATE_LIMITED"
 	ReasonUnauth      = "UNAUTHENTICATED"
 	ReasonForbidden   = "PERMISSION_DENIED"
+	// ReasonIdempotencyKeyReused: a retried request's key names a different
+	// request. Every idempotent operation answers it the same way.
+	ReasonIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED"
 )
+
+// ErrIdempotencyKeyReused is 422 over HTTP, as API.md gives it for orders.
+var ErrIdempotencyKeyReused = New(FailedPrecondition, ReasonIdempotencyKeyReused,
+	"idempotency key was used for a different request").WithStatus(422)
 
 // FieldViolation names one invalid input field, as in google.rpc.BadRequest.
 type FieldViolation struct {

@@ -152,12 +152,15 @@ func BenchmarkGetProductGRPC(b *testing.B) {
 
 // BenchmarkListProducts100k streams a 100k-product catalog from Postgres
 // over gRPC and reports the heap's peak growth while streaming, which stays
-// flat because the server holds one batch at a time.
+// flat because the server holds one batch at a time, and the process's
+// peak RSS (server and client together; Postgres is another process)
+// with the kernel's high-water mark reset just before streaming.
 func BenchmarkListProducts100k(b *testing.B) {
 	store := openTestPostgres(b, pgtest.URL(b))
 	seedBulk(b, store, bulkRows)
 	g := newGRPCFixture(b, newFixture(b, store, Options{}))
 	baseline := sampleHeap().Stop()
+	resetPeakRSS(b)
 	h := sampleHeap()
 	b.ResetTimer()
 	for b.Loop() {
@@ -167,7 +170,34 @@ func BenchmarkListProducts100k(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(h.Stop()-baseline, "peak-heap-MiB")
+	b.ReportMetric(peakRSS(b), "peak-rss-MiB")
 	b.ReportMetric(float64(bulkRows)*float64(b.N)/b.Elapsed().Seconds(), "products/s")
+}
+
+// resetPeakRSS restarts the kernel's peak-RSS count (Linux >= 4.0).
+func resetPeakRSS(b *testing.B) {
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		b.Fatalf("reset peak RSS: %v", err)
+	}
+}
+
+// peakRSS is VmHWM from /proc/self/status, in MiB.
+func peakRSS(b *testing.B) float64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb / 1024
+		}
+	}
+	b.Fatal("no VmHWM in /proc/self/status")
+	return 0
 }
 
 // BenchmarkPgbench is the database's own ceiling next to

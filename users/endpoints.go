@@ -19,12 +19,6 @@ type Endpoints struct {
 	ValidateUser endpoint.Endpoint // string (user id) -> User
 }
 
-// Credentials is a login request.
-type Credentials struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-}
-
 // MakeEndpoints wires s behind chain; method names match the gRPC methods
 // so logs and metrics read the same whichever transport served a call.
 func MakeEndpoints(s Service, chain mw.Chain) Endpoints {

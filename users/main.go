@@ -16,6 +16,7 @@ import (
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/boot"
 	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/kit/typed"
 	usersv1 "github.com/kitshop/kitshop/pb/users/v1"
 )
 
@@ -61,7 +62,11 @@ func run(ctx context.Context, args []string) error {
 		_ = level.Info(p.Logger).Log("msg", "bootstrap admin ready", "user_id", admin.ID)
 	}
 
-	verifier := auth.NewVerifier(auth.StaticKeys(key.Public().(ed25519.PublicKey)))
+	pub, err := typed.Cast[ed25519.PublicKey](key.Public())
+	if err != nil {
+		return err
+	}
+	verifier := auth.NewVerifier(auth.StaticKeys(pub))
 	endpoints := MakeEndpoints(svc, p.Chain)
 	grpcSrv := p.GRPCServer(verifier.GRPCServerOptions()...)
 	usersv1.RegisterUsersServiceServer(grpcSrv, NewGRPCServer(endpoints))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/typed"
 )
 
 // Service manages accounts and issues access tokens.
@@ -97,6 +98,12 @@ type UserUpdate struct {
 	CurrentPassword *string
 }
 
+// Credentials is a login request.
+type Credentials struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
 // Session is what a successful login returns.
 type Session struct {
 	AccessToken string `json:"access_token"`
@@ -140,7 +147,11 @@ func NewService(store Store, key ed25519.PrivateKey, opt Options) (Service, erro
 	if err != nil {
 		return nil, err
 	}
-	jwk := auth.PublicJWK(key.Public().(ed25519.PublicKey))
+	pub, err := typed.Cast[ed25519.PublicKey](key.Public())
+	if err != nil {
+		return nil, err
+	}
+	jwk := auth.PublicJWK(pub)
 	return &service{
 		store: store, key: key, kid: jwk.Kid, ttl: opt.TokenTTL, cost: opt.BcryptCost,
 		now: opt.Now, dummyHash: dummy, publicJWKS: auth.JWKS{Keys: []auth.JWK{jwk}},
@@ -166,7 +177,7 @@ func (s *service) create(ctx context.Context, in NewUser, role string) (User, er
 	if err != nil {
 		return User{}, errs.Internalf(err, "hash password")
 	}
-	now := s.now().UTC()
+	now := s.timestamp()
 	u := User{
 		ID: uuid.NewString(), Email: in.Email, Name: in.Name, Role: role,
 		Address: in.Address, PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
@@ -229,6 +240,10 @@ func authorize(ctx context.Context, id string) (string, error) {
 	if id == "" || id == "me" {
 		return c.Subject, nil
 	}
+	id, err = canonicalID(id)
+	if err != nil {
+		return "", err
+	}
 	if id != c.Subject && c.Role != auth.RoleAdmin {
 		return "", ErrForbidden
 	}
@@ -240,18 +255,12 @@ func (s *service) Get(ctx context.Context, id string) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	if err := checkID(id); err != nil {
-		return User{}, err
-	}
 	return s.store.Get(ctx, id)
 }
 
 func (s *service) Update(ctx context.Context, in UserUpdate) (User, error) {
 	id, err := authorize(ctx, in.ID)
 	if err != nil {
-		return User{}, err
-	}
-	if err := checkID(id); err != nil {
 		return User{}, err
 	}
 	var v errs.Validation
@@ -292,13 +301,14 @@ func (s *service) Update(ctx context.Context, in UserUpdate) (User, error) {
 		if in.ClearAddress {
 			u.Address = nil
 		}
-		u.UpdatedAt = s.now().UTC()
+		u.UpdatedAt = s.timestamp()
 		return nil
 	})
 }
 
 func (s *service) Validate(ctx context.Context, id string) (User, error) {
-	if err := checkID(id); err != nil {
+	id, err := canonicalID(id)
+	if err != nil {
 		return User{}, err
 	}
 	u, err := s.store.Get(ctx, id)
@@ -338,7 +348,7 @@ func (s *service) EnsureAdmin(ctx context.Context, email, password string) (User
 			return User{}, errs.Internalf(err, "hash password")
 		}
 		return s.store.Update(ctx, existing.ID, func(u *User) error {
-			u.Role, u.PasswordHash, u.Disabled, u.UpdatedAt = auth.RoleAdmin, hash, false, s.now().UTC()
+			u.Role, u.PasswordHash, u.Disabled, u.UpdatedAt = auth.RoleAdmin, hash, false, s.timestamp()
 			return nil
 		})
 	}
@@ -347,13 +357,20 @@ func (s *service) EnsureAdmin(ctx context.Context, email, password string) (User
 
 func (s *service) JWKS() auth.JWKS { return s.publicJWKS }
 
-// checkID refuses malformed ids before they reach the store: a client's
-// typo is InvalidArgument; NotFound is for well-formed ids nobody has.
-func checkID(id string) error {
-	if uuid.Validate(id) != nil {
-		return errs.Invalid(errs.FieldViolation{Field: "id", Message: "must be a UUID"})
+// timestamp is now at the precision Postgres keeps, so a user reads the
+// same from either store.
+func (s *service) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// canonicalID refuses malformed ids before they reach the store (a
+// client's typo is InvalidArgument; NotFound is for well-formed ids nobody
+// has) and spells the others one way, so "ABC…" and "abc…" are one user
+// in every store and in the self-or-admin check.
+func canonicalID(id string) (string, error) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", errs.Invalid(errs.FieldViolation{Field: "id", Message: "must be a UUID"})
 	}
-	return nil
+	return u.String(), nil
 }
 
 func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }

@@ -41,7 +41,7 @@ func (p *postgresStore) Create(ctx context.Context, u User) error {
 		return ErrEmailTaken
 	}
 	if err != nil {
-		return errs.Internalf(err, "insert user")
+		return pg.Classify(err)
 	}
 	return nil
 }
@@ -71,7 +71,7 @@ func (p *postgresStore) Update(ctx context.Context, id string, change func(*User
 		_, err = tx.ExecContext(ctx, `UPDATE users SET name=$2, role=$3, password_hash=$4, address=$5, disabled=$6, updated_at=$7 WHERE id=$1`,
 			id, u.Name, u.Role, u.PasswordHash, addr, u.Disabled, u.UpdatedAt)
 		if err != nil {
-			return errs.Internalf(err, "update user")
+			return pg.Classify(err)
 		}
 		out = u
 		return nil
@@ -89,7 +89,7 @@ func scanUser(row *sql.Row) (User, error) {
 		return User{}, ErrNotFound
 	}
 	if err != nil {
-		return User{}, errs.Internalf(err, "read user")
+		return User{}, pg.Classify(err)
 	}
 	if addr != nil {
 		u.Address = &Address{}

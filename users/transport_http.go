@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	httptransport "github.com/go-kit/kit/transport/http"
 	"github.com/gorilla/mux"
 
 	"github.com/kitshop/kitshop/kit/auth"
@@ -18,7 +19,8 @@ func NewHTTPHandler(e Endpoints, jwks auth.JWKS, verifier *auth.Verifier) http.H
 	api.Methods(http.MethodPost).Path("/users").
 		Handler(httpx.Handler[NewUser, User](e.CreateUser, httpx.JSONBody[NewUser](), http.StatusCreated))
 	api.Methods(http.MethodPost).Path("/auth/login").
-		Handler(httpx.Handler[Credentials, Session](e.Authenticate, httpx.JSONBody[Credentials](), http.StatusOK))
+		Handler(httpx.Handler[Credentials, Session](e.Authenticate, httpx.JSONBody[Credentials](), http.StatusOK,
+			httptransport.ServerAfter(noStore)))
 	api.Methods(http.MethodGet).Path("/users/me").
 		Handler(httpx.Handler[string, User](e.GetUser, nil, http.StatusOK))
 	api.Methods(http.MethodPatch).Path("/users/me").
@@ -48,6 +50,13 @@ func decodeUpdate(_ context.Context, r *http.Request) (UserUpdate, error) {
 		u.Address, u.ClearAddress = p.Address.Value, p.Address.Value == nil
 	}
 	return u, nil
+}
+
+// noStore keeps caches from keeping access tokens (RFC 6749, 5.1).
+func noStore(ctx context.Context, w http.ResponseWriter) context.Context {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	return ctx
 }
 
 func pathID(_ context.Context, r *http.Request) (string, error) {

@@ -30,6 +30,7 @@ import (
 	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/metrics"
 	"github.com/kitshop/kitshop/kit/sd"
+	"github.com/kitshop/kitshop/kit/tracing"
 )
 
 // readTimeout bounds each etcd read behind the HTTP view and readiness.
@@ -105,7 +106,18 @@ func run(args []string) error {
 	if err != nil {
 		return fail(err)
 	}
-	handler := newHandler(client, ready, metrics.NewRegistry(), logger, readTimeout)
+	tracerCfg, err := tracing.ConfigFromEnv("registry", httpL.Addr().String())
+	if err != nil {
+		return fail(err)
+	}
+	tracer, closeTracer, err := tracing.New(tracerCfg)
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, closeTracer)
+	// Like every kitshop HTTP port: a span per request, continuing W3C or
+	// B3 traces, and a traceparent on every response.
+	handler := tracing.HTTPServer(tracer, newHandler(client, ready, metrics.NewRegistry(), logger, readTimeout))
 	app := &lifecycle.App{
 		Name:         "registry",
 		Logger:       logger,

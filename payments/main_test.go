@@ -2,30 +2,19 @@ package main
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/pg/pgtest"
 )
-
-// freeAddr returns a loopback address nobody listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // TestRunServesAndShutsDown runs the whole process on Postgres, without a
 // registry: it becomes ready, serves, and stops cleanly when its context
 // ends.
 func TestRunServesAndShutsDown(t *testing.T) {
-	httpAddr := freeAddr(t)
+	httpAddr := kittest.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)

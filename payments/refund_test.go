@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/kittest"
 )
 
 func (f *svcFixture) captured(t *testing.T, amount int64) Payment {
@@ -49,7 +50,7 @@ func TestRefundPartialThenFull(t *testing.T) {
 			}
 			// Nothing is left to refund.
 			_, err = f.svc.Refund(ctx, refundReq(p.ID, 0))
-			wantReason(t, err, errs.FailedPrecondition, ReasonRefundExceedsCaptured)
+			kittest.WantErr(t, err, errs.FailedPrecondition, ReasonRefundExceedsCaptured)
 		})
 	}
 }
@@ -59,7 +60,7 @@ func TestRefundAboveCapturedIsRefused(t *testing.T) {
 	ctx := context.Background()
 	p := f.captured(t, 1000)
 	_, err := f.svc.Refund(ctx, refundReq(p.ID, 1001))
-	e := wantReason(t, err, errs.FailedPrecondition, ReasonRefundExceedsCaptured)
+	e := kittest.WantErr(t, err, errs.FailedPrecondition, ReasonRefundExceedsCaptured)
 	if e.Meta["refundable_cents"] != "1000" {
 		t.Fatalf("meta %v, want refundable_cents 1000", e.Meta)
 	}
@@ -67,7 +68,7 @@ func TestRefundAboveCapturedIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = f.svc.Refund(ctx, refundReq(p.ID, 401))
-	if e := wantReason(t, err, errs.FailedPrecondition, ReasonRefundExceedsCaptured); e.Meta["refundable_cents"] != "400" {
+	if e := kittest.WantErr(t, err, errs.FailedPrecondition, ReasonRefundExceedsCaptured); e.Meta["refundable_cents"] != "400" {
 		t.Fatalf("meta %v, want refundable_cents 400", e.Meta)
 	}
 	if got, _ := f.store.Payment(ctx, p.ID); got.RefundedCents != 600 {
@@ -98,7 +99,7 @@ func TestRefundIdempotency(t *testing.T) {
 				{PaymentID: other.ID, AmountCents: 250, IdempotencyKey: req.IdempotencyKey},
 			} {
 				_, err := f.svc.Refund(ctx, r)
-				if e := wantReason(t, err, errs.FailedPrecondition, ReasonIdempotencyKeyReused); e.Meta["payment_id"] != p.ID {
+				if e := kittest.WantErr(t, err, errs.FailedPrecondition, ReasonIdempotencyKeyReused); e.Meta["payment_id"] != p.ID {
 					t.Fatalf("meta %v, want payment_id %s", e.Meta, p.ID)
 				}
 			}
@@ -200,7 +201,7 @@ func TestRefundRequiresCapturedPayment(t *testing.T) {
 		_, err := f.svc.Charge(ctx, chargeReq(number))
 		id := errs.As(err).Meta["payment_id"]
 		_, err = f.svc.Refund(ctx, refundReq(id, 0))
-		wantReason(t, err, errs.FailedPrecondition, ReasonNotCaptured)
+		kittest.WantErr(t, err, errs.FailedPrecondition, ReasonNotCaptured)
 	}
 	_, err := f.svc.Refund(ctx, refundReq(uuid.NewString(), 0))
 	if !errors.Is(err, ErrNotFound) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/mw"
 	"github.com/kitshop/kitshop/kit/typed"
 )
@@ -60,21 +61,9 @@ func chargeReq(number string) ChargeRequest {
 	}
 }
 
-func wantReason(t *testing.T, err error, kind errs.Kind, reason string) *errs.Error {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("want %s %s, got success", kind, reason)
-	}
-	e := errs.As(err)
-	if e.Kind != kind || e.Reason != reason {
-		t.Fatalf("want %s %s, got %s %s (%v)", kind, reason, e.Kind, e.Reason, err)
-	}
-	return e
-}
-
 func wantFields(t *testing.T, err error, fields ...string) {
 	t.Helper()
-	e := wantReason(t, err, errs.InvalidArgument, errs.ReasonValidation)
+	e := kittest.WantErr(t, err, errs.InvalidArgument, errs.ReasonValidation)
 	got := map[string]bool{}
 	for _, f := range e.Fields {
 		got[f.Field] = true
@@ -148,7 +137,7 @@ func TestChargeDeclines(t *testing.T) {
 			f := newSvcFixture(t, newMemoryStore())
 			req := chargeReq(tc.number)
 			_, err := f.svc.Charge(context.Background(), req)
-			e := wantReason(t, err, errs.FailedPrecondition, tc.reason)
+			e := kittest.WantErr(t, err, errs.FailedPrecondition, tc.reason)
 			if !errors.Is(err, tc.sentinel) || e.HTTPStatus() != http.StatusPaymentRequired {
 				t.Fatalf("error %v: want %v with HTTP 402, got %d", err, tc.sentinel, e.HTTPStatus())
 			}
@@ -162,7 +151,7 @@ func TestChargeDeclines(t *testing.T) {
 			}
 			// A replay reports the same decline without asking the processor.
 			_, err2 := f.svc.Charge(context.Background(), req)
-			e2 := wantReason(t, err2, errs.FailedPrecondition, tc.reason)
+			e2 := kittest.WantErr(t, err2, errs.FailedPrecondition, tc.reason)
 			if e2.Meta["payment_id"] != id || e2.HTTPStatus() != http.StatusPaymentRequired {
 				t.Fatalf("replay error %+v, want the first decline (payment %s)", e2, id)
 			}
@@ -180,7 +169,7 @@ func TestChargeProcessingErrorIsRecordedAndRetried(t *testing.T) {
 	f := newSvcFixture(t, newMemoryStore())
 	req := chargeReq(TestCardProcessingError)
 	_, err := f.svc.Charge(context.Background(), req)
-	e := wantReason(t, err, errs.Unavailable, ReasonProcessingError)
+	e := kittest.WantErr(t, err, errs.Unavailable, ReasonProcessingError)
 	if errs.IsInfrastructure(err) {
 		t.Fatal("a processing error is the processor's verdict on one charge, not a sick service: breakers must not count it")
 	}
@@ -191,7 +180,7 @@ func TestChargeProcessingErrorIsRecordedAndRetried(t *testing.T) {
 	}
 	// The caller's retry asks the processor again, on the same payment.
 	_, err = f.svc.Charge(context.Background(), req)
-	if e := wantReason(t, err, errs.Unavailable, ReasonProcessingError); e.Meta["payment_id"] != id {
+	if e := kittest.WantErr(t, err, errs.Unavailable, ReasonProcessingError); e.Meta["payment_id"] != id {
 		t.Fatalf("retry reported payment %s, want %s", e.Meta["payment_id"], id)
 	}
 	if n := f.proc.calls.Load(); n != 2 {
@@ -220,7 +209,7 @@ func TestChargeRetryAfterFailureCaptures(t *testing.T) {
 	svc := NewService(store, Options{Processor: proc, Now: func() time.Time { return later }})
 	req := chargeReq(TestCardApproved)
 	_, err := svc.Charge(context.Background(), req)
-	id := wantReason(t, err, errs.Unavailable, ReasonProcessingError).Meta["payment_id"]
+	id := kittest.WantErr(t, err, errs.Unavailable, ReasonProcessingError).Meta["payment_id"]
 	later = testNow.Add(time.Second)
 	p, err := svc.Charge(context.Background(), req)
 	if err != nil || p.ID != id || p.Status != StatusCaptured || p.DeclineCode != "" ||
@@ -249,7 +238,7 @@ func TestChargeProcessorUnreachableRecordsNothing(t *testing.T) {
 	svc := NewService(store, Options{Processor: downProcessor{}, Now: func() time.Time { return testNow }})
 	req := chargeReq(TestCardApproved)
 	_, err := svc.Charge(context.Background(), req)
-	e := wantReason(t, err, errs.Unavailable, ReasonProcessingError)
+	e := kittest.WantErr(t, err, errs.Unavailable, ReasonProcessingError)
 	if e.Message != "payment processor unreachable, retry later" {
 		t.Fatalf("message %q leaks the cause", e.Message)
 	}
@@ -330,7 +319,7 @@ func TestChargeReplayAndKeyReuse(t *testing.T) {
 			r := req
 			m(&r)
 			_, err := f.svc.Charge(ctx, r)
-			if e := wantReason(t, err, errs.FailedPrecondition, ReasonIdempotencyKeyReused); e.Meta["payment_id"] != first.ID {
+			if e := kittest.WantErr(t, err, errs.FailedPrecondition, ReasonIdempotencyKeyReused); e.Meta["payment_id"] != first.ID {
 				t.Fatalf("meta %v, want payment_id %s", e.Meta, first.ID)
 			}
 		})
@@ -440,11 +429,11 @@ func TestGetPaymentAccess(t *testing.T) {
 	}
 	// Another customer learns nothing: same answer as for an unknown id.
 	_, err = f.svc.GetPayment(asUser(uuid.NewString(), auth.RoleCustomer), p.ID)
-	wantReason(t, err, errs.NotFound, errs.ReasonNotFound)
+	kittest.WantErr(t, err, errs.NotFound, errs.ReasonNotFound)
 	_, err = f.svc.GetPayment(asUser(req.UserID, auth.RoleCustomer), uuid.NewString())
-	wantReason(t, err, errs.NotFound, errs.ReasonNotFound)
+	kittest.WantErr(t, err, errs.NotFound, errs.ReasonNotFound)
 	_, err = f.svc.GetPayment(context.Background(), p.ID)
-	wantReason(t, err, errs.Unauthenticated, errs.ReasonUnauth)
+	kittest.WantErr(t, err, errs.Unauthenticated, errs.ReasonUnauth)
 	_, err = f.svc.GetPayment(asUser(req.UserID, auth.RoleCustomer), "not-a-uuid")
 	wantFields(t, err, "id")
 }
@@ -458,7 +447,7 @@ func TestProcessingErrorsDoNotOpenTheBreaker(t *testing.T) {
 	charge := typed.Func[ChargeRequest, Payment](MakeEndpoints(f.svc, chain).Charge)
 	for i := 0; i < 5; i++ {
 		_, err := charge(context.Background(), chargeReq(TestCardProcessingError))
-		wantReason(t, err, errs.Unavailable, ReasonProcessingError)
+		kittest.WantErr(t, err, errs.Unavailable, ReasonProcessingError)
 	}
 	if _, err := charge(context.Background(), chargeReq(TestCardApproved)); err != nil {
 		t.Fatalf("a good card after processing errors: %v", err)

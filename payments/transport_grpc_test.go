@@ -1,52 +1,31 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/grpcx"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/mw"
 	commonv1 "github.com/kitshop/kitshop/pb/common/v1"
 	paymentsv1 "github.com/kitshop/kitshop/pb/payments/v1"
 )
 
-// syncBuffer collects log output written from server goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type grpcFixture struct {
 	client paymentsv1.PaymentsServiceClient
 	iss    *issuer
-	logs   *syncBuffer
+	logs   *kittest.LogBuffer
 }
 
 // newGRPCFixture serves the service on a real 127.0.0.1 listener, wired as
@@ -55,7 +34,7 @@ type grpcFixture struct {
 // tests see exactly what goes over the wire.
 func newGRPCFixture(t *testing.T) *grpcFixture {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &kittest.LogBuffer{}
 	logger := logx.New(logs, "payments")
 	iss := newIssuer(t)
 	svc := NewService(newMemoryStore(), Options{Logger: logger, Now: func() time.Time { return testNow }})
@@ -88,32 +67,6 @@ func pbCharge(number string) *paymentsv1.ChargeRequest {
 		Card:           &commonv1.Card{Number: number, ExpMonth: 12, ExpYear: 2031, Cvc: "321"},
 		IdempotencyKey: "k-" + uuid.NewString(),
 	}
-}
-
-// wantStatus checks a call's status code and ErrorInfo reason and returns
-// the ErrorInfo metadata and any field violations.
-func wantStatus(t *testing.T, err error, code codes.Code, reason string) (map[string]string, []string) {
-	t.Helper()
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != code {
-		t.Fatalf("error %v, want %s", err, code)
-	}
-	var info *errdetails.ErrorInfo
-	var fields []string
-	for _, d := range st.Details() {
-		switch d := d.(type) {
-		case *errdetails.ErrorInfo:
-			info = d
-		case *errdetails.BadRequest:
-			for _, fv := range d.GetFieldViolations() {
-				fields = append(fields, fv.GetField())
-			}
-		}
-	}
-	if info == nil || info.GetReason() != reason || info.GetDomain() != "kitshop" {
-		t.Fatalf("ErrorInfo %v, want reason %s in domain kitshop", info, reason)
-	}
-	return info.GetMetadata(), fields
 }
 
 func withToken(token string) context.Context {
@@ -150,7 +103,7 @@ func TestGRPCCharge(t *testing.T) {
 	} {
 		t.Run(tc.reason, func(t *testing.T) {
 			_, err := f.client.Charge(ctx, pbCharge(tc.number))
-			meta, _ := wantStatus(t, err, tc.code, tc.reason)
+			meta := kittest.ErrorMetadata(kittest.WantStatus(t, err, tc.code, tc.reason))
 			if uuid.Validate(meta["payment_id"]) != nil {
 				t.Fatalf("metadata %v, want a payment_id", meta)
 			}
@@ -164,7 +117,7 @@ func TestGRPCCharge(t *testing.T) {
 		bad := pbCharge("4242424242424241")
 		bad.Card.ExpYear, bad.Card.Cvc = 2020, "1"
 		_, err := f.client.Charge(ctx, bad)
-		_, fields := wantStatus(t, err, codes.InvalidArgument, "VALIDATION_FAILED")
+		fields := kittest.FieldViolations(kittest.WantStatus(t, err, codes.InvalidArgument, "VALIDATION_FAILED"))
 		if strings.Join(fields, ",") != "card.number,card.exp_year,card.cvc" {
 			t.Fatalf("field violations %v", fields)
 		}
@@ -173,13 +126,13 @@ func TestGRPCCharge(t *testing.T) {
 		bad := pbCharge(TestCardApproved)
 		bad.Card = nil
 		_, err := f.client.Charge(ctx, bad)
-		wantStatus(t, err, codes.InvalidArgument, "VALIDATION_FAILED")
+		kittest.WantStatus(t, err, codes.InvalidArgument, "VALIDATION_FAILED")
 	})
 	t.Run("key reused", func(t *testing.T) {
 		other := pbCharge(TestCardApproved)
 		other.IdempotencyKey = req.GetIdempotencyKey()
 		_, err := f.client.Charge(ctx, other)
-		meta, _ := wantStatus(t, err, codes.FailedPrecondition, ReasonIdempotencyKeyReused)
+		meta := kittest.ErrorMetadata(kittest.WantStatus(t, err, codes.FailedPrecondition, ReasonIdempotencyKeyReused))
 		if meta["payment_id"] != p.GetId() {
 			t.Fatalf("metadata %v, want payment_id %s", meta, p.GetId())
 		}
@@ -194,7 +147,7 @@ func TestGRPCRefund(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = f.client.Refund(ctx, &paymentsv1.RefundRequest{PaymentId: p.GetId(), AmountCents: 5000, IdempotencyKey: "r0"})
-	if meta, _ := wantStatus(t, err, codes.FailedPrecondition, ReasonRefundExceedsCaptured); meta["refundable_cents"] != "4200" {
+	if meta := kittest.ErrorMetadata(kittest.WantStatus(t, err, codes.FailedPrecondition, ReasonRefundExceedsCaptured)); meta["refundable_cents"] != "4200" {
 		t.Fatalf("metadata %v, want refundable_cents 4200", meta)
 	}
 	part, err := f.client.Refund(ctx, &paymentsv1.RefundRequest{PaymentId: p.GetId(), AmountCents: 200, IdempotencyKey: "r1", Reason: "damaged"})
@@ -210,7 +163,7 @@ func TestGRPCRefund(t *testing.T) {
 		t.Fatalf("repeat = %v, %v", again, err)
 	}
 	_, err = f.client.Refund(ctx, &paymentsv1.RefundRequest{PaymentId: uuid.NewString(), IdempotencyKey: "r3"})
-	wantStatus(t, err, codes.NotFound, "NOT_FOUND")
+	kittest.WantStatus(t, err, codes.NotFound, "NOT_FOUND")
 }
 
 func TestGRPCGetPayment(t *testing.T) {
@@ -230,11 +183,11 @@ func TestGRPCGetPayment(t *testing.T) {
 		}
 	}
 	_, err = f.client.GetPayment(withToken(f.iss.token(t, uuid.NewString(), auth.RoleCustomer)), get)
-	wantStatus(t, err, codes.NotFound, "NOT_FOUND")
+	kittest.WantStatus(t, err, codes.NotFound, "NOT_FOUND")
 	_, err = f.client.GetPayment(context.Background(), get)
-	wantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
+	kittest.WantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
 	_, err = f.client.GetPayment(withToken("garbage"), get)
-	wantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
+	kittest.WantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
 }
 
 // TestGRPCLogsNeverShowCardNumbers charges every kind of card over gRPC,

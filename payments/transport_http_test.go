@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/json"
-	"io"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/kitshop/kitshop/kit/auth"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/mw"
 )
 
@@ -66,39 +65,17 @@ func TestHTTPGetPayment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	get := func(t *testing.T, method, path, token string) (int, http.Header, map[string]any) {
-		t.Helper()
-		r, err := http.NewRequest(method, srv.URL+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if token != "" {
-			r.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		var body map[string]any
-		if len(raw) > 0 {
-			if err := json.Unmarshal(raw, &body); err != nil {
-				t.Fatalf("%s %s: body is not a JSON object: %q", method, path, raw)
-			}
-		}
-		return resp.StatusCode, resp.Header, body
-	}
+	api := kittest.HTTPClient{BaseURL: srv.URL}
 	path := "/api/v1/payments/" + p.ID
 	owner := iss.token(t, req.UserID, auth.RoleCustomer)
 
 	t.Run("owner", func(t *testing.T) {
-		status, h, body := get(t, http.MethodGet, path, owner)
-		if mt, _, _ := mime.ParseMediaType(h.Get("Content-Type")); status != http.StatusOK || mt != "application/json" {
-			t.Fatalf("status %d, content type %q, want 200 JSON", status, h.Get("Content-Type"))
+		r := api.Do(t, http.MethodGet, path, owner, nil, "")
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); r.Status != http.StatusOK || mt != "application/json" {
+			t.Fatalf("status %d, content type %q, want 200 JSON", r.Status, r.Header.Get("Content-Type"))
 		}
-		keys := make([]string, 0, len(body))
-		for k := range body {
+		keys := make([]string, 0, len(r.Body))
+		for k := range r.Body {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
@@ -107,17 +84,17 @@ func TestHTTPGetPayment(t *testing.T) {
 		if !slices.Equal(keys, want) {
 			t.Fatalf("fields %v, want exactly %v", keys, want)
 		}
-		if body["id"] != p.ID || body["user_id"] != req.UserID || body["order_id"] != req.OrderID ||
-			body["amount_cents"] != float64(2500) || body["currency"] != "EUR" || body["status"] != "CAPTURED" ||
-			body["card_brand"] != "visa" || body["card_last4"] != "4242" || body["refunded_cents"] != float64(0) ||
-			body["decline_code"] != "" || body["created_at"] != "2030-05-17T10:30:00Z" {
-			t.Fatalf("body %v does not match %+v", body, p)
+		if r.Body["id"] != p.ID || r.Body["user_id"] != req.UserID || r.Body["order_id"] != req.OrderID ||
+			r.Body["amount_cents"] != float64(2500) || r.Body["currency"] != "EUR" || r.Body["status"] != "CAPTURED" ||
+			r.Body["card_brand"] != "visa" || r.Body["card_last4"] != "4242" || r.Body["refunded_cents"] != float64(0) ||
+			r.Body["decline_code"] != "" || r.Body["created_at"] != "2030-05-17T10:30:00Z" {
+			t.Fatalf("body %v does not match %+v", r.Body, p)
 		}
 	})
 	t.Run("admin", func(t *testing.T) {
-		status, _, body := get(t, http.MethodGet, path, iss.token(t, uuid.NewString(), auth.RoleAdmin))
-		if status != http.StatusOK || body["id"] != p.ID {
-			t.Fatalf("status %d, body %v; want 200 with the payment", status, body)
+		r := api.Do(t, http.MethodGet, path, iss.token(t, uuid.NewString(), auth.RoleAdmin), nil, "")
+		if r.Status != http.StatusOK || r.Body["id"] != p.ID {
+			t.Fatalf("status %d, body %v; want 200 with the payment", r.Status, r.Body)
 		}
 	})
 	for name, tc := range map[string]struct {
@@ -132,20 +109,20 @@ func TestHTTPGetPayment(t *testing.T) {
 		"malformed id": {"/api/v1/payments/nope", owner, http.MethodGet, 400, "VALIDATION_FAILED"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			status, h, body := get(t, tc.method, tc.path, tc.token)
-			mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
-			if status != tc.status || body["code"] != tc.code || mt != "application/problem+json" {
-				t.Fatalf("status %d (%s), body %v; want %d %s problem", status, h.Get("Content-Type"), body, tc.status, tc.code)
+			r := api.Do(t, tc.method, tc.path, tc.token, nil, "")
+			mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if r.Status != tc.status || r.Body["code"] != tc.code || mt != "application/problem+json" {
+				t.Fatalf("status %d (%s), body %v; want %d %s problem", r.Status, r.Header.Get("Content-Type"), r.Body, tc.status, tc.code)
 			}
-			if _, leaked := body["user_id"]; leaked {
-				t.Fatalf("problem leaks payment data: %v", body)
+			if _, leaked := r.Body["user_id"]; leaked {
+				t.Fatalf("problem leaks payment data: %v", r.Body)
 			}
 		})
 	}
 	t.Run("wrong method", func(t *testing.T) {
-		status, h, _ := get(t, http.MethodDelete, path, owner)
-		if status != http.StatusMethodNotAllowed || h.Get("Allow") == "" {
-			t.Fatalf("status %d, Allow %q; want 405 with Allow", status, h.Get("Allow"))
+		r := api.Do(t, http.MethodDelete, path, owner, nil, "")
+		if r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") == "" {
+			t.Fatalf("status %d, Allow %q; want 405 with Allow", r.Status, r.Header.Get("Allow"))
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/kittest"
 )
 
 func reserveReq(items ...ReservationItem) ReserveRequest {
@@ -93,7 +94,7 @@ func TestMixedItemsAllOrNothing(t *testing.T) {
 		a, b, c := f.create(t, "MA", 20), f.create(t, "MB", 5), f.create(t, "MC", 20)
 
 		_, err := f.svc.ReserveInventory(ctx, reserveReq(item(a.ID, 2), item(b.ID, 6), item(c.ID, 1)))
-		if e := wantReason(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK"); e.Meta["product_id"] != b.ID ||
+		if e := kittest.WantErr(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK"); e.Meta["product_id"] != b.ID ||
 			e.Meta["available"] != "5" || e.Meta["requested"] != "6" {
 			t.Fatalf("meta %v", e.Meta)
 		}
@@ -150,7 +151,7 @@ func TestDuplicateItemsAreMerged(t *testing.T) {
 		}
 		// Merged quantities are checked as a whole.
 		_, err = f.svc.ReserveInventory(context.Background(), reserveReq(item(a.ID, 3), item(a.ID, 2)))
-		if e := wantReason(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK"); e.Meta["requested"] != "5" {
+		if e := kittest.WantErr(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK"); e.Meta["requested"] != "5" {
 			t.Fatalf("meta %v", e.Meta)
 		}
 	})
@@ -185,16 +186,16 @@ func TestCommitAndRelease(t *testing.T) {
 		}
 
 		_, err = f.svc.ReleaseReservation(ctx, ReservationRef{ReservationID: r1.ID})
-		wantReason(t, err, errs.FailedPrecondition, "RESERVATION_COMMITTED")
+		kittest.WantErr(t, err, errs.FailedPrecondition, "RESERVATION_COMMITTED")
 		_, err = f.svc.CommitReservation(ctx, ReservationRef{ReservationID: r2.ID})
-		wantReason(t, err, errs.FailedPrecondition, "RESERVATION_RELEASED")
+		kittest.WantErr(t, err, errs.FailedPrecondition, "RESERVATION_RELEASED")
 		if got := f.get(t, p.ID); got.Stock != 7 || got.Reserved != 0 {
 			t.Fatalf("refused calls changed stock: %+v", got)
 		}
 		_, err = f.svc.CommitReservation(ctx, ReservationRef{ReservationID: uuid.NewString()})
-		wantReason(t, err, errs.NotFound, "RESERVATION_NOT_FOUND")
+		kittest.WantErr(t, err, errs.NotFound, "RESERVATION_NOT_FOUND")
 		_, err = f.svc.ReleaseReservation(ctx, ReservationRef{ReservationID: uuid.NewString()})
-		wantReason(t, err, errs.NotFound, "RESERVATION_NOT_FOUND")
+		kittest.WantErr(t, err, errs.NotFound, "RESERVATION_NOT_FOUND")
 	})
 }
 
@@ -263,7 +264,7 @@ func TestReservationExpiry(t *testing.T) {
 		// Past its expiry, a reservation cannot be committed even before
 		// the reaper gets to it.
 		_, err = f.svc.CommitReservation(ctx, ReservationRef{ReservationID: r.ID})
-		wantReason(t, err, errs.FailedPrecondition, "RESERVATION_EXPIRED")
+		kittest.WantErr(t, err, errs.FailedPrecondition, "RESERVATION_EXPIRED")
 
 		if n, err := f.svc.ReapExpired(ctx); err != nil || n != 1 {
 			t.Fatalf("reaped %d, %v; want 1", n, err)
@@ -272,7 +273,7 @@ func TestReservationExpiry(t *testing.T) {
 			t.Fatalf("after reaping: %+v", got)
 		}
 		_, err = f.svc.CommitReservation(ctx, ReservationRef{ReservationID: r.ID})
-		wantReason(t, err, errs.FailedPrecondition, "RESERVATION_EXPIRED")
+		kittest.WantErr(t, err, errs.FailedPrecondition, "RESERVATION_EXPIRED")
 		// Releasing an expired reservation is a no-op success: the saga's
 		// compensation must not fail because the reaper was first.
 		got, err := f.svc.ReleaseReservation(ctx, ReservationRef{ReservationID: r.ID})
@@ -350,15 +351,15 @@ func TestIdempotentReservation(t *testing.T) {
 		other := req
 		other.Items = []ReservationItem{item(p.ID, 4)}
 		_, err = f.svc.ReserveInventory(ctx, other)
-		wantReason(t, err, errs.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED")
+		kittest.WantErr(t, err, errs.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED")
 		other = req
 		other.Items = []ReservationItem{item(q.ID, 3)}
 		_, err = f.svc.ReserveInventory(ctx, other)
-		wantReason(t, err, errs.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED")
+		kittest.WantErr(t, err, errs.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED")
 		other = req
 		other.ReservationID = uuid.NewString()
 		_, err = f.svc.ReserveInventory(ctx, other)
-		wantReason(t, err, errs.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED")
+		kittest.WantErr(t, err, errs.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED")
 		// Same reservation id under a new key, same items: still a repeat.
 		other = req
 		other.IdempotencyKey = "retry-with-new-key"
@@ -417,7 +418,7 @@ func TestAdjustStockBelowReserved(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := f.svc.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: -5})
-		if e := wantReason(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK"); e.HTTPStatus() != 409 {
+		if e := kittest.WantErr(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK"); e.HTTPStatus() != 409 {
 			t.Fatalf("status %d", e.HTTPStatus())
 		}
 		got, err := f.svc.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: -4})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,19 +15,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/kitshop/kitshop/kit/auth"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/pg/pgtest"
 	productsv1 "github.com/kitshop/kitshop/pb/products/v1"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // TestRunWithPostgres starts the real process wiring (flags, Postgres,
 // a public key file, jobs) and uses it over both transports, then stops it.
@@ -42,7 +32,7 @@ func TestRunWithPostgres(t *testing.T) {
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	httpAddr, grpcAddr := freeAddr(t), freeAddr(t)
+	httpAddr, grpcAddr := kittest.FreeAddr(t), kittest.FreeAddr(t)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/kittest"
 )
 
 func (f *fixture) createFull(t testing.TB, p NewProduct) Product {
@@ -182,9 +183,9 @@ func TestSearchPageTokens(t *testing.T) {
 
 		// A token only works for the query that made it.
 		_, err = f.svc.SearchProducts(ctx, SearchRequest{Category: "other", PageToken: page.NextPageToken})
-		wantReason(t, err, errs.InvalidArgument, "INVALID_PAGE_TOKEN")
+		kittest.WantErr(t, err, errs.InvalidArgument, "INVALID_PAGE_TOKEN")
 		_, err = f.svc.SearchProducts(ctx, SearchRequest{Query: "thing", PageToken: page.NextPageToken})
-		wantReason(t, err, errs.InvalidArgument, "INVALID_PAGE_TOKEN")
+		kittest.WantErr(t, err, errs.InvalidArgument, "INVALID_PAGE_TOKEN")
 		// Page size may change between pages.
 		next, err := f.svc.SearchProducts(ctx, SearchRequest{PageSize: 5, PageToken: page.NextPageToken})
 		if err != nil || len(next.Products) != 5 || next.Products[0].SKU != "P020" {

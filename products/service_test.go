@@ -6,43 +6,25 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/kittest"
 )
-
-// fakeClock is a settable clock shared by a service and its test.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 type fixture struct {
 	svc   Service
 	impl  *service
 	store Store
-	clock *fakeClock
+	clock *kittest.Clock
 }
 
 func newFixture(t testing.TB, store Store, opts Options) *fixture {
 	t.Helper()
-	f := &fixture{store: store, clock: &fakeClock{now: testEpoch}}
+	f := &fixture{store: store, clock: kittest.NewClock(testEpoch)}
 	if opts.Now == nil {
 		opts.Now = f.clock.Now
 	}
@@ -81,7 +63,7 @@ func fields(err error) []string {
 
 func wantFields(t *testing.T, err error, want ...string) {
 	t.Helper()
-	wantReason(t, err, errs.InvalidArgument, errs.ReasonValidation)
+	kittest.WantErr(t, err, errs.InvalidArgument, errs.ReasonValidation)
 	got := fields(err)
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("violations on %v, want %v (%v)", got, want, err)
@@ -104,7 +86,7 @@ func TestCreateProductValidation(t *testing.T) {
 		t.Fatalf("created %+v", p)
 	}
 	_, err = f.svc.CreateProduct(ctx, NewProduct{SKU: "AB-1", Name: "Other", Currency: "USD"})
-	wantReason(t, err, errs.AlreadyExists, "SKU_TAKEN")
+	kittest.WantErr(t, err, errs.AlreadyExists, "SKU_TAKEN")
 }
 
 func TestIDsAreValidatedAndCanonical(t *testing.T) {
@@ -117,7 +99,7 @@ func TestIDsAreValidatedAndCanonical(t *testing.T) {
 		t.Fatalf("upper-case id: %+v, %v", got, err)
 	}
 	_, err = f.svc.GetProduct(ctx, uuid.NewString())
-	wantReason(t, err, errs.NotFound, "PRODUCT_NOT_FOUND")
+	kittest.WantErr(t, err, errs.NotFound, "PRODUCT_NOT_FOUND")
 }
 
 func TestUpdateProduct(t *testing.T) {
@@ -193,7 +175,7 @@ func TestAdjustStockService(t *testing.T) {
 		t.Fatalf("replay = %+v, %v", got, err)
 	}
 	_, err = f.svc.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: 4, IdempotencyKey: "k1"})
-	if e := wantReason(t, err, errs.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED"); e.HTTPStatus() != 422 {
+	if e := kittest.WantErr(t, err, errs.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED"); e.HTTPStatus() != 422 {
 		t.Fatalf("status %d", e.HTTPStatus())
 	}
 }

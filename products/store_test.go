@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/pg/pgtest"
 )
 
@@ -70,19 +71,6 @@ func mustGet(t testing.TB, s Store, id string) Product {
 		t.Fatalf("get %s: %v", id, err)
 	}
 	return p
-}
-
-// wantReason fails unless err is an *errs.Error of kind and reason.
-func wantReason(t testing.TB, err error, kind errs.Kind, reason string) *errs.Error {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want %v %s", kind, reason)
-	}
-	e := errs.As(err)
-	if e.Kind != kind || e.Reason != reason {
-		t.Fatalf("got %v, want %v %s", err, kind, reason)
-	}
-	return e
 }
 
 // recordingSink collects what a store publishes.
@@ -168,7 +156,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		s := newStore(t)
 		mustCreate(t, s, newTestProduct("DUP"))
 		_, err := s.CreateProduct(ctx, newTestProduct("DUP"))
-		wantReason(t, err, errs.AlreadyExists, "SKU_TAKEN")
+		kittest.WantErr(t, err, errs.AlreadyExists, "SKU_TAKEN")
 	})
 
 	t.Run("update sets only given fields and bumps version", func(t *testing.T) {
@@ -253,7 +241,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		q := newTestProduct("RES")
 		q.Stock = 3
 		_, _, err := s.UpsertProduct(ctx, q)
-		e := wantReason(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK")
+		e := kittest.WantErr(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK")
 		if e.Meta["product_id"] != p.ID || e.Meta["reserved"] != "4" {
 			t.Fatalf("meta = %v", e.Meta)
 		}
@@ -271,7 +259,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 			t.Fatalf("adjust -6 = %+v, %v, %v", got, prior, err)
 		}
 		_, _, err = s.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: -1}, testEpoch)
-		e := wantReason(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK")
+		e := kittest.WantErr(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK")
 		if e.Meta["available"] != "0" || e.Meta["requested"] != "1" || e.Meta["product_id"] != p.ID {
 			t.Fatalf("meta = %v", e.Meta)
 		}
@@ -306,7 +294,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		b = mustCreate(t, s, b)
 		r := newTestReservation(item(a.ID, 2), item(b.ID, 2))
 		_, _, err := s.Reserve(ctx, r)
-		e := wantReason(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK")
+		e := kittest.WantErr(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK")
 		if e.Meta["product_id"] != b.ID || e.Meta["available"] != "1" || e.Meta["requested"] != "2" {
 			t.Fatalf("meta = %v", e.Meta)
 		}
@@ -326,12 +314,12 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		p.Active = false
 		p = mustCreate(t, s, p)
 		_, _, err := s.Reserve(ctx, newTestReservation(item(p.ID, 1)))
-		if e := wantReason(t, err, errs.FailedPrecondition, "PRODUCT_INACTIVE"); e.Meta["product_id"] != p.ID {
+		if e := kittest.WantErr(t, err, errs.FailedPrecondition, "PRODUCT_INACTIVE"); e.Meta["product_id"] != p.ID {
 			t.Fatalf("meta = %v", e.Meta)
 		}
 		missing := uuid.NewString()
 		_, _, err = s.Reserve(ctx, newTestReservation(item(missing, 1)))
-		if e := wantReason(t, err, errs.NotFound, "PRODUCT_NOT_FOUND"); e.Meta["product_id"] != missing {
+		if e := kittest.WantErr(t, err, errs.NotFound, "PRODUCT_NOT_FOUND"); e.Meta["product_id"] != missing {
 			t.Fatalf("meta = %v", e.Meta)
 		}
 	})

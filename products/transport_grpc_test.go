@@ -9,12 +9,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/grpcx"
 	"github.com/kitshop/kitshop/kit/health"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/mw"
 	productsv1 "github.com/kitshop/kitshop/pb/products/v1"
 )
@@ -76,55 +75,28 @@ func withToken(ctx context.Context, token string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 }
 
-// wantStatus fails unless err is a status with code and an ErrorInfo of
-// the kitshop domain with reason; it returns the ErrorInfo metadata.
-func wantStatus(t testing.TB, err error, code codes.Code, reason string) map[string]string {
-	t.Helper()
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != code {
-		t.Fatalf("got %v, want code %v", err, code)
-	}
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			if info.GetReason() != reason || info.GetDomain() != errs.Domain {
-				t.Fatalf("ErrorInfo %v, want reason %s", info, reason)
-			}
-			return info.GetMetadata()
-		}
-	}
-	t.Fatalf("%v carries no ErrorInfo", err)
-	return nil
-}
-
 func TestGRPCUnaryCodes(t *testing.T) {
 	g := newGRPCFixture(t, newFixture(t, newMemoryStore(), Options{}))
 	ctx := context.Background()
 	create := &productsv1.CreateProductRequest{Sku: "G-1", Name: "Gizmo", Category: "tools", PriceCents: 500, Currency: "USD", Stock: 2}
 
 	_, err := g.client.CreateProduct(ctx, create)
-	wantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
+	kittest.WantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
 	_, err = g.client.CreateProduct(withToken(ctx, "not-a-jwt"), create)
-	wantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
+	kittest.WantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
 	_, err = g.client.CreateProduct(withToken(ctx, g.customer), create)
-	wantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
+	kittest.WantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
 	p, err := g.client.CreateProduct(withToken(ctx, g.admin), create)
 	if err != nil || p.GetAvailable() != 2 || p.GetCreatedAt() == nil {
 		t.Fatalf("create = %v, %v", p, err)
 	}
 	_, err = g.client.CreateProduct(withToken(ctx, g.admin), create)
-	wantStatus(t, err, codes.AlreadyExists, "SKU_TAKEN")
+	kittest.WantStatus(t, err, codes.AlreadyExists, "SKU_TAKEN")
 
 	_, err = g.client.CreateProduct(withToken(ctx, g.admin), &productsv1.CreateProductRequest{Sku: "x y"})
-	wantStatus(t, err, codes.InvalidArgument, errs.ReasonValidation)
-	st, _ := status.FromError(err)
-	var violations int
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			violations = len(br.GetFieldViolations())
-		}
-	}
-	if violations != 3 { // sku, name, currency
-		t.Fatalf("%d field violations in %v", violations, st.Details())
+	st := kittest.WantStatus(t, err, codes.InvalidArgument, errs.ReasonValidation)
+	if violations := kittest.FieldViolations(st); len(violations) != 3 { // sku, name, currency
+		t.Fatalf("field violations %v in %v", violations, st.Details())
 	}
 
 	got, err := g.client.GetProduct(ctx, &productsv1.GetProductRequest{Id: p.GetId()})
@@ -132,17 +104,17 @@ func TestGRPCUnaryCodes(t *testing.T) {
 		t.Fatalf("get = %v, %v", got, err)
 	}
 	_, err = g.client.GetProduct(ctx, &productsv1.GetProductRequest{Id: uuid.NewString()})
-	wantStatus(t, err, codes.NotFound, "PRODUCT_NOT_FOUND")
+	kittest.WantStatus(t, err, codes.NotFound, "PRODUCT_NOT_FOUND")
 
 	name := "Renamed"
 	_, err = g.client.UpdateProduct(ctx, &productsv1.UpdateProductRequest{Id: p.GetId(), Name: &name})
-	wantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
+	kittest.WantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
 	up, err := g.client.UpdateProduct(withToken(ctx, g.admin), &productsv1.UpdateProductRequest{Id: p.GetId(), Name: &name})
 	if err != nil || up.GetName() != name || up.GetCategory() != "tools" {
 		t.Fatalf("update = %v, %v", up, err)
 	}
 	_, err = g.client.AdjustStock(withToken(ctx, g.customer), &productsv1.AdjustStockRequest{Id: p.GetId(), Delta: 1})
-	wantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
+	kittest.WantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
 
 	missing := uuid.NewString()
 	batch, err := g.client.BatchGetProducts(ctx, &productsv1.BatchGetProductsRequest{Ids: []string{missing, p.GetId()}})
@@ -155,7 +127,7 @@ func TestGRPCUnaryCodes(t *testing.T) {
 		t.Fatalf("search = %v, %v", page, err)
 	}
 	_, err = g.client.SearchProducts(ctx, &productsv1.SearchProductsRequest{PageToken: "x"})
-	wantStatus(t, err, codes.InvalidArgument, "INVALID_PAGE_TOKEN")
+	kittest.WantStatus(t, err, codes.InvalidArgument, "INVALID_PAGE_TOKEN")
 }
 
 func TestGRPCReservations(t *testing.T) {
@@ -165,7 +137,7 @@ func TestGRPCReservations(t *testing.T) {
 
 	_, err := g.client.ReserveInventory(ctx, &productsv1.ReserveInventoryRequest{ReservationId: uuid.NewString(),
 		Items: []*productsv1.ReservationItem{{ProductId: p.ID, Quantity: 4}}})
-	meta := wantStatus(t, err, codes.FailedPrecondition, "INSUFFICIENT_STOCK")
+	meta := kittest.ErrorMetadata(kittest.WantStatus(t, err, codes.FailedPrecondition, "INSUFFICIENT_STOCK"))
 	if meta["product_id"] != p.ID || meta["available"] != "3" || meta["requested"] != "4" {
 		t.Fatalf("metadata %v", meta)
 	}
@@ -183,10 +155,10 @@ func TestGRPCReservations(t *testing.T) {
 	}
 	req.Items[0].Quantity = 1
 	_, err = g.client.ReserveInventory(ctx, req)
-	wantStatus(t, err, codes.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED")
+	kittest.WantStatus(t, err, codes.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED")
 	_, err = g.client.ReserveInventory(ctx, &productsv1.ReserveInventoryRequest{ReservationId: uuid.NewString(),
 		Items: []*productsv1.ReservationItem{{ProductId: p.ID, Quantity: 1}}, Ttl: &durationpb.Duration{Seconds: -1}})
-	wantStatus(t, err, codes.InvalidArgument, errs.ReasonValidation)
+	kittest.WantStatus(t, err, codes.InvalidArgument, errs.ReasonValidation)
 
 	ref := &productsv1.ReleaseReservationRequest{ReservationId: r.GetId(), IdempotencyKey: "order-1-release"}
 	rel, err := g.client.ReleaseReservation(ctx, ref)
@@ -194,9 +166,9 @@ func TestGRPCReservations(t *testing.T) {
 		t.Fatalf("release = %v, %v", rel, err)
 	}
 	_, err = g.client.CommitReservation(ctx, &productsv1.CommitReservationRequest{ReservationId: r.GetId()})
-	wantStatus(t, err, codes.FailedPrecondition, "RESERVATION_RELEASED")
+	kittest.WantStatus(t, err, codes.FailedPrecondition, "RESERVATION_RELEASED")
 	_, err = g.client.CommitReservation(ctx, &productsv1.CommitReservationRequest{ReservationId: uuid.NewString()})
-	wantStatus(t, err, codes.NotFound, "RESERVATION_NOT_FOUND")
+	kittest.WantStatus(t, err, codes.NotFound, "RESERVATION_NOT_FOUND")
 
 	r2, err := g.client.ReserveInventory(ctx, &productsv1.ReserveInventoryRequest{ReservationId: uuid.NewString(),
 		Items: []*productsv1.ReservationItem{{ProductId: p.ID, Quantity: 3}}})
@@ -208,7 +180,7 @@ func TestGRPCReservations(t *testing.T) {
 		t.Fatalf("commit = %v, %v", com, err)
 	}
 	_, err = g.client.ReleaseReservation(ctx, &productsv1.ReleaseReservationRequest{ReservationId: r2.GetId()})
-	wantStatus(t, err, codes.FailedPrecondition, "RESERVATION_COMMITTED")
+	kittest.WantStatus(t, err, codes.FailedPrecondition, "RESERVATION_COMMITTED")
 	if got := g.get(t, p.ID); got.Stock != 0 || got.Reserved != 0 {
 		t.Fatalf("after commit of 3: %+v", got)
 	}
@@ -248,7 +220,7 @@ func TestGRPCListProducts(t *testing.T) {
 	if err == nil {
 		_, err = bad.Recv()
 	}
-	wantStatus(t, err, codes.InvalidArgument, errs.ReasonValidation)
+	kittest.WantStatus(t, err, codes.InvalidArgument, errs.ReasonValidation)
 }
 
 func TestGRPCImportProducts(t *testing.T) {
@@ -270,9 +242,9 @@ func TestGRPCImportProducts(t *testing.T) {
 		return &productsv1.ImportProductsRequest{Sku: sku, Name: "Imported " + sku, PriceCents: 100, Currency: "USD", Stock: 4}
 	}
 	_, err := send(context.Background(), row("I-1"))
-	wantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
+	kittest.WantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
 	_, err = send(withToken(context.Background(), g.customer), row("I-1"))
-	wantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
+	kittest.WantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
 
 	bad := row("I-3")
 	bad.PriceCents = -1
@@ -405,7 +377,7 @@ func TestGRPCWatchStock(t *testing.T) {
 	// A bad request ends the call with its error.
 	w.subscribe(t, "not-a-uuid")
 	_, err = w.stream.Recv()
-	wantStatus(t, err, codes.InvalidArgument, errs.ReasonValidation)
+	kittest.WantStatus(t, err, codes.InvalidArgument, errs.ReasonValidation)
 }
 
 // TestGRPCWatchStockSlowConsumer: a client that stops reading fills the
@@ -440,7 +412,7 @@ func TestGRPCWatchStockSlowConsumer(t *testing.T) {
 	for {
 		_, err := w.stream.Recv()
 		if err != nil {
-			wantStatus(t, err, codes.ResourceExhausted, "SLOW_CONSUMER")
+			kittest.WantStatus(t, err, codes.ResourceExhausted, "SLOW_CONSUMER")
 			break
 		}
 		received++
@@ -508,5 +480,5 @@ func TestGRPCWatchStockEndsOnShutdown(t *testing.T) {
 	w.expect(t, p.ID, 1, 0)
 	ready.SetReady(false)
 	_, err = w.stream.Recv()
-	wantStatus(t, err, codes.Unavailable, errs.ReasonUnavailable)
+	kittest.WantStatus(t, err, codes.Unavailable, errs.ReasonUnavailable)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/pg/pgtest"
 )
 
@@ -185,7 +186,7 @@ func TestWatchStockSlowConsumerIsCutOff(t *testing.T) {
 				return w.Next(c)
 			}()
 			if err != nil {
-				if e := wantReason(t, err, errs.ResourceExhausted, "SLOW_CONSUMER"); e.HTTPStatus() != 429 {
+				if e := kittest.WantErr(t, err, errs.ResourceExhausted, "SLOW_CONSUMER"); e.HTTPStatus() != 429 {
 					t.Fatalf("status %d", e.HTTPStatus())
 				}
 				break

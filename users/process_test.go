@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -32,6 +31,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/kitshop/kitshop/kit/grpcx"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/pg/pgtest"
 	"github.com/kitshop/kitshop/kit/sd"
 	"github.com/kitshop/kitshop/kit/typed"
@@ -45,9 +45,9 @@ func TestProcesses(t *testing.T) {
 		t.Skip("builds and runs binaries; not in -short")
 	}
 	bin := buildBinaries(t, "registry", "users")
-	etcdAddr, peerAddr, viewAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	etcdAddr, peerAddr, viewAddr := kittest.FreeAddr(t), kittest.FreeAddr(t), kittest.FreeAddr(t)
 	start(t, bin["registry"], nil, "-etcd-addr", etcdAddr, "-peer-addr", peerAddr, "-http-addr", viewAddr)
-	waitFor(t, 30*time.Second, "registry ready", func() bool { return get(viewAddr, "/health/ready", nil) == 200 })
+	kittest.WaitFor(t, 30*time.Second, "registry ready", func() bool { return get(viewAddr, "/health/ready", nil) == 200 })
 
 	env := []string{
 		"KITSHOP_HTTP_ADDR=127.0.0.1:0", "KITSHOP_GRPC_ADDR=127.0.0.1:0",
@@ -63,7 +63,7 @@ func TestProcesses(t *testing.T) {
 	start(t, bin["users"], env)
 
 	var instances []sd.Instance
-	waitFor(t, 30*time.Second, "both users instances listed by the registry view", func() bool {
+	kittest.WaitFor(t, 30*time.Second, "both users instances listed by the registry view", func() bool {
 		var body struct{ Instances []sd.Instance }
 		get(viewAddr, "/v1/services/users", &body)
 		instances = body.Instances
@@ -116,13 +116,13 @@ func TestProcesses(t *testing.T) {
 				}
 			}()
 		}
-		waitFor(t, 10*time.Second, "load running", func() bool { return calls.Load() > 20 })
+		kittest.WaitFor(t, 10*time.Second, "load running", func() bool { return calls.Load() > 20 })
 
 		signalled := time.Now()
 		if err := first.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 5*time.Second, "the stopped instance leaves the registry", func() bool {
+		kittest.WaitFor(t, 5*time.Second, "the stopped instance leaves the registry", func() bool {
 			var body struct{ Instances []sd.Instance }
 			get(viewAddr, "/v1/services/users", &body)
 			return len(body.Instances) == 1
@@ -143,7 +143,7 @@ func TestProcesses(t *testing.T) {
 			t.Fatal("stopped instance did not exit")
 		}
 		before := calls.Load()
-		waitFor(t, 10*time.Second, "load continuing on the survivor", func() bool { return calls.Load() > before+20 })
+		kittest.WaitFor(t, 10*time.Second, "load continuing on the survivor", func() bool { return calls.Load() > before+20 })
 		close(stop)
 		wg.Wait()
 		if n := failures.Load(); n > 0 {
@@ -347,16 +347,6 @@ func tail(s string, n int) string {
 	return s
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func writeKey(t *testing.T) string {
 	t.Helper()
 	_, key, err := ed25519.GenerateKey(rand.Reader)
@@ -386,15 +376,4 @@ func get(addr, path string, out any) int {
 		_ = json.NewDecoder(resp.Body).Decode(out)
 	}
 	return resp.StatusCode
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/kittest"
 )
 
 type fixture struct {
@@ -61,21 +62,10 @@ func (f *fixture) as(t *testing.T, email string) context.Context {
 	return auth.WithClaims(context.Background(), c)
 }
 
-func wantReason(t *testing.T, err error, kind errs.Kind, reason string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("want %s %s, got success", kind, reason)
-	}
-	e := errs.As(err)
-	if e.Kind != kind || e.Reason != reason {
-		t.Fatalf("want %s %s, got %s %s (%v)", kind, reason, e.Kind, e.Reason, err)
-	}
-}
-
 func TestRegisterValidates(t *testing.T) {
 	f := newFixture(t)
 	_, err := f.svc.Register(context.Background(), NewUser{Email: "not-an-email", Password: "short", Address: &Address{Country: "usa"}})
-	wantReason(t, err, errs.InvalidArgument, errs.ReasonValidation)
+	kittest.WantErr(t, err, errs.InvalidArgument, errs.ReasonValidation)
 	fields := map[string]bool{}
 	for _, fv := range errs.As(err).Fields {
 		fields[fv.Field] = true
@@ -94,7 +84,7 @@ func TestRegisterNormalizesEmailAndRejectsDuplicates(t *testing.T) {
 		t.Fatalf("registered %+v", u)
 	}
 	_, err := f.svc.Register(context.Background(), NewUser{Email: "ADA@example.com", Password: "another pass", Name: "Eve"})
-	wantReason(t, err, errs.AlreadyExists, "EMAIL_TAKEN")
+	kittest.WantErr(t, err, errs.AlreadyExists, "EMAIL_TAKEN")
 }
 
 func TestLoginIssuesVerifiableToken(t *testing.T) {
@@ -128,8 +118,8 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 	f.register(t, "ada@example.com")
 	_, wrongPassword := f.svc.Login(context.Background(), "ada@example.com", "wrong password")
 	_, unknownEmail := f.svc.Login(context.Background(), "nobody@example.com", "correct horse")
-	wantReason(t, wrongPassword, errs.Unauthenticated, "INVALID_CREDENTIALS")
-	wantReason(t, unknownEmail, errs.Unauthenticated, "INVALID_CREDENTIALS")
+	kittest.WantErr(t, wrongPassword, errs.Unauthenticated, "INVALID_CREDENTIALS")
+	kittest.WantErr(t, unknownEmail, errs.Unauthenticated, "INVALID_CREDENTIALS")
 	if wrongPassword.Error() != unknownEmail.Error() {
 		t.Fatalf("the two failures differ: %q vs %q", wrongPassword, unknownEmail)
 	}
@@ -170,12 +160,12 @@ func TestDisabledUserCannotLogIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := f.svc.Login(context.Background(), "ada@example.com", "correct horse")
-	wantReason(t, err, errs.PermissionDenied, "USER_DISABLED")
+	kittest.WantErr(t, err, errs.PermissionDenied, "USER_DISABLED")
 	_, err = f.svc.Validate(context.Background(), u.ID)
-	wantReason(t, err, errs.PermissionDenied, "USER_DISABLED")
+	kittest.WantErr(t, err, errs.PermissionDenied, "USER_DISABLED")
 	// A wrong password on a disabled account must not reveal that it exists.
 	_, err = f.svc.Login(context.Background(), "ada@example.com", "wrong password")
-	wantReason(t, err, errs.Unauthenticated, "INVALID_CREDENTIALS")
+	kittest.WantErr(t, err, errs.Unauthenticated, "INVALID_CREDENTIALS")
 }
 
 func TestGetIsSelfOrAdmin(t *testing.T) {
@@ -194,14 +184,14 @@ func TestGetIsSelfOrAdmin(t *testing.T) {
 		t.Fatalf("me = %+v, %v", got, err)
 	}
 	_, err = f.svc.Get(f.as(t, "eve@example.com"), ada.ID)
-	wantReason(t, err, errs.PermissionDenied, errs.ReasonForbidden)
+	kittest.WantErr(t, err, errs.PermissionDenied, errs.ReasonForbidden)
 	if got, err := f.svc.Get(f.as(t, "root@example.com"), eve.ID); err != nil || got.ID != eve.ID {
 		t.Fatalf("admin get = %+v, %v", got, err)
 	}
 	_, err = f.svc.Get(f.as(t, "root@example.com"), "2b1c0c1e-0000-4000-8000-000000000000")
-	wantReason(t, err, errs.NotFound, "USER_NOT_FOUND")
+	kittest.WantErr(t, err, errs.NotFound, "USER_NOT_FOUND")
 	_, err = f.svc.Get(context.Background(), ada.ID)
-	wantReason(t, err, errs.Unauthenticated, errs.ReasonUnauth)
+	kittest.WantErr(t, err, errs.Unauthenticated, errs.ReasonUnauth)
 }
 
 func TestUpdateProfileAndPassword(t *testing.T) {
@@ -217,10 +207,10 @@ func TestUpdateProfileAndPassword(t *testing.T) {
 
 	newPass := "new password"
 	_, err = f.svc.Update(ctx, UserUpdate{Password: &newPass})
-	wantReason(t, err, errs.InvalidArgument, errs.ReasonValidation)
+	kittest.WantErr(t, err, errs.InvalidArgument, errs.ReasonValidation)
 	wrong := "not my password"
 	_, err = f.svc.Update(ctx, UserUpdate{Password: &newPass, CurrentPassword: &wrong})
-	wantReason(t, err, errs.InvalidArgument, errs.ReasonValidation)
+	kittest.WantErr(t, err, errs.InvalidArgument, errs.ReasonValidation)
 
 	current := "correct horse"
 	if _, err := f.svc.Update(ctx, UserUpdate{Password: &newPass, CurrentPassword: &current}); err != nil {
@@ -257,7 +247,7 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("validate = %+v, %v", got, err)
 	}
 	_, err := f.svc.Validate(context.Background(), "not-a-uuid")
-	wantReason(t, err, errs.InvalidArgument, errs.ReasonValidation)
+	kittest.WantErr(t, err, errs.InvalidArgument, errs.ReasonValidation)
 	_, err = f.svc.Validate(context.Background(), "6f1c1a52-7d4c-4c59-9a55-2f0f2f2f2f2f")
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("validate unknown id: %v", err)

@@ -5,7 +5,6 @@ import (
 	"net"
 	"testing"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/grpcx"
 	"github.com/kitshop/kitshop/kit/health"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/mw"
 	usersv1 "github.com/kitshop/kitshop/pb/users/v1"
 )
@@ -45,25 +45,6 @@ func withToken(token string) context.Context {
 	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
 }
 
-// wantStatus checks the code and the ErrorInfo reason of a gRPC error.
-func wantStatus(t *testing.T, err error, code codes.Code, reason string) *status.Status {
-	t.Helper()
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != code {
-		t.Fatalf("want %s, got %v", code, err)
-	}
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			if info.GetReason() != reason {
-				t.Fatalf("reason %q, want %q", info.GetReason(), reason)
-			}
-			return st
-		}
-	}
-	t.Fatalf("no ErrorInfo in %v", st.Details())
-	return nil
-}
-
 func TestGRPCUsers(t *testing.T) {
 	f := newFixture(t)
 	c := newGRPCClient(t, f)
@@ -77,29 +58,23 @@ func TestGRPCUsers(t *testing.T) {
 		t.Fatalf("created %v", created)
 	}
 	_, err = c.CreateUser(ctx, &usersv1.CreateUserRequest{Email: "ada@example.com", Password: "correct horse", Name: "Ada"})
-	wantStatus(t, err, codes.AlreadyExists, "EMAIL_TAKEN")
+	kittest.WantStatus(t, err, codes.AlreadyExists, "EMAIL_TAKEN")
 
 	_, err = c.CreateUser(ctx, &usersv1.CreateUserRequest{Email: "bad", Password: "x"})
-	st := wantStatus(t, err, codes.InvalidArgument, "VALIDATION_FAILED")
-	var violations int
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			violations = len(br.GetFieldViolations())
-		}
-	}
-	if violations != 3 {
-		t.Fatalf("want 3 field violations, got %d", violations)
+	st := kittest.WantStatus(t, err, codes.InvalidArgument, "VALIDATION_FAILED")
+	if violations := kittest.FieldViolations(st); len(violations) != 3 {
+		t.Fatalf("want 3 field violations, got %v", violations)
 	}
 
 	_, err = c.Authenticate(ctx, &usersv1.AuthenticateRequest{Email: "ada@example.com", Password: "nope nope"})
-	wantStatus(t, err, codes.Unauthenticated, "INVALID_CREDENTIALS")
+	kittest.WantStatus(t, err, codes.Unauthenticated, "INVALID_CREDENTIALS")
 	auth, err := c.Authenticate(ctx, &usersv1.AuthenticateRequest{Email: "ada@example.com", Password: "correct horse"})
 	if err != nil || auth.GetTokenType() != "Bearer" || auth.GetUser().GetId() != created.GetId() {
 		t.Fatalf("authenticate %v, %v", auth, err)
 	}
 
 	_, err = c.GetUser(ctx, &usersv1.GetUserRequest{Id: created.GetId()})
-	wantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
+	kittest.WantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
 	_, err = c.GetUser(withToken("garbage"), &usersv1.GetUserRequest{Id: created.GetId()})
 	if status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("bad token: %v", err)
@@ -112,7 +87,7 @@ func TestGRPCUsers(t *testing.T) {
 	f.register(t, "eve@example.com")
 	eve, _ := c.Authenticate(ctx, &usersv1.AuthenticateRequest{Email: "eve@example.com", Password: "correct horse"})
 	_, err = c.GetUser(withToken(eve.GetAccessToken()), &usersv1.GetUserRequest{Id: created.GetId()})
-	wantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
+	kittest.WantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
 
 	name := "Ada L"
 	updated, err := c.UpdateUser(withToken(auth.GetAccessToken()), &usersv1.UpdateUserRequest{Name: &name})
@@ -125,5 +100,5 @@ func TestGRPCUsers(t *testing.T) {
 		t.Fatalf("validate %v, %v", v, err)
 	}
 	_, err = c.ValidateUser(ctx, &usersv1.ValidateUserRequest{UserId: "1b4e28ba-2fa1-11d2-883f-0016d3cca427"})
-	wantStatus(t, err, codes.NotFound, "USER_NOT_FOUND")
+	kittest.WantStatus(t, err, codes.NotFound, "USER_NOT_FOUND")
 }

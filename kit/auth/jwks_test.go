@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/kittest"
 )
 
 // jwksServer is a users-like JWKS endpoint whose key set can be rotated
@@ -47,27 +48,9 @@ func (s *jwksServer) set(down bool, keys ...ed25519.PublicKey) {
 	s.keys, s.down = keys, down
 }
 
-// fakeClock is a settable clock for the JWKS cache.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func newJWKSSource(t *testing.T, srv *jwksServer) (*jwksSource, *fakeClock) {
+func newJWKSSource(t *testing.T, srv *jwksServer) (*jwksSource, *kittest.Clock) {
 	t.Helper()
-	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	clock := kittest.NewClock(time.Unix(1_700_000_000, 0))
 	src, err := typedSource(JWKSFromURL(func(context.Context) (string, error) { return srv.URL + "/.well-known/jwks.json", nil }, srv.Client()))
 	if err != nil {
 		t.Fatal(err)

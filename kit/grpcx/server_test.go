@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/grpcx"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/tracing"
 	"github.com/kitshop/kitshop/kit/typed"
@@ -91,12 +93,12 @@ func TestStreamInterceptorsOnHealthWatch(t *testing.T) {
 		t.Errorf("Recv after cancel = %v, want a Canceled domain error", err)
 	}
 	canceled := f.red.RequestsVec.WithLabelValues("widgets", "grpc-stream", method, "Canceled")
-	eventually(t, "stream metrics", func() bool { return testutil.ToFloat64(canceled) == 1 })
+	kittest.WaitFor(t, 5*time.Second, "stream metrics", func() bool { return testutil.ToFloat64(canceled) == 1 })
 	if v := testutil.ToFloat64(inFlight); v != 0 {
 		t.Errorf("in flight after the stream ended = %v", v)
 	}
-	eventually(t, "stream log line", func() bool { return f.logs.find(t, "method", method) != nil })
-	if l := f.logs.find(t, "method", method); l["err_kind"] != "Canceled" || l["level"] != "info" || l["took"] == nil {
+	kittest.WaitFor(t, 5*time.Second, "stream log line", func() bool { return f.logs.Find(t, "method", method) != nil })
+	if l := f.logs.Find(t, "method", method); l["err_kind"] != "Canceled" || l["level"] != "info" || l["took"] == nil {
 		t.Errorf("stream log line = %v", l)
 	}
 }
@@ -226,7 +228,7 @@ func TestPanicsBecomeInternal(t *testing.T) {
 	if _, err := client.UnaryCall(context.Background(), &testpb.SimpleRequest{ResponseSize: 1}); err != nil {
 		t.Fatalf("server dead after panics: %v", err)
 	}
-	l := f.logs.find(t, "msg", "panic in gRPC handler")
+	l := f.logs.Find(t, "msg", "panic in gRPC handler")
 	if l == nil || l["level"] != "error" || !strings.Contains(asString(l["stack"]), "service_test.go") {
 		t.Errorf("panic log line = %v, want level error with a stack", l)
 	}
@@ -303,11 +305,11 @@ func TestTraceAndRequestIDCrossTheHop(t *testing.T) {
 	sp.Finish()
 	want := tracing.TraceID(ctx)
 
-	l := f.logs.find(t, "method", "GetWidget")
+	l := f.logs.Find(t, "method", "GetWidget")
 	if l == nil || l["trace_id"] != want || l["request_id"] != "req-abc" {
 		t.Errorf("server log line = %v, want trace_id %s and request_id req-abc", l, want)
 	}
-	eventually(t, "server spans", func() bool { return len(f.spans.Spans()) >= 2 })
+	kittest.WaitFor(t, 5*time.Second, "server spans", func() bool { return len(f.spans.Spans()) >= 2 })
 	var names []string
 	for _, s := range f.spans.Spans() {
 		if s.TraceID.String() != want {

@@ -13,10 +13,11 @@ import (
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/grpcx"
 	"github.com/kitshop/kitshop/kit/health"
+	"github.com/kitshop/kitshop/kit/kittest"
 )
 
 func TestStopEndsLongLivedStreams(t *testing.T) {
-	checkGoroutines(t)
+	kittest.CheckGoroutines(t)
 	srv := grpcx.NewServer(grpcx.ServerConfig{Service: "s", Readiness: health.New()})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -56,7 +57,7 @@ func TestStopEndsLongLivedStreams(t *testing.T) {
 }
 
 func TestStopIsGracefulWhenIdle(t *testing.T) {
-	checkGoroutines(t)
+	kittest.CheckGoroutines(t)
 	srv := grpcx.NewServer(grpcx.ServerConfig{Service: "s"})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,36 +1,17 @@
 package httpx
 
 import (
-	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/go-kit/log"
 	"github.com/google/uuid"
 
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/logx"
 )
-
-// syncBuffer is a log destination safe for the server goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestRequestID(t *testing.T) {
 	var seen string
@@ -74,7 +55,7 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestRecoverAnswersProblemWithoutLeaking(t *testing.T) {
-	var logs syncBuffer
+	var logs kittest.LogBuffer
 	h := RequestID(Recover(log.NewLogfmtLogger(&logs))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("db password is hunter2")
 	})))
@@ -114,7 +95,7 @@ func TestRecoverAfterWriteAborts(t *testing.T) {
 }
 
 func TestAccessLog(t *testing.T) {
-	var logs syncBuffer
+	var logs kittest.LogBuffer
 	logger := log.NewLogfmtLogger(&logs)
 	h := RequestID(AccessLog(logger)(Recover(logger)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/panic" {

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/kitshop/kitshop/kit/health"
+	"github.com/kitshop/kitshop/kit/kittest"
 )
 
 // testApp is an App with a slow HTTP route, a slow gRPC method and the
@@ -33,12 +34,12 @@ type testApp struct {
 	release  chan struct{}
 	httpURL  string
 	grpcAddr string
-	logs     *logBuffer
+	logs     *kittest.LogBuffer
 }
 
 func newTestApp(t *testing.T) *testApp {
 	t.Helper()
-	ta := &testApp{rec: &recorder{}, started: make(chan struct{}, 4), release: make(chan struct{}), logs: &logBuffer{}}
+	ta := &testApp{rec: &recorder{}, started: make(chan struct{}, 4), release: make(chan struct{}), logs: &kittest.LogBuffer{}}
 	ready := health.New()
 	ta.health = grpchealth.NewServer()
 	ready.Subscribe(func(ok bool) {
@@ -120,12 +121,12 @@ func (ta *testApp) start(t *testing.T) (cancel func(), done <-chan error) {
 			t.Error("Run did not return")
 		}
 	})
-	eventually(t, "registration", func() bool { return ta.rec.has("register") && ta.rec.has("job-started") })
+	kittest.WaitFor(t, 5*time.Second, "registration", func() bool { return ta.rec.has("register") && ta.rec.has("job-started") })
 	return cancel, ch
 }
 
 func TestShutdownOrderAndInFlightWorkCompletes(t *testing.T) {
-	noLeaks(t)
+	kittest.CheckGoroutines(t)
 	ta := newTestApp(t)
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
@@ -161,7 +162,7 @@ func TestShutdownOrderAndInFlightWorkCompletes(t *testing.T) {
 	<-ta.started
 
 	cancel()
-	eventually(t, "drain to start", func() bool { return ta.rec.has("http-drain") })
+	kittest.WaitFor(t, 5*time.Second, "drain to start", func() bool { return ta.rec.has("http-drain") })
 
 	// Draining: new connections are refused, in-flight work is not cut.
 	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
@@ -198,7 +199,7 @@ func TestShutdownOrderAndInFlightWorkCompletes(t *testing.T) {
 }
 
 func TestDrainTimeoutForcesClose(t *testing.T) {
-	noLeaks(t)
+	kittest.CheckGoroutines(t)
 	ta := newTestApp(t)
 	ta.app.DrainTimeout = 200 * time.Millisecond
 	client := &http.Client{Transport: &http.Transport{}}
@@ -249,7 +250,7 @@ func TestDrainTimeoutForcesClose(t *testing.T) {
 }
 
 func TestJobFailureShutsDownAndIsReturned(t *testing.T) {
-	noLeaks(t)
+	kittest.CheckGoroutines(t)
 	ta := newTestApp(t)
 	boom := errors.New("outbox relay: boom")
 	ta.app.Jobs = append(ta.app.Jobs, func(ctx context.Context) error {
@@ -273,7 +274,7 @@ func TestJobFailureShutsDownAndIsReturned(t *testing.T) {
 }
 
 func TestServerFailureIsReturned(t *testing.T) {
-	noLeaks(t)
+	kittest.CheckGoroutines(t)
 	ta := newTestApp(t)
 	// A listener that fails on Accept stands in for a dead socket.
 	_ = ta.app.HTTPListener.Close()
@@ -287,7 +288,7 @@ func TestServerFailureIsReturned(t *testing.T) {
 }
 
 func TestRegistrarFailureAndShutdownErrors(t *testing.T) {
-	noLeaks(t)
+	kittest.CheckGoroutines(t)
 	ta := newTestApp(t)
 	ta.reg.runErr = errors.New("registry rejected us")
 	ta.reg.deregErr = errors.New("etcd down")
@@ -312,7 +313,7 @@ func TestRegistrarFailureAndShutdownErrors(t *testing.T) {
 }
 
 func TestMinimalAppAndValidation(t *testing.T) {
-	noLeaks(t)
+	kittest.CheckGoroutines(t)
 	// HTTP only, listener opened from Addr, no registrar.
 	srv := &http.Server{Addr: "127.0.0.1:0", Handler: http.NotFoundHandler(), ReadHeaderTimeout: time.Second}
 	ready := health.New()
@@ -320,7 +321,7 @@ func TestMinimalAppAndValidation(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
-	eventually(t, "readiness", ready.Declared)
+	kittest.WaitFor(t, 5*time.Second, "readiness", ready.Declared)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v", err)

@@ -14,32 +14,17 @@ import (
 	"github.com/openzipkin/zipkin-go"
 	"github.com/openzipkin/zipkin-go/reporter"
 
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/tracing"
 )
 
-func decodeLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q: %v", line, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
 func TestNewWritesStandardKeys(t *testing.T) {
-	var buf bytes.Buffer
+	var buf kittest.LogBuffer
 	logger := logx.New(&buf, "users")
 	_ = logger.Log("msg", "hello") // the caller key must name this line
 
-	lines := decodeLines(t, &buf)
+	lines := buf.Lines(t)
 	if len(lines) != 1 {
 		t.Fatalf("got %d lines, want 1", len(lines))
 	}
@@ -61,10 +46,10 @@ func TestNewWritesStandardKeys(t *testing.T) {
 }
 
 func TestCallerSurvivesLevelAndContext(t *testing.T) {
-	var buf bytes.Buffer
+	var buf kittest.LogBuffer
 	logger := logx.FromContext(logx.WithRequestID(context.Background(), "r1"), logx.New(&buf, "users"))
 	_ = level.Info(logger).Log("msg", "x")
-	m := decodeLines(t, &buf)[0]
+	m := buf.Lines(t)[0]
 	if c, _ := m["caller"].(string); !strings.HasPrefix(c, "logx_test.go:") {
 		t.Errorf("caller = %q, want this file", c)
 	}
@@ -74,7 +59,7 @@ func TestCallerSurvivesLevelAndContext(t *testing.T) {
 }
 
 func TestSecretsAreRedacted(t *testing.T) {
-	var buf bytes.Buffer
+	var buf kittest.LogBuffer
 	logger := log.With(logx.New(&buf, "users"), "api_key", "k-secret-1")
 	_ = logger.Log(
 		"password", "hunter2",
@@ -91,7 +76,7 @@ func TestSecretsAreRedacted(t *testing.T) {
 			t.Errorf("secret %q leaked: %s", secret, out)
 		}
 	}
-	m := decodeLines(t, &buf)[0]
+	m := buf.Lines(t)[0]
 	if m["password"] != logx.Redacted || m["card_number"] != logx.Redacted {
 		t.Errorf("password/card_number = %v/%v, want %q", m["password"], m["card_number"], logx.Redacted)
 	}
@@ -121,9 +106,9 @@ func TestFromContextAddsTraceAndRequestID(t *testing.T) {
 	defer sp.Finish()
 	ctx = logx.WithRequestID(ctx, "req-42")
 
-	var buf bytes.Buffer
+	var buf kittest.LogBuffer
 	_ = logx.FromContext(ctx, logx.New(&buf, "orders")).Log("msg", "x")
-	m := decodeLines(t, &buf)[0]
+	m := buf.Lines(t)[0]
 	want := tracing.TraceID(ctx)
 	if len(want) != 32 {
 		t.Fatalf("TraceID = %q, want 32 hex digits", want)
@@ -134,7 +119,7 @@ func TestFromContextAddsTraceAndRequestID(t *testing.T) {
 
 	buf.Reset()
 	_ = logx.FromContext(context.Background(), logx.New(&buf, "orders")).Log("msg", "y")
-	m = decodeLines(t, &buf)[0]
+	m = buf.Lines(t)[0]
 	if _, ok := m["trace_id"]; ok {
 		t.Errorf("trace_id present without a span: %v", m)
 	}
@@ -157,7 +142,7 @@ func TestRequestIDRoundTrip(t *testing.T) {
 }
 
 func TestWithLevel(t *testing.T) {
-	var buf bytes.Buffer
+	var buf kittest.LogBuffer
 	logger, err := logx.WithLevel(logx.New(&buf, "s"), "warn")
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +150,7 @@ func TestWithLevel(t *testing.T) {
 	_ = level.Info(logger).Log("msg", "dropped")
 	_ = level.Warn(logger).Log("msg", "kept")
 	_ = level.Error(logger).Log("msg", "kept too")
-	if lines := decodeLines(t, &buf); len(lines) != 2 || lines[0]["msg"] != "kept" {
+	if lines := buf.Lines(t); len(lines) != 2 || lines[0]["msg"] != "kept" {
 		t.Errorf("got %v, want only warn and error", lines)
 	}
 	if _, err := logx.WithLevel(logx.New(&buf, "s"), "loud"); err == nil {

@@ -10,19 +10,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/metrics"
 	"github.com/kitshop/kitshop/kit/mw"
 	"github.com/kitshop/kitshop/kit/typed"
 )
 
-func newChain(t *testing.T, buf *syncBuffer) (mw.Chain, *recorder) {
+func newChain(t *testing.T, buf *kittest.LogBuffer) (mw.Chain, *kittest.SpanRecorder) {
 	t.Helper()
 	red, err := metrics.NewRED(prometheus.NewRegistry(), "orders")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tracer, rec := newTracer(t)
+	tracer, rec := kittest.NewTracer(t, "")
 	return mw.Chain{
 		Service: "orders",
 		Logger:  logx.New(buf, "orders"),
@@ -35,7 +36,7 @@ func newChain(t *testing.T, buf *syncBuffer) (mw.Chain, *recorder) {
 }
 
 func TestChainShedCallsAreLoggedCountedAndTraced(t *testing.T) {
-	var buf syncBuffer
+	var buf kittest.LogBuffer
 	c, rec := newChain(t, &buf)
 	double := typed.Endpoint(func(_ context.Context, n int) (int, error) { return 2 * n, nil })
 	e := c.Wrap("Double", double)
@@ -73,7 +74,7 @@ func TestChainShedCallsAreLoggedCountedAndTraced(t *testing.T) {
 }
 
 func TestChainBreakerPerMethod(t *testing.T) {
-	var buf syncBuffer
+	var buf kittest.LogBuffer
 	c, _ := newChain(t, &buf)
 	c.Limit = 0 // no rate limit
 	calls := 0
@@ -94,7 +95,7 @@ func TestChainBreakerPerMethod(t *testing.T) {
 	if _, err := healthy(context.Background(), nil); err != nil {
 		t.Errorf("another method's breaker tripped: %v", err)
 	}
-	if !containsLine(buf.Lines(t), "msg", "circuit breaker state change") {
+	if buf.Find(t, "msg", "circuit breaker state change") == nil {
 		t.Error("breaker opening was not logged")
 	}
 }
@@ -109,7 +110,7 @@ func TestChainZeroValueParts(t *testing.T) {
 }
 
 func TestWrapClient(t *testing.T) {
-	var buf syncBuffer
+	var buf kittest.LogBuffer
 	c, rec := newChain(t, &buf)
 	calls := 0
 	e := c.WrapClient("products.ReserveInventory", func(context.Context, any) (any, error) {
@@ -131,13 +132,4 @@ func TestWrapClient(t *testing.T) {
 	if len(buf.Lines(t)) != 1 { // only the breaker's state change
 		t.Errorf("client chain logged calls: %s", buf.String())
 	}
-}
-
-func containsLine(lines []map[string]any, key, value string) bool {
-	for _, l := range lines {
-		if l[key] == value {
-			return true
-		}
-	}
-	return false
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/mw"
 	"github.com/kitshop/kitshop/kit/tracing"
@@ -19,7 +20,7 @@ type signup struct {
 }
 
 func TestLoggingNeverPrintsSecrets(t *testing.T) {
-	var buf syncBuffer
+	var buf kittest.LogBuffer
 	logger := logx.New(&buf, "users")
 	req := signup{Email: "a@example.com", Password: "hunter2-secret", CardNumber: "4242424242424242"}
 
@@ -41,9 +42,9 @@ func TestLoggingNeverPrintsSecrets(t *testing.T) {
 }
 
 func TestLoggingLevelsAndFields(t *testing.T) {
-	var buf syncBuffer
+	var buf kittest.LogBuffer
 	logger := logx.New(&buf, "orders")
-	tracer, _ := newTracer(t)
+	tracer, _ := kittest.NewTracer(t, "")
 	sp, ctx := tracer.StartSpanFromContext(context.Background(), "server")
 	defer sp.Finish()
 	ctx = logx.WithRequestID(ctx, "req-7")

@@ -7,11 +7,12 @@ import (
 	"github.com/openzipkin/zipkin-go"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/mw"
 )
 
 func TestTracingSpanPerCallWithErrorTags(t *testing.T) {
-	tracer, rec := newTracer(t)
+	tracer, rec := kittest.NewTracer(t, "")
 	parent, ctx := tracer.StartSpanFromContext(context.Background(), "server")
 
 	outcomes := map[string]error{

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/pg"
 )
 
@@ -13,7 +14,7 @@ func TestCheckFollowsTheServer(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	info, name := testDatabase(t)
-	addr := reservePort(t)
+	addr := kittest.FreeAddr(t)
 	p := startProxy(t, addr, serverAddr(info))
 	db, err := pg.Open(ctx, dsnAt(info, addr, name), "users")
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/lib/pq/pqerror"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/pg"
 	"github.com/kitshop/kitshop/kit/pg/pgtest"
 )
@@ -101,7 +102,7 @@ func TestClassify(t *testing.T) {
 func TestClassifyRealFailures(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	down, err := sql.Open("postgres", "postgres://kitshop@"+reservePort(t)+"/db?sslmode=disable&connect_timeout=1")
+	down, err := sql.Open("postgres", "postgres://kitshop@"+kittest.FreeAddr(t)+"/db?sslmode=disable&connect_timeout=1")
 	if err != nil {
 		t.Fatal(err)
 	}

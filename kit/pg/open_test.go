@@ -12,6 +12,7 @@ import (
 	"github.com/lib/pq/pqerror"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/pg"
 	"github.com/kitshop/kitshop/kit/pg/pgtest"
 )
@@ -138,7 +139,7 @@ func TestOpenConcurrentlyCreatesSchemaOnce(t *testing.T) {
 func TestOpenWaitsForTheServer(t *testing.T) {
 	t.Parallel()
 	info, name := testDatabase(t)
-	addr := reservePort(t)
+	addr := kittest.FreeAddr(t)
 	const delay = 300 * time.Millisecond
 	started := make(chan *proxy, 1)
 	timer := time.AfterFunc(delay, func() {
@@ -177,7 +178,7 @@ func TestOpenGivesUpWhenContextEnds(t *testing.T) {
 	ctx, cancel := contextWithTimeout(t, 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := pg.Open(ctx, "postgres://kitshop@"+reservePort(t)+"/db?sslmode=disable", "users")
+	_, err := pg.Open(ctx, "postgres://kitshop@"+kittest.FreeAddr(t)+"/db?sslmode=disable", "users")
 	if err == nil {
 		t.Fatal("Open succeeded without a server")
 	}
@@ -237,7 +238,7 @@ func TestOpenRejectsEmptySchema(t *testing.T) {
 func TestOpenErrorsNeverShowThePassword(t *testing.T) {
 	t.Parallel()
 	const secret = "S3cretPassw0rd"
-	closed := reservePort(t)
+	closed := kittest.FreeAddr(t)
 	host, port, _ := strings.Cut(closed, ":")
 	for _, tc := range []struct{ name, dsn string }{
 		{"url unreachable", "postgres://kitshop:" + secret + "@" + closed + "/db?sslmode=disable"},

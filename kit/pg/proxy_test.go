@@ -24,18 +24,6 @@ type proxy struct {
 	wg      sync.WaitGroup
 }
 
-// reservePort returns a loopback address nothing listens on (yet).
-func reservePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
-}
-
 // startProxy listens on addr and forwards to backend until the test ends
 // or stop is called.
 func startProxy(t *testing.T, addr, backend string) *proxy {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/etcdtest"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/sd"
 	"github.com/kitshop/kitshop/kit/typed"
 )
@@ -47,18 +48,6 @@ func startFake(t *testing.T) *fakeInstance {
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 	return f
-}
-
-// deadAddr is an address nothing listens on: connections are refused.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-	return addr
 }
 
 // checkMethod is Health.Check; the request is the service name to check,
@@ -128,7 +117,7 @@ func TestEndpointRoundRobinOverSharedConns(t *testing.T) {
 	inst := newInstancer(t, srv, "users")
 	check := sd.Endpoint(inst, conns, checkMethod, sd.EndpointOptions{})
 	list := sd.Endpoint(inst, conns, listMethod, sd.EndpointOptions{})
-	waitFor(t, 5*time.Second, "both instances dialled", func() bool { return conns.Len() == 2 })
+	kittest.WaitFor(t, 5*time.Second, "both instances dialled", func() bool { return conns.Len() == 2 })
 
 	for range 10 {
 		resp, err := call(t, check, "kitshop")
@@ -158,7 +147,7 @@ func TestEndpointRoundRobinOverSharedConns(t *testing.T) {
 
 	// a leaves: both endpoints drop it, and its connection is closed.
 	deleteKey(t, srv.Client(t), sd.Key("users", "a"))
-	waitFor(t, 5*time.Second, "a's connection to close", func() bool {
+	kittest.WaitFor(t, 5*time.Second, "a's connection to close", func() bool {
 		return connA[0].GetState() == connectivity.Shutdown
 	})
 	if conns.Len() != 1 {
@@ -197,7 +186,7 @@ func TestEndpointBusinessErrorIsNotRetried(t *testing.T) {
 	conns := sd.NewConns((&dialer{}).dial)
 	t.Cleanup(func() { _ = conns.Close() })
 	check := sd.Endpoint(newInstancer(t, srv, "users"), conns, checkMethod, sd.EndpointOptions{})
-	waitFor(t, 5*time.Second, "both instances dialled", func() bool { return conns.Len() == 2 })
+	kittest.WaitFor(t, 5*time.Second, "both instances dialled", func() bool { return conns.Len() == 2 })
 
 	_, err := call(t, check, "no-such-service")
 	if errs.KindOf(err) != errs.NotFound {
@@ -216,7 +205,7 @@ func TestEndpointRetriesInfrastructureFailures(t *testing.T) {
 	t.Parallel()
 	srv := etcdtest.Start(t)
 	good := startFake(t)
-	dead := deadAddr(t)
+	dead := kittest.FreeAddr(t)
 	register(t, srv, "dead", dead)
 	register(t, srv, "good", good.addr)
 	conns := sd.NewConns((&dialer{}).dial)
@@ -232,7 +221,7 @@ func TestEndpointRetriesInfrastructureFailures(t *testing.T) {
 		}
 	}
 	check := sd.Endpoint(inst, conns, counting, sd.EndpointOptions{RetryMax: 3})
-	waitFor(t, 5*time.Second, "both instances dialled", func() bool { return conns.Len() == 2 })
+	kittest.WaitFor(t, 5*time.Second, "both instances dialled", func() bool { return conns.Len() == 2 })
 
 	// Round robin hits the dead instance every other call; the retry
 	// moves on to the good one, so no call fails.
@@ -250,7 +239,7 @@ func TestEndpointRetriesInfrastructureFailures(t *testing.T) {
 	// Only the dead instance left: every attempt is used, and the last
 	// real error comes back, classified.
 	deleteKey(t, srv.Client(t), sd.Key("users", "good"))
-	waitFor(t, 5*time.Second, "good instance to leave", func() bool { return conns.Len() == 1 })
+	kittest.WaitFor(t, 5*time.Second, "good instance to leave", func() bool { return conns.Len() == 1 })
 	attempts.Store(0)
 	_, err := call(t, check, "kitshop")
 	if errs.KindOf(err) != errs.Unavailable || errs.ReasonOf(err) == sd.ReasonNoInstances {
@@ -294,7 +283,7 @@ func TestEndpointTimeoutBoundsTheCall(t *testing.T) {
 		}
 	}
 	e := sd.Endpoint(newInstancer(t, srv, "users"), conns, hang, sd.EndpointOptions{Timeout: 200 * time.Millisecond})
-	waitFor(t, 5*time.Second, "instance dialled", func() bool { return conns.Len() == 1 })
+	kittest.WaitFor(t, 5*time.Second, "instance dialled", func() bool { return conns.Len() == 1 })
 
 	start := time.Now()
 	_, err := call(t, e, nil)
@@ -310,7 +299,7 @@ func TestConnsShareAndReleaseByReference(t *testing.T) {
 	t.Parallel()
 	d := &dialer{}
 	conns := sd.NewConns(d.dial)
-	addr := deadAddr(t) // connections are lazy; nothing needs to listen
+	addr := kittest.FreeAddr(t) // connections are lazy; nothing needs to listen
 
 	c1, r1, err := conns.Acquire(addr)
 	if err != nil {

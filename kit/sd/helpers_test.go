@@ -12,18 +12,6 @@ import (
 	"github.com/kitshop/kitshop/kit/sd"
 )
 
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // newClient is the production client (sd.NewClient) for srv, closed at the
 // end of the test.
 func newClient(t *testing.T, srv *etcdtest.Server) *clientv3.Client {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/etcdtest"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/sd"
 )
 
@@ -59,7 +60,7 @@ func (s *subscriber) state() kitsd.Event {
 func (s *subscriber) waitInstances(t *testing.T, timeout time.Duration, want ...string) {
 	t.Helper()
 	slices.Sort(want)
-	waitFor(t, timeout, fmt.Sprint("instances ", want), func() bool {
+	kittest.WaitFor(t, timeout, fmt.Sprint("instances ", want), func() bool {
 		ev := s.state()
 		got := slices.Clone(ev.Instances)
 		slices.Sort(got)

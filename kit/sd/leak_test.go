@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kitshop/kitshop/kit/etcdtest"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/sd"
 )
 
@@ -67,5 +68,5 @@ func TestShutdownLeavesNoGoroutines(t *testing.T) {
 		t.Fatal(err)
 	}
 	inst.Stop()
-	waitFor(t, 3*time.Second, "background goroutines to end", func() bool { return len(leaked()) == 0 })
+	kittest.WaitFor(t, 3*time.Second, "background goroutines to end", func() bool { return len(leaked()) == 0 })
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/etcdtest"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/sd"
 )
 
@@ -114,7 +115,7 @@ func TestKeyExpiresWithinTTLWhenProcessDies(t *testing.T) {
 		t.Fatal("key vanished at once; only its lease expiry should remove it")
 	}
 	// etcd checks for expired leases every 500ms, hence the slack.
-	waitFor(t, ttl+time.Second, "key to expire", func() bool {
+	kittest.WaitFor(t, ttl+time.Second, "key to expire", func() bool {
 		_, _, ok := getKey(t, c, r.Key())
 		return !ok
 	})
@@ -144,7 +145,7 @@ func TestReRegistersAfterEtcdOutageLongerThanTTL(t *testing.T) {
 	// etcd extends surviving leases on restart, so the old key may still
 	// be there: re-registration shows as the key moving to a new lease.
 	var newLease clientv3.LeaseID
-	waitFor(t, 10*time.Second, "re-registration under a new lease", func() bool {
+	kittest.WaitFor(t, 10*time.Second, "re-registration under a new lease", func() bool {
 		_, l, ok := getKey(t, c, r.Key())
 		newLease = l
 		return ok && l != firstLease
@@ -187,7 +188,7 @@ func TestReRegistersAfterLeaseRevokedExternally(t *testing.T) {
 	if _, err := srv.Client(t).Revoke(ctx, lease); err != nil {
 		t.Fatalf("revoke: %v", err)
 	}
-	waitFor(t, 5*time.Second, "key to come back under a new lease", func() bool {
+	kittest.WaitFor(t, 5*time.Second, "key to come back under a new lease", func() bool {
 		_, l, ok := getKey(t, c, r.Key())
 		return ok && l != lease
 	})

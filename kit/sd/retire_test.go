@@ -12,6 +12,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/kitshop/kitshop/kit/etcdtest"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/sd"
 )
 
@@ -55,7 +56,7 @@ func TestRetiredInstanceFinishesInFlightCalls(t *testing.T) {
 	<-entered
 
 	deleteKey(t, client, sd.Key("users", "slow"))
-	waitFor(t, 5*time.Second, "the instance to leave the pool", func() bool { return conns.Len() == 0 })
+	kittest.WaitFor(t, 5*time.Second, "the instance to leave the pool", func() bool { return conns.Len() == 0 })
 	conn := d.dialed(lis.Addr().String())[0]
 	if conn.GetState() == connectivity.Shutdown {
 		t.Fatal("connection closed under an in-flight call")
@@ -64,7 +65,7 @@ func TestRetiredInstanceFinishesInFlightCalls(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("in-flight call failed after its instance left discovery: %v", err)
 	}
-	waitFor(t, 5*time.Second, "the retired connection to close", func() bool {
+	kittest.WaitFor(t, 5*time.Second, "the retired connection to close", func() bool {
 		return conn.GetState() == connectivity.Shutdown
 	})
 }

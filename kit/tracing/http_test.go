@@ -9,18 +9,9 @@ import (
 
 	"github.com/openzipkin/zipkin-go"
 
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/tracing"
 )
-
-func newTracer(t *testing.T) (*zipkin.Tracer, *recorder) {
-	t.Helper()
-	rec := &recorder{}
-	tracer, err := zipkin.NewTracer(rec, zipkin.WithTraceID128Bit(true), zipkin.WithSharedSpans(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tracer, rec
-}
 
 // serve runs one request through HTTPServer and reports the trace id and
 // traceparent the handler saw in its context, and the response.
@@ -44,7 +35,7 @@ func serve(t *testing.T, tracer *zipkin.Tracer, header http.Header) (seenTrace, 
 }
 
 func TestHTTPServerContinuesW3CTrace(t *testing.T) {
-	tracer, spans := newTracer(t)
+	tracer, spans := kittest.NewTracer(t, "")
 	const in = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	trace, tp, rec, req := serve(t, tracer, http.Header{"Traceparent": {in}})
 
@@ -72,7 +63,7 @@ func TestHTTPServerContinuesW3CTrace(t *testing.T) {
 }
 
 func TestHTTPServerPrefersB3(t *testing.T) {
-	tracer, _ := newTracer(t)
+	tracer, _ := kittest.NewTracer(t, "")
 	trace, _, rec, _ := serve(t, tracer, http.Header{
 		"X-B3-Traceid": {"463ac35c9f6413ad48485a3953bb6124"},
 		"X-B3-Spanid":  {"a2fb4a1d1a96d312"},
@@ -88,7 +79,7 @@ func TestHTTPServerPrefersB3(t *testing.T) {
 }
 
 func TestHTTPServerStartsTraceWithoutHeaders(t *testing.T) {
-	tracer, _ := newTracer(t)
+	tracer, _ := kittest.NewTracer(t, "")
 	for _, h := range []http.Header{nil, {"Traceparent": {"00-zz-bad-01"}}} {
 		trace, _, rec, _ := serve(t, tracer, h)
 		sc, ok := tracing.ParseTraceparent(rec.Header().Get("traceparent"))
@@ -99,7 +90,7 @@ func TestHTTPServerStartsTraceWithoutHeaders(t *testing.T) {
 }
 
 func TestHTTPServerKeepsUnsampledDecision(t *testing.T) {
-	tracer, spans := newTracer(t)
+	tracer, spans := kittest.NewTracer(t, "")
 	_, _, rec, _ := serve(t, tracer, http.Header{"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"}})
 	if tp := rec.Header().Get("traceparent"); !strings.HasSuffix(tp, "-00") || !strings.Contains(tp, "4bf92f3577b34da6a3ce929d0e0e4736") {
 		t.Errorf("traceparent = %q, want same trace, flags 00", tp)
@@ -113,8 +104,8 @@ func TestHTTPServerKeepsUnsampledDecision(t *testing.T) {
 // a W3C trace, calls the backend with HTTPClient, and the backend sees the
 // same trace through B3.
 func TestHTTPClientPropagates(t *testing.T) {
-	checkGoroutines(t)
-	tracer, _ := newTracer(t)
+	kittest.CheckGoroutines(t)
+	tracer, _ := kittest.NewTracer(t, "")
 	backendTrace := make(chan string, 1)
 	backend := httptest.NewServer(tracing.HTTPServer(tracer, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		backendTrace <- tracing.TraceID(r.Context())

@@ -12,11 +12,12 @@ import (
 
 	"github.com/openzipkin/zipkin-go"
 
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/tracing"
 )
 
 func TestNewWithoutURLNeverTouchesNetwork(t *testing.T) {
-	checkGoroutines(t)
+	kittest.CheckGoroutines(t)
 	// A host name that cannot resolve: New must neither look it up nor fail.
 	tracer, closer, err := tracing.New(tracing.Config{Service: "users", HostPort: "no-such-host.invalid:9081"})
 	if err != nil {
@@ -84,7 +85,7 @@ func TestConfigFromEnv(t *testing.T) {
 // TestReporterSendsToZipkinURL checks the whole path to a (fake) collector:
 // spans are POSTed as Zipkin v2 JSON, and Close flushes them.
 func TestReporterSendsToZipkinURL(t *testing.T) {
-	checkGoroutines(t)
+	kittest.CheckGoroutines(t)
 	var (
 		mu    sync.Mutex
 		names []string

@@ -99,9 +99,9 @@ func etcdCheck(c *clientv3.Client, timeout time.Duration) health.Check {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		if _, err := c.Get(ctx, sd.Prefix, clientv3.WithCountOnly()); err != nil {
-			// The cause can name addresses; the body of /health/ready
-			// is no place for them.
-			return errors.New("etcd not serving")
+			// The message is what /health/ready shows; the cause, which
+			// can name addresses, only reaches the logs.
+			return errs.Wrap(errs.Unavailable, errs.ReasonUnavailable, err, "etcd not serving")
 		}
 		return nil
 	}

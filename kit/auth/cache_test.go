@@ -43,7 +43,7 @@ func TestVerifyCacheStillHonoursExpiry(t *testing.T) {
 	}
 	now = c.ExpiresAt.Add(clockSkew + time.Second)
 	_, err := v.Verify(context.Background(), token)
-	if errs.ReasonOf(err) != ReasonTokenExpired {
+	if e := errs.As(err); e == nil || e.Reason != errs.ReasonUnauth || e.Message != "token expired" {
 		t.Fatalf("cached token past expiry: %v", err)
 	}
 }

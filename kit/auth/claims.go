@@ -20,11 +20,6 @@ const (
 	RoleAdmin    = "admin"
 )
 
-// Reasons for rejected credentials. Both are Unauthenticated (401).
-const (
-	ReasonTokenExpired = "TOKEN_EXPIRED"
-)
-
 // Claims are the claims of a kitshop access token.
 type Claims struct {
 	jwt.RegisteredClaims

@@ -15,33 +15,27 @@ const authorizationKey = "authorization"
 
 // UnaryServerInterceptor authenticates unary calls from the
 // "authorization: Bearer <token>" metadata exactly as Middleware does for
-// HTTP: claims in the context when valid, Unauthenticated when invalid,
-// pass-through when absent.
+// HTTP: claims in the context when valid, pass-through without claims when
+// absent or refused. A refused token surfaces only where the method calls
+// RequireUser or RequireAdmin, so public methods keep working for a
+// client holding a stale token.
 func (v *Verifier) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, err := v.authenticate(ctx)
-		if err != nil {
-			return nil, errs.ToGRPC(err)
-		}
-		return handler(ctx, req)
+		return handler(v.authenticate(ctx), req)
 	}
 }
 
 // StreamServerInterceptor is UnaryServerInterceptor for streams.
 func (v *Verifier) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx, err := v.authenticate(ss.Context())
-		if err != nil {
-			return errs.ToGRPC(err)
-		}
-		return handler(srv, &authedStream{ServerStream: ss, ctx: ctx})
+		return handler(srv, &authedStream{ServerStream: ss, ctx: v.authenticate(ss.Context())})
 	}
 }
 
 // GRPCServerOptions installs both server interceptors. They are chained
 // after any interceptors given before them (grpc.ChainUnaryInterceptor
-// appends), so logging, tracing and recovery also see authentication
-// failures.
+// appends); since they never fail a call themselves, an authentication
+// failure is the method's error and is logged and measured like any other.
 func (v *Verifier) GRPCServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(v.UnaryServerInterceptor()),
@@ -49,21 +43,23 @@ func (v *Verifier) GRPCServerOptions() []grpc.ServerOption {
 	}
 }
 
-func (v *Verifier) authenticate(ctx context.Context) (context.Context, error) {
+// authenticate returns ctx with the verified claims and token, or with
+// the refusal (see RequireUser) when the token does not verify.
+func (v *Verifier) authenticate(ctx context.Context) context.Context {
 	md, _ := metadata.FromIncomingContext(ctx)
 	vals := md.Get(authorizationKey)
 	if len(vals) == 0 {
-		return ctx, nil
+		return ctx
 	}
 	token, ok := BearerToken(vals[0])
 	if !ok {
-		return ctx, nil
+		return ctx
 	}
 	claims, err := v.Verify(ctx, token)
 	if err != nil {
-		return nil, err
+		return withFailure(ctx, &failure{err: errs.As(err)})
 	}
-	return WithToken(WithClaims(ctx, claims), token), nil
+	return WithToken(WithClaims(ctx, claims), token)
 }
 
 // authedStream carries the authenticated context into stream handlers.

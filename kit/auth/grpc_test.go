@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -15,31 +16,38 @@ import (
 	"github.com/kitshop/kitshop/kit/errs"
 )
 
+// publicService is the health service name whoAmI answers without
+// asking for an identity, standing in for a public method (GetProduct).
+const publicService = "public"
+
 // whoAmI is a health service that answers according to the caller's
-// claims: SERVING for an admin, NOT_SERVING for anyone else, and the
-// RequireAdmin error when that fails. Watch (a server stream) does the
-// same, to exercise the stream interceptor.
+// claims: SERVING for an admin and the RequireAdmin error for anyone else,
+// except for publicService, which is SERVING for everyone. Watch (a server
+// stream) does the same, to exercise the stream interceptor.
 type whoAmI struct {
 	healthpb.UnimplementedHealthServer
 }
 
-func statusFor(ctx context.Context) (healthpb.HealthCheckResponse_ServingStatus, error) {
+func statusFor(ctx context.Context, service string) (healthpb.HealthCheckResponse_ServingStatus, error) {
+	if service == publicService {
+		return healthpb.HealthCheckResponse_SERVING, nil
+	}
 	if _, err := RequireAdmin(ctx); err != nil {
 		return 0, errs.ToGRPC(err)
 	}
 	return healthpb.HealthCheckResponse_SERVING, nil
 }
 
-func (whoAmI) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
-	st, err := statusFor(ctx)
+func (whoAmI) Check(ctx context.Context, req *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	st, err := statusFor(ctx, req.GetService())
 	if err != nil {
 		return nil, err
 	}
 	return &healthpb.HealthCheckResponse{Status: st}, nil
 }
 
-func (whoAmI) Watch(_ *healthpb.HealthCheckRequest, ss grpc.ServerStreamingServer[healthpb.HealthCheckResponse]) error {
-	st, err := statusFor(ss.Context())
+func (whoAmI) Watch(req *healthpb.HealthCheckRequest, ss grpc.ServerStreamingServer[healthpb.HealthCheckResponse]) error {
+	st, err := statusFor(ss.Context(), req.GetService())
 	if err != nil {
 		return err
 	}
@@ -66,13 +74,15 @@ func startGRPC(t *testing.T, v *Verifier) string {
 	return l.Addr().String()
 }
 
-func TestGRPCInterceptors(t *testing.T) {
-	pub, priv := newKey(t)
-	_, wrong := newKey(t)
-	addr := startGRPC(t, NewVerifier(StaticKeys(pub)))
+// grpcCall is one RPC to whoAmI for service, reporting the code, reason
+// and message it ended with.
+type grpcCall func(ctx context.Context, service string) (codes.Code, string, string)
 
-	// The client forwards whatever token its caller's context holds, as
-	// the gateway does for the user it authenticated.
+// dialWhoAmI connects to a whoAmI server, forwarding whatever token the
+// caller's context holds, as the gateway does for the user it
+// authenticated; it returns a unary and a stream call.
+func dialWhoAmI(t *testing.T, addr string) map[string]grpcCall {
+	t.Helper()
 	conn, err := grpc.NewClient(addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithUnaryInterceptor(UnaryClientInterceptor()),
@@ -80,40 +90,60 @@ func TestGRPCInterceptors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { _ = conn.Close() })
 	client := healthpb.NewHealthClient(conn)
+	result := func(err error) (codes.Code, string, string) {
+		return status.Code(err), errs.ReasonOf(errs.FromGRPC(err)), status.Convert(err).Message()
+	}
+	return map[string]grpcCall{
+		"unary": func(ctx context.Context, service string) (codes.Code, string, string) {
+			_, err := client.Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+			return result(err)
+		},
+		"stream": func(ctx context.Context, service string) (codes.Code, string, string) {
+			stream, err := client.Watch(ctx, &healthpb.HealthCheckRequest{Service: service})
+			if err == nil {
+				_, err = stream.Recv()
+			}
+			return result(err)
+		},
+	}
+}
 
-	check := func(ctx context.Context) (codes.Code, string) {
-		_, err := client.Check(ctx, &healthpb.HealthCheckRequest{})
-		return status.Code(err), errs.ReasonOf(errs.FromGRPC(err))
-	}
-	watch := func(ctx context.Context) (codes.Code, string) {
-		stream, err := client.Watch(ctx, &healthpb.HealthCheckRequest{})
-		if err == nil {
-			_, err = stream.Recv()
-		}
-		return status.Code(err), errs.ReasonOf(errs.FromGRPC(err))
-	}
+func TestGRPCInterceptors(t *testing.T) {
+	pub, priv := newKey(t)
+	_, wrong := newKey(t)
+	calls := dialWhoAmI(t, startGRPC(t, NewVerifier(StaticKeys(pub))))
+
 	ctx := t.Context()
 	admin := WithToken(ctx, sign(t, priv, claimsFor("a1", RoleAdmin)))
 	customer := WithToken(ctx, sign(t, priv, claimsFor("u1", RoleCustomer)))
 	forged := WithToken(ctx, sign(t, wrong, claimsFor("a1", RoleAdmin)))
+	expired := WithToken(ctx, sign(t, priv, expiredClaimsFor("a1", RoleAdmin)))
 
-	for name, call := range map[string]func(context.Context) (codes.Code, string){"unary": check, "stream": watch} {
+	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
 			for _, tc := range []struct {
-				ctx    context.Context
-				code   codes.Code
-				reason string
+				name    string
+				ctx     context.Context
+				service string
+				code    codes.Code
+				reason  string
+				message string
 			}{
-				{admin, codes.OK, ""},
-				{customer, codes.PermissionDenied, errs.ReasonForbidden},
-				{ctx, codes.Unauthenticated, errs.ReasonUnauth},    // no token: the handler's RequireAdmin
-				{forged, codes.Unauthenticated, errs.ReasonUnauth}, // refused by the interceptor
+				{"admin", admin, "", codes.OK, "", ""},
+				{"customer", customer, "", codes.PermissionDenied, errs.ReasonForbidden, "admin role required"},
+				{"anonymous", ctx, "", codes.Unauthenticated, errs.ReasonUnauth, "authentication required"},
+				// A refused token fails only calls that need an identity.
+				{"forged", forged, "", codes.Unauthenticated, errs.ReasonUnauth, "invalid token"},
+				{"expired", expired, "", codes.Unauthenticated, errs.ReasonUnauth, "token expired"},
+				{"forged on public", forged, publicService, codes.OK, "", ""},
+				{"expired on public", expired, publicService, codes.OK, "", ""},
+				{"anonymous on public", ctx, publicService, codes.OK, "", ""},
 			} {
-				code, reason := call(tc.ctx)
-				if code != tc.code || reason != tc.reason {
-					t.Errorf("got %v %s, want %v %s", code, reason, tc.code, tc.reason)
+				code, reason, msg := call(tc.ctx, tc.service)
+				if code != tc.code || reason != tc.reason || msg != tc.message {
+					t.Errorf("%s: got %v %s %q, want %v %s %q", tc.name, code, reason, msg, tc.code, tc.reason, tc.message)
 				}
 			}
 		})
@@ -121,7 +151,23 @@ func TestGRPCInterceptors(t *testing.T) {
 
 	// An explicitly set authorization is not replaced by the forwarded one.
 	explicit := metadata.AppendToOutgoingContext(customer, "authorization", "Bearer "+sign(t, priv, claimsFor("a2", RoleAdmin)))
-	if code, _ := check(explicit); code != codes.OK {
+	if code, _, _ := calls["unary"](explicit, ""); code != codes.OK {
 		t.Fatalf("explicit authorization overridden: %v", code)
+	}
+}
+
+// TestGRPCInterceptorsKeysUnavailable: with the signing keys out of reach,
+// public methods still answer and protected ones are UNAVAILABLE.
+func TestGRPCInterceptorsKeysUnavailable(t *testing.T) {
+	_, priv := newKey(t)
+	calls := dialWhoAmI(t, startGRPC(t, NewVerifier(keysDown())))
+	ctx := WithToken(t.Context(), sign(t, priv, claimsFor("a1", RoleAdmin)))
+	for name, call := range calls {
+		if code, _, _ := call(ctx, publicService); code != codes.OK {
+			t.Errorf("%s public method with keys down: %v", name, code)
+		}
+		if code, reason, msg := call(ctx, ""); code != codes.Unavailable || reason != errs.ReasonUnavailable || strings.Contains(msg, "10.0.0.7") {
+			t.Errorf("%s protected method with keys down: %v %s %q", name, code, reason, msg)
+		}
 	}
 }

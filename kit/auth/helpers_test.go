@@ -1,13 +1,16 @@
 package auth
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/typed"
 )
 
@@ -32,6 +35,29 @@ func claimsFor(sub, role string) Claims {
 		},
 		Role: role,
 	}
+}
+
+// expiredClaimsFor is claimsFor(sub, role) as it was two hours ago: it
+// expired an hour ago, well past the tolerated clock skew.
+func expiredClaimsFor(sub, role string) Claims {
+	c := claimsFor(sub, role)
+	c.IssuedAt = jwt.NewNumericDate(time.Now().Add(-2 * time.Hour))
+	c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-time.Hour))
+	return c
+}
+
+// keysDown is a KeySource that cannot reach its keys, as when the users
+// service's JWKS is unreachable; the cause names an internal address.
+func keysDown() KeySource {
+	return keySourceFunc(func(context.Context, string) ([]ed25519.PublicKey, error) {
+		return nil, errs.Wrap(errs.Unavailable, errs.ReasonUnavailable, errors.New("dial tcp 10.0.0.7:8081: refused"), "token signing keys are unavailable")
+	})
+}
+
+type keySourceFunc func(context.Context, string) ([]ed25519.PublicKey, error)
+
+func (f keySourceFunc) Keys(ctx context.Context, kid string) ([]ed25519.PublicKey, error) {
+	return f(ctx, kid)
 }
 
 // sign issues a token the way the users service does: EdDSA with the

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/kitshop/kitshop/kit/errs"
-	"github.com/kitshop/kitshop/kit/httpx"
 )
 
 // BearerToken extracts the token of an "Authorization: Bearer <token>"
@@ -21,10 +20,15 @@ func BearerToken(authorization string) (token string, ok bool) {
 
 // Middleware authenticates HTTP requests that carry a bearer token: a
 // valid one puts its claims (and the raw token, for forwarding) in the
-// request context; an invalid one is answered with a 401 problem and a
-// WWW-Authenticate challenge (RFC 6750). A request without a bearer token
-// passes through without claims: each route decides with RequireUser or
-// RequireAdmin, so public routes need no separate wiring.
+// request context. A request without a bearer token, or whose token fails
+// verification, passes through without claims: each route decides with
+// RequireUser or RequireAdmin, so public routes need no separate wiring
+// and a stale token never locks a client out of them (login included).
+//
+// On a protected route, a refused token is answered through RequireUser's
+// error: 401 UNAUTHENTICATED with the challenge
+// `Bearer error="invalid_token", error_description="..."` (RFC 6750), or
+// 503 when the signing keys were unavailable.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := BearerToken(r.Header.Get("Authorization"))
@@ -34,13 +38,58 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 		}
 		claims, err := v.Verify(r.Context(), token)
 		if err != nil {
-			if errs.KindOf(err) == errs.Unauthenticated {
-				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-			}
-			httpx.WriteProblem(w, r, err)
+			f := &failure{err: errs.As(err)}
+			next.ServeHTTP(&challengeWriter{ResponseWriter: w, failure: f}, r.WithContext(withFailure(r.Context(), f)))
 			return
 		}
 		ctx := WithToken(WithClaims(r.Context(), claims), token)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// challengeWriter gives a 401 that answers for a refused token (RequireUser
+// returned the token's error) the invalid_token challenge. kit/httpx
+// writes a bare "Bearer" challenge on every 401 it sends, right for a
+// request without credentials (RFC 6750 section 3.1), so that one is
+// upgraded; a challenge a handler chose itself is left alone. Other 401s,
+// such as a login's INVALID_CREDENTIALS, keep theirs: the token was not
+// why they failed.
+type challengeWriter struct {
+	http.ResponseWriter
+	failure *failure
+}
+
+func (c *challengeWriter) WriteHeader(code int) {
+	if code == http.StatusUnauthorized && c.failure.reported.Load() && c.failure.err.Kind == errs.Unauthenticated {
+		h := c.Header()
+		if v := h.Get("WWW-Authenticate"); v == "" || v == "Bearer" {
+			h.Set("WWW-Authenticate", invalidTokenChallenge(c.failure.err.Message))
+		}
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+// Flush keeps streaming handlers working behind the middleware.
+func (c *challengeWriter) Flush() {
+	_ = http.NewResponseController(c.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer's
+// optional features (deadlines, hijacking).
+func (c *challengeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// invalidTokenChallenge is the RFC 6750 challenge for a refused token.
+// error_description may hold only printable ASCII other than '"' and '\'
+// (RFC 6750 section 3); anything else is dropped rather than escaped.
+func invalidTokenChallenge(description string) string {
+	desc := strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return -1
+		}
+		return r
+	}, description)
+	if desc == "" {
+		return `Bearer error="invalid_token"`
+	}
+	return `Bearer error="invalid_token", error_description="` + desc + `"`
 }

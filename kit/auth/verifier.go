@@ -73,9 +73,11 @@ func newParser(now func() time.Time) *jwt.Parser {
 
 // Verify checks token's signature, algorithm (EdDSA only), issuer,
 // expiry and issue time, and requires a subject and a known role. A bad
-// token is an Unauthenticated error (reason TOKEN_EXPIRED when it merely
-// expired, else UNAUTHENTICATED); keys that cannot be fetched give
-// Unavailable. Error messages never include the token.
+// token is an Unauthenticated error with reason UNAUTHENTICATED, as
+// API.md gives for a missing, invalid or expired token alike; its Message
+// ("token expired", "invalid token", ...) tells the cases apart for the
+// client. Keys that cannot be fetched give Unavailable. Error messages
+// never include the token.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	if token == "" || len(token) > maxTokenBytes {
 		return Claims{}, invalid(errors.New("empty or oversized token"))
@@ -131,7 +133,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (Claims, string, er
 			return Claims{}, "", e
 		}
 		if errors.Is(err, jwt.ErrTokenExpired) {
-			return Claims{}, "", errs.Wrap(errs.Unauthenticated, ReasonTokenExpired, err, "token expired")
+			return Claims{}, "", errs.Wrap(errs.Unauthenticated, errs.ReasonUnauth, err, "token expired")
 		}
 		return Claims{}, "", invalid(err)
 	}

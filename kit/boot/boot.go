@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -70,7 +71,10 @@ func New(cfg config.Service, out io.Writer) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Process{Config: cfg, Logger: logger, Ready: health.New(), Metrics: metrics.NewRegistry(), id: uuid.NewString()}
+	p := &Process{
+		Config: cfg, Logger: logger, Metrics: metrics.NewRegistry(), id: uuid.NewString(),
+		Ready: health.New(health.WithLogger(log.With(logger, "component", "health"))),
+	}
 	if p.httpLn, err = lifecycle.Listen(cfg.HTTPAddr); err != nil {
 		return nil, err
 	}
@@ -197,6 +201,10 @@ func (p *Process) Handler(routes http.Handler) http.Handler {
 // registers the instance in etcd once ready, runs jobs in the background,
 // and on SIGTERM/SIGINT or ctx's end shuts down in order: deregister, fail
 // readiness, drain, stop jobs, close (see kit/lifecycle).
+//
+// Besides jobs it runs Ready's Monitor, so that the gRPC health service
+// turns NOT_SERVING when a readiness check (such as the Postgres ping)
+// fails, as /health/ready does, and SERVING again when it recovers.
 func (p *Process) Run(ctx context.Context, routes http.Handler, grpcSrv *grpc.Server, jobs ...func(context.Context) error) error {
 	ctx, stop := lifecycle.SignalContext(ctx)
 	defer stop()
@@ -204,7 +212,7 @@ func (p *Process) Run(ctx context.Context, routes http.Handler, grpcSrv *grpc.Se
 	app := &lifecycle.App{
 		Name: p.Config.Name, Logger: p.Logger, Readiness: p.Ready,
 		HTTP: httpx.NewServer(p.httpLn.Addr().String(), p.Handler(routes)), HTTPListener: p.httpLn,
-		Jobs: jobs, DrainTimeout: p.Config.DrainTimeout,
+		Jobs: append(slices.Clone(jobs), p.monitorReadiness), DrainTimeout: p.Config.DrainTimeout,
 	}
 	if grpcSrv != nil {
 		if p.grpcLn == nil {
@@ -224,6 +232,13 @@ func (p *Process) Run(ctx context.Context, routes http.Handler, grpcSrv *grpc.Se
 	}
 	app.Closers = append(app.Closers, lifecycle.CloserFunc(p.Close))
 	return app.Run(ctx)
+}
+
+// monitorReadiness keeps Ready's serving verdict, which gRPC health
+// follows, in step with the readiness checks. It is appended after the
+// service's jobs so their numbers in lifecycle logs stay the same.
+func (p *Process) monitorReadiness(ctx context.Context) error {
+	return p.Ready.Monitor(ctx, health.DefaultMonitorInterval)
 }
 
 // Instance is what this process registers as.

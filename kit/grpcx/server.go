@@ -41,9 +41,11 @@ const (
 )
 
 // NewServer returns a gRPC server with:
-//   - grpc.health.v1.Health, SERVING only while cfg.Readiness is ready and
-//     NOT_SERVING otherwise, under "", cfg.Service and each registered
-//     service's full name;
+//   - grpc.health.v1.Health, SERVING only while cfg.Readiness's serving
+//     verdict holds (declared ready and, once its Monitor runs, every
+//     check passing; the same verdict as /health/ready) and NOT_SERVING
+//     otherwise, under "", cfg.Service and each registered service's full
+//     name;
 //   - server reflection, so grpcurl works without .proto files;
 //   - the Zipkin server stats handler (a server span per RPC, B3 from
 //     metadata);
@@ -55,7 +57,7 @@ const (
 //
 // opts are appended last. Register every service before the process is
 // declared ready: health statuses are set per registered service when the
-// readiness changes.
+// verdict changes.
 //
 // Shutting down: health Watch streams (and any other long-lived stream) last
 // until their clients hang up, so GracefulStop alone can wait forever. Use
@@ -98,14 +100,17 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *grpc.Server {
 	return srv
 }
 
-// followReadiness mirrors cfg.Readiness into the health service. Without a
-// Readiness the server is SERVING as soon as it exists, which is what a
-// plain grpc-go server reports too.
+// followReadiness mirrors cfg.Readiness's serving verdict into the health
+// service. It follows the checks too, not only the lifecycle's SetReady:
+// an instance that lost its database must leave rotation for gRPC clients
+// just as it does for HTTP probes. Without a Readiness the server is
+// SERVING as soon as it exists, which is what a plain grpc-go server
+// reports too.
 func followReadiness(srv *grpc.Server, hs *grpchealth.Server, cfg ServerConfig) {
 	if cfg.Readiness == nil {
 		return
 	}
-	cfg.Readiness.Subscribe(func(ready bool) {
+	cfg.Readiness.SubscribeServing(func(ready bool) {
 		st := healthgrpc.HealthCheckResponse_NOT_SERVING
 		if ready {
 			st = healthgrpc.HealthCheckResponse_SERVING

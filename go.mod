@@ -3,6 +3,7 @@ module github.com/kitshop/kitshop
 go 1.26.0
 
 require (
+	github.com/go-json-experiment/json v0.0.0-20260820222146-c27c302e5fc3
 	github.com/go-kit/kit v0.13.0
 	github.com/go-kit/log v0.2.0
 	github.com/golang-jwt/jwt/v5 v5.3.1

@@ -61,14 +61,14 @@ func TestRefundAboveCapturedIsRefused(t *testing.T) {
 	p := f.captured(t, 1000)
 	_, err := f.svc.Refund(ctx, refundReq(p.ID, 1001))
 	e := kittest.WantErr(t, err, errs.FailedPrecondition, ReasonRefundExceedsCaptured)
-	if e.Meta["refundable_cents"] != "1000" {
+	if e.Meta["refundable_cents"] != int64(1000) {
 		t.Fatalf("meta %v, want refundable_cents 1000", e.Meta)
 	}
 	if _, err := f.svc.Refund(ctx, refundReq(p.ID, 600)); err != nil {
 		t.Fatal(err)
 	}
 	_, err = f.svc.Refund(ctx, refundReq(p.ID, 401))
-	if e := kittest.WantErr(t, err, errs.FailedPrecondition, ReasonRefundExceedsCaptured); e.Meta["refundable_cents"] != "400" {
+	if e := kittest.WantErr(t, err, errs.FailedPrecondition, ReasonRefundExceedsCaptured); e.Meta["refundable_cents"] != int64(400) {
 		t.Fatalf("meta %v, want refundable_cents 400", e.Meta)
 	}
 	if got, _ := f.store.Payment(ctx, p.ID); got.RefundedCents != 600 {
@@ -99,7 +99,7 @@ func TestRefundIdempotency(t *testing.T) {
 				{PaymentID: other.ID, AmountCents: 250, IdempotencyKey: req.IdempotencyKey},
 			} {
 				_, err := f.svc.Refund(ctx, r)
-				if e := kittest.WantErr(t, err, errs.FailedPrecondition, ReasonIdempotencyKeyReused); e.Meta["payment_id"] != p.ID {
+				if e := kittest.WantErr(t, err, errs.FailedPrecondition, ReasonIdempotencyKeyReused); e.MetaString("payment_id") != p.ID {
 					t.Fatalf("meta %v, want payment_id %s", e.Meta, p.ID)
 				}
 			}
@@ -199,7 +199,7 @@ func TestRefundRequiresCapturedPayment(t *testing.T) {
 	ctx := context.Background()
 	for _, number := range []string{TestCardDeclined, TestCardProcessingError} {
 		_, err := f.svc.Charge(ctx, chargeReq(number))
-		id := errs.As(err).Meta["payment_id"]
+		id := errs.As(err).MetaString("payment_id")
 		_, err = f.svc.Refund(ctx, refundReq(id, 0))
 		kittest.WantErr(t, err, errs.FailedPrecondition, ReasonNotCaptured)
 	}

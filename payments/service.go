@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/go-kit/log"
@@ -154,6 +153,10 @@ const (
 // service returns (with payment_id and other metadata attached) still
 // match these sentinels.
 var (
+	// ErrNotFound keeps the generic reason NOT_FOUND rather than following
+	// USER_NOT_FOUND and PRODUCT_NOT_FOUND: API.md (Identity) names
+	// "404 NOT_FOUND" for another user's order or payment, and an unknown
+	// id must answer exactly the same so existence is never revealed.
 	ErrNotFound = errs.New(errs.NotFound, errs.ReasonNotFound, "payment not found")
 	// Declines are business outcomes, not failures of the service: 402 so
 	// a client can tell them from other precondition failures.
@@ -359,7 +362,7 @@ func (s *service) refund(p Payment, req RefundRequest) (*Change, error) {
 	switch p.Status {
 	case StatusCaptured:
 	case StatusRefunded:
-		return nil, ErrRefundExceedsCaptured.With("payment_id", p.ID).With("refundable_cents", "0")
+		return nil, ErrRefundExceedsCaptured.With("payment_id", p.ID).With("refundable_cents", 0)
 	default:
 		return nil, ErrNotCaptured.With("payment_id", p.ID)
 	}
@@ -369,7 +372,7 @@ func (s *service) refund(p Payment, req RefundRequest) (*Change, error) {
 		amount = left
 	}
 	if amount > left {
-		return nil, ErrRefundExceedsCaptured.With("payment_id", p.ID).With("refundable_cents", strconv.FormatInt(left, 10))
+		return nil, ErrRefundExceedsCaptured.With("payment_id", p.ID).With("refundable_cents", left)
 	}
 	now := s.clock()
 	p.RefundedCents += amount

@@ -141,9 +141,9 @@ func TestChargeDeclines(t *testing.T) {
 			if !errors.Is(err, tc.sentinel) || e.HTTPStatus() != http.StatusPaymentRequired {
 				t.Fatalf("error %v: want %v with HTTP 402, got %d", err, tc.sentinel, e.HTTPStatus())
 			}
-			id := e.Meta["payment_id"]
-			if e.Meta["decline_code"] != tc.code {
-				t.Fatalf("decline_code meta %q, want %q", e.Meta["decline_code"], tc.code)
+			id := e.MetaString("payment_id")
+			if e.MetaString("decline_code") != tc.code {
+				t.Fatalf("decline_code meta %q, want %q", e.MetaString("decline_code"), tc.code)
 			}
 			p, err := f.store.Payment(context.Background(), id)
 			if err != nil || p.Status != StatusDeclined || p.DeclineCode != tc.code || p.OrderID != req.OrderID {
@@ -152,7 +152,7 @@ func TestChargeDeclines(t *testing.T) {
 			// A replay reports the same decline without asking the processor.
 			_, err2 := f.svc.Charge(context.Background(), req)
 			e2 := kittest.WantErr(t, err2, errs.FailedPrecondition, tc.reason)
-			if e2.Meta["payment_id"] != id || e2.HTTPStatus() != http.StatusPaymentRequired {
+			if e2.MetaString("payment_id") != id || e2.HTTPStatus() != http.StatusPaymentRequired {
 				t.Fatalf("replay error %+v, want the first decline (payment %s)", e2, id)
 			}
 			if n := f.proc.calls.Load(); n != 1 {
@@ -173,15 +173,15 @@ func TestChargeProcessingErrorIsRecordedAndRetried(t *testing.T) {
 	if errs.IsInfrastructure(err) {
 		t.Fatal("a processing error is the processor's verdict on one charge, not a sick service: breakers must not count it")
 	}
-	id := e.Meta["payment_id"]
+	id := e.MetaString("payment_id")
 	p, err := f.store.Payment(context.Background(), id)
 	if err != nil || p.Status != StatusFailed || p.DeclineCode != CodeProcessingError {
 		t.Fatalf("recorded payment %+v, %v; want FAILED processing_error", p, err)
 	}
 	// The caller's retry asks the processor again, on the same payment.
 	_, err = f.svc.Charge(context.Background(), req)
-	if e := kittest.WantErr(t, err, errs.Unavailable, ReasonProcessingError); e.Meta["payment_id"] != id {
-		t.Fatalf("retry reported payment %s, want %s", e.Meta["payment_id"], id)
+	if e := kittest.WantErr(t, err, errs.Unavailable, ReasonProcessingError); e.MetaString("payment_id") != id {
+		t.Fatalf("retry reported payment %s, want %s", e.MetaString("payment_id"), id)
 	}
 	if n := f.proc.calls.Load(); n != 2 {
 		t.Fatalf("processor called %d times, want 2", n)
@@ -209,7 +209,7 @@ func TestChargeRetryAfterFailureCaptures(t *testing.T) {
 	svc := NewService(store, Options{Processor: proc, Now: func() time.Time { return later }})
 	req := chargeReq(TestCardApproved)
 	_, err := svc.Charge(context.Background(), req)
-	id := kittest.WantErr(t, err, errs.Unavailable, ReasonProcessingError).Meta["payment_id"]
+	id := kittest.WantErr(t, err, errs.Unavailable, ReasonProcessingError).MetaString("payment_id")
 	later = testNow.Add(time.Second)
 	p, err := svc.Charge(context.Background(), req)
 	if err != nil || p.ID != id || p.Status != StatusCaptured || p.DeclineCode != "" ||
@@ -319,7 +319,7 @@ func TestChargeReplayAndKeyReuse(t *testing.T) {
 			r := req
 			m(&r)
 			_, err := f.svc.Charge(ctx, r)
-			if e := kittest.WantErr(t, err, errs.FailedPrecondition, ReasonIdempotencyKeyReused); e.Meta["payment_id"] != first.ID {
+			if e := kittest.WantErr(t, err, errs.FailedPrecondition, ReasonIdempotencyKeyReused); e.MetaString("payment_id") != first.ID {
 				t.Fatalf("meta %v, want payment_id %s", e.Meta, first.ID)
 			}
 		})
@@ -388,7 +388,7 @@ func TestConcurrentDeclinedCharges(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					_, err := f.svc.Charge(context.Background(), req)
-					ids <- errs.As(err).Meta["payment_id"]
+					ids <- errs.As(err).MetaString("payment_id")
 					if errs.ReasonOf(err) != ReasonCardDeclined {
 						t.Errorf("Charge error %v, want CARD_DECLINED", err)
 					}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/kitshop/kitshop/kit/auth"
+	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/grpcx"
 	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/logx"
@@ -107,8 +109,12 @@ func TestGRPCCharge(t *testing.T) {
 			if uuid.Validate(meta["payment_id"]) != nil {
 				t.Fatalf("metadata %v, want a payment_id", meta)
 			}
-			if tc.code == codes.FailedPrecondition && meta["http_status"] != "402" {
-				t.Fatalf("metadata %v, want http_status 402 for a decline", meta)
+			if _, ok := meta["http_status"]; ok {
+				t.Fatalf("metadata %v exposes the internal http_status flag", meta)
+			}
+			// The 402 travels in kitshop's private detail, for the gateway.
+			if back := errs.As(errs.FromGRPC(err)); tc.code == codes.FailedPrecondition && back.HTTPStatus() != http.StatusPaymentRequired {
+				t.Fatalf("decline decodes to status %d, want 402", back.HTTPStatus())
 			}
 		})
 	}

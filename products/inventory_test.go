@@ -64,7 +64,7 @@ func TestNoOversell(t *testing.T) {
 				case err == nil:
 					ok.Add(1)
 				case errors.Is(err, ErrInsufficientStock):
-					if m := errs.As(err).Meta; m["available"] != "0" || m["requested"] != "1" || m["product_id"] != p.ID {
+					if m := errs.As(err).Meta; m["available"] != int64(0) || m["requested"] != int64(1) || m["product_id"] != p.ID {
 						t.Errorf("meta %v", m)
 					}
 					short.Add(1)
@@ -95,7 +95,7 @@ func TestMixedItemsAllOrNothing(t *testing.T) {
 
 		_, err := f.svc.ReserveInventory(ctx, reserveReq(item(a.ID, 2), item(b.ID, 6), item(c.ID, 1)))
 		if e := kittest.WantErr(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK"); e.Meta["product_id"] != b.ID ||
-			e.Meta["available"] != "5" || e.Meta["requested"] != "6" {
+			e.Meta["available"] != int64(5) || e.Meta["requested"] != int64(6) {
 			t.Fatalf("meta %v", e.Meta)
 		}
 		for _, id := range []string{a.ID, b.ID, c.ID} {
@@ -151,7 +151,7 @@ func TestDuplicateItemsAreMerged(t *testing.T) {
 		}
 		// Merged quantities are checked as a whole.
 		_, err = f.svc.ReserveInventory(context.Background(), reserveReq(item(a.ID, 3), item(a.ID, 2)))
-		if e := kittest.WantErr(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK"); e.Meta["requested"] != "5" {
+		if e := kittest.WantErr(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK"); e.Meta["requested"] != int64(5) {
 			t.Fatalf("meta %v", e.Meta)
 		}
 	})

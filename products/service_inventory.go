@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/go-kit/log"
@@ -215,8 +214,8 @@ func (s *service) ReapExpired(ctx context.Context) (int, error) {
 func insufficientStock(productID string, available, requested int64) error {
 	e := ErrInsufficientStock.
 		With("product_id", productID).
-		With("available", strconv.FormatInt(available, 10)).
-		With("requested", strconv.FormatInt(requested, 10))
+		With("available", available).
+		With("requested", requested)
 	e.Message = fmt.Sprintf("product %s has %d available, %d requested", productID, available, requested)
 	return e
 }
@@ -233,8 +232,8 @@ func productError(sentinel *errs.Error, productID string) error {
 func stockBelowReserved(productID string, reserved, stock int64) error {
 	e := ErrInsufficientStock.
 		With("product_id", productID).
-		With("reserved", strconv.FormatInt(reserved, 10)).
-		With("requested_stock", strconv.FormatInt(stock, 10))
+		With("reserved", reserved).
+		With("requested_stock", stock)
 	e.Message = fmt.Sprintf("product %s has %d reserved, stock cannot be set to %d", productID, reserved, stock)
 	return e
 }

@@ -242,7 +242,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		q.Stock = 3
 		_, _, err := s.UpsertProduct(ctx, q)
 		e := kittest.WantErr(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK")
-		if e.Meta["product_id"] != p.ID || e.Meta["reserved"] != "4" {
+		if e.Meta["product_id"] != p.ID || e.Meta["reserved"] != int64(4) {
 			t.Fatalf("meta = %v", e.Meta)
 		}
 		if got := mustGet(t, s, p.ID); got.Stock != 10 {
@@ -260,7 +260,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		_, _, err = s.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: -1}, testEpoch)
 		e := kittest.WantErr(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK")
-		if e.Meta["available"] != "0" || e.Meta["requested"] != "1" || e.Meta["product_id"] != p.ID {
+		if e.Meta["available"] != int64(0) || e.Meta["requested"] != int64(1) || e.Meta["product_id"] != p.ID {
 			t.Fatalf("meta = %v", e.Meta)
 		}
 	})
@@ -295,7 +295,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		r := newTestReservation(item(a.ID, 2), item(b.ID, 2))
 		_, _, err := s.Reserve(ctx, r)
 		e := kittest.WantErr(t, err, errs.FailedPrecondition, "INSUFFICIENT_STOCK")
-		if e.Meta["product_id"] != b.ID || e.Meta["available"] != "1" || e.Meta["requested"] != "2" {
+		if e.Meta["product_id"] != b.ID || e.Meta["available"] != int64(1) || e.Meta["requested"] != int64(2) {
 			t.Fatalf("meta = %v", e.Meta)
 		}
 		if got := mustGet(t, s, a.ID); got.Reserved != 0 {

@@ -141,6 +141,11 @@ func TestGRPCReservations(t *testing.T) {
 	if meta["product_id"] != p.ID || meta["available"] != "3" || meta["requested"] != "4" {
 		t.Fatalf("metadata %v", meta)
 	}
+	// A kitshop caller (orders, the gateway) gets the counts back as
+	// integers, so its problem documents carry JSON numbers.
+	if m := errs.As(errs.FromGRPC(err)).Meta; m["available"] != int64(3) || m["requested"] != int64(4) || m["product_id"] != p.ID {
+		t.Fatalf("decoded meta %#v", m)
+	}
 
 	req := &productsv1.ReserveInventoryRequest{ReservationId: uuid.NewString(), IdempotencyKey: "order-1",
 		Items: []*productsv1.ReservationItem{{ProductId: p.ID, Quantity: 2}}, Ttl: durationpb.New(time.Minute)}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -63,9 +62,10 @@ type productJSON struct {
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
-// MarshalJSON writes p in its API.md shape.
+// MarshalJSON writes p in its API.md shape, without HTML escaping (see
+// httpx.MarshalJSON): "Tom & Jerry" stays as written.
 func (p Product) MarshalJSON() ([]byte, error) {
-	return json.Marshal(productJSON{
+	return httpx.MarshalJSON(productJSON{
 		ID: p.ID, SKU: p.SKU, Name: p.Name, Description: p.Description, Category: p.Category,
 		PriceCents: p.PriceCents, Currency: p.Currency, Stock: p.Stock, Reserved: p.Reserved,
 		Available: p.Available(), Active: p.Active, CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/kitshop/kitshop/kit/auth"
+	"github.com/kitshop/kitshop/kit/httpx"
 	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/mw"
 )
@@ -120,7 +121,7 @@ func TestHTTPStock(t *testing.T) {
 	}
 	r = f.JSON(t, "POST", path, f.admin, `{"delta":-3}`)
 	kittest.ExpectProblem(t, r, 409, "INSUFFICIENT_STOCK")
-	if r.Body["product_id"] != p.ID || r.Body["available"] != "2" || r.Body["requested"] != "3" {
+	if r.Body["product_id"] != p.ID || r.Body["available"] != float64(2) || r.Body["requested"] != float64(3) {
 		t.Fatalf("problem members %v", r.Body)
 	}
 	kittest.ExpectProblem(t, f.JSON(t, "POST", path, f.admin, `{}`), 400, "VALIDATION_FAILED")
@@ -183,5 +184,13 @@ func TestHTTPBadRequests(t *testing.T) {
 	kittest.ExpectProblem(t, r, 405, "METHOD_NOT_ALLOWED")
 	if allow := r.Header.Get("Allow"); !strings.Contains(allow, "GET") || !strings.Contains(allow, "PATCH") {
 		t.Fatalf("Allow %q", allow)
+	}
+}
+
+func TestProductJSONIsNotHTMLEscaped(t *testing.T) {
+	rec := httptest.NewRecorder()
+	httpx.WriteJSON(rec, http.StatusOK, Product{Name: "Tom & Jerry <XL>"})
+	if body := rec.Body.String(); !strings.Contains(body, `"name":"Tom & Jerry <XL>"`) {
+		t.Fatalf("product body %s, want the name as written", body)
 	}
 }

@@ -42,8 +42,16 @@ type Error struct {
 	Message string
 	Fields  []FieldViolation
 	// Meta is extra machine-readable context (product_id, available, ...).
-	// It travels as ErrorInfo metadata and as problem+json members.
-	Meta map[string]string
+	// It travels as problem+json members and over gRPC (see ToGRPC).
+	// Values are JSON scalars, so that a problem keeps their JSON type
+	// ("available": 15, not "15"), and are one of four Go types:
+	//   - string;
+	//   - int64, for every integer (With converts int, int32, uint16, ...);
+	//   - float64, always finite (JSON has no NaN or infinities);
+	//   - bool.
+	// Set it through With, which normalises values; encoders normalise
+	// anything else they find here (see MetaValues).
+	Meta map[string]any
 	// Status overrides Kind's HTTP status when non-zero (402 for payments).
 	Status int
 	// Expected marks a failure the callee reported deliberately while
@@ -96,14 +104,17 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// With returns a copy of e with one more metadata entry.
-func (e *Error) With(key, value string) *Error {
+// With returns a copy of e with one more metadata entry. Integers of any
+// Go type become int64 and float32 becomes float64; a value of any other
+// type (a struct, a NaN, an integer beyond int64) is stored as its
+// fmt.Sprint text, because Meta only holds JSON scalars.
+func (e *Error) With(key string, value any) *Error {
 	c := *e
-	c.Meta = make(map[string]string, len(e.Meta)+1)
+	c.Meta = make(map[string]any, len(e.Meta)+1)
 	for k, v := range e.Meta {
 		c.Meta[k] = v
 	}
-	c.Meta[key] = value
+	c.Meta[key] = metaValue(value)
 	return &c
 }
 

@@ -48,7 +48,7 @@ func TestKindMappings(t *testing.T) {
 
 func TestRoundTripThroughGRPC(t *testing.T) {
 	orig := errs.New(errs.FailedPrecondition, "INSUFFICIENT_STOCK", "product p1 has 1 available, 2 requested").
-		With("product_id", "p1").With("available", "1").WithStatus(http.StatusConflict)
+		With("product_id", "p1").With("available", 1).WithStatus(http.StatusConflict)
 	orig.Err = errors.New("select ... for update: secret internals")
 
 	wire := errs.ToGRPC(fmt.Errorf("reserve: %w", orig))
@@ -67,7 +67,7 @@ func TestRoundTripThroughGRPC(t *testing.T) {
 
 	back := errs.As(errs.FromGRPC(wire))
 	if back.Kind != orig.Kind || back.Reason != orig.Reason || back.Message != orig.Message ||
-		back.Meta["product_id"] != "p1" || back.Meta["available"] != "1" || back.HTTPStatus() != 409 {
+		back.Meta["product_id"] != "p1" || back.Meta["available"] != int64(1) || back.HTTPStatus() != 409 {
 		t.Fatalf("round trip lost something: %+v", back)
 	}
 	if !errors.Is(back, errs.New(errs.FailedPrecondition, "INSUFFICIENT_STOCK", "")) {
@@ -85,7 +85,7 @@ func TestRoundTripKeepsFieldsStatusAndExpected(t *testing.T) {
 	}
 
 	declined := errs.New(errs.FailedPrecondition, "CARD_DECLINED", "declined").WithStatus(402)
-	if got := errs.As(errs.FromGRPC(errs.ToGRPC(declined))); got.HTTPStatus() != 402 || got.Meta["http_status"] != "" {
+	if got := errs.As(errs.FromGRPC(errs.ToGRPC(declined))); got.HTTPStatus() != 402 || len(got.Meta) != 0 {
 		t.Fatalf("status override lost or leaked into meta: %+v", got)
 	}
 
@@ -146,4 +146,25 @@ func contains(s, sub string) bool {
 		}
 	}
 	return false
+}
+
+func TestInvalidMessage(t *testing.T) {
+	fv := func(field, msg string) errs.FieldViolation { return errs.FieldViolation{Field: field, Message: msg} }
+	for _, tc := range []struct {
+		fields []errs.FieldViolation
+		want   string
+	}{
+		{[]errs.FieldViolation{fv("email", "must be a valid address")}, "email: must be a valid address"},
+		{[]errs.FieldViolation{fv("password", "too short"), fv("password", "too common")}, "password: too short; too common"},
+		{[]errs.FieldViolation{fv("email", "is required"), fv("password", "too short"), fv("email", "too long")},
+			"2 invalid fields: email, password"},
+		{[]errs.FieldViolation{fv("items[0].quantity", "must be > 0"), fv("items[1].quantity", "must be > 0"), fv("card.cvc", "is required")},
+			"3 invalid fields: items[0].quantity, items[1].quantity, card.cvc"},
+		{nil, "invalid request"},
+	} {
+		e := errs.Invalid(tc.fields...)
+		if e.Message != tc.want || e.Kind != errs.InvalidArgument || e.Reason != errs.ReasonValidation || len(e.Fields) != len(tc.fields) {
+			t.Errorf("Invalid(%v) = %+v, want message %q", tc.fields, e, tc.want)
+		}
+	}
 }

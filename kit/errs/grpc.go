@@ -2,26 +2,27 @@ package errs
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // Domain is the ErrorInfo domain every kitshop error carries.
 const Domain = "kitshop"
 
-// metaStatus carries an HTTP status override across gRPC so the gateway can
-// answer 402 where the service said so.
-const metaStatus = "http_status"
-
-// metaExpected carries Error.Expected, so a caller's breaker sees it too.
-const metaExpected = "expected"
-
-// ToGRPC turns any error into a gRPC status error carrying ErrorInfo (kind
-// and reason) and, for validation failures, BadRequest field violations.
+// ToGRPC turns any error into a gRPC status error. Its details are:
+//   - google.rpc.ErrorInfo, domain "kitshop", with the reason and, as
+//     metadata, the text form of every Meta value (see Error.MetaString),
+//     so that any gRPC client can read product_id or available;
+//   - google.rpc.BadRequest with the field violations, if any;
+//   - a google.protobuf.Struct private to kitshop (see private.go) with
+//     what ErrorInfo cannot say: the Meta values' JSON types and the HTTP
+//     status and Expected flags. Keeping those flags out of ErrorInfo keeps
+//     its metadata to public context.
+//
 // Causes are dropped: they are for the server's logs.
 func ToGRPC(err error) error {
 	if err == nil {
@@ -34,15 +35,12 @@ func ToGRPC(err error) error {
 	}
 	e := As(err)
 	st := status.New(e.Kind.GRPCCode(), e.Message)
-	meta := make(map[string]string, len(e.Meta)+1)
-	for k, v := range e.Meta {
-		meta[k] = v
-	}
-	if e.Status != 0 {
-		meta[metaStatus] = strconv.Itoa(e.Status)
-	}
-	if e.Expected {
-		meta[metaExpected] = "true"
+	var meta map[string]string
+	if len(e.Meta) > 0 {
+		meta = make(map[string]string, len(e.Meta))
+		for k := range e.Meta {
+			meta[k] = e.MetaString(k)
+		}
 	}
 	details := []protoDetail{&errdetails.ErrorInfo{Reason: e.Reason, Domain: Domain, Metadata: meta}}
 	if len(e.Fields) > 0 {
@@ -52,6 +50,9 @@ func ToGRPC(err error) error {
 				&errdetails.BadRequest_FieldViolation{Field: f.Field, Description: f.Message})
 		}
 		details = append(details, br)
+	}
+	if p := privateDetail(e); p != nil {
+		details = append(details, p)
 	}
 	if withDetails, derr := st.WithDetails(details...); derr == nil {
 		st = withDetails
@@ -87,30 +88,33 @@ func fromStatusError(err error) *Error {
 	}
 	e := &Error{Kind: KindFromCode(st.Code()), Message: st.Message(), Err: err}
 	fromKitshop := false
+	var (
+		info    map[string]string
+		private *structpb.Struct
+	)
 	for _, d := range st.Details() {
 		switch d := d.(type) {
 		case *errdetails.ErrorInfo:
 			fromKitshop = d.GetDomain() == Domain
 			e.Reason = d.GetReason()
-			for k, v := range d.GetMetadata() {
-				switch k {
-				case metaStatus:
-					e.Status, _ = strconv.Atoi(v)
-					continue
-				case metaExpected:
-					e.Expected = v == "true"
-					continue
-				}
-				if e.Meta == nil {
-					e.Meta = map[string]string{}
-				}
-				e.Meta[k] = v
-			}
+			info = d.GetMetadata()
 		case *errdetails.BadRequest:
 			for _, f := range d.GetFieldViolations() {
 				e.Fields = append(e.Fields, FieldViolation{Field: f.GetField(), Message: f.GetDescription()})
 			}
+		case *structpb.Struct:
+			if p := d.GetFields()[privateKey].GetStructValue(); p != nil {
+				private = p
+			}
 		}
+	}
+	if fromKitshop {
+		// Only kitshop's own statuses may set the HTTP status or Expected:
+		// a foreign service's ErrorInfo means nothing to us beyond its
+		// reason.
+		applyPrivate(e, info, private)
+	} else {
+		e.Meta = metaFromWire(info, nil)
 	}
 	if e.Reason == "" {
 		e.Reason = defaultReason(e.Kind)

@@ -49,10 +49,26 @@ func TestDecodeJSONRejections(t *testing.T) {
 		{"json suffix is not json", `{}`, "application/merge-patch+json", 415, ReasonUnsupportedMediaType, "", ""},
 		{"bad media type", `{}`, "application/json; =", 415, ReasonUnsupportedMediaType, "", ""},
 		{"empty body", ``, "application/json", 400, ReasonMalformedJSON, "empty", ""},
-		{"syntax error offset", `{"note": x}`, "application/json", 400, ReasonMalformedJSON, "offset 10", ""},
+		{"syntax error offset", `{"note": x}`, "application/json", 400, ReasonMalformedJSON, "offset 9", ""},
+		{"only whitespace", " \n\t", "application/json", 400, ReasonMalformedJSON, "empty", ""},
+		{"invalid UTF-8", "{\"note\":\"\xff\"}", "application/json", 400, ReasonMalformedJSON, "UTF-8", ""},
 		{"truncated", `{"note": "x"`, "application/json", 400, ReasonMalformedJSON, "middle", ""},
-		{"wrong type", `{"items":[{"quantity":"two"}]}`, "application/json", 400, ReasonMalformedJSON, "must be an integer, got JSON string", "items.quantity"},
+		{"wrong type", `{"items":[{"quantity":"two"}]}`, "application/json", 400, ReasonMalformedJSON, "must be an integer, got JSON string", "items[0].quantity"},
+		{"fraction for an integer", `{"items":[{},{"quantity":1.5}]}`, "application/json", 400, ReasonMalformedJSON, "must be an integer, got JSON number 1.5", "items[1].quantity"},
+		{"integer out of range", `{"items":[{"quantity":99999999999999999999}]}`, "application/json", 400, ReasonMalformedJSON, "out of range", "items[0].quantity"},
+		{"array for the body", `[]`, "application/json", 400, ReasonMalformedJSON, "must be an object, got JSON array", "(body)"},
+		{"object for a string", `{"note":{}}`, "application/json", 400, ReasonMalformedJSON, "must be a string, got JSON object", "note"},
 		{"unknown field", `{"note":"a","notes":"b"}`, "application/json", 400, ReasonUnknownField, `"notes"`, "notes"},
+		{"unknown field in an array", `{"items":[{"product_id":"p1","qty":1}]}`, "application/json", 400, ReasonUnknownField, `"items[0].qty"`, "items[0].qty"},
+		// encoding/json v1 matched names case-insensitively, so "NOTE"
+		// used to set note: members must match exactly.
+		{"wrong case", `{"NOTE":"a"}`, "application/json", 400, ReasonUnknownField, `"NOTE"`, "NOTE"},
+		{"wrong case after the right one", `{"note":"a","Note":"b"}`, "application/json", 400, ReasonUnknownField, `"Note"`, "Note"},
+		{"wrong case nested", `{"items":[{"Product_ID":"p1"}]}`, "application/json", 400, ReasonUnknownField, `"items[0].Product_ID"`, "items[0].Product_ID"},
+		// A duplicate would be read differently by different parsers
+		// (v1 kept the last one); it is refused instead.
+		{"duplicate member", `{"note":"a","note":"b"}`, "application/json", 400, ReasonMalformedJSON, `duplicate member "note"`, "note"},
+		{"duplicate member nested", `{"items":[{"quantity":1,"quantity":9}]}`, "application/json", 400, ReasonMalformedJSON, "duplicate member", "items[0].quantity"},
 		{"trailing object", `{"note":"a"}{"note":"b"}`, "application/json", 400, ReasonMalformedJSON, "after the JSON value", ""},
 		{"trailing garbage", `{"note":"a"} xyz`, "application/json", 400, ReasonMalformedJSON, "after the JSON value", ""},
 	}

@@ -1,8 +1,8 @@
 package httpx
 
 import (
-	"bytes"
-	"encoding/json"
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Nullable tells a JSON member that is absent (Set false) from one that is
@@ -13,21 +13,27 @@ type Nullable[T any] struct {
 	Value *T
 }
 
-// UnmarshalJSON is only called for members that are present.
-func (n *Nullable[T]) UnmarshalJSON(b []byte) error {
+// UnmarshalJSONFrom is only called for members that are present. It
+// decodes the value with the decoder it is given, so DecodeJSON's strict
+// options (exact names, no unknown or duplicate members) reach inside,
+// and errors name the member by its full path.
+func (n *Nullable[T]) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	n.Set = true
-	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+	if dec.PeekKind() == 'n' {
 		n.Value = nil
-		return nil
+		_, err := dec.ReadToken()
+		return err
 	}
-	// The outer decoder's DisallowUnknownFields does not reach into a
-	// custom unmarshaler, so apply it again here.
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var v T
-	if err := dec.Decode(&v); err != nil {
+	if err := json.UnmarshalDecode(dec, &v); err != nil {
 		return err
 	}
 	n.Value = &v
 	return nil
+}
+
+// UnmarshalJSON serves encoding/json (v1) callers with the same strict
+// rules, for code that decodes a Nullable outside DecodeJSON.
+func (n *Nullable[T]) UnmarshalJSON(b []byte) error {
+	return json.Unmarshal(b, n, strictJSON)
 }

@@ -3,7 +3,6 @@ package httpx
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"sort"
 	"strconv"
@@ -19,8 +18,9 @@ import (
 // ProblemContentType is the media type of RFC 9457 problem documents.
 const ProblemContentType = "application/problem+json"
 
-// MetaRetryAfter is the errs.Error Meta key whose value (whole seconds)
-// becomes the Retry-After header of an Unavailable answer.
+// MetaRetryAfter is the errs.Error Meta key whose value, whole seconds as
+// an integer (or its decimal text), becomes the Retry-After header of an
+// Unavailable answer.
 const MetaRetryAfter = "retry_after_seconds"
 
 // defaultRetryAfter is what an Unavailable answer advertises when the error
@@ -53,7 +53,9 @@ var standardMembers = map[string]bool{
 }
 
 // NewProblem describes err for a client. Only the error's Message, Reason,
-// field violations and Meta are used; its cause never is.
+// field violations and Meta are used; its cause never is. Meta values
+// become members with their JSON types: an int64 is a number, a bool a
+// boolean.
 func NewProblem(ctx context.Context, instance string, err error) *Problem {
 	e := errs.As(err)
 	if e == nil {
@@ -72,12 +74,7 @@ func NewProblem(ctx context.Context, instance string, err error) *Problem {
 	if e.Kind == errs.InvalidArgument && len(e.Fields) > 0 {
 		p.Errors = e.Fields
 	}
-	if len(e.Meta) > 0 {
-		p.Extensions = make(map[string]any, len(e.Meta))
-		for k, v := range e.Meta {
-			p.Extensions[k] = v
-		}
-	}
+	p.Extensions = e.MetaValues()
 	return p
 }
 
@@ -88,7 +85,7 @@ func (p *Problem) MarshalJSON() ([]byte, error) {
 	b.WriteByte('{')
 	first := true
 	member := func(name string, v any) error {
-		raw, err := json.Marshal(v)
+		raw, err := MarshalJSON(v)
 		if err != nil {
 			return err
 		}
@@ -96,7 +93,7 @@ func (p *Problem) MarshalJSON() ([]byte, error) {
 			b.WriteByte(',')
 		}
 		first = false
-		key, _ := json.Marshal(name)
+		key, _ := MarshalJSON(name)
 		b.Write(key)
 		b.WriteByte(':')
 		b.Write(raw)
@@ -162,27 +159,37 @@ func (p *Problem) Write(w http.ResponseWriter) {
 		// status is a server bug, so say so.
 		p.Status = http.StatusInternalServerError
 	}
-	body, err := json.Marshal(p)
+	body, err := MarshalJSON(p)
 	if err != nil {
 		// Only an unmarshalable extension can get here; answer with the
 		// standard members rather than an empty body.
 		stripped := *p
 		stripped.Extensions = nil
-		body, _ = json.Marshal(&stripped)
+		body, _ = MarshalJSON(&stripped)
 	}
 	w.WriteHeader(p.Status)
 	_, _ = w.Write(append(body, '\n'))
 }
 
 func retryAfter(ext map[string]any) string {
-	if v, ok := ext[MetaRetryAfter]; ok {
-		if s, err := typed.Cast[string](v); err == nil {
-			if n, err := strconv.Atoi(s); err == nil && n >= 0 {
-				return s
-			}
-		}
+	v, ok := ext[MetaRetryAfter]
+	if !ok {
+		return defaultRetryAfter
 	}
-	return defaultRetryAfter
+	var n int64
+	var err error
+	switch v := v.(type) {
+	case int64:
+		n = v
+	case string:
+		n, err = strconv.ParseInt(v, 10, 64)
+	default:
+		return defaultRetryAfter
+	}
+	if err != nil || n < 0 {
+		return defaultRetryAfter
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // WriteProblem answers r with err as an RFC 9457 problem document. The
@@ -228,12 +235,38 @@ func ProblemType(reason string) string {
 	return "/problems/" + strings.ReplaceAll(strings.ToLower(reason), "_", "-")
 }
 
-// Title is the human-readable summary of a reason, "INSUFFICIENT_STOCK" ->
-// "Insufficient stock"; with no reason, the status text.
+// Title is the human-readable summary of a reason: its words in sentence
+// case, "INSUFFICIENT_STOCK" -> "Insufficient stock", with the acronyms in
+// titleAcronyms kept upper case, "MALFORMED_JSON" -> "Malformed JSON" and
+// "SKU_TAKEN" -> "SKU taken". With no reason it is the status text.
 func Title(reason string, status int) string {
 	if reason == "" {
 		return http.StatusText(status)
 	}
-	words := strings.ToLower(strings.ReplaceAll(reason, "_", " "))
-	return strings.ToUpper(words[:1]) + words[1:]
+	words := strings.Split(strings.ToLower(reason), "_")
+	out := words[:0]
+	for _, w := range words {
+		if w == "" {
+			continue // "A__B" or a trailing underscore
+		}
+		if titleAcronyms[w] {
+			w = strings.ToUpper(w)
+		}
+		out = append(out, w)
+	}
+	if len(out) == 0 {
+		return http.StatusText(status)
+	}
+	if first := out[0]; !titleAcronyms[strings.ToLower(first)] {
+		out[0] = strings.ToUpper(first[:1]) + first[1:]
+	}
+	return strings.Join(out, " ")
+}
+
+// titleAcronyms are the words of kitshop reasons that are written upper
+// case in prose. Reasons are ASCII SCREAMING_SNAKE_CASE, so a word is
+// matched in lower case.
+var titleAcronyms = map[string]bool{
+	"api": true, "cvc": true, "http": true, "id": true, "ip": true, "json": true,
+	"jwks": true, "jwt": true, "sku": true, "url": true, "uuid": true,
 }

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +16,7 @@ import (
 
 func TestWriteProblemStandardMembers(t *testing.T) {
 	err := errs.New(errs.FailedPrecondition, "INSUFFICIENT_STOCK", "product p1 has 1 available, 2 requested").
-		With("product_id", "p1").With("available", "1")
+		With("product_id", "p1").With("available", 1)
 	rec := httptest.NewRecorder()
 	WriteProblem(rec, httptest.NewRequest(http.MethodPost, "/api/v1/orders?x=1", nil), err)
 
@@ -26,7 +27,7 @@ func TestWriteProblemStandardMembers(t *testing.T) {
 	want := map[string]any{
 		"type": "/problems/insufficient-stock", "title": "Insufficient stock", "status": 409.0,
 		"detail": "product p1 has 1 available, 2 requested", "instance": "/api/v1/orders",
-		"code": "INSUFFICIENT_STOCK", "product_id": "p1", "available": "1",
+		"code": "INSUFFICIENT_STOCK", "product_id": "p1", "available": 1.0,
 	}
 	for k, v := range want {
 		if p[k] != v {
@@ -47,9 +48,34 @@ func TestWriteProblemStandardMembers(t *testing.T) {
 	}
 }
 
+func TestWriteProblemMetaKeepsJSONTypes(t *testing.T) {
+	err := errs.New(errs.FailedPrecondition, "INSUFFICIENT_STOCK", "not enough").
+		With("product_id", "p1").With("available", 15).With("requested", int64(16)).
+		With("ratio", 0.5).With("partial", false).With("sku", "007")
+	e := errs.As(err)
+	e.Meta["direct"] = uint32(3) // set without With: still a number
+	rec := httptest.NewRecorder()
+	WriteProblem(rec, httptest.NewRequest(http.MethodPost, "/api/v1/products/p1/stock", nil), e)
+	// Exact text, not a decoded map: "available":15 must be a JSON number,
+	// and a string that looks like one ("007") must stay a string.
+	for _, member := range []string{`"available":15`, `"requested":16`, `"ratio":0.5`, `"partial":false`,
+		`"product_id":"p1"`, `"sku":"007"`, `"direct":3`} {
+		if !strings.Contains(rec.Body.String(), member) {
+			t.Errorf("body lacks %s: %s", member, rec.Body)
+		}
+	}
+	// A client's available < qty check works on the decoded document.
+	var doc struct {
+		Available int `json:"available"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil || doc.Available != 15 {
+		t.Fatalf("available does not decode as a number: %v %+v", err, doc)
+	}
+}
+
 func TestWriteProblemMetaCannotOverrideStandardMembers(t *testing.T) {
 	err := errs.New(errs.NotFound, "ORDER_NOT_FOUND", "no such order").
-		With("status", "200").With("code", "OK").With("type", "x").With("trace_id", "forged").With("order_id", "o1")
+		With("status", 200).With("code", "OK").With("type", "x").With("trace_id", "forged").With("order_id", "o1")
 	rec := httptest.NewRecorder()
 	WriteProblem(rec, httptest.NewRequest(http.MethodGet, "/api/v1/orders/o1", nil), err)
 	p := problemBody(t, rec)
@@ -134,6 +160,21 @@ func TestWriteProblemRetryAfterAndChallenge(t *testing.T) {
 	}
 
 	rec = httptest.NewRecorder()
+	WriteProblem(rec, httptest.NewRequest(http.MethodGet, "/x", nil),
+		errs.New(errs.Unavailable, errs.ReasonUnavailable, "busy").With(MetaRetryAfter, 12))
+	if got := rec.Header().Get("Retry-After"); got != "12" {
+		t.Fatalf("Retry-After from an integer = %q, want 12", got)
+	}
+	for _, bad := range []any{-1, "soon", 1.5} {
+		rec = httptest.NewRecorder()
+		WriteProblem(rec, httptest.NewRequest(http.MethodGet, "/x", nil),
+			errs.New(errs.Unavailable, errs.ReasonUnavailable, "busy").With(MetaRetryAfter, bad))
+		if got := rec.Header().Get("Retry-After"); got != defaultRetryAfter {
+			t.Fatalf("Retry-After from %#v = %q, want the default", bad, got)
+		}
+	}
+
+	rec = httptest.NewRecorder()
 	rec.Header().Set("Retry-After", "30")
 	WriteProblem(rec, httptest.NewRequest(http.MethodGet, "/x", nil), errs.New(errs.Unavailable, errs.ReasonUnavailable, "busy"))
 	if got := rec.Header().Get("Retry-After"); got != "30" {
@@ -200,9 +241,40 @@ func TestProblemExtensionsAndZeroStatus(t *testing.T) {
 	}
 }
 
+func TestWriteProblemDoesNotEscapeHTML(t *testing.T) {
+	var v errs.Validation
+	v.Add("stock", "must be >= 0 & < 2^31")
+	rec := httptest.NewRecorder()
+	WriteProblem(rec, httptest.NewRequest(http.MethodPost, "/x", nil), v.Err())
+	if body := rec.Body.String(); !strings.Contains(body, `"message":"must be >= 0 & < 2^31"`) || strings.Contains(body, `\u00`) {
+		t.Fatalf("body escapes HTML: %s", body)
+	}
+
+	rec = httptest.NewRecorder()
+	WriteJSON(rec, http.StatusOK, map[string]string{"name": "Tom & Jerry <3>"})
+	if body := rec.Body.String(); body != `{"name":"Tom & Jerry <3>"}`+"\n" {
+		t.Fatalf("WriteJSON body = %q", body)
+	}
+}
+
 func TestTitleAndType(t *testing.T) {
 	if got := Title("", 404); got != "Not Found" {
 		t.Errorf("Title empty = %q", got)
+	}
+	for reason, want := range map[string]string{
+		"INSUFFICIENT_STOCK":     "Insufficient stock",
+		"MALFORMED_JSON":         "Malformed JSON",
+		"SKU_TAKEN":              "SKU taken",
+		"INVALID_ID":             "Invalid ID",
+		"JWKS_UNAVAILABLE":       "JWKS unavailable",
+		"IDEMPOTENCY_KEY_REUSED": "Idempotency key reused",
+		"INTERNAL":               "Internal",
+		"ODD__REASON_":           "Odd reason",
+		"_":                      "Conflict",
+	} {
+		if got := Title(reason, http.StatusConflict); got != want {
+			t.Errorf("Title(%q) = %q, want %q", reason, got, want)
+		}
 	}
 	if got := ProblemType(""); got != "about:blank" {
 		t.Errorf("ProblemType empty = %q", got)

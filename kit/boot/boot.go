@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,6 +108,7 @@ func New(cfg config.Service, out io.Writer) (*Process, error) {
 			ConsecutiveFailures: uint32(cfg.BreakerFailures),
 			OpenTimeout:         cfg.BreakerOpenTimeout,
 		},
+		QuietSuccesses: !strings.EqualFold(cfg.LogLevel, "debug"),
 	}
 	_ = level.Info(logger).Log("msg", "starting", "config", cfg.String(),
 		"http_addr", p.HTTPAddr(), "grpc_addr", p.GRPCAddr())

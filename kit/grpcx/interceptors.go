@@ -52,8 +52,8 @@ func streamRequestID() grpc.StreamServerInterceptor {
 }
 
 func withIncomingRequestID(ctx context.Context) context.Context {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get(RequestIDMetadata); len(v) > 0 && validRequestID(v[0]) {
+	// One key, without copying the whole metadata map.
+	if v := metadata.ValueFromIncomingContext(ctx, RequestIDMetadata); len(v) > 0 && validRequestID(v[0]) {
 		return logx.WithRequestID(ctx, v[0])
 	}
 	return ctx

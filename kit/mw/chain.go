@@ -30,6 +30,11 @@ type Chain struct {
 	// means max(1, ceil(Limit)).
 	Burst   int
 	Breaker BreakerSettings
+	// QuietSuccesses leaves successful calls out of the log entirely
+	// instead of writing them at debug level, where a filter would drop
+	// them anyway after the line was built. kit/boot sets it unless the
+	// log level is debug.
+	QuietSuccesses bool
 }
 
 // Wrap applies the server-side chain to the endpoint for method. From the
@@ -38,8 +43,9 @@ type Chain struct {
 //	tracing -> logging -> metrics -> rate limit -> breaker -> e
 //
 // Why this order:
-//   - tracing is outermost so its span covers everything below and the
-//     log line (which reads ctx) names the endpoint's trace;
+//   - tracing is outermost so its span (the transport's server span,
+//     tagged with the endpoint and outcome; see ServerTracing) covers
+//     everything below and the log line (which reads ctx) names the trace;
 //   - logging and metrics sit outside the limiter and breaker so that
 //     shed calls (RATE_LIMITED, BREAKER_OPEN) are logged and counted like
 //     any other outcome: an operator must see load being shed;
@@ -51,8 +57,8 @@ type Chain struct {
 // failing method does not starve or trip the others.
 func (c Chain) Wrap(method string, e endpoint.Endpoint) endpoint.Endpoint {
 	mws := []endpoint.Middleware{
-		Tracing(c.Tracer, method),
-		Logging(c.Logger, method),
+		ServerTracing(c.Tracer, method),
+		logging(c.Logger, method, !c.QuietSuccesses),
 		Metrics(c.RED, metrics.TransportEndpoint, method),
 	}
 	if lim := c.limiter(); lim != nil {

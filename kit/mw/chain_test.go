@@ -133,3 +133,18 @@ func TestWrapClient(t *testing.T) {
 		t.Errorf("client chain logged calls: %s", buf.String())
 	}
 }
+
+func TestChainQuietSuccessesStillLogsFailures(t *testing.T) {
+	var logs kittest.LogBuffer
+	c := mw.Chain{Service: "orders", Logger: logx.New(&logs, "orders"), QuietSuccesses: true}
+	ok := c.Wrap("Get", func(context.Context, any) (any, error) { return "fine", nil })
+	bad := c.Wrap("Put", func(context.Context, any) (any, error) {
+		return nil, errs.New(errs.NotFound, "GONE", "gone")
+	})
+	_, _ = ok(context.Background(), nil)
+	_, _ = bad(context.Background(), nil)
+	lines := logs.Lines(t)
+	if len(lines) != 1 || lines[0]["method"] != "Put" || lines[0]["err_reason"] != "GONE" {
+		t.Fatalf("want only the failure logged, got %v", lines)
+	}
+}

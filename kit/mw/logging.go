@@ -25,6 +25,11 @@ import (
 // log at info; infrastructure errors (errs.IsInfrastructure) at error,
 // because only those need an operator.
 func Logging(logger log.Logger, method string) endpoint.Middleware {
+	return logging(logger, method, true)
+}
+
+// logging is Logging, leaving successes out when successes is false.
+func logging(logger log.Logger, method string, successes bool) endpoint.Middleware {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
@@ -32,7 +37,9 @@ func Logging(logger log.Logger, method string) endpoint.Middleware {
 		return func(ctx context.Context, request any) (any, error) {
 			begin := time.Now()
 			resp, err := next(ctx, request)
-			LogOutcome(logx.FromContext(ctx, logger), method, time.Since(begin), err)
+			if err != nil || successes {
+				LogOutcome(logx.FromContext(ctx, logger), method, time.Since(begin), err)
+			}
 			return resp, err
 		}
 	}

@@ -58,3 +58,41 @@ func TestTracingNilTracerIsNoop(t *testing.T) {
 		t.Error("nil tracer changed the call")
 	}
 }
+
+func TestServerTracingTagsTheTransportSpan(t *testing.T) {
+	tracer, rec := kittest.NewTracer(t, "")
+	server, ctx := tracer.StartSpanFromContext(context.Background(), "grpc-server")
+	e := mw.ServerTracing(tracer, "GetUser")(func(ctx context.Context, _ any) (any, error) {
+		if zipkin.SpanFromContext(ctx) != server {
+			t.Error("ServerTracing replaced the transport's span")
+		}
+		return nil, errs.New(errs.Unavailable, "DB_DOWN", "down")
+	})
+	_, _ = e(ctx, nil)
+	server.Finish()
+	spans := rec.Spans()
+	if len(spans) != 1 {
+		t.Fatalf("want only the transport's span, got %d spans", len(spans))
+	}
+	tags := spans[0].Tags
+	if tags[mw.TagEndpoint] != "GetUser" || tags[mw.TagErrorReason] != "DB_DOWN" || tags["error"] != "Unavailable" {
+		t.Fatalf("transport span tags = %v", tags)
+	}
+
+	// With no span in ctx it opens its own.
+	_, _ = mw.ServerTracing(tracer, "Direct")(func(context.Context, any) (any, error) { return nil, nil })(context.Background(), nil)
+	if got := rec.Spans(); len(got) != 2 || got[1].Name != "direct" && got[1].Name != "Direct" {
+		t.Fatalf("direct call spans = %v", got)
+	}
+}
+
+func TestExpectedFailuresDoNotPaintTheTraceRed(t *testing.T) {
+	tracer, rec := kittest.NewTracer(t, "")
+	e := mw.Tracing(tracer, "Charge")(func(context.Context, any) (any, error) {
+		return nil, errs.New(errs.Unavailable, "PROCESSING_ERROR", "retry").AsExpected()
+	})
+	_, _ = e(context.Background(), nil)
+	if tags := rec.Spans()[0].Tags; tags["error"] != "" || tags[mw.TagErrorReason] != "PROCESSING_ERROR" {
+		t.Fatalf("tags = %v", tags)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/kittest"
+	kitpage "github.com/kitshop/kitshop/kit/page"
 )
 
 func (f *fixture) createFull(t testing.TB, p NewProduct) Product {
@@ -167,11 +168,11 @@ func TestSearchPageTokens(t *testing.T) {
 			f.createFull(t, NewProduct{SKU: fmt.Sprintf("P%03d", i), Name: fmt.Sprintf("Thing %03d", i), Category: "c"})
 		}
 		page, err := f.svc.SearchProducts(ctx, SearchRequest{})
-		if err != nil || len(page.Products) != DefaultPageSize || page.TotalSize != 101 {
+		if err != nil || len(page.Products) != kitpage.DefaultSize || page.TotalSize != 101 {
 			t.Fatalf("default page: %d rows, %v", len(page.Products), err)
 		}
 		big, err := f.svc.SearchProducts(ctx, SearchRequest{PageSize: 1000})
-		if err != nil || len(big.Products) != MaxPageSize || big.NextPageToken == "" {
+		if err != nil || len(big.Products) != kitpage.MaxSize || big.NextPageToken == "" {
 			t.Fatalf("page_size 1000: %d rows, %v", len(big.Products), err)
 		}
 		if _, err := f.svc.SearchProducts(ctx, SearchRequest{PageSize: -1}); errs.KindOf(err) != errs.InvalidArgument {

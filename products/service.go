@@ -7,6 +7,7 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/page"
 )
 
 // Service owns the catalog and the inventory. Every method is safe for
@@ -91,7 +92,7 @@ var (
 	ErrSKUTaken             = errs.New(errs.AlreadyExists, "SKU_TAKEN", "a product with this SKU already exists")
 	ErrProductInactive      = errs.New(errs.FailedPrecondition, "PRODUCT_INACTIVE", "product is not for sale")
 	ErrInsufficientStock    = errs.New(errs.FailedPrecondition, "INSUFFICIENT_STOCK", "insufficient stock")
-	ErrInvalidPageToken     = errs.New(errs.InvalidArgument, "INVALID_PAGE_TOKEN", "page_token is malformed or does not match the query")
+	ErrInvalidPageToken     = page.ErrInvalidToken
 	ErrReservationNotFound  = errs.New(errs.NotFound, "RESERVATION_NOT_FOUND", "reservation not found")
 	ErrReservationReleased  = errs.New(errs.FailedPrecondition, "RESERVATION_RELEASED", "reservation was released")
 	ErrReservationCommitted = errs.New(errs.FailedPrecondition, "RESERVATION_COMMITTED", "reservation was committed")
@@ -109,8 +110,6 @@ const (
 	MaxStock            = 1_000_000_000
 	MaxPriceCents       = 1_000_000_000_00
 	MaxImportErrors     = 1000
-	DefaultPageSize     = 20
-	MaxPageSize         = 100
 	DefaultListBatch    = 500
 	MaxListBatch        = 1000
 	DefaultTTL          = 15 * time.Minute
@@ -186,7 +185,8 @@ type SearchRequest struct {
 	Category      string
 	MinPriceCents *int64
 	MaxPriceCents *int64
-	// PageSize 0 means DefaultPageSize; at most MaxPageSize.
+	// PageSize 0 means page.DefaultSize; larger than page.MaxSize means
+	// page.MaxSize.
 	PageSize  int
 	PageToken string
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/page"
 )
 
 // Field limits. They bound what one row can cost to store, index and send.
@@ -129,12 +130,12 @@ func (s *service) BatchGetProducts(ctx context.Context, ids []string) (BatchResu
 func (s *service) SearchProducts(ctx context.Context, r SearchRequest) (SearchPage, error) {
 	q := SearchQuery{
 		Text: strings.TrimSpace(r.Query), Category: strings.TrimSpace(r.Category),
-		MinPriceCents: r.MinPriceCents, MaxPriceCents: r.MaxPriceCents, Limit: r.PageSize,
+		MinPriceCents: r.MinPriceCents, MaxPriceCents: r.MaxPriceCents,
 	}
 	var v errs.Validation
 	checkLen(&v, "q", q.Text, maxQueryLen)
 	checkLen(&v, "category", q.Category, maxCategoryLen)
-	v.Check(r.PageSize >= 0, "page_size", "must be >= 0")
+	q.Limit = page.CheckSize(&v, r.PageSize)
 	if q.MinPriceCents != nil {
 		v.Check(*q.MinPriceCents >= 0, "min_price_cents", "must be >= 0")
 	}
@@ -147,16 +148,9 @@ func (s *service) SearchProducts(ctx context.Context, r SearchRequest) (SearchPa
 	if err := v.Err(); err != nil {
 		return SearchPage{}, err
 	}
-	// Sizes above the maximum are coerced rather than refused (AIP-158).
-	switch {
-	case q.Limit == 0:
-		q.Limit = DefaultPageSize
-	case q.Limit > MaxPageSize:
-		q.Limit = MaxPageSize
-	}
 	fp := q.fingerprint()
 	if r.PageToken != "" {
-		c, err := decodePageToken(r.PageToken, fp, q.Text != "")
+		c, err := decodeSearchToken(r.PageToken, fp, q.Text != "")
 		if err != nil {
 			return SearchPage{}, err
 		}
@@ -166,14 +160,16 @@ func (s *service) SearchProducts(ctx context.Context, r SearchRequest) (SearchPa
 	if err != nil {
 		return SearchPage{}, err
 	}
-	page := SearchPage{Products: res.Products, TotalSize: res.Total}
-	if page.Products == nil {
-		page.Products = []Product{}
+	out := SearchPage{Products: res.Products, TotalSize: res.Total}
+	if out.Products == nil {
+		out.Products = []Product{}
 	}
 	if res.Next != nil {
-		page.NextPageToken = encodePageToken(*res.Next, fp)
+		if out.NextPageToken, err = encodeSearchToken(*res.Next, fp, q.Text != ""); err != nil {
+			return SearchPage{}, err
+		}
 	}
-	return page, nil
+	return out, nil
 }
 
 func (s *service) AdjustStock(ctx context.Context, a StockAdjustment) (Product, error) {

@@ -1,94 +1,74 @@
 package main
 
 import (
-	"encoding/base64"
-	"encoding/binary"
-	"encoding/json"
-	"hash/fnv"
+	"errors"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/kitshop/kitshop/kit/page"
 )
 
-// A page token is base64url(JSON) of the last row's sort key plus a
-// fingerprint of the query it belongs to. It is opaque to clients but not
-// secret: a token that does not decode, names a malformed key, or was made
-// for another query or filters is refused with ErrInvalidPageToken, so a
-// tampered or mixed-up token gives 400, never a wrong page or a 500.
-type pageToken struct {
-	// F is the query fingerprint; R is the rank (text searches), N the
-	// name (otherwise), I the id.
-	F string   `json:"f"`
+// searchToken is the cursor inside a search page token (see kit/page): the
+// last row's sort key, R the rank for text searches or N the name
+// otherwise, and I the id that breaks ties. kit/page binds it to the
+// query's fingerprint and refuses tokens it cannot read; the values it
+// decodes are still client input, which decodeSearchToken checks, so that
+// a forged token gives 400 INVALID_PAGE_TOKEN, never a wrong page or a 500.
+type searchToken struct {
 	R *float32 `json:"r,omitempty"`
 	N *string  `json:"n,omitempty"`
 	I string   `json:"i"`
 }
 
-func encodePageToken(c SearchCursor, fingerprint string) string {
-	t := pageToken{F: fingerprint, I: c.ID}
-	if fingerprintIsText(fingerprint) {
-		r := c.Rank
-		t.R = &r
+// encodeSearchToken is the next_page_token after c. text says which sort
+// key the query uses.
+func encodeSearchToken(c SearchCursor, fingerprint string, text bool) (string, error) {
+	t := searchToken{I: c.ID}
+	if text {
+		t.R = &c.Rank
 	} else {
-		n := c.Name
-		t.N = &n
+		t.N = &c.Name
 	}
-	b, _ := json.Marshal(t) // a struct of strings and a finite float cannot fail
-	return base64.RawURLEncoding.EncodeToString(b)
+	return page.EncodeToken(t, fingerprint)
 }
 
-func decodePageToken(s, fingerprint string, text bool) (SearchCursor, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
+// decodeSearchToken reverses encodeSearchToken for the query whose
+// fingerprint and kind are given. Every refusal is ErrInvalidPageToken.
+func decodeSearchToken(s, fingerprint string, text bool) (SearchCursor, error) {
+	t, err := page.DecodeToken[searchToken](s, fingerprint)
 	if err != nil {
-		return SearchCursor{}, ErrInvalidPageToken
+		return SearchCursor{}, err
 	}
-	var t pageToken
-	if err := json.Unmarshal(b, &t); err != nil || t.F != fingerprint {
-		return SearchCursor{}, ErrInvalidPageToken
-	}
-	id, err := uuid.Parse(t.I)
-	if err != nil || id.String() != t.I {
-		return SearchCursor{}, ErrInvalidPageToken
+	// Postgres compares I as a uuid and the memory store as a string;
+	// they order alike only in the canonical form.
+	if id, err := uuid.Parse(t.I); err != nil || id.String() != t.I {
+		return SearchCursor{}, page.InvalidToken(errors.New("products: cursor id is not a canonical UUID"))
 	}
 	c := SearchCursor{ID: t.I}
 	switch {
 	case text && t.R != nil && !math.IsNaN(float64(*t.R)) && !math.IsInf(float64(*t.R), 0):
 		c.Rank = *t.R
-	case !text && t.N != nil:
+	// Postgres text cannot hold NUL: such a name would fail the query.
+	case !text && t.N != nil && !strings.ContainsRune(*t.N, 0):
 		c.Name = *t.N
 	default:
-		return SearchCursor{}, ErrInvalidPageToken
+		return SearchCursor{}, page.InvalidToken(errors.New("products: cursor lacks the query's sort key"))
 	}
 	return c, nil
 }
 
-// fingerprint identifies the query and filters (not the page size, which
-// may change between pages). Its first character says which sort key the
-// token carries.
+// fingerprint identifies the query and filters, not the page size, which
+// may change between pages. An unset price bound is "-", which no bound
+// formats as.
 func (q SearchQuery) fingerprint() string {
-	h := fnv.New64a()
-	write := func(s string) {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
-		h.Write(n[:])
-		h.Write([]byte(s))
-	}
 	bound := func(p *int64) string {
 		if p == nil {
 			return "-"
 		}
 		return strconv.FormatInt(*p, 10)
 	}
-	write(q.Text)
-	write(q.Category)
-	write(bound(q.MinPriceCents))
-	write(bound(q.MaxPriceCents))
-	kind := "n"
-	if q.Text != "" {
-		kind = "t"
-	}
-	return kind + strconv.FormatUint(h.Sum64(), 36)
+	return page.Fingerprint(q.Text, q.Category, bound(q.MinPriceCents), bound(q.MaxPriceCents))
 }
-
-func fingerprintIsText(fp string) bool { return len(fp) > 0 && fp[0] == 't' }

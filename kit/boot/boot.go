@@ -239,6 +239,9 @@ func (p *Process) Run(ctx context.Context, routes http.Handler, grpcSrv *grpc.Se
 		_ = level.Info(p.Logger).Log("msg", "registering", "etcd", fmt.Sprint(p.Config.EtcdEndpoints))
 	}
 	app.Closers = append(app.Closers, lifecycle.CloserFunc(p.Close))
+	// One round of the readiness checks before the lifecycle declares the
+	// process ready; the monitor job keeps them fresh from then on.
+	p.Ready.CheckOnce(ctx)
 	return app.Run(ctx)
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -384,5 +385,19 @@ func TestLiveHandler(t *testing.T) {
 	health.LiveHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health/live", nil))
 	if rec.Code != http.StatusOK || rec.Body.String() != "{\"status\":\"ok\"}\n" {
 		t.Fatalf("live: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// A check already failing at start-up must keep the process from serving
+// from the first moment it is declared ready, not one monitor round later.
+func TestCheckOnceBeforeReadyKeepsAFailingProcessOutOfRotation(t *testing.T) {
+	r := health.New()
+	r.AddCheck("db", func(context.Context) error { return errors.New("down") })
+	var got []bool
+	r.SubscribeServing(func(serving bool) { got = append(got, serving) })
+	r.CheckOnce(context.Background())
+	r.SetReady(true)
+	if r.Serving() || slices.Contains(got, true) {
+		t.Fatalf("serving with a failing check: Serving()=%v, published %v", r.Serving(), got)
 	}
 }

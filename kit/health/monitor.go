@@ -44,6 +44,14 @@ func (r *Readiness) Monitor(ctx context.Context, interval time.Duration) error {
 	}
 }
 
+// CheckOnce runs one round of the checks now and publishes its verdict,
+// as a Monitor round does. kit/boot calls it before declaring the process
+// ready, so gRPC health never says SERVING while a check is already
+// failing at start-up.
+func (r *Readiness) CheckOnce(ctx context.Context) {
+	r.monitorRound(ctx, map[string]bool{})
+}
+
 // monitorRound runs the checks once and publishes their verdict. failing
 // holds the names of the checks that failed last round, for logging
 // transitions only. It reports false when ctx ended during the round.

@@ -31,18 +31,27 @@ func NewRouter() *mux.Router {
 		// found" when a later route shares the subrouter's prefix, so ask
 		// again before claiming the path does not exist.
 		if allowed := AllowedMethods(r, req); len(allowed) > 0 {
-			methodNotAllowed(w, req, allowed)
+			methodNotAllowed(r, w, req, allowed)
 			return
 		}
 		WriteProblem(w, req, errs.New(errs.NotFound, ReasonRouteNotFound, "no route for "+req.URL.Path))
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		methodNotAllowed(w, req, AllowedMethods(r, req))
+		methodNotAllowed(r, w, req, AllowedMethods(r, req))
 	})
 	return r
 }
 
-func methodNotAllowed(w http.ResponseWriter, req *http.Request, allowed []string) {
+// methodNotAllowed answers 405, except that HEAD on a GET route is served
+// as the GET: net/http drops the body of a response to HEAD, so clients
+// get the GET's status and headers, as RFC 9110 asks.
+func methodNotAllowed(r *mux.Router, w http.ResponseWriter, req *http.Request, allowed []string) {
+	if req.Method == http.MethodHead && slices.Contains(allowed, http.MethodGet) {
+		get := req.Clone(req.Context())
+		get.Method = http.MethodGet
+		r.ServeHTTP(w, get)
+		return
+	}
 	list := strings.Join(allowed, ", ")
 	w.Header().Set("Allow", list)
 	WriteProblem(w, req, errs.Newf(errs.InvalidArgument, ReasonMethodNotAllowed,

@@ -96,3 +96,31 @@ func TestRouterMethodsBeforePath(t *testing.T) {
 		}
 	}
 }
+
+func TestHeadOnAGetRouteIsServedAsTheGet(t *testing.T) {
+	r := NewRouter()
+	r.Methods(http.MethodGet).Path("/things/{id}").HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Thing", "yes")
+		WriteJSON(w, http.StatusOK, map[string]string{"id": "1"})
+	})
+	r.Methods(http.MethodPost).Path("/only-post").HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	resp, err := http.Head(srv.URL + "/things/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Thing") != "yes" {
+		t.Fatalf("HEAD on a GET route = %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, err = http.Head(srv.URL + "/only-post")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("HEAD on a POST-only route = %d, want 405", resp.StatusCode)
+	}
+}

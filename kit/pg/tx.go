@@ -40,6 +40,10 @@ func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 // at most MaxTxAttempts times in all. fn must therefore have no effects
 // outside tx that cannot be repeated. When every attempt lost, the last
 // error is returned wrapped (IsRetryable still reports it).
+//
+// Failures of BEGIN and COMMIT themselves, and a lost retry race, are
+// classified (see Classify): a database outage reaches the client as 503
+// UNAVAILABLE, never as a 500, whichever statement noticed it.
 func InTxOpts(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := runTx(ctx, db, opts, fn)
@@ -47,7 +51,7 @@ func InTxOpts(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *
 			return err
 		}
 		if attempt == MaxTxAttempts {
-			return fmt.Errorf("pg: transaction failed %d times: %w", attempt, err)
+			return Classify(fmt.Errorf("pg: transaction failed %d times: %w", attempt, err))
 		}
 		if err := sleep(ctx, retryDelay(attempt)); err != nil {
 			return err
@@ -58,7 +62,7 @@ func InTxOpts(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *
 func runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) (err error) {
 	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("pg: begin: %w", err)
+		return Classify(fmt.Errorf("pg: begin: %w", err))
 	}
 	committed := false
 	defer func() {
@@ -77,7 +81,7 @@ func runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql
 	}
 	committed = true
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("pg: commit: %w", err)
+		return Classify(fmt.Errorf("pg: commit: %w", err))
 	}
 	return nil
 }

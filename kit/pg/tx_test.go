@@ -5,12 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
 
+	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/pg"
 	"github.com/kitshop/kitshop/kit/pg/pgtest"
 )
@@ -198,6 +201,28 @@ func TestInTxGivesUpAfterMaxAttempts(t *testing.T) {
 	})
 	if calls != pg.MaxTxAttempts || !pg.IsRetryable(err) {
 		t.Fatalf("calls=%d err=%v, want %d calls and a retryable error", calls, err, pg.MaxTxAttempts)
+	}
+	if errs.KindOf(err) != errs.Unavailable {
+		t.Fatalf("lost retry race is %s, want Unavailable (503, worth retrying)", errs.KindOf(err))
+	}
+}
+
+// A database that cannot be reached at BEGIN is an outage (503), not an
+// internal error (500), and says nothing of where the database lives.
+func TestInTxClassifiesBeginFailures(t *testing.T) {
+	t.Parallel()
+	db, err := sql.Open("postgres", "postgres://kitshop@"+kittest.FreeAddr(t)+"/none?sslmode=disable&connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	called := false
+	err = pg.InTx(testContext(t), db, func(*sql.Tx) error { called = true; return nil })
+	if called || errs.KindOf(err) != errs.Unavailable {
+		t.Fatalf("called=%v err=%v (%s), want Unavailable before fn runs", called, err, errs.KindOf(err))
+	}
+	if msg := errs.As(err).Message; strings.Contains(msg, "127.0.0.1") {
+		t.Fatalf("client-facing message names the address: %q", msg)
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/kitshop/kitshop/kit/config"
 	"github.com/kitshop/kitshop/kit/grpcx"
@@ -37,6 +38,7 @@ import (
 	"github.com/kitshop/kitshop/kit/metrics"
 	"github.com/kitshop/kitshop/kit/mw"
 	"github.com/kitshop/kitshop/kit/sd"
+	"github.com/kitshop/kitshop/kit/tlsx"
 	"github.com/kitshop/kitshop/kit/tracing"
 )
 
@@ -49,6 +51,9 @@ type Process struct {
 	Metrics *prometheus.Registry
 	RED     *metrics.RED
 	Ready   *health.Readiness
+	// TLS is this process's service identity (mTLS), or nil when
+	// KITSHOP_TLS_* are unset.
+	TLS *tlsx.Identity
 	// Chain is the standard endpoint middleware, configured from Config.
 	Chain mw.Chain
 
@@ -75,6 +80,13 @@ func New(cfg config.Service, out io.Writer) (*Process, error) {
 	p := &Process{
 		Config: cfg, Logger: logger, Metrics: metrics.NewRegistry(), id: uuid.NewString(),
 		Ready: health.New(health.WithLogger(log.With(logger, "component", "health"))),
+	}
+	if p.TLS, err = loadIdentity(cfg.Name); err != nil {
+		return nil, err
+	}
+	if p.TLS == nil {
+		cfg.GRPCAddr = loopbackOnly(cfg.GRPCAddr)
+		p.Config.GRPCAddr = cfg.GRPCAddr
 	}
 	if p.httpLn, err = lifecycle.Listen(cfg.HTTPAddr); err != nil {
 		return nil, err
@@ -104,14 +116,12 @@ func New(cfg config.Service, out io.Writer) (*Process, error) {
 	p.Chain = mw.Chain{
 		Service: cfg.Name, Logger: logger, Tracer: tracer, RED: p.RED,
 		Limit: rate.Limit(cfg.RateLimit), Burst: cfg.RateBurst,
-		Breaker: mw.BreakerSettings{
-			ConsecutiveFailures: uint32(cfg.BreakerFailures),
-			OpenTimeout:         cfg.BreakerOpenTimeout,
-		},
+		Shed:           mw.NewShedder(mw.DefaultMaxInFlight),
 		QuietSuccesses: !strings.EqualFold(cfg.LogLevel, "debug"),
 	}
 	_ = level.Info(logger).Log("msg", "starting", "config", cfg.String(),
 		"http_addr", p.HTTPAddr(), "grpc_addr", p.GRPCAddr())
+	p.logIdentity()
 	return p, nil
 }
 
@@ -167,7 +177,13 @@ func (p *Process) Close() error {
 // GRPCServer returns a gRPC server with kitshop's health (following
 // Ready), reflection, tracing, logging, metrics and recovery. Register the
 // service on it before Run.
+//
+// Under mTLS the server presents the process's certificate and verifies
+// callers' certificates; pass AllowCallers to restrict internal methods.
 func (p *Process) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
+	if p.TLS != nil {
+		opts = append([]grpc.ServerOption{grpc.Creds(credentials.NewTLS(p.TLS.ServerConfig()))}, opts...)
+	}
 	return grpcx.NewServer(grpcx.ServerConfig{
 		Service: p.Config.Name, Logger: p.Logger, Tracer: p.Tracer, RED: p.RED, Readiness: p.Ready,
 	}, opts...)
@@ -181,7 +197,7 @@ func (p *Process) Etcd() (*clientv3.Client, error) {
 		if len(p.Config.EtcdEndpoints) == 0 {
 			return
 		}
-		p.etcd, p.etcdErr = sd.NewClient(p.Config.EtcdEndpoints)
+		p.etcd, p.etcdErr = sd.NewClientTLS(p.Config.EtcdEndpoints, p.clientTLS(RegistryService))
 		if p.etcdErr == nil {
 			p.OnClose(p.etcd)
 		}
@@ -219,7 +235,7 @@ func (p *Process) Run(ctx context.Context, routes http.Handler, grpcSrv *grpc.Se
 
 	app := &lifecycle.App{
 		Name: p.Config.Name, Logger: p.Logger, Readiness: p.Ready,
-		HTTP: httpx.NewServer(p.httpLn.Addr().String(), p.Handler(routes)), HTTPListener: p.httpLn,
+		HTTP: httpx.NewServer(p.httpLn.Addr().String(), p.Handler(routes)), HTTPListener: p.httpListener(),
 		Jobs: append(slices.Clone(jobs), p.monitorReadiness), DrainTimeout: p.Config.DrainTimeout,
 	}
 	if grpcSrv != nil {

@@ -33,7 +33,9 @@ func DefineTokenFlags(fs *flag.FlagSet) TokenFlags {
 
 // Verifier returns the verifier of customer tokens, with keys from, in
 // order: a key file, a fixed JWKS URL, or (the default) the JWKS of
-// whichever users instance the registry lists. The registry is consulted
+// whichever users instance the registry lists. Under mTLS a JWKS is
+// fetched only from a peer whose certificate names users: an etcd entry
+// or a URL alone is not trusted to say where the keys are. The registry is consulted
 // on each (rare, cached) fetch, so a users service restarted on another
 // port is found again.
 func (p *Process) Verifier(f TokenFlags) (*auth.Verifier, error) {
@@ -56,7 +58,7 @@ func (p *Process) tokenKeys(f TokenFlags) (auth.KeySource, error) {
 	case f.JWKSURL != nil && *f.JWKSURL != "":
 		url := *f.JWKSURL
 		_ = level.Info(p.Logger).Log("msg", "verifying tokens with a JWKS URL", "url", url)
-		return auth.JWKSFromURL(func(context.Context) (string, error) { return url, nil }, nil), nil
+		return auth.JWKSFromURL(func(context.Context) (string, error) { return url, nil }, p.HTTPClient("users")), nil
 	}
 	client, err := p.Etcd()
 	if err != nil {
@@ -75,6 +77,6 @@ func (p *Process) tokenKeys(f TokenFlags) (auth.KeySource, error) {
 		if len(insts) == 0 {
 			return "", errors.New("no users instance is registered")
 		}
-		return "http://" + insts[rand.IntN(len(insts))].HTTPAddr + "/.well-known/jwks.json", nil
-	}, nil), nil
+		return p.HTTPScheme() + "://" + insts[rand.IntN(len(insts))].HTTPAddr + "/.well-known/jwks.json", nil
+	}, p.HTTPClient("users")), nil
 }

@@ -2,6 +2,7 @@ package mw
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -9,7 +10,7 @@ import (
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
-	"github.com/sony/gobreaker"
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/kitshop/kitshop/kit/errs"
 )
@@ -32,15 +33,27 @@ const (
 
 // BreakerSettings configures Breaker. The zero value means the defaults.
 type BreakerSettings struct {
-	// ConsecutiveFailures is how many infrastructure failures in a row open
-	// the breaker (default 5).
+	// ConsecutiveFailures is how many failures in a row open the breaker
+	// (default 5).
 	ConsecutiveFailures uint32
-	// OpenTimeout is how long the breaker stays open before letting one
-	// trial call through (half-open; default 60s).
+	// OpenTimeout is how long the breaker stays open before letting probe
+	// calls through (half-open; default 60s).
 	OpenTimeout time.Duration
+	// HalfOpenProbes is how many calls a half-open breaker lets through;
+	// that many successes in a row close it (default 1).
+	HalfOpenProbes uint32
 	// OnStateChange, when set, is told every transition (closed, open,
 	// half-open), e.g. to log it: an opening breaker is an operator event.
 	OnStateChange func(name string, from, to string)
+	// Failure says which errors count against the callee (default
+	// errs.IsInfrastructure). Others count as successes: they prove the
+	// callee answered.
+	Failure func(error) bool
+	// Ignore says which errors count neither way (default: the caller's
+	// own cancellation, and errors marked Expected of the Canceled and
+	// DeadlineExceeded kinds, which is how a caller's own deadline is
+	// marked): a caller that gave up says nothing about the callee.
+	Ignore func(error) bool
 }
 
 // BreakerSettingsFromEnv reads KITSHOP_BREAKER_FAILURES (a positive
@@ -72,52 +85,59 @@ func (s BreakerSettings) withDefaults() BreakerSettings {
 	if s.OpenTimeout <= 0 {
 		s.OpenTimeout = DefaultBreakerOpenTimeout
 	}
+	if s.HalfOpenProbes == 0 {
+		s.HalfOpenProbes = 1
+	}
+	if s.Failure == nil {
+		s.Failure = errs.IsInfrastructure
+	}
+	if s.Ignore == nil {
+		s.Ignore = callerGaveUp
+	}
 	return s
 }
 
-// Breaker is a circuit breaker (sony/gobreaker) named name. Only
-// infrastructure failures (errs.IsInfrastructure: Internal, Unavailable,
-// DeadlineExceeded) count against it; business errors are successes for
+func callerGaveUp(err error) bool {
+	if err == nil {
+		return false
+	}
+	e := errs.As(err)
+	return e.Kind == errs.Canceled || (e.Expected && e.Kind == errs.DeadlineExceeded)
+}
+
+// Breaker is a circuit breaker (sony/gobreaker) named name, for the
+// calling side of a backend: servers never open one on themselves (a
+// caller could trip it for everyone with bad requests). Only failures
+// (Settings.Failure) count against it; business errors are successes for
 // the breaker, because they prove the callee is healthy, and are returned
-// unchanged. While open, and beyond the single trial call while half-open,
-// calls fail at once with Unavailable, reason BREAKER_OPEN.
+// unchanged. While open, and beyond the probe calls while half-open,
+// calls fail at once with Unavailable, reason BREAKER_OPEN, without
+// calling next.
 //
 // Each call to Breaker makes a new breaker: share the returned middleware,
 // not the settings, between endpoints that should trip together.
 func Breaker(name string, s BreakerSettings) endpoint.Middleware {
 	s = s.withDefaults()
 	st := gobreaker.Settings{
-		Name:        name,
-		MaxRequests: 1,
-		Timeout:     s.OpenTimeout,
-		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= s.ConsecutiveFailures },
+		Name:         name,
+		MaxRequests:  s.HalfOpenProbes,
+		Timeout:      s.OpenTimeout,
+		ReadyToTrip:  func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= s.ConsecutiveFailures },
+		IsSuccessful: func(err error) bool { return err == nil || !s.Failure(err) },
+		IsExcluded:   s.Ignore,
 	}
 	if s.OnStateChange != nil {
 		st.OnStateChange = func(name string, from, to gobreaker.State) {
 			s.OnStateChange(name, from.String(), to.String())
 		}
 	}
-	// The two-step form lets us report the outcome ourselves after
-	// classifying the error; Execute would count every error as a failure.
-	cb := gobreaker.NewTwoStepCircuitBreaker(st)
+	cb := gobreaker.NewCircuitBreaker[any](st)
 	return func(next endpoint.Endpoint) endpoint.Endpoint {
-		return func(ctx context.Context, request any) (resp any, err error) {
-			done, berr := cb.Allow()
-			if berr != nil {
-				return nil, errs.Wrap(errs.Unavailable, ReasonBreakerOpen, berr,
-					"service temporarily unavailable")
+		return func(ctx context.Context, request any) (any, error) {
+			resp, err := cb.Execute(func() (any, error) { return next(ctx, request) })
+			if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+				return nil, errs.Wrap(errs.Unavailable, ReasonBreakerOpen, err, "service temporarily unavailable")
 			}
-			reported := false
-			defer func() {
-				// A panic must still end the trial call, or a half-open
-				// breaker would wait for its outcome forever.
-				if !reported {
-					done(false)
-				}
-			}()
-			resp, err = next(ctx, request)
-			reported = true
-			done(!errs.IsInfrastructure(err))
 			return resp, err
 		}
 	}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
 	"github.com/openzipkin/zipkin-go"
 	"golang.org/x/time/rate"
 
@@ -17,8 +16,7 @@ import (
 // logging, tracing or metrics (useful in tests); a zero Limit means no rate
 // limit.
 type Chain struct {
-	// Service names the process (users, orders...); breakers are named
-	// Service/method.
+	// Service names the process (users, orders...).
 	Service string
 	Logger  log.Logger
 	Tracer  *zipkin.Tracer
@@ -28,8 +26,11 @@ type Chain struct {
 	Limit rate.Limit
 	// Burst is the calls per method allowed at once above Limit; <= 0
 	// means max(1, ceil(Limit)).
-	Burst   int
-	Breaker BreakerSettings
+	Burst int
+	// Shed, when set, bounds the calls in flight across every method
+	// wrapped by this chain: the process's load shedding. Share one
+	// Shedder per process.
+	Shed *Shedder
 	// QuietSuccesses leaves successful calls out of the log entirely
 	// instead of writing them at debug level, where a filter would drop
 	// them anyway after the line was built. kit/boot sets it unless the
@@ -40,31 +41,36 @@ type Chain struct {
 // Wrap applies the server-side chain to the endpoint for method. From the
 // outside in:
 //
-//	tracing -> logging -> metrics -> rate limit -> breaker -> e
+//	tracing -> logging -> metrics -> shedding -> rate limit -> e
 //
 // Why this order:
 //   - tracing is outermost so its span (the transport's server span,
 //     tagged with the endpoint and outcome; see ServerTracing) covers
 //     everything below and the log line (which reads ctx) names the trace;
-//   - logging and metrics sit outside the limiter and breaker so that
-//     shed calls (RATE_LIMITED, BREAKER_OPEN) are logged and counted like
-//     any other outcome: an operator must see load being shed;
-//   - the rate limiter sits outside the breaker so that shed calls never
-//     reach it: a rejection is not a failure of the callee, and must not
-//     use up the half-open breaker's single trial call.
+//   - logging and metrics sit outside the shedder and limiter so that
+//     shed calls (OVERLOADED, RATE_LIMITED) are logged and counted like
+//     any other outcome: an operator must see load being shed.
 //
-// Every call to Wrap makes its own limiter and breaker, so one hot or
-// failing method does not starve or trip the others.
+// There is no circuit breaker here, on purpose: a breaker on the server
+// side opens for everyone on the strength of any caller's requests (five
+// logins with a NUL byte, or five calls with a 1 ns deadline, shut login
+// for a minute). A server protects itself by shedding load it cannot
+// carry; judging a backend's health is the caller's job (kit/sd.Backend).
+//
+// Every call to Wrap makes its own rate limiter, so one hot method does
+// not starve the others; the shedder is shared.
 func (c Chain) Wrap(method string, e endpoint.Endpoint) endpoint.Endpoint {
 	mws := []endpoint.Middleware{
 		ServerTracing(c.Tracer, method),
 		logging(c.Logger, method, !c.QuietSuccesses),
 		Metrics(c.RED, metrics.TransportEndpoint, method),
 	}
+	if c.Shed != nil {
+		mws = append(mws, c.Shed.Middleware())
+	}
 	if lim := c.limiter(); lim != nil {
 		mws = append(mws, RateLimit(lim))
 	}
-	mws = append(mws, Breaker(c.Service+"/"+method, c.breakerSettings()))
 	return endpoint.Chain(mws[0], mws[1:]...)(e)
 }
 
@@ -72,17 +78,16 @@ func (c Chain) Wrap(method string, e endpoint.Endpoint) endpoint.Endpoint {
 // should name the callee, e.g. "products.ReserveInventory". From the
 // outside in:
 //
-//	tracing -> metrics -> breaker -> e
+//	tracing -> metrics -> e
 //
-// The breaker is innermost so its fast BREAKER_OPEN failures are traced
-// and counted; there is no rate limit (that is the callee's decision) and
-// no logging (the caller's own endpoint logs the outcome, and the callee
-// logs the call).
+// The caller's breaker and retries live in e (kit/sd.Backend), so a call's
+// span and metrics cover all its attempts; there is no rate limit (that is
+// the callee's decision) and no logging (the caller's own endpoint logs
+// the outcome, and the callee logs the call).
 func (c Chain) WrapClient(method string, e endpoint.Endpoint) endpoint.Endpoint {
 	return endpoint.Chain(
 		Tracing(c.Tracer, method),
 		Metrics(c.RED, metrics.TransportClient, method),
-		Breaker(c.Service+"->"+method, c.breakerSettings()),
 	)(e)
 }
 
@@ -98,20 +103,4 @@ func (c Chain) limiter() *rate.Limiter {
 		}
 	}
 	return rate.NewLimiter(c.Limit, burst)
-}
-
-// breakerSettings logs transitions unless the caller installed its own hook.
-func (c Chain) breakerSettings() BreakerSettings {
-	s := c.Breaker
-	if s.OnStateChange == nil && c.Logger != nil {
-		logger := c.Logger
-		s.OnStateChange = func(name, from, to string) {
-			lvl := level.Warn
-			if to == "closed" {
-				lvl = level.Info
-			}
-			_ = lvl(logger).Log("msg", "circuit breaker state change", "breaker", name, "from", from, "to", to)
-		}
-	}
-	return s
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -31,7 +30,6 @@ func newChain(t *testing.T, buf *kittest.LogBuffer) (mw.Chain, *kittest.SpanReco
 		RED:     red,
 		Limit:   1e-6, // effectively: only the burst
 		Burst:   2,
-		Breaker: mw.BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: time.Hour},
 	}, rec
 }
 
@@ -73,30 +71,53 @@ func TestChainShedCallsAreLoggedCountedAndTraced(t *testing.T) {
 	}
 }
 
-func TestChainBreakerPerMethod(t *testing.T) {
+// TestChainHasNoServerBreaker pins the lesson of the black-box probe: a
+// server-side breaker let five bad logins (or five calls with a 1 ns
+// deadline) refuse login to everyone for a minute. However a method
+// fails, every call still reaches it.
+func TestChainHasNoServerBreaker(t *testing.T) {
 	var buf kittest.LogBuffer
 	c, _ := newChain(t, &buf)
 	c.Limit = 0 // no rate limit
-	calls := 0
-	failing := c.Wrap("Fail", func(context.Context, any) (any, error) {
-		calls++
-		return nil, errors.New("connection reset")
-	})
-	for i := 0; i < 20; i++ {
-		_, _ = failing(context.Background(), nil)
+	failures := []error{
+		errors.New("connection reset"),
+		errs.New(errs.Unavailable, errs.ReasonUnavailable, "db down"),
+		errs.Invalid(errs.FieldViolation{Field: "email", Message: "NUL byte"}),
+		context.DeadlineExceeded,
 	}
-	if calls != 2 {
-		t.Errorf("endpoint called %d times, want 2 before the breaker opened", calls)
+	for _, failure := range failures {
+		calls := 0
+		failing := c.Wrap("Fail", func(context.Context, any) (any, error) {
+			calls++
+			return nil, failure
+		})
+		for i := 0; i < 20; i++ {
+			_, _ = failing(context.Background(), nil)
+		}
+		if calls != 20 {
+			t.Errorf("%v: endpoint reached %d of 20 times: something refused calls", failure, calls)
+		}
 	}
-	if v := testutil.ToFloat64(c.RED.RequestsVec.WithLabelValues("orders", "endpoint", "Fail", "Unavailable")); v != 18 {
-		t.Errorf("breaker rejections counted = %v, want 18", v)
+	if buf.Find(t, "msg", "circuit breaker state change") != nil {
+		t.Error("a server-side breaker changed state")
 	}
-	healthy := c.Wrap("Healthy", func(context.Context, any) (any, error) { return "ok", nil })
-	if _, err := healthy(context.Background(), nil); err != nil {
-		t.Errorf("another method's breaker tripped: %v", err)
+}
+
+func TestChainShedsOverload(t *testing.T) {
+	c := mw.Chain{Shed: mw.NewShedder(1)}
+	entered, release := make(chan struct{}), make(chan struct{})
+	slow := c.Wrap("Slow", func(context.Context, any) (any, error) { close(entered); <-release; return "ok", nil })
+	other := c.Wrap("Other", func(context.Context, any) (any, error) { return "ok", nil })
+	done := make(chan struct{})
+	go func() { defer close(done); _, _ = slow(context.Background(), nil) }()
+	<-entered
+	if _, err := other(context.Background(), nil); errs.ReasonOf(err) != mw.ReasonOverloaded {
+		t.Errorf("call over the process limit: %v, want OVERLOADED", err)
 	}
-	if buf.Find(t, "msg", "circuit breaker state change") == nil {
-		t.Error("breaker opening was not logged")
+	close(release)
+	<-done
+	if _, err := other(context.Background(), nil); err != nil {
+		t.Errorf("after the load fell: %v", err)
 	}
 }
 
@@ -120,8 +141,8 @@ func TestWrapClient(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		_, _ = e(context.Background(), nil)
 	}
-	if calls != 2 {
-		t.Errorf("callee reached %d times, want 2", calls)
+	if calls != 5 {
+		t.Errorf("callee reached %d times, want 5 (the breaker is kit/sd.Backend's)", calls)
 	}
 	if v := testutil.ToFloat64(c.RED.RequestsVec.WithLabelValues("orders", "client", "products.ReserveInventory", "Unavailable")); v != 5 {
 		t.Errorf("client calls counted = %v, want 5", v)
@@ -129,7 +150,7 @@ func TestWrapClient(t *testing.T) {
 	if n := len(rec.Spans()); n != 5 {
 		t.Errorf("%d client spans, want 5", n)
 	}
-	if len(buf.Lines(t)) != 1 { // only the breaker's state change
+	if len(buf.Lines(t)) != 0 {
 		t.Errorf("client chain logged calls: %s", buf.String())
 	}
 }

@@ -1,6 +1,7 @@
 package sd
 
 import (
+	"crypto/tls"
 	"errors"
 	"strings"
 	"time"
@@ -20,6 +21,13 @@ import (
 // default grows to two minutes) so an etcd restart is noticed quickly.
 // The client's own zap logging is silenced; callers log what matters.
 func NewClient(endpoints []string) (*clientv3.Client, error) {
+	return NewClientTLS(endpoints, nil)
+}
+
+// NewClientTLS is NewClient speaking mTLS with tlsCfg (nil: plaintext),
+// so that only platform processes may register, and the registry must
+// prove it is the registry.
+func NewClientTLS(endpoints []string, tlsCfg *tls.Config) (*clientv3.Client, error) {
 	var eps []string
 	for _, e := range endpoints {
 		if e = strings.TrimSpace(e); e != "" {
@@ -48,5 +56,6 @@ func NewClient(endpoints []string) (*clientv3.Client, error) {
 			MinConnectTimeout: 3 * time.Second,
 		})},
 		Logger: zap.NewNop(),
+		TLS:    tlsCfg,
 	})
 }

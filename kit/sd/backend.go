@@ -1,0 +1,287 @@
+package sd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+	gokitsd "github.com/go-kit/kit/sd"
+	"github.com/go-kit/kit/sd/lb"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
+
+	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/mw"
+	"github.com/kitshop/kitshop/kit/typed"
+)
+
+// Reasons of the errors a Backend adds.
+const (
+	// ReasonAttemptTimeout: an attempt outlived the timeout the client
+	// set for it (Policy.AttemptTimeout), inside the caller's deadline.
+	// It is the one DEADLINE_EXCEEDED that counts against the backend.
+	ReasonAttemptTimeout = "ATTEMPT_TIMEOUT"
+)
+
+// BackendConfig says how to reach one backend service.
+type BackendConfig struct {
+	// Service is the callee's registered name ("users").
+	Service string
+	// Caller names this process in breaker names and logs.
+	Caller string
+	// Addr, when set, is a fixed gRPC address used instead of discovery
+	// (tests, `go run` without a registry).
+	Addr string
+	// Etcd is the registry the backend's instances are discovered in,
+	// used when Addr is empty.
+	Etcd *clientv3.Client
+	// Dial opens one connection per instance; it must not block (use
+	// grpcx.Dial). It carries the transport credentials (mTLS) and
+	// tracing.
+	Dial func(target string) (*grpc.ClientConn, error)
+	// Logger receives discovery problems and breaker transitions.
+	Logger log.Logger
+	// Breaker configures the backend's one circuit breaker; its
+	// OnStateChange, when set, is called besides the log line.
+	Breaker mw.BreakerSettings
+	// Budget caps retries (default: 10% extra load).
+	Budget BudgetSettings
+	// Chain wraps every method with client tracing and RED metrics
+	// (transport "client", method "<service>.<Method>"). Zero: neither.
+	Chain mw.Chain
+}
+
+// Backend is the caller's side of one backend service: its instances
+// (from etcd or a fixed address), one gRPC connection per instance shared
+// by every method, one circuit breaker and one retry budget. Build typed
+// methods on it with Unary; Close it when the caller shuts down.
+//
+// A Backend fails fast rather than piling up: while the breaker is open
+// every call fails in microseconds with Unavailable/BREAKER_OPEN, and
+// without any instance with Unavailable/NO_INSTANCES.
+type Backend[C any] struct {
+	cfg       BackendConfig
+	newClient func(grpc.ClientConnInterface) C
+	inst      gokitsd.Instancer
+	stopInst  func()
+	conns     *Conns
+	breaker   endpoint.Middleware
+	budget    *Budget
+}
+
+// NewBackend returns the backend cfg describes; newClient is the
+// generated constructor (usersv1.NewUsersServiceClient).
+func NewBackend[C any](cfg BackendConfig, newClient func(grpc.ClientConnInterface) C) (*Backend[C], error) {
+	if cfg.Service == "" || cfg.Dial == nil {
+		return nil, errors.New("sd: a backend needs a service name and a dial function")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = log.NewNopLogger()
+	}
+	cfg.Logger = log.With(cfg.Logger, "backend", cfg.Service)
+	b := &Backend[C]{cfg: cfg, newClient: newClient, conns: NewConns(cfg.Dial), budget: NewBudget(cfg.Budget)}
+	switch {
+	case cfg.Addr != "":
+		v, err := json.Marshal(Instance{ID: "fixed", Name: cfg.Service, GRPCAddr: cfg.Addr})
+		if err != nil {
+			return nil, err
+		}
+		b.inst, b.stopInst = gokitsd.FixedInstancer{string(v)}, func() {}
+	case cfg.Etcd != nil:
+		in, err := NewInstancer(cfg.Etcd, cfg.Service, cfg.Logger)
+		if err != nil {
+			return nil, err
+		}
+		b.inst, b.stopInst = in, in.Stop
+	default:
+		return nil, fmt.Errorf("sd: backend %s needs a fixed address or a registry", cfg.Service)
+	}
+	s := cfg.Breaker
+	s.Failure = countsAgainstBackend
+	hook := s.OnStateChange
+	s.OnStateChange = func(name, from, to string) {
+		lvl := level.Warn
+		if to == "closed" {
+			lvl = level.Info
+		}
+		_ = lvl(cfg.Logger).Log("msg", "circuit breaker state change", "breaker", name, "from", from, "to", to)
+		if hook != nil {
+			hook(name, from, to)
+		}
+	}
+	name := cfg.Service
+	if cfg.Caller != "" {
+		name = cfg.Caller + "->" + cfg.Service
+	}
+	b.breaker = mw.Breaker(name, s)
+	return b, nil
+}
+
+// Close stops following discovery and closes every connection; methods
+// fail from then on.
+func (b *Backend[C]) Close() error {
+	err := b.conns.Close()
+	b.stopInst()
+	return err
+}
+
+// Unary returns the typed call of one unary method, e.g.
+//
+//	getUser := sd.Unary(b, "GetUser", sd.Read, usersv1.UsersServiceClient.GetUser)
+//
+// Each call picks the next instance round-robin (skipping instances whose
+// connection is known to be down), runs the attempt through the
+// backend's breaker with its own timeout, and, when p allows and the
+// failure says nothing about the request (the instance was unavailable or
+// the attempt timed out), retries on the next instance after a jittered
+// backoff, as long as the caller's deadline and the retry budget allow.
+// Business errors, bad input and the caller's own deadline or
+// cancellation are returned at once, never retried and never counted.
+func Unary[C, Req, Resp any](b *Backend[C], method string, p Policy, call func(C, context.Context, Req, ...grpc.CallOption) (Resp, error)) func(context.Context, Req) (Resp, error) {
+	p = p.withDefaults()
+	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
+		in, err := DecodeInstance(instance)
+		if err != nil {
+			return nil, nil, err
+		}
+		if in.GRPCAddr == "" {
+			return nil, nil, fmt.Errorf("sd: instance %s/%s has no grpc_addr", in.Name, in.ID)
+		}
+		ref, err := b.conns.acquire(in.GRPCAddr)
+		if err != nil {
+			return nil, nil, err
+		}
+		conn, client := ref.sc.conn, b.newClient(ref.sc.conn)
+		e := func(ctx context.Context, request any) (any, error) {
+			if conn.GetState() == connectivity.TransientFailure && !forced(ctx) {
+				return nil, errInstanceDown
+			}
+			req, err := typed.Cast[Req](request)
+			if err != nil {
+				return nil, err
+			}
+			return call(client, ctx, req)
+		}
+		return b.conns.track(ref.sc, e), ref, nil
+	}
+	endpointer := gokitsd.NewEndpointer(b.inst, factory, b.cfg.Logger)
+	if !b.conns.own(endpointer.Close) {
+		endpointer.Close()
+	}
+	balancer := lb.NewRoundRobin(endpointer)
+	e := b.cfg.Chain.WrapClient(b.cfg.Service+"."+method, b.retrying(balancer, endpointer, p))
+	return func(ctx context.Context, req Req) (Resp, error) {
+		resp, err := e(ctx, req)
+		if err != nil {
+			var zero Resp
+			return zero, err
+		}
+		return typed.Cast[Resp](resp)
+	}
+}
+
+// errInstanceDown: the instance's connection is in TRANSIENT_FAILURE, so
+// the attempt is skipped for the next instance without touching the
+// network or the breaker.
+var errInstanceDown = errs.New(errs.Unavailable, ReasonNoInstances, "instance is down")
+
+type forceKey struct{}
+
+// forced marks an attempt that must go out even to an instance that looks
+// down, because every instance does: gRPC may have reconnected since.
+func forced(ctx context.Context) bool { return ctx.Value(forceKey{}) != nil }
+
+func (b *Backend[C]) retrying(balancer lb.Balancer, endpointer *gokitsd.DefaultEndpointer, p Policy) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		b.budget.Deposit()
+		skips := 0
+		for attempt := 1; ; {
+			e, err := balancer.Endpoint()
+			if err != nil {
+				return nil, errs.Wrap(errs.Unavailable, ReasonNoInstances, err,
+					"no instance of "+b.cfg.Service+" is available")
+			}
+			actx := ctx
+			if skips > 0 {
+				if n, _ := endpointer.Endpoints(); skips >= len(n) {
+					actx = context.WithValue(ctx, forceKey{}, true)
+				}
+			}
+			resp, err := b.attempt(actx, e, request, p.AttemptTimeout)
+			if err == nil {
+				return resp, nil
+			}
+			if err == errInstanceDown {
+				skips++
+				continue
+			}
+			if attempt >= p.Attempts || !retryable(err) || !b.budget.Withdraw() {
+				return nil, err
+			}
+			attempt++
+			if !pause(ctx, retryBackoff(attempt-1)) {
+				return nil, callerGaveUp(ctx)
+			}
+		}
+	}
+}
+
+// attempt makes one try through the breaker. Errors leave it classified:
+// the caller's own end (ctx) is marked Expected so no breaker upstream or
+// here counts it; an expiry of the attempt's own timeout becomes
+// DeadlineExceeded/ATTEMPT_TIMEOUT, which does count.
+func (b *Backend[C]) attempt(ctx context.Context, e endpoint.Endpoint, request any, timeout time.Duration) (any, error) {
+	return b.breaker(func(ctx context.Context, request any) (any, error) {
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		resp, err := e(actx, request)
+		if err == nil || err == errInstanceDown {
+			return resp, err
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil, callerGaveUp(ctx)
+		case errors.Is(actx.Err(), context.DeadlineExceeded):
+			return nil, errs.Wrap(errs.DeadlineExceeded, ReasonAttemptTimeout, err,
+				b.cfg.Service+" did not answer in time")
+		}
+		return nil, errs.FromGRPC(err)
+	})(ctx, request)
+}
+
+// callerGaveUp is the caller's own cancellation or deadline: reported as
+// such, marked Expected so that no breaker counts it against anybody.
+func callerGaveUp(ctx context.Context) error {
+	return errs.As(ctx.Err()).AsExpected()
+}
+
+// countsAgainstBackend is the breaker's notion of failure: the backend was
+// unreachable or did not answer within the attempt's own timeout. Business
+// errors, bad input, Internal answers (a bug one request can trigger) and
+// anybody's deadline but ours prove nothing about its health.
+func countsAgainstBackend(err error) bool {
+	if err == nil || err == errInstanceDown {
+		return false
+	}
+	e := errs.As(err)
+	if e.Expected {
+		return false
+	}
+	switch e.Kind {
+	case errs.Unavailable:
+		return e.Reason != mw.ReasonBreakerOpen
+	case errs.DeadlineExceeded:
+		return e.Reason == ReasonAttemptTimeout
+	}
+	return false
+}
+
+// retryable: a failure another instance may not have.
+func retryable(err error) bool { return countsAgainstBackend(err) }

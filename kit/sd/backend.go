@@ -245,15 +245,27 @@ func (b *Backend[C]) attempt(ctx context.Context, e endpoint.Endpoint, request a
 		if err == nil || err == errInstanceDown {
 			return resp, err
 		}
+		err = errs.FromGRPC(err)
 		switch {
 		case ctx.Err() != nil:
 			return nil, callerGaveUp(ctx)
-		case errors.Is(actx.Err(), context.DeadlineExceeded):
+		case errors.Is(actx.Err(), context.DeadlineExceeded),
+			errs.KindOf(err) == errs.DeadlineExceeded && ownDeadline(ctx, actx):
+			// The second case: the server's copy of our deadline (the
+			// grpc-timeout header) expired a hair before our own timer.
 			return nil, errs.Wrap(errs.DeadlineExceeded, ReasonAttemptTimeout, err,
 				b.cfg.Service+" did not answer in time")
 		}
-		return nil, errs.FromGRPC(err)
+		return nil, err
 	})(ctx, request)
+}
+
+// ownDeadline reports whether the attempt's deadline was the client's own
+// timeout rather than the caller's deadline.
+func ownDeadline(ctx, actx context.Context) bool {
+	own, _ := actx.Deadline()
+	caller, ok := ctx.Deadline()
+	return !ok || own.Before(caller)
 }
 
 // callerGaveUp is the caller's own cancellation or deadline: reported as

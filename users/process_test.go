@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-kit/kit/endpoint"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/reflection/grpc_reflection_v1"
@@ -34,8 +32,8 @@ import (
 	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/pg/pgtest"
 	"github.com/kitshop/kitshop/kit/sd"
-	"github.com/kitshop/kitshop/kit/typed"
 	usersv1 "github.com/kitshop/kitshop/pb/users/v1"
+	"github.com/kitshop/kitshop/users/client"
 )
 
 // TestProcesses runs the real binaries: a registry and two users instances
@@ -44,9 +42,9 @@ func TestProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs binaries; not in -short")
 	}
-	bin := buildBinaries(t, "registry", "users")
+	bin := kittest.BuildBinaries(t, "registry", "users")
 	etcdAddr, peerAddr, viewAddr := kittest.FreeAddr(t), kittest.FreeAddr(t), kittest.FreeAddr(t)
-	start(t, bin["registry"], nil, "-etcd-addr", etcdAddr, "-peer-addr", peerAddr, "-http-addr", viewAddr)
+	kittest.StartProcess(t, bin["registry"], nil, "-etcd-addr", etcdAddr, "-peer-addr", peerAddr, "-http-addr", viewAddr)
 	kittest.WaitFor(t, 30*time.Second, "registry ready", func() bool { return get(viewAddr, "/health/ready", nil) == 200 })
 
 	env := []string{
@@ -59,8 +57,8 @@ func TestProcesses(t *testing.T) {
 		// bcrypt under the race detector is two orders of magnitude slower.
 		"KITSHOP_BCRYPT_COST=4",
 	}
-	first := start(t, bin["users"], env)
-	start(t, bin["users"], env)
+	first := kittest.StartProcess(t, bin["users"], env)
+	kittest.StartProcess(t, bin["users"], env)
 
 	var instances []sd.Instance
 	kittest.WaitFor(t, 30*time.Second, "both users instances listed by the registry view", func() bool {
@@ -86,9 +84,9 @@ func TestProcesses(t *testing.T) {
 	})
 
 	t.Run("SIGTERM deregisters at once and fails no request", func(t *testing.T) {
-		client := discoveryClient(t, etcdAddr)
+		users := discoveryClient(t, etcdAddr)
 		ctx := context.Background()
-		if _, err := client.CreateUser(ctx, NewUser{Email: "load@example.com", Password: "correct horse", Name: "Load"}); err != nil {
+		if _, err := users.CreateUser(ctx, &usersv1.CreateUserRequest{Email: "load@example.com", Password: "correct horse", Name: "Load"}); err != nil {
 			t.Fatalf("seed user: %v", err)
 		}
 		var calls, failures atomic.Int64
@@ -107,7 +105,7 @@ func TestProcesses(t *testing.T) {
 					}
 					// Four loops keep calls in flight on both instances all
 					// the time, so SIGTERM lands mid-request.
-					_, err := client.Authenticate(ctx, Credentials{Email: "load@example.com", Password: "correct horse"})
+					_, err := users.Authenticate(ctx, &usersv1.AuthenticateRequest{Email: "load@example.com", Password: "correct horse"})
 					calls.Add(1)
 					if err != nil {
 						failures.Add(1)
@@ -153,49 +151,22 @@ func TestProcesses(t *testing.T) {
 	})
 }
 
-// usersClient is the typed view of the discovery-backed endpoints.
-type usersClient struct {
-	CreateUser   func(context.Context, NewUser) (User, error)
-	Authenticate func(context.Context, Credentials) (Session, error)
-}
-
-func discoveryClient(t *testing.T, etcdAddr string) usersClient {
+func discoveryClient(t *testing.T, etcdAddr string) client.Client {
 	t.Helper()
 	etcd, err := sd.NewClient([]string{etcdAddr})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { etcd.Close() })
-	inst, err := sd.NewInstancer(etcd, "users", nil)
+	c, err := client.New(sd.BackendConfig{
+		Etcd: etcd,
+		Dial: func(addr string) (*grpc.ClientConn, error) { return grpcx.Dial(addr, grpcx.ClientConfig{}) },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(inst.Stop)
-	conns := sd.NewConns(func(addr string) (*grpc.ClientConn, error) { return grpcx.Dial(addr, grpcx.ClientConfig{}) })
-	t.Cleanup(func() { conns.Close() })
-	opts := sd.EndpointOptions{RetryMax: 3, Timeout: 10 * time.Second}
-	create := sd.Endpoint(inst, conns, func(c *grpc.ClientConn) endpoint.Endpoint {
-		return grpcx.ClientEndpoint(usersv1.NewUsersServiceClient(c).CreateUser,
-			func(_ context.Context, u NewUser) (*usersv1.CreateUserRequest, error) {
-				return &usersv1.CreateUserRequest{Email: u.Email, Password: u.Password, Name: u.Name}, nil
-			},
-			func(_ context.Context, u *usersv1.User) (User, error) {
-				return User{ID: u.GetId(), Email: u.GetEmail()}, nil
-			})
-	}, opts)
-	authenticate := sd.Endpoint(inst, conns, func(c *grpc.ClientConn) endpoint.Endpoint {
-		return grpcx.ClientEndpoint(usersv1.NewUsersServiceClient(c).Authenticate,
-			func(_ context.Context, cr Credentials) (*usersv1.AuthenticateRequest, error) {
-				return &usersv1.AuthenticateRequest{Email: cr.Email, Password: cr.Password}, nil
-			},
-			func(_ context.Context, r *usersv1.AuthenticateResponse) (Session, error) {
-				return Session{AccessToken: r.GetAccessToken()}, nil
-			})
-	}, opts)
-	return usersClient{
-		CreateUser:   typed.Func[NewUser, User](create),
-		Authenticate: typed.Func[Credentials, Session](authenticate),
-	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // callThroughReflection does what grpcurl does: discover the service by
@@ -287,64 +258,6 @@ func withWellKnown(set *descriptorpb.FileDescriptorSet) *descriptorpb.FileDescri
 		}
 	}
 	return set
-}
-
-// buildBinaries compiles the named commands once per test run. With -race
-// they share the race build cache that `go test -race` already filled.
-func buildBinaries(t *testing.T, names ...string) map[string]string {
-	t.Helper()
-	dir := t.TempDir()
-	args := []string{"build", "-o", dir + string(os.PathSeparator)}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	for _, n := range names {
-		args = append(args, "github.com/kitshop/kitshop/"+n)
-	}
-	cmd := exec.Command("go", args...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	out := map[string]string{}
-	for _, n := range names {
-		out[n] = filepath.Join(dir, n)
-	}
-	return out
-}
-
-// start runs a binary with its output in the test log on failure, and
-// kills it at cleanup if it is still running.
-func start(t *testing.T, path string, env []string, args ...string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), env...)
-	logFile, err := os.Create(filepath.Join(t.TempDir(), filepath.Base(path)+".log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-		if t.Failed() {
-			out, _ := os.ReadFile(logFile.Name())
-			t.Logf("--- %s output:\n%s", filepath.Base(path), tail(string(out), 4000))
-		}
-		logFile.Close()
-	})
-	return cmd
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }
 
 func writeKey(t *testing.T) string {

@@ -75,10 +75,10 @@ func TestJWKSFetchCacheAndRotation(t *testing.T) {
 	v := NewVerifier(src)
 	ctx := t.Context()
 
-	if _, err := v.Verify(ctx, sign(t, privA, claimsFor("u1", RoleCustomer))); err != nil {
+	if _, err := v.Verify(ctx, sign(t, privA, claimsFor(user1, RoleCustomer))); err != nil {
 		t.Fatalf("key A: %v", err)
 	}
-	if _, err := v.Verify(ctx, sign(t, privA, claimsFor("u2", RoleCustomer))); err != nil {
+	if _, err := v.Verify(ctx, sign(t, privA, claimsFor(user2, RoleCustomer))); err != nil {
 		t.Fatalf("key A again: %v", err)
 	}
 	if n := srv.fetches.Load(); n != 1 {
@@ -88,7 +88,7 @@ func TestJWKSFetchCacheAndRotation(t *testing.T) {
 	// users rotates to B, still publishing A for tokens in flight.
 	srv.set(false, pubA, pubB)
 	clock.Advance(10 * time.Second)
-	if _, err := v.Verify(ctx, sign(t, privB, claimsFor("u3", RoleAdmin))); err != nil {
+	if _, err := v.Verify(ctx, sign(t, privB, claimsFor(user3, RoleAdmin))); err != nil {
 		t.Fatalf("rotated key B: %v", err)
 	}
 	if n := srv.fetches.Load(); n != 2 {
@@ -99,14 +99,14 @@ func TestJWKSFetchCacheAndRotation(t *testing.T) {
 	// refetch per interval.
 	_, privX := newKey(t)
 	for range 5 {
-		_, err := v.Verify(ctx, sign(t, privX, claimsFor("u4", RoleAdmin)))
+		_, err := v.Verify(ctx, sign(t, privX, claimsFor(user4, RoleAdmin)))
 		wantUnauthenticated(t, err, errs.ReasonUnauth)
 	}
 	if n := srv.fetches.Load(); n != 2 {
 		t.Fatalf("fetches = %d, want 2 (unknown kids within the refetch interval)", n)
 	}
 	clock.Advance(jwksMinRefetch)
-	_, err := v.Verify(ctx, sign(t, privX, claimsFor("u4", RoleAdmin)))
+	_, err := v.Verify(ctx, sign(t, privX, claimsFor(user4, RoleAdmin)))
 	wantUnauthenticated(t, err, errs.ReasonUnauth)
 	if n := srv.fetches.Load(); n != 3 {
 		t.Fatalf("fetches = %d, want 3 (interval passed)", n)
@@ -115,9 +115,9 @@ func TestJWKSFetchCacheAndRotation(t *testing.T) {
 	// A retired key disappears once the cache ages out.
 	srv.set(false, pubB)
 	clock.Advance(jwksMaxAge)
-	_, err = v.Verify(ctx, sign(t, privA, claimsFor("u5", RoleCustomer)))
+	_, err = v.Verify(ctx, sign(t, privA, claimsFor(user5, RoleCustomer)))
 	wantUnauthenticated(t, err, errs.ReasonUnauth)
-	if _, err := v.Verify(ctx, sign(t, privB, claimsFor("u6", RoleCustomer))); err != nil {
+	if _, err := v.Verify(ctx, sign(t, privB, claimsFor(user6, RoleCustomer))); err != nil {
 		t.Fatalf("key B after refresh: %v", err)
 	}
 }
@@ -128,19 +128,19 @@ func TestJWKSUnavailable(t *testing.T) {
 	src, clock := newJWKSSource(t, srv)
 	v := NewVerifier(src)
 	ctx := t.Context()
-	if _, err := v.Verify(ctx, sign(t, privA, claimsFor("u1", RoleCustomer))); err != nil {
+	if _, err := v.Verify(ctx, sign(t, privA, claimsFor(user1, RoleCustomer))); err != nil {
 		t.Fatal(err)
 	}
 
 	// users goes down: known keys keep working, even past the max age.
 	srv.set(true, pubA)
 	clock.Advance(jwksMaxAge + time.Second)
-	if _, err := v.Verify(ctx, sign(t, privA, claimsFor("u1", RoleCustomer))); err != nil {
+	if _, err := v.Verify(ctx, sign(t, privA, claimsFor(user1, RoleCustomer))); err != nil {
 		t.Fatalf("cached key while users is down: %v", err)
 	}
 	// An unknown kid cannot be judged: Unavailable, not 401.
 	_, privB := newKey(t)
-	_, err := v.Verify(ctx, sign(t, privB, claimsFor("u1", RoleCustomer)))
+	_, err := v.Verify(ctx, sign(t, privB, claimsFor(user1, RoleCustomer)))
 	if errs.KindOf(err) != errs.Unavailable {
 		t.Fatalf("unknown kid while users is down: %v", err)
 	}
@@ -149,7 +149,7 @@ func TestJWKSUnavailable(t *testing.T) {
 	failing := NewVerifier(JWKSFromURL(func(context.Context) (string, error) {
 		return "", errors.New("no users instance registered")
 	}, nil))
-	_, err = failing.Verify(ctx, sign(t, privA, claimsFor("u1", RoleCustomer)))
+	_, err = failing.Verify(ctx, sign(t, privA, claimsFor(user1, RoleCustomer)))
 	if e := errs.As(err); e.Kind != errs.Unavailable || e.Message != "token signing keys are unavailable" {
 		t.Fatalf("discovery failure: %v", err)
 	}
@@ -159,7 +159,7 @@ func TestJWKSConcurrentVerify(t *testing.T) {
 	pub, priv := newKey(t)
 	srv := newJWKSServer(t, pub)
 	v := NewVerifier(JWKSFromURL(func(context.Context) (string, error) { return srv.URL, nil }, srv.Client()))
-	tok := sign(t, priv, claimsFor("u1", RoleCustomer))
+	tok := sign(t, priv, claimsFor(user1, RoleCustomer))
 	var wg sync.WaitGroup
 	errc := make(chan error, 20)
 	for range 20 {
@@ -192,7 +192,7 @@ func TestJWKSFetchSurvivesCallerCancel(t *testing.T) {
 	if _, err := src.Keys(ctx, KeyID(pub)); err != nil {
 		t.Fatalf("fetch with a cancelled caller: %v", err)
 	}
-	if _, err := NewVerifier(src).Verify(t.Context(), sign(t, priv, claimsFor("u1", RoleCustomer))); err != nil {
+	if _, err := NewVerifier(src).Verify(t.Context(), sign(t, priv, claimsFor(user1, RoleCustomer))); err != nil {
 		t.Fatal(err)
 	}
 	if n := srv.fetches.Load(); n != 1 {

@@ -24,7 +24,9 @@ import (
 // configuration accepts only a peer certificate naming the users service,
 // so that an address planted in the registry cannot serve keys: when
 // client's transport is an *http.Transport with a TLSClientConfig, every
-// URL must be https, so a plain-http address cannot bypass that check.
+// URL must be https, so a plain-http address cannot bypass that check (a
+// transport wrapped in another RoundTripper is not inspected: url must
+// then return https URLs by itself).
 // Redirects are never followed: the keys come from the address url named
 // or from nowhere. Each fetch is bounded by JWKSFetchTimeout and its
 // document by JWKSMaxBytes.
@@ -88,19 +90,19 @@ func (s *jwksSource) Keys(ctx context.Context, kid string) ([]ed25519.PublicKey,
 	}
 
 	s.mu.Lock()
-	keys, found := s.lookupLocked(kid)
+	keys, found := s.lookup(kid)
 	wait := s.planLocked(found)
 	s.mu.Unlock()
 	if wait != nil {
 		select {
 		case <-wait.done:
 		case <-ctx.Done():
-			// The fetch goes on for the others; this caller gave up.
-			return nil, errs.As(context.Cause(ctx))
+			// The fetch goes on for the others; this caller gave up. Its
+			// Canceled or DeadlineExceeded, never a 401 for a token that
+			// may be valid.
+			return nil, errs.As(ctx.Err())
 		}
-		s.mu.Lock()
-		keys, found = s.lookupLocked(kid)
-		s.mu.Unlock()
+		keys, found = s.lookup(kid)
 	}
 	if found {
 		return keys, nil
@@ -116,8 +118,8 @@ func (s *jwksSource) Keys(ctx context.Context, kid string) ([]ed25519.PublicKey,
 	return nil, unknownKey()
 }
 
-// lookupLocked finds kid in the current set, however old.
-func (s *jwksSource) lookupLocked(kid string) ([]ed25519.PublicKey, bool) {
+// lookup finds kid in the current set, however old.
+func (s *jwksSource) lookup(kid string) ([]ed25519.PublicKey, bool) {
 	snap := s.current.Load()
 	if snap == nil {
 		return nil, false
@@ -193,7 +195,8 @@ func (s *jwksSource) run(f *flight, started time.Time) {
 	keys, err := s.fetcher.fetch(s.cfg.fetchTimeout)
 	s.mu.Lock()
 	s.lastErr = err
-	old, cur := s.current.Load(), s.current.Load()
+	old := s.current.Load()
+	cur := old
 	if err == nil {
 		cur = &snapshot{keys: indexKeys(keys), fetched: started}
 		s.current.Store(cur)

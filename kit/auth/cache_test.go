@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/kitshop/kitshop/kit/errs"
 )
 
@@ -28,13 +30,13 @@ func TestVerifyCacheStillHonoursExpiry(t *testing.T) {
 	pub, priv := newKey(t)
 	now := time.Now()
 	clock := func() time.Time { return now }
-	v := newVerifier(StaticKeys(pub), clock)
-	c := claimsFor("u1", RoleCustomer)
+	v := NewVerifier(StaticKeys(pub), withClock(clock))
+	c := claimsFor(user1, RoleCustomer)
 	token := sign(t, priv, c)
 
 	for i := 0; i < 2; i++ { // the second call is served from the cache
 		got, err := v.Verify(context.Background(), token)
-		if err != nil || got.Subject != "u1" {
+		if err != nil || got.Subject != user1 {
 			t.Fatalf("verify #%d: %+v, %v", i, got, err)
 		}
 	}
@@ -53,7 +55,7 @@ func TestVerifyCacheDropsTokensOfUntrustedKeys(t *testing.T) {
 	newPub, _ := newKey(t)
 	keys := &swappableKeys{inner: StaticKeys(oldPub)}
 	v := NewVerifier(keys)
-	token := sign(t, oldPriv, claimsFor("u1", RoleAdmin))
+	token := sign(t, oldPriv, claimsFor(user1, RoleAdmin))
 	if _, err := v.Verify(context.Background(), token); err != nil {
 		t.Fatal(err)
 	}
@@ -63,11 +65,35 @@ func TestVerifyCacheDropsTokensOfUntrustedKeys(t *testing.T) {
 	}
 }
 
+// TestVerifyCacheDropsKidlessTokensOfUntrustedKeys: a token without a kid
+// resolves to every trusted key, so "its kid still resolves" is no proof
+// that the key which signed it is still trusted; the cache must check
+// the key itself.
+func TestVerifyCacheDropsKidlessTokensOfUntrustedKeys(t *testing.T) {
+	oldPub, oldPriv := newKey(t)
+	newPub, _ := newKey(t)
+	keys := &swappableKeys{inner: StaticKeys(newPub, oldPub)}
+	v := NewVerifier(keys)
+	token, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claimsFor(user1, RoleAdmin)).SignedString(oldPriv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second call is served from the cache
+		if _, err := v.Verify(context.Background(), token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys.set(StaticKeys(newPub)) // the old key is rotated out
+	if _, err := v.Verify(context.Background(), token); errs.KindOf(err) != errs.Unauthenticated {
+		t.Fatalf("kid-less token of a removed key still accepted: %v", err)
+	}
+}
+
 func TestVerifyCacheNeverStoresFailures(t *testing.T) {
 	pub, _ := newKey(t)
 	_, otherPriv := newKey(t)
 	v := NewVerifier(StaticKeys(pub))
-	forged := sign(t, otherPriv, claimsFor("u1", RoleAdmin))
+	forged := sign(t, otherPriv, claimsFor(user1, RoleAdmin))
 	for i := 0; i < 2; i++ {
 		if _, err := v.Verify(context.Background(), forged); errs.KindOf(err) != errs.Unauthenticated {
 			t.Fatalf("forged token #%d: %v", i, err)

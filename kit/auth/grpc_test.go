@@ -116,10 +116,10 @@ func TestGRPCInterceptors(t *testing.T) {
 	calls := dialWhoAmI(t, startGRPC(t, NewVerifier(StaticKeys(pub))))
 
 	ctx := t.Context()
-	admin := WithToken(ctx, sign(t, priv, claimsFor("a1", RoleAdmin)))
-	customer := WithToken(ctx, sign(t, priv, claimsFor("u1", RoleCustomer)))
-	forged := WithToken(ctx, sign(t, wrong, claimsFor("a1", RoleAdmin)))
-	expired := WithToken(ctx, sign(t, priv, expiredClaimsFor("a1", RoleAdmin)))
+	admin := WithToken(ctx, sign(t, priv, claimsFor(admin1, RoleAdmin)))
+	customer := WithToken(ctx, sign(t, priv, claimsFor(user1, RoleCustomer)))
+	forged := WithToken(ctx, sign(t, wrong, claimsFor(admin1, RoleAdmin)))
+	expired := WithToken(ctx, sign(t, priv, expiredClaimsFor(admin1, RoleAdmin)))
 
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
@@ -150,7 +150,7 @@ func TestGRPCInterceptors(t *testing.T) {
 	}
 
 	// An explicitly set authorization is not replaced by the forwarded one.
-	explicit := metadata.AppendToOutgoingContext(customer, "authorization", "Bearer "+sign(t, priv, claimsFor("a2", RoleAdmin)))
+	explicit := metadata.AppendToOutgoingContext(customer, "authorization", "Bearer "+sign(t, priv, claimsFor(admin2, RoleAdmin)))
 	if code, _, _ := calls["unary"](explicit, ""); code != codes.OK {
 		t.Fatalf("explicit authorization overridden: %v", code)
 	}
@@ -161,13 +161,31 @@ func TestGRPCInterceptors(t *testing.T) {
 func TestGRPCInterceptorsKeysUnavailable(t *testing.T) {
 	_, priv := newKey(t)
 	calls := dialWhoAmI(t, startGRPC(t, NewVerifier(keysDown())))
-	ctx := WithToken(t.Context(), sign(t, priv, claimsFor("a1", RoleAdmin)))
+	ctx := WithToken(t.Context(), sign(t, priv, claimsFor(admin1, RoleAdmin)))
 	for name, call := range calls {
 		if code, _, _ := call(ctx, publicService); code != codes.OK {
 			t.Errorf("%s public method with keys down: %v", name, code)
 		}
 		if code, reason, msg := call(ctx, ""); code != codes.Unavailable || reason != errs.ReasonUnavailable || strings.Contains(msg, "10.0.0.7") {
 			t.Errorf("%s protected method with keys down: %v %s %q", name, code, reason, msg)
+		}
+	}
+}
+
+// TestGRPCInterceptorsRefuseMalformedClaims is
+// TestMiddlewareRefusesMalformedClaims over gRPC, unary and streaming.
+func TestGRPCInterceptorsRefuseMalformedClaims(t *testing.T) {
+	pub, priv := newKey(t)
+	calls := dialWhoAmI(t, startGRPC(t, NewVerifier(StaticKeys(pub))))
+	for name, tok := range refusedTokens(t, pub, priv) {
+		ctx := WithToken(t.Context(), tok)
+		for kind, call := range calls {
+			if code, reason, _ := call(ctx, ""); code != codes.Unauthenticated || reason != errs.ReasonUnauth {
+				t.Errorf("%s (%s): got %v %s, want UNAUTHENTICATED", name, kind, code, reason)
+			}
+			if code, _, _ := call(ctx, publicService); code != codes.OK {
+				t.Errorf("%s (%s) on a public method: %v", name, kind, code)
+			}
 		}
 	}
 }

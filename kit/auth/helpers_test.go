@@ -76,3 +76,16 @@ func sign(t *testing.T, priv ed25519.PrivateKey, c Claims) string {
 	}
 	return s
 }
+
+// Subjects of test tokens: user ids are UUIDs, and a token whose sub is
+// anything else is refused.
+const (
+	user1  = "6a1f0c2e-0000-4000-8000-000000000001"
+	user2  = "6a1f0c2e-0000-4000-8000-000000000002"
+	user3  = "6a1f0c2e-0000-4000-8000-000000000003"
+	user4  = "6a1f0c2e-0000-4000-8000-000000000004"
+	user5  = "6a1f0c2e-0000-4000-8000-000000000005"
+	user6  = "6a1f0c2e-0000-4000-8000-000000000006"
+	admin1 = "6a1f0c2e-0000-4000-8000-0000000000a1"
+	admin2 = "6a1f0c2e-0000-4000-8000-0000000000a2"
+)

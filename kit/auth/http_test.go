@@ -87,8 +87,8 @@ func problemOf(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
 func TestMiddleware(t *testing.T) {
 	pub, priv := newKey(t)
 	h := testRoutes(NewVerifier(StaticKeys(pub)))
-	customer := sign(t, priv, claimsFor("u1", RoleCustomer))
-	admin := sign(t, priv, claimsFor("a1", RoleAdmin))
+	customer := sign(t, priv, claimsFor(user1, RoleCustomer))
+	admin := sign(t, priv, claimsFor(admin1, RoleAdmin))
 
 	if rec := serve(h, "/public", ""); rec.Code != 200 || rec.Body.String() != "{\"claims\":false}\n" {
 		t.Fatalf("anonymous public: %d %s", rec.Code, rec.Body)
@@ -102,7 +102,7 @@ func TestMiddleware(t *testing.T) {
 	rec := serve(h, "/me", "Bearer "+customer)
 	var me map[string]string
 	_ = json.Unmarshal(rec.Body.Bytes(), &me)
-	if rec.Code != 200 || me["sub"] != "u1" || me["token"] != customer {
+	if rec.Code != 200 || me["sub"] != user1 || me["token"] != customer {
 		t.Fatalf("customer /me: %d %s", rec.Code, rec.Body)
 	}
 
@@ -133,8 +133,8 @@ func TestMiddlewareRefusedTokens(t *testing.T) {
 	for _, tc := range []struct {
 		name, authz, description string
 	}{
-		{"expired", "Bearer " + sign(t, priv, expiredClaimsFor("u1", RoleAdmin)), "token expired"},
-		{"forged", "Bearer " + sign(t, wrong, claimsFor("u1", RoleAdmin)), "invalid token"},
+		{"expired", "Bearer " + sign(t, priv, expiredClaimsFor(user1, RoleAdmin)), "token expired"},
+		{"forged", "Bearer " + sign(t, wrong, claimsFor(user1, RoleAdmin)), "invalid token"},
 		{"empty", "Bearer ", "invalid token"},
 		{"garbage", "Bearer x.y.z", "invalid token"},
 	} {
@@ -176,7 +176,7 @@ func TestMiddlewareRefusedTokens(t *testing.T) {
 func TestMiddlewareKeysUnavailable(t *testing.T) {
 	_, priv := newKey(t)
 	h := testRoutes(NewVerifier(keysDown()))
-	token := "Bearer " + sign(t, priv, claimsFor("u1", RoleCustomer))
+	token := "Bearer " + sign(t, priv, claimsFor(user1, RoleCustomer))
 
 	if rec := serve(h, "/public", token); rec.Code != 200 {
 		t.Fatalf("public route with keys down: %d %s", rec.Code, rec.Body)
@@ -218,5 +218,29 @@ func TestTokenError(t *testing.T) {
 	}
 	if _, err := RequireAdmin(ctx); err != refused {
 		t.Fatalf("RequireAdmin = %v, want the refusal", err)
+	}
+}
+
+// TestMiddlewareRefusesMalformedClaims: every token breaking a claim or
+// header rule is a 401 UNAUTHENTICATED on a protected route, never a 500
+// from a handler trusting it (a non-UUID sub was one on /users/me), and
+// is ignored on a public one.
+func TestMiddlewareRefusesMalformedClaims(t *testing.T) {
+	pub, priv := newKey(t)
+	h := testRoutes(NewVerifier(StaticKeys(pub)))
+	for name, tok := range refusedTokens(t, pub, priv) {
+		t.Run(name, func(t *testing.T) {
+			rec := serve(h, "/me", "Bearer "+tok)
+			p := problemOf(t, rec)
+			if rec.Code != 401 || p["code"] != errs.ReasonUnauth {
+				t.Fatalf("/me: %d %v", rec.Code, p)
+			}
+			if got := rec.Header().Get("WWW-Authenticate"); !strings.HasPrefix(got, `Bearer error="invalid_token"`) {
+				t.Fatalf("/me: WWW-Authenticate = %q", got)
+			}
+			if rec := serve(h, "/public", "Bearer "+tok); rec.Code != 200 || rec.Body.String() != "{\"claims\":false}\n" {
+				t.Fatalf("/public: %d %s", rec.Code, rec.Body)
+			}
+		})
 	}
 }

@@ -104,8 +104,11 @@ func JWKSHandler(pubs ...ed25519.PublicKey) http.Handler {
 	body, _ := json.Marshal(set) // strings only: cannot fail
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/jwk-set+json")
-		// Verifiers refetch on an unknown kid anyway; caching is safe.
-		w.Header().Set("Cache-Control", "public, max-age=300")
+		// No longer than a verifier's own refresh interval
+		// (DefaultJWKSRefreshInterval): a cache between users and a
+		// verifier must not stretch the window in which a retired key
+		// still verifies.
+		w.Header().Set("Cache-Control", "public, max-age=60")
 		_, _ = w.Write(body)
 	})
 }

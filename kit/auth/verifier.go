@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -14,7 +16,7 @@ import (
 )
 
 // clockSkew is tolerated between the users service's clock and a
-// verifier's, for exp and iat.
+// verifier's, for exp, nbf and iat.
 const clockSkew = 30 * time.Second
 
 // maxTokenBytes bounds what is parsed; real tokens are a few hundred bytes.
@@ -30,36 +32,37 @@ const verifiedCacheSize = 10_000
 // the rest of a request's middleware together, and a client sends the
 // same token with every request for its hour of life. So a token that
 // verified once is remembered (bounded LRU) until it expires; each reuse
-// still checks that its signing key is trusted, so a key that the users
-// service stops publishing stops its tokens at once, cache or not.
+// still asks the KeySource whether the very key that verified it is still
+// trusted, so a key that the users service stops publishing stops its
+// tokens as soon as the KeySource notices (see JWKSFromURL), cache or not.
 type Verifier struct {
 	keys   KeySource
+	cfg    verifierConfig
 	parser *jwt.Parser
-	now    func() time.Time
 	cache  *lru.Cache[string, verified]
 }
 
 type verified struct {
 	claims  Claims
 	kid     string
+	key     ed25519.PublicKey // the key whose signature verified
 	expires time.Time
 }
 
-// NewVerifier returns a Verifier trusting the keys from keys.
-func NewVerifier(keys KeySource) *Verifier {
-	return newVerifier(keys, time.Now)
-}
-
-func newVerifier(keys KeySource, now func() time.Time) *Verifier {
+// NewVerifier returns a Verifier trusting the keys from keys. With no
+// options it accepts tokens without aud and with lifetimes up to
+// DefaultMaxTokenLifetime.
+func NewVerifier(keys KeySource, opts ...VerifierOption) *Verifier {
+	cfg := newVerifierConfig(opts)
 	cache, err := lru.New[string, verified](verifiedCacheSize)
 	if err != nil {
 		panic(err) // only for a non-positive size, a constant here
 	}
-	return &Verifier{keys: keys, parser: newParser(now), now: now, cache: cache}
+	return &Verifier{keys: keys, cfg: cfg, parser: newParser(cfg), cache: cache}
 }
 
-func newParser(now func() time.Time) *jwt.Parser {
-	return jwt.NewParser(
+func newParser(cfg verifierConfig) *jwt.Parser {
+	opts := []jwt.ParserOption{
 		// EdDSA only: "none", HMAC (the public key used as an HMAC secret)
 		// and every other algorithm are refused before any key is used.
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
@@ -67,13 +70,26 @@ func newParser(now func() time.Time) *jwt.Parser {
 		jwt.WithIssuedAt(),
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(clockSkew),
-		jwt.WithTimeFunc(now),
-	)
+		jwt.WithTimeFunc(cfg.now),
+	}
+	if cfg.audience != "" {
+		opts = append(opts, jwt.WithAudience(cfg.audience))
+	}
+	return jwt.NewParser(opts...)
 }
 
-// Verify checks token's signature, algorithm (EdDSA only), issuer,
-// expiry and issue time, and requires a subject and a known role. A bad
-// token is an Unauthenticated error with reason UNAUTHENTICATED, as
+// Verify checks a token and returns its claims. A token verifies when:
+//   - its header names alg EdDSA, no crit, typ JWT if any, and a kid the
+//     KeySource trusts (or none, when the source allows that);
+//   - its signature verifies with that key;
+//   - iss is kitshop-users; sub is a user id (a canonical UUID); role is
+//     customer or admin;
+//   - exp, iat (and nbf, if present) are JSON numbers; iat is not in the
+//     future and exp not in the past (30 s of clock skew either way); exp
+//     is after iat, by at most the maximum lifetime (24 h by default);
+//   - aud names the configured audience, or is absent when none is.
+//
+// A bad token is an Unauthenticated error with reason UNAUTHENTICATED, as
 // API.md gives for a missing, invalid or expired token alike; its Message
 // ("token expired", "invalid token", ...) tells the cases apart for the
 // client. Keys that cannot be fetched give Unavailable. Error messages
@@ -83,70 +99,89 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 		return Claims{}, invalid(errors.New("empty or oversized token"))
 	}
 	if hit, ok := v.cache.Get(token); ok {
-		if v.now().Before(hit.expires) {
-			if _, err := v.keys.Keys(ctx, hit.kid); err == nil {
-				return hit.claims, nil
-			}
+		if v.cfg.now().Before(hit.expires) && v.stillTrusted(ctx, hit) {
+			return hit.claims, nil
 		}
 		// Expired or its key is no longer trusted: verify afresh, which
 		// gives the right error.
 		v.cache.Remove(token)
 	}
-	c, kid, err := v.verify(ctx, token)
+	c, kid, key, err := v.verify(ctx, token)
 	if err != nil {
 		return Claims{}, err
 	}
-	v.cache.Add(token, verified{claims: c, kid: kid, expires: c.ExpiresAt.Add(clockSkew)})
+	v.cache.Add(token, verified{claims: c, kid: kid, key: key, expires: c.ExpiresAt.Add(clockSkew)})
 	return c, nil
 }
 
-// verify does the full check and reports the key id the token named.
-func (v *Verifier) verify(ctx context.Context, token string) (Claims, string, error) {
-	var c Claims
+// stillTrusted reports whether the key that verified hit is still among
+// the keys the source offers for its kid. Checking the key itself, not
+// just that the kid resolves, matters for tokens without a kid: they
+// resolve to every key, including ones published after the signing key
+// was withdrawn.
+func (v *Verifier) stillTrusted(ctx context.Context, hit verified) bool {
+	keys, err := v.keys.Keys(ctx, hit.kid)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(keys, func(k ed25519.PublicKey) bool { return k.Equal(hit.key) })
+}
+
+// verify does the full check and reports the kid the token named and the
+// key that verified it.
+func (v *Verifier) verify(ctx context.Context, token string) (Claims, string, ed25519.PublicKey, error) {
+	var sc strictClaims
 	var kid string
-	_, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+	var keys []ed25519.PublicKey
+	parsed, err := v.parser.ParseWithClaims(token, &sc, func(t *jwt.Token) (any, error) {
 		if _, err := typed.Cast[*jwt.SigningMethodEd25519](t.Method); err != nil {
 			// WithValidMethods already refused it; never hand a key to
 			// another algorithm regardless.
 			return nil, errors.New("unexpected signing method")
 		}
-		if raw, ok := t.Header["kid"]; ok {
-			s, err := typed.Cast[string](raw)
-			if err != nil {
-				return nil, errors.New("kid header is not a string")
-			}
-			kid = s
+		var err error
+		if kid, err = checkHeader(t.Header); err != nil {
+			return nil, err
 		}
-		keys, err := v.keys.Keys(ctx, kid)
-		if err != nil {
+		if keys, err = v.keys.Keys(ctx, kid); err != nil {
 			return nil, err
 		}
 		set := jwt.VerificationKeySet{Keys: make([]jwt.VerificationKey, 0, len(keys))}
 		for _, k := range keys {
-			set.Keys = append(set.Keys, ed25519.PublicKey(k))
+			set.Keys = append(set.Keys, k)
 		}
 		return set, nil
 	})
 	if err != nil {
 		var e *errs.Error
 		if errors.As(err, &e) && e.Kind != errs.Unauthenticated {
-			return Claims{}, "", e
+			return Claims{}, "", nil, e
 		}
 		if errors.Is(err, jwt.ErrTokenExpired) {
-			return Claims{}, "", errs.Wrap(errs.Unauthenticated, errs.ReasonUnauth, err, "token expired")
+			return Claims{}, "", nil, errs.Wrap(errs.Unauthenticated, errs.ReasonUnauth, err, "token expired")
 		}
-		return Claims{}, "", invalid(err)
+		return Claims{}, "", nil, invalid(err)
 	}
-	if c.IssuedAt == nil {
-		return Claims{}, "", invalid(errors.New("token has no issue time"))
+	if err := v.cfg.checkClaims(sc.Claims); err != nil {
+		return Claims{}, "", nil, invalid(err)
 	}
-	if c.Subject == "" {
-		return Claims{}, "", invalid(errors.New("token has no subject"))
+	return sc.Claims, kid, signingKey(parsed, keys), nil
+}
+
+// signingKey returns which of keys made parsed's (already verified)
+// signature. With one candidate, the usual case since tokens name their
+// kid, that is the one; a kid-less token is checked against each again.
+func signingKey(parsed *jwt.Token, keys []ed25519.PublicKey) ed25519.PublicKey {
+	if len(keys) == 1 {
+		return keys[0]
 	}
-	if !ValidRole(c.Role) {
-		return Claims{}, "", invalid(errors.New("token has an unknown role"))
+	input := parsed.Raw[:strings.LastIndexByte(parsed.Raw, '.')]
+	for _, k := range keys {
+		if ed25519.Verify(k, []byte(input), parsed.Signature) {
+			return k
+		}
 	}
-	return c, kid, nil
+	return nil // unreachable: the parser verified with one of them
 }
 
 func invalid(cause error) error {

@@ -14,22 +14,22 @@ import (
 func TestVerifyValidToken(t *testing.T) {
 	pub, priv := newKey(t)
 	v := NewVerifier(StaticKeys(pub))
-	c, err := v.Verify(t.Context(), sign(t, priv, claimsFor("u1", RoleAdmin)))
+	c, err := v.Verify(t.Context(), sign(t, priv, claimsFor(user1, RoleAdmin)))
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if c.UserID() != "u1" || !c.IsAdmin() || c.Issuer != Issuer {
+	if c.UserID() != user1 || !c.IsAdmin() || c.Issuer != Issuer {
 		t.Fatalf("claims %+v", c)
 	}
 
 	// Without a kid, any configured key may match.
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claimsFor("u2", RoleCustomer))
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claimsFor(user2, RoleCustomer))
 	s, err := tok.SignedString(priv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	other, _ := newKey(t)
-	if c, err := NewVerifier(StaticKeys(other, pub)).Verify(t.Context(), s); err != nil || c.Subject != "u2" {
+	if c, err := NewVerifier(StaticKeys(other, pub)).Verify(t.Context(), s); err != nil || c.Subject != user2 {
 		t.Fatalf("kid-less token: %+v %v", c, err)
 	}
 }
@@ -50,12 +50,12 @@ func TestVerifyRejects(t *testing.T) {
 	_, wrongPriv := newKey(t)
 	v := NewVerifier(StaticKeys(pub))
 	mod := func(f func(*Claims)) Claims {
-		c := claimsFor("u1", RoleCustomer)
+		c := claimsFor(user1, RoleCustomer)
 		f(&c)
 		return c
 	}
 
-	expired := expiredClaimsFor("u1", RoleCustomer)
+	expired := expiredClaimsFor(user1, RoleCustomer)
 	// Expired is UNAUTHENTICATED like any bad token (API.md); only the
 	// message, which clients see, says why.
 	_, err := v.Verify(t.Context(), sign(t, priv, expired))
@@ -65,14 +65,14 @@ func TestVerifyRejects(t *testing.T) {
 	}
 
 	// Signed by another key but claiming ours as kid.
-	forged := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claimsFor("u1", RoleAdmin))
+	forged := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claimsFor(user1, RoleAdmin))
 	forged.Header["kid"] = KeyID(pub)
 	s, _ := forged.SignedString(wrongPriv)
 	_, err = v.Verify(t.Context(), s)
 	wantUnauthenticated(t, err, errs.ReasonUnauth)
 
 	// Signed by an unknown key with its own kid.
-	_, err = v.Verify(t.Context(), sign(t, wrongPriv, claimsFor("u1", RoleAdmin)))
+	_, err = v.Verify(t.Context(), sign(t, wrongPriv, claimsFor(user1, RoleAdmin)))
 	wantUnauthenticated(t, err, errs.ReasonUnauth)
 
 	for name, c := range map[string]Claims{
@@ -106,7 +106,7 @@ func TestVerifyRejects(t *testing.T) {
 
 func TestVerifyRejectsAlgNone(t *testing.T) {
 	pub, _ := newKey(t)
-	tok := jwt.NewWithClaims(jwt.SigningMethodNone, claimsFor("u1", RoleAdmin))
+	tok := jwt.NewWithClaims(jwt.SigningMethodNone, claimsFor(user1, RoleAdmin))
 	tok.Header["kid"] = KeyID(pub)
 	s, err := tok.SignedString(jwt.UnsafeAllowNoneSignatureType)
 	if err != nil {
@@ -125,7 +125,7 @@ func TestVerifyRejectsHS256KeyConfusion(t *testing.T) {
 		[]byte(pub),
 		[]byte(base64.RawURLEncoding.EncodeToString(pub)),
 	} {
-		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claimsFor("u1", RoleAdmin))
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claimsFor(user1, RoleAdmin))
 		tok.Header["kid"] = KeyID(pub)
 		s, err := tok.SignedString(secret)
 		if err != nil {
@@ -138,7 +138,7 @@ func TestVerifyRejectsHS256KeyConfusion(t *testing.T) {
 
 func TestVerifyKeySourceUnavailable(t *testing.T) {
 	_, priv := newKey(t)
-	_, err := NewVerifier(keysDown()).Verify(t.Context(), sign(t, priv, claimsFor("u1", RoleAdmin)))
+	_, err := NewVerifier(keysDown()).Verify(t.Context(), sign(t, priv, claimsFor(user1, RoleAdmin)))
 	if errs.KindOf(err) != errs.Unavailable {
 		t.Fatalf("err = %v, want Unavailable (a valid token must not be called invalid)", err)
 	}
@@ -152,15 +152,15 @@ func TestRequireUserAndAdmin(t *testing.T) {
 	if _, err := RequireAdmin(ctx); errs.As(err).HTTPStatus() != 401 {
 		t.Fatalf("RequireAdmin without claims: %v", err)
 	}
-	cust := WithClaims(ctx, claimsFor("u1", RoleCustomer))
-	if c, err := RequireUser(cust); err != nil || c.Subject != "u1" {
+	cust := WithClaims(ctx, claimsFor(user1, RoleCustomer))
+	if c, err := RequireUser(cust); err != nil || c.Subject != user1 {
 		t.Fatalf("RequireUser: %+v %v", c, err)
 	}
 	_, err := RequireAdmin(cust)
 	if e := errs.As(err); e == nil || e.HTTPStatus() != 403 || e.Reason != errs.ReasonForbidden {
 		t.Fatalf("RequireAdmin as customer: %v", err)
 	}
-	if _, err := RequireAdmin(WithClaims(ctx, claimsFor("a1", RoleAdmin))); err != nil {
+	if _, err := RequireAdmin(WithClaims(ctx, claimsFor(admin1, RoleAdmin))); err != nil {
 		t.Fatalf("RequireAdmin as admin: %v", err)
 	}
 	if TokenFrom(ctx) != "" || TokenFrom(WithToken(ctx, "t")) != "t" {

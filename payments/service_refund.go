@@ -68,7 +68,7 @@ func (s *service) Refund(ctx context.Context, req RefundRequest) (RefundResult, 
 	}
 	if fresh {
 		_ = level.Info(logx.FromContext(ctx, s.logger)).Log("msg", "refunded", "payment_id", q.ID, "order_id", q.OrderID,
-		"amount_cents", refunded, "refunded_cents", q.RefundedCents, "status", q.Status)
+			"amount_cents", refunded, "refunded_cents", q.RefundedCents, "status", q.Status)
 	}
 	return RefundResult{Outcome: RefundRefunded, Payment: &q, AmountCents: refunded}, nil
 }

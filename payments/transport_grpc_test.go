@@ -20,9 +20,9 @@ import (
 	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/mw"
+	"github.com/kitshop/kitshop/payments/client"
 	commonv1 "github.com/kitshop/kitshop/pb/common/v1"
 	paymentsv1 "github.com/kitshop/kitshop/pb/payments/v1"
-	"github.com/kitshop/kitshop/payments/client"
 )
 
 type grpcFixture struct {

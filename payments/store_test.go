@@ -31,9 +31,15 @@ func newPostgresStore(t *testing.T) Store { return openTestPostgres(t) }
 // cluster.
 func openTestPostgres(t *testing.T) *postgresStore {
 	t.Helper()
+	return openTestPostgresAt(t, pgtest.URL(t))
+}
+
+// openTestPostgresAt is a migrated store on dsn.
+func openTestPostgresAt(t *testing.T, dsn string) *postgresStore {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := openPostgresStore(ctx, pgtest.URL(t))
+	s, err := openPostgresStore(ctx, dsn)
 	if err != nil {
 		t.Fatalf("openPostgresStore: %v", err)
 	}

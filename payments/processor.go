@@ -248,35 +248,34 @@ const (
 	CodeProcessingError   = "processing_error"
 )
 
-// Processor authorizes and captures a charge in one step. An error means
-// the outcome is unknown (the processor was unreachable); the service then
-// records nothing so a retry can try again.
+// Processor is a card processor. It authorizes and captures in one step
+// and, as Stripe's API does, is idempotent on a key: payments calls it with
+// the charge's idempotency key, so however often a charge is retried (by
+// a caller, after a crash, by the recovery job) the card is charged at
+// most once. It models an external system: payments reaches it only
+// through this interface, and its state outlives any payments process.
 type Processor interface {
-	Charge(ctx context.Context, card Card, amountCents int64, currency string) (Decision, error)
+	// Charge charges amountCents on card under key. The first final
+	// decision (Approved or Declined) the processor reaches for key is its
+	// answer to every later Charge with key, which then charges nothing. A
+	// Failed decision is not kept: nothing moved, and a later Charge with
+	// key tries again. An error means the outcome is unknown (unreachable,
+	// timed out): the card may or may not have been charged; Charge again
+	// with key, or Lookup, to learn which. Reusing key for another amount,
+	// currency or card is an error.
+	Charge(ctx context.Context, key string, card Card, amountCents int64, currency string) (Decision, error)
+
+	// Lookup returns the final decision recorded for key, and ok false when
+	// there is none: no Charge with key reached a decision (so far), and
+	// no money moved under it.
+	Lookup(ctx context.Context, key string) (d Decision, ok bool, err error)
 }
 
-// SimulatedProcessor is the deterministic stand-in for a card processor.
-// It keys on the card number, as the usual test cards do (API.md); every
-// other number that reaches it is approved.
-type SimulatedProcessor struct{}
-
-// Test cards with a fixed outcome.
+// Test cards with a fixed outcome (API.md); every other Luhn-valid number
+// is approved.
 const (
 	TestCardApproved          = "4242424242424242"
 	TestCardDeclined          = "4000000000000002"
 	TestCardInsufficientFunds = "4000000000009995"
 	TestCardProcessingError   = "4000000000000119"
 )
-
-// Charge implements Processor.
-func (SimulatedProcessor) Charge(_ context.Context, card Card, _ int64, _ string) (Decision, error) {
-	switch card.Number.Digits() {
-	case TestCardDeclined:
-		return Decision{Outcome: Declined, Code: CodeCardDeclined}, nil
-	case TestCardInsufficientFunds:
-		return Decision{Outcome: Declined, Code: CodeInsufficientFunds}, nil
-	case TestCardProcessingError:
-		return Decision{Outcome: Failed, Code: CodeProcessingError}, nil
-	}
-	return Decision{Outcome: Approved}, nil
-}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -10,6 +12,8 @@ import (
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/kittest"
+	"github.com/kitshop/kitshop/kit/valid"
+	"github.com/kitshop/kitshop/payments/client"
 )
 
 func (f *svcFixture) captured(t *testing.T, amount int64) Payment {
@@ -27,6 +31,19 @@ func refundReq(id string, amount int64) RefundRequest {
 	return RefundRequest{PaymentID: id, AmountCents: amount, IdempotencyKey: "refund-" + uuid.NewString(), Reason: "order cancelled"}
 }
 
+// refund calls Refund and returns the payment it reports, for tests of
+// refunds of payments that exist.
+func (f *svcFixture) refund(ctx context.Context, req RefundRequest) (Payment, error) {
+	r, err := f.svc.Refund(ctx, req)
+	if err != nil {
+		return Payment{}, err
+	}
+	if r.Outcome != RefundRefunded || r.Payment == nil {
+		return Payment{}, fmt.Errorf("refund result %+v: want REFUNDED with the payment", r)
+	}
+	return *r.Payment, nil
+}
+
 func TestRefundPartialThenFull(t *testing.T) {
 	for _, sf := range storeFactories {
 		t.Run(sf.name, func(t *testing.T) {
@@ -34,23 +51,23 @@ func TestRefundPartialThenFull(t *testing.T) {
 			ctx := context.Background()
 			p := f.captured(t, 1000)
 
-			got, err := f.svc.Refund(ctx, refundReq(p.ID, 300))
+			got, err := f.refund(ctx, refundReq(p.ID, 300))
 			if err != nil || got.RefundedCents != 300 || got.Status != StatusCaptured {
 				t.Fatalf("partial refund = %+v, %v; want 300 refunded, still CAPTURED", got, err)
 			}
 			// Zero refunds whatever is left.
-			got, err = f.svc.Refund(ctx, refundReq(p.ID, 0))
+			got, err = f.refund(ctx, refundReq(p.ID, 0))
 			if err != nil || got.RefundedCents != 1000 || got.Status != StatusRefunded {
 				t.Fatalf("full refund = %+v, %v; want 1000 refunded, REFUNDED", got, err)
 			}
 			evs, _ := f.store.Events(ctx, p.ID)
-			if len(evs) != 3 || evs[1].AmountCents != 300 || evs[2].AmountCents != 700 || evs[2].RequestedCents != 0 ||
-				evs[2].Type != EventRefunded || evs[2].Reason != "order cancelled" {
-				t.Fatalf("events %+v, want CHARGED, REFUNDED 300, REFUNDED 700", evs)
+			if len(evs) != 4 || evs[2].AmountCents != 300 || evs[3].AmountCents != 700 || evs[3].RequestedCents != 0 ||
+				evs[3].Type != EventRefunded || evs[3].Reason != "order cancelled" {
+				t.Fatalf("events %+v, want ATTEMPTED, CHARGED, REFUNDED 300, REFUNDED 700", evs)
 			}
 			// Nothing is left to refund.
-			_, err = f.svc.Refund(ctx, refundReq(p.ID, 0))
-			kittest.WantErr(t, err, errs.FailedPrecondition, ReasonRefundExceedsCaptured)
+			_, err = f.refund(ctx, refundReq(p.ID, 0))
+			kittest.WantErr(t, err, errs.FailedPrecondition, client.ReasonRefundExceedsCaptured)
 		})
 	}
 }
@@ -59,16 +76,16 @@ func TestRefundAboveCapturedIsRefused(t *testing.T) {
 	f := newSvcFixture(t, newMemoryStore())
 	ctx := context.Background()
 	p := f.captured(t, 1000)
-	_, err := f.svc.Refund(ctx, refundReq(p.ID, 1001))
-	e := kittest.WantErr(t, err, errs.FailedPrecondition, ReasonRefundExceedsCaptured)
+	_, err := f.refund(ctx, refundReq(p.ID, 1001))
+	e := kittest.WantErr(t, err, errs.FailedPrecondition, client.ReasonRefundExceedsCaptured)
 	if e.Meta["refundable_cents"] != int64(1000) {
 		t.Fatalf("meta %v, want refundable_cents 1000", e.Meta)
 	}
-	if _, err := f.svc.Refund(ctx, refundReq(p.ID, 600)); err != nil {
+	if _, err := f.refund(ctx, refundReq(p.ID, 600)); err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.svc.Refund(ctx, refundReq(p.ID, 401))
-	if e := kittest.WantErr(t, err, errs.FailedPrecondition, ReasonRefundExceedsCaptured); e.Meta["refundable_cents"] != int64(400) {
+	_, err = f.refund(ctx, refundReq(p.ID, 401))
+	if e := kittest.WantErr(t, err, errs.FailedPrecondition, client.ReasonRefundExceedsCaptured); e.Meta["refundable_cents"] != int64(400) {
 		t.Fatalf("meta %v, want refundable_cents 400", e.Meta)
 	}
 	if got, _ := f.store.Payment(ctx, p.ID); got.RefundedCents != 600 {
@@ -83,11 +100,11 @@ func TestRefundIdempotency(t *testing.T) {
 			ctx := context.Background()
 			p := f.captured(t, 1000)
 			req := refundReq(p.ID, 250)
-			first, err := f.svc.Refund(ctx, req)
+			first, err := f.refund(ctx, req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, err := f.svc.Refund(ctx, req)
+			again, err := f.refund(ctx, req)
 			if err != nil || again != first || again.RefundedCents != 250 {
 				t.Fatalf("repeat = %+v, %v; want %+v", again, err, first)
 			}
@@ -98,8 +115,8 @@ func TestRefundIdempotency(t *testing.T) {
 				{PaymentID: p.ID, AmountCents: 0, IdempotencyKey: req.IdempotencyKey},
 				{PaymentID: other.ID, AmountCents: 250, IdempotencyKey: req.IdempotencyKey},
 			} {
-				_, err := f.svc.Refund(ctx, r)
-				if e := kittest.WantErr(t, err, errs.FailedPrecondition, ReasonIdempotencyKeyReused); e.MetaString("payment_id") != p.ID {
+				_, err := f.refund(ctx, r)
+				if e := kittest.WantErr(t, err, errs.FailedPrecondition, errs.ReasonIdempotencyKeyReused); e.MetaString("payment_id") != p.ID {
 					t.Fatalf("meta %v, want payment_id %s", e.Meta, p.ID)
 				}
 			}
@@ -107,16 +124,16 @@ func TestRefundIdempotency(t *testing.T) {
 				t.Fatalf("other payment refunded %d, want 0", got.RefundedCents)
 			}
 			evs, _ := f.store.Events(ctx, p.ID)
-			if len(evs) != 2 {
-				t.Fatalf("events %+v, want CHARGED and one REFUNDED", evs)
+			if len(evs) != 3 {
+				t.Fatalf("events %+v, want ATTEMPTED, CHARGED and one REFUNDED", evs)
 			}
 			// A full refund under a key replays as a full refund.
 			full := refundReq(other.ID, 0)
-			a, err := f.svc.Refund(ctx, full)
+			a, err := f.refund(ctx, full)
 			if err != nil || a.Status != StatusRefunded {
 				t.Fatalf("full refund = %+v, %v", a, err)
 			}
-			if b, err := f.svc.Refund(ctx, full); err != nil || b != a {
+			if b, err := f.refund(ctx, full); err != nil || b != a {
 				t.Fatalf("repeat of full refund = %+v, %v; want %+v", b, err, a)
 			}
 		})
@@ -139,7 +156,7 @@ func TestConcurrentRefundsDoNotOverRefund(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, err := f.svc.Refund(ctx, refundReq(p.ID, 100))
+					_, err := f.refund(ctx, refundReq(p.ID, 100))
 					mu.Lock()
 					defer mu.Unlock()
 					switch {
@@ -161,8 +178,8 @@ func TestConcurrentRefundsDoNotOverRefund(t *testing.T) {
 				t.Fatalf("payment %+v, want 1000 refunded, REFUNDED", got)
 			}
 			evs, _ := f.store.Events(ctx, p.ID)
-			if len(evs) != 11 {
-				t.Fatalf("%d events, want 11", len(evs))
+			if len(evs) != 12 {
+				t.Fatalf("%d events, want 12", len(evs))
 			}
 		})
 	}
@@ -181,14 +198,14 @@ func TestConcurrentRefundsSameKey(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					if got, err := f.svc.Refund(ctx, req); err != nil || got.RefundedCents != 400 {
+					if got, err := f.refund(ctx, req); err != nil || got.RefundedCents != 400 {
 						t.Errorf("Refund = %+v, %v; want 400 refunded", got, err)
 					}
 				}()
 			}
 			wg.Wait()
-			if evs, _ := f.store.Events(ctx, p.ID); len(evs) != 2 {
-				t.Fatalf("%d events, want 2", len(evs))
+			if evs, _ := f.store.Events(ctx, p.ID); len(evs) != 3 {
+				t.Fatalf("%d events, want 3", len(evs))
 			}
 		})
 	}
@@ -200,13 +217,16 @@ func TestRefundRequiresCapturedPayment(t *testing.T) {
 	for _, number := range []string{TestCardDeclined, TestCardProcessingError} {
 		_, err := f.svc.Charge(ctx, chargeReq(number))
 		id := errs.As(err).MetaString("payment_id")
-		_, err = f.svc.Refund(ctx, refundReq(id, 0))
-		kittest.WantErr(t, err, errs.FailedPrecondition, ReasonNotCaptured)
+		_, err = f.refund(ctx, refundReq(id, 0))
+		kittest.WantErr(t, err, errs.FailedPrecondition, client.ReasonNotCaptured)
 	}
-	_, err := f.svc.Refund(ctx, refundReq(uuid.NewString(), 0))
+	_, err := f.refund(ctx, refundReq(uuid.NewString(), 0))
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown payment: %v, want ErrNotFound", err)
 	}
-	_, err = f.svc.Refund(ctx, RefundRequest{PaymentID: "nope", AmountCents: -1})
+	_, err = f.refund(ctx, RefundRequest{PaymentID: "nope", AmountCents: -1})
 	wantFields(t, err, "payment_id", "amount_cents", "idempotency_key")
+	_, err = f.refund(ctx, RefundRequest{PaymentID: uuid.NewString(), ChargeKey: "k", AmountCents: valid.MaxAmountCents + 1,
+		IdempotencyKey: "r", Reason: strings.Repeat("x", 501)})
+	wantFields(t, err, "charge_idempotency_key", "amount_cents", "reason")
 }

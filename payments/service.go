@@ -3,23 +3,29 @@ package main
 import (
 	"context"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/google/uuid"
 
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
-	"github.com/kitshop/kitshop/kit/logx"
+	"github.com/kitshop/kitshop/kit/valid"
+	"github.com/kitshop/kitshop/payments/client"
 )
 
 // Service charges and refunds cards and keeps the record of every attempt.
-// Charge and Refund are called by the orders saga, service to service;
-// GetPayment by customers (owner or admin).
+// Charge, Refund and GetChargeByKey are called by the orders saga, service
+// to service; GetPayment by customers (owner or admin).
 type Service interface {
 	// Charge authorizes and captures req.AmountCents on req.Card in one step.
+	//
+	// The attempt is recorded (a PENDING payment, committed) before the
+	// processor is called, and the processor is called with
+	// req.IdempotencyKey, under which it charges at most once. So a crash
+	// or a failed write after the processor answered loses nothing: the
+	// next Charge with the key, GetChargeByKey or the recovery job asks the
+	// processor and records what it says.
 	//
 	// It is idempotent on req.IdempotencyKey: a repeat of a charge returns
 	// the first outcome (the same payment or the same decline) without
@@ -27,44 +33,78 @@ type Service interface {
 	// a different order, user, amount, currency or card is
 	// ErrIdempotencyKeyReused.
 	//
-	// Outcomes, each recorded as a payment:
+	// Outcomes, each recorded on the payment:
 	//   - approved: the CAPTURED payment;
 	//   - declined: ErrCardDeclined or ErrInsufficientFunds (Meta
 	//     payment_id, decline_code; HTTP 402), payment DECLINED;
 	//   - processor failure: ErrProcessing (Unavailable, Meta payment_id),
 	//     payment FAILED. Unlike a decline this is not final: a repeat with
-	//     the same key tries the processor again on the same payment.
+	//     the same key tries the processor again on the same payment;
+	//   - outcome unknown (processor unreachable, or the outcome could not
+	//     be recorded): Unavailable PROCESSING_ERROR or a storage error;
+	//     the payment stays PENDING until a repeat or the recovery job
+	//     settles it.
 	//
 	// Invalid input (ids, amount, currency, Luhn, expiry, CVC) is
-	// InvalidArgument with one field violation per problem.
+	// InvalidArgument with one field violation per problem. A user that
+	// does not exist is ErrUserNotFound (checked for new charges only, and
+	// only when the service has Users).
 	Charge(ctx context.Context, req ChargeRequest) (Payment, error)
 
 	// Refund returns req.AmountCents (0: whatever is left) of a CAPTURED
-	// payment and records it on the payment and in its ledger; a payment
-	// refunded in full becomes REFUNDED.
+	// payment, named by req.PaymentID or by req.ChargeKey (its charge's
+	// idempotency key), and records it on the payment and in its ledger; a
+	// payment refunded in full becomes REFUNDED. The result says whether
+	// money went back (RefundRefunded) or there was none to return
+	// (RefundNothingToRefund).
+	//
+	// Refunding by ChargeKey a charge that moved no money (no payment for
+	// the key, or a DECLINED or FAILED one) is RefundNothingToRefund and
+	// changes nothing: a saga compensation never fails on a charge that
+	// did not happen. A PENDING charge is first settled by asking the
+	// processor; one whose outcome is still unknown is ErrChargePending.
 	//
 	// It is idempotent on req.IdempotencyKey: a repeat returns the payment
 	// without refunding again. The key reused for another payment or
 	// amount is ErrIdempotencyKeyReused. Refunds never add up to more than
 	// was captured, however they interleave: ErrRefundExceedsCaptured
-	// (Meta refundable_cents). A payment that was never captured is
-	// ErrNotCaptured; an unknown one ErrNotFound.
-	Refund(ctx context.Context, req RefundRequest) (Payment, error)
+	// (Meta refundable_cents). By PaymentID, a payment that was never
+	// captured is ErrNotCaptured and an unknown one ErrNotFound.
+	Refund(ctx context.Context, req RefundRequest) (RefundResult, error)
 
 	// GetPayment returns payment id to its owner or to an admin, the
 	// caller being read from ctx (auth.ClaimsFrom, put there by the
 	// transports). Anyone else gets ErrNotFound, as for an unknown id, so
 	// existence is never revealed; no caller at all is Unauthenticated.
 	GetPayment(ctx context.Context, id string) (Payment, error)
+
+	// GetChargeByKey returns the payment recorded for a Charge's
+	// idempotency key, for a saga that never learned the payment id. A
+	// PENDING charge is first settled by asking the processor; it is
+	// returned PENDING only while its outcome cannot be known yet. No
+	// charge under key is ErrChargeNotFound.
+	GetChargeByKey(ctx context.Context, key string) (Payment, error)
+}
+
+// Users is what payments needs from the users service: whether a user id
+// names someone who may be charged. Declared here, by its consumer; the
+// process wires an implementation over the users client.
+type Users interface {
+	// Validate returns nil when userID names a user who may be charged, an
+	// error of kind NotFound when it does not (a disabled user may be
+	// reported so too), and any other error when it cannot tell.
+	Validate(ctx context.Context, userID string) error
 }
 
 // Status is a payment's state.
 type Status string
 
-// Payment states. A payment is created in one of the first three and
-// only ever moves CAPTURED -> REFUNDED (fully refunded) or, when the
-// processor failed, FAILED -> any state on a repeated charge.
+// Payment states. A payment is created PENDING, before the processor is
+// called, and then moves PENDING -> CAPTURED, DECLINED or FAILED as the
+// processor answers; CAPTURED -> REFUNDED when fully refunded; and, when
+// the processor failed, FAILED -> PENDING on a repeated charge.
 const (
+	StatusPending  Status = "PENDING"
 	StatusCaptured Status = "CAPTURED"
 	StatusDeclined Status = "DECLINED"
 	StatusFailed   Status = "FAILED"
@@ -94,12 +134,14 @@ type Payment struct {
 // EventType names an entry in a payment's ledger.
 type EventType string
 
-// Ledger entry types: one per charge attempt outcome, one per refund.
+// Ledger entry types: one per charge attempt, one per attempt's outcome,
+// one per refund.
 const (
-	EventCharged  EventType = "CHARGED"
-	EventDeclined EventType = "DECLINED"
-	EventFailed   EventType = "FAILED"
-	EventRefunded EventType = "REFUNDED"
+	EventAttempted EventType = "ATTEMPTED"
+	EventCharged   EventType = "CHARGED"
+	EventDeclined  EventType = "DECLINED"
+	EventFailed    EventType = "FAILED"
+	EventRefunded  EventType = "REFUNDED"
 )
 
 // Event is an append-only ledger entry. Every state change of a payment
@@ -131,77 +173,126 @@ type ChargeRequest struct {
 }
 
 // RefundRequest asks for a refund of part (AmountCents > 0) or all that is
-// left (AmountCents == 0) of a payment.
+// left (AmountCents == 0) of a payment, named by exactly one of PaymentID
+// and ChargeKey.
 type RefundRequest struct {
-	PaymentID      string
+	PaymentID string
+	// ChargeKey is the idempotency key of the charge whose payment to
+	// refund.
+	ChargeKey      string
 	AmountCents    int64
 	IdempotencyKey string
 	Reason         string
 }
 
-// Reasons specific to payments.
+// RefundOutcome says whether a refund returned money.
+type RefundOutcome string
+
+// Refund outcomes.
 const (
-	ReasonCardDeclined          = "CARD_DECLINED"
-	ReasonInsufficientFunds     = "INSUFFICIENT_FUNDS"
-	ReasonProcessingError       = "PROCESSING_ERROR"
-	ReasonIdempotencyKeyReused  = errs.ReasonIdempotencyKeyReused
-	ReasonRefundExceedsCaptured = "REFUND_EXCEEDS_CAPTURED"
-	ReasonNotCaptured           = "PAYMENT_NOT_CAPTURED"
+	// RefundRefunded: money went back, by this call or, for a repeated
+	// idempotency key, by the call it repeats.
+	RefundRefunded RefundOutcome = "REFUNDED"
+	// RefundNothingToRefund: the charge moved no money; nothing changed.
+	RefundNothingToRefund RefundOutcome = "NOTHING_TO_REFUND"
 )
+
+// RefundResult is what Refund did.
+type RefundResult struct {
+	Outcome RefundOutcome
+	// Payment is the payment after the refund; nil when no payment exists
+	// for the charge key.
+	Payment *Payment
+	// AmountCents is what this refund (or the one it repeats) returned.
+	AmountCents int64
+}
 
 // Domain errors. errors.Is matches on kind and reason, so the values the
 // service returns (with payment_id and other metadata attached) still
-// match these sentinels.
+// match these sentinels. Reasons come from payments/client, where callers
+// find them.
 var (
 	// ErrNotFound keeps the generic reason NOT_FOUND rather than following
 	// USER_NOT_FOUND and PRODUCT_NOT_FOUND: API.md (Identity) names
 	// "404 NOT_FOUND" for another user's order or payment, and an unknown
 	// id must answer exactly the same so existence is never revealed.
 	ErrNotFound = errs.New(errs.NotFound, errs.ReasonNotFound, "payment not found")
+	// ErrChargeNotFound is the internal lookup by charge key finding
+	// nothing; only orders calls it, so a specific reason hides nothing
+	// and tells "never recorded" apart from a misrouted call.
+	ErrChargeNotFound = errs.New(errs.NotFound, client.ReasonChargeNotFound, "no charge recorded under this idempotency key")
 	// Declines are business outcomes, not failures of the service: 402 so
 	// a client can tell them from other precondition failures.
-	ErrCardDeclined      = errs.New(errs.FailedPrecondition, ReasonCardDeclined, "card declined").WithStatus(http.StatusPaymentRequired)
-	ErrInsufficientFunds = errs.New(errs.FailedPrecondition, ReasonInsufficientFunds, "insufficient funds").WithStatus(http.StatusPaymentRequired)
+	ErrCardDeclined      = errs.New(errs.FailedPrecondition, client.ReasonCardDeclined, "card declined").WithStatus(http.StatusPaymentRequired)
+	ErrInsufficientFunds = errs.New(errs.FailedPrecondition, client.ReasonInsufficientFunds, "insufficient funds").WithStatus(http.StatusPaymentRequired)
 	// ErrProcessing is transient: the caller retries with backoff, then
 	// compensates. It is Expected: the payments service itself is healthy,
 	// so neither its breaker nor a caller's may count it.
-	ErrProcessing            = errs.New(errs.Unavailable, ReasonProcessingError, "payment processor error, retry later").AsExpected()
+	ErrProcessing = errs.New(errs.Unavailable, client.ReasonProcessingError, "payment processor error, retry later").AsExpected()
+	// ErrChargePending: a refund or lookup met a charge whose outcome
+	// nobody knows yet. Expected, like ErrProcessing: it says nothing
+	// about the service's health.
+	ErrChargePending = errs.New(errs.Unavailable, client.ReasonChargePending, "the charge's outcome is not known yet, retry later").AsExpected()
+	// ErrUserNotFound is FailedPrecondition, not NotFound: the request is
+	// well-formed and the resource it acts on (a new charge) is not what
+	// is missing; a precondition in another service's state is, and
+	// NotFound from Charge would read as "no such charge". Not
+	// InvalidArgument either: the same id may become valid, which is
+	// state, not syntax (the gRPC guide's line between the two).
+	ErrUserNotFound          = errs.New(errs.FailedPrecondition, client.ReasonUserNotFound, "user not found")
 	ErrIdempotencyKeyReused  = errs.ErrIdempotencyKeyReused
-	ErrRefundExceedsCaptured = errs.New(errs.FailedPrecondition, ReasonRefundExceedsCaptured, "refund exceeds the captured amount not yet refunded")
-	ErrNotCaptured           = errs.New(errs.FailedPrecondition, ReasonNotCaptured, "payment was not captured")
+	ErrRefundExceedsCaptured = errs.New(errs.FailedPrecondition, client.ReasonRefundExceedsCaptured, "refund exceeds the captured amount not yet refunded")
+	ErrNotCaptured           = errs.New(errs.FailedPrecondition, client.ReasonNotCaptured, "payment was not captured")
 )
 
+const maxRefundReasonLen = 500
+
+// Defaults for Options.
 const (
-	maxIdempotencyKeyLen = 255
-	maxRefundReasonLen   = 500
+	DefaultProcessorTimeout = 15 * time.Second
+	DefaultRecoverAfter     = 2 * time.Minute
 )
 
-// currencyPattern checks the shape of an ISO 4217 code; which codes exist
-// is the processor's business.
-var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
+// recordTimeout bounds writing an outcome the processor already gave; see
+// recordOutcome.
+const recordTimeout = 10 * time.Second
 
 // Options tune the service; zero values take the defaults.
 type Options struct {
-	// Processor charges cards; default SimulatedProcessor.
+	// Processor charges cards; default NewSimulatedProcessor().
 	Processor Processor
 	// Logger receives the service's own business log lines; default none.
 	Logger log.Logger
 	// Now is the clock card expiry and timestamps are measured against;
 	// default time.Now.
 	Now func() time.Time
+	// ProcessorTimeout bounds one processor call (default
+	// DefaultProcessorTimeout).
+	ProcessorTimeout time.Duration
+	// RecoverAfter is how old a PENDING attempt must be before the
+	// processor having no decision for it is taken to mean it never
+	// charged (the payment becomes FAILED, and a repeated Charge may try
+	// again). It must comfortably exceed ProcessorTimeout, as a younger
+	// attempt may still be in flight; values below twice ProcessorTimeout
+	// are raised to that. Default DefaultRecoverAfter.
+	RecoverAfter time.Duration
 }
 
 type service struct {
-	store     Store
-	processor Processor
-	logger    log.Logger
-	now       func() time.Time
+	store            Store
+	users            Users
+	processor        Processor
+	logger           log.Logger
+	now              func() time.Time
+	processorTimeout time.Duration
+	recoverAfter     time.Duration
 }
 
-// NewService returns the payments service on store.
-func NewService(store Store, opt Options) Service {
+// NewService returns the payments service on store. users checks that a
+// charge's user exists; nil skips the check, which is logged as a warning.
+func NewService(store Store, users Users, opt Options) *service {
 	if opt.Processor == nil {
-		opt.Processor = SimulatedProcessor{}
+		opt.Processor = NewSimulatedProcessor()
 	}
 	if opt.Logger == nil {
 		opt.Logger = log.NewNopLogger()
@@ -209,190 +300,36 @@ func NewService(store Store, opt Options) Service {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &service{store: store, processor: opt.Processor, logger: opt.Logger, now: opt.Now}
+	if opt.ProcessorTimeout <= 0 {
+		opt.ProcessorTimeout = DefaultProcessorTimeout
+	}
+	if opt.RecoverAfter <= 0 {
+		opt.RecoverAfter = DefaultRecoverAfter
+	}
+	// Declaring an attempt abandoned while it may still be in flight could
+	// record FAILED for a charge the processor is about to approve.
+	opt.RecoverAfter = max(opt.RecoverAfter, 2*opt.ProcessorTimeout)
+	if users == nil {
+		_ = level.Warn(opt.Logger).Log("msg", "charges do not check that their user exists: no users client configured")
+	}
+	return &service{
+		store: store, users: users, processor: opt.Processor, logger: opt.Logger, now: opt.Now,
+		processorTimeout: opt.ProcessorTimeout, recoverAfter: opt.RecoverAfter,
+	}
 }
 
 // clock is now in UTC at the precision Postgres keeps, so both stores
 // return identical timestamps.
 func (s *service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-func (s *service) Charge(ctx context.Context, req ChargeRequest) (Payment, error) {
-	if err := s.validateCharge(req); err != nil {
-		return Payment{}, err
-	}
-	attempted := false
-	p, err := s.store.Charge(ctx, req.IdempotencyKey, func(existing *Payment) (*Change, error) {
-		attempted = false // decide may run again if the store retries its transaction
-		if existing != nil {
-			if !sameCharge(*existing, req) {
-				return nil, ErrIdempotencyKeyReused.With("payment_id", existing.ID)
-			}
-			if existing.Status != StatusFailed {
-				return nil, nil // a repeat: the recorded outcome stands
-			}
-		}
-		attempted = true
-		return s.attempt(ctx, req, existing)
-	})
-	if err != nil {
-		return Payment{}, err
-	}
-	if attempted {
-		// Only what the service itself decided is logged, once; replays
-		// are visible in the endpoint log. Card shows brand and last four.
-		_ = level.Info(logx.FromContext(ctx, s.logger)).Log("msg", "charge attempted", "payment_id", p.ID, "order_id", p.OrderID,
-			"status", p.Status, "decline_code", p.DeclineCode, "card", req.Card, "amount_cents", p.AmountCents,
-			"currency", p.Currency)
-	}
-	if err := outcomeError(p); err != nil {
-		return Payment{}, err
-	}
-	return p, nil
-}
-
-// attempt asks the processor and builds the state change that records its
-// decision: a new payment, or the retried FAILED one (existing).
-func (s *service) attempt(ctx context.Context, req ChargeRequest, existing *Payment) (*Change, error) {
-	d, err := s.processor.Charge(ctx, req.Card, req.AmountCents, req.Currency)
-	if err != nil {
-		// The outcome is unknown, so nothing is recorded and the caller's
-		// retry asks again.
-		return nil, errs.Wrap(errs.Unavailable, ReasonProcessingError, err, "payment processor unreachable, retry later")
-	}
-	now := s.clock()
-	var p Payment
-	if existing != nil {
-		p = *existing
-	} else {
-		p = Payment{
-			ID: uuid.NewString(), OrderID: req.OrderID, UserID: req.UserID,
-			AmountCents: req.AmountCents, Currency: req.Currency,
-			CardBrand: req.Card.Brand(), CardLast4: req.Card.Number.Last4(),
-			IdempotencyKey: req.IdempotencyKey, CreatedAt: now,
-		}
-	}
-	p.UpdatedAt = now
-	ev := Event{PaymentID: p.ID, AmountCents: p.AmountCents, IdempotencyKey: p.IdempotencyKey, CreatedAt: now}
-	switch d.Outcome {
-	case Approved:
-		p.Status, p.DeclineCode, ev.Type = StatusCaptured, "", EventCharged
-	case Declined:
-		p.Status, p.DeclineCode, ev.Type, ev.Reason = StatusDeclined, d.Code, EventDeclined, d.Code
-	default:
-		code := d.Code
-		if code == "" {
-			code = CodeProcessingError
-		}
-		p.Status, p.DeclineCode, ev.Type, ev.Reason = StatusFailed, code, EventFailed, code
-	}
-	return &Change{Payment: p, Event: ev}, nil
-}
-
-// sameCharge reports whether req repeats the charge recorded as p. The card
-// is compared by brand and last four: the full number is not kept.
-func sameCharge(p Payment, req ChargeRequest) bool {
-	return p.OrderID == req.OrderID && p.UserID == req.UserID && p.AmountCents == req.AmountCents &&
-		p.Currency == req.Currency && p.CardBrand == req.Card.Brand() && p.CardLast4 == req.Card.Number.Last4()
-}
-
-// outcomeError is the error a charge that ended as p reports. It is
-// derived from the record alone, so a replay reports what the first call
-// did.
-func outcomeError(p Payment) error {
-	switch p.Status {
-	case StatusDeclined:
-		e := ErrCardDeclined
-		if p.DeclineCode == CodeInsufficientFunds {
-			e = ErrInsufficientFunds
-		}
-		return e.With("payment_id", p.ID).With("decline_code", p.DeclineCode)
-	case StatusFailed:
-		return ErrProcessing.With("payment_id", p.ID)
-	}
-	return nil
-}
-
-func (s *service) validateCharge(req ChargeRequest) error {
-	var v errs.Validation
-	v.Check(isUUID(req.OrderID), "order_id", "must be a UUID")
-	v.Check(isUUID(req.UserID), "user_id", "must be a UUID")
-	v.Check(req.AmountCents > 0, "amount_cents", "must be > 0")
-	v.Check(currencyPattern.MatchString(req.Currency), "currency", "must be an ISO 4217 code (3 upper-case letters)")
-	checkKey(&v, req.IdempotencyKey)
-	req.Card.validate(&v, "card", s.now())
-	return v.Err()
-}
-
-func (s *service) Refund(ctx context.Context, req RefundRequest) (Payment, error) {
-	var v errs.Validation
-	v.Check(isUUID(req.PaymentID), "payment_id", "must be a UUID")
-	v.Check(req.AmountCents >= 0, "amount_cents", "must be >= 0 (0 refunds what is left)")
-	checkKey(&v, req.IdempotencyKey)
-	v.Check(len(req.Reason) <= maxRefundReasonLen, "reason", "must be at most 500 bytes")
-	if err := v.Err(); err != nil {
-		return Payment{}, err
-	}
-	refunded := int64(0)
-	p, err := s.store.Refund(ctx, req.PaymentID, req.IdempotencyKey, func(p Payment, prior *Event) (*Change, error) {
-		refunded = 0
-		if prior != nil {
-			if prior.PaymentID != p.ID || prior.RequestedCents != req.AmountCents {
-				return nil, ErrIdempotencyKeyReused.With("payment_id", prior.PaymentID)
-			}
-			return nil, nil
-		}
-		change, err := s.refund(p, req)
-		if change != nil {
-			refunded = change.Event.AmountCents
-		}
-		return change, err
-	})
-	if err != nil {
-		return Payment{}, err
-	}
-	if refunded > 0 {
-		_ = level.Info(logx.FromContext(ctx, s.logger)).Log("msg", "refunded", "payment_id", p.ID, "order_id", p.OrderID,
-			"amount_cents", refunded, "refunded_cents", p.RefundedCents, "status", p.Status)
-	}
-	return p, nil
-}
-
-// refund applies req to p, the payment as it stands under the store's lock.
-func (s *service) refund(p Payment, req RefundRequest) (*Change, error) {
-	switch p.Status {
-	case StatusCaptured:
-	case StatusRefunded:
-		return nil, ErrRefundExceedsCaptured.With("payment_id", p.ID).With("refundable_cents", 0)
-	default:
-		return nil, ErrNotCaptured.With("payment_id", p.ID)
-	}
-	left := p.AmountCents - p.RefundedCents
-	amount := req.AmountCents
-	if amount == 0 {
-		amount = left
-	}
-	if amount > left {
-		return nil, ErrRefundExceedsCaptured.With("payment_id", p.ID).With("refundable_cents", left)
-	}
-	now := s.clock()
-	p.RefundedCents += amount
-	if p.RefundedCents == p.AmountCents {
-		p.Status = StatusRefunded
-	}
-	p.UpdatedAt = now
-	return &Change{Payment: p, Event: Event{
-		PaymentID: p.ID, Type: EventRefunded, AmountCents: amount, RequestedCents: req.AmountCents,
-		IdempotencyKey: req.IdempotencyKey, Reason: req.Reason, CreatedAt: now,
-	}}, nil
-}
-
 func (s *service) GetPayment(ctx context.Context, id string) (Payment, error) {
 	caller, err := auth.RequireUser(ctx)
 	if err != nil {
 		return Payment{}, err
 	}
-	if !isUUID(id) {
-		return Payment{}, errs.Invalid(errs.FieldViolation{Field: "id", Message: "must be a UUID"})
+	var v errs.Validation
+	if id = valid.ID(&v, "id", id); v.Err() != nil {
+		return Payment{}, v.Err()
 	}
 	p, err := s.store.Payment(ctx, id)
 	if err != nil {
@@ -402,13 +339,4 @@ func (s *service) GetPayment(ctx context.Context, id string) (Payment, error) {
 		return Payment{}, ErrNotFound
 	}
 	return p, nil
-}
-
-func checkKey(v *errs.Validation, key string) {
-	v.Check(key != "" && len(key) <= maxIdempotencyKeyLen, "idempotency_key", "required, at most 255 bytes")
-}
-
-func isUUID(s string) bool {
-	_, err := uuid.Parse(s)
-	return err == nil && len(s) == 36
 }

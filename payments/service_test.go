@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,35 +18,61 @@ import (
 	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/mw"
 	"github.com/kitshop/kitshop/kit/typed"
+	"github.com/kitshop/kitshop/kit/valid"
+	"github.com/kitshop/kitshop/payments/client"
 )
 
 // testNow is the service clock in tests: cards expiring in May 2030 are
 // still good, April 2030 ones are not.
 var testNow = time.Date(2030, 5, 17, 10, 30, 0, 0, time.UTC)
 
-// countingProcessor wraps a Processor and counts the charges it sees, so
-// tests can tell a replay from a second charge.
+// countingProcessor wraps the simulated processor and counts the calls
+// it sees, so tests can tell a replay (no call) from a repeat that asks the
+// processor again; sim.Charges counts what the processor actually charged.
 type countingProcessor struct {
 	Processor
+	sim   *SimulatedProcessor
 	calls atomic.Int32
 }
 
-func (c *countingProcessor) Charge(ctx context.Context, card Card, amount int64, currency string) (Decision, error) {
+func (c *countingProcessor) Charge(ctx context.Context, key string, card Card, amount int64, currency string) (Decision, error) {
 	c.calls.Add(1)
-	return c.Processor.Charge(ctx, card, amount, currency)
+	return c.Processor.Charge(ctx, key, card, amount, currency)
+}
+
+// approved is how many charges the processor approved: money that moved.
+func (c *countingProcessor) approved(t *testing.T) int {
+	t.Helper()
+	return countApproved(t, c.sim)
+}
+
+func countApproved(t *testing.T, sim *SimulatedProcessor) int {
+	t.Helper()
+	charges, err := sim.Charges(context.Background())
+	if err != nil {
+		t.Fatalf("processor charges: %v", err)
+	}
+	n := 0
+	for _, c := range charges {
+		if c.Decision.Outcome == Approved {
+			n++
+		}
+	}
+	return n
 }
 
 type svcFixture struct {
-	svc   Service
+	svc   *service
 	store Store
 	proc  *countingProcessor
 }
 
 func newSvcFixture(t *testing.T, store Store) *svcFixture {
 	t.Helper()
-	proc := &countingProcessor{Processor: SimulatedProcessor{}}
+	sim := NewSimulatedProcessor()
+	proc := &countingProcessor{Processor: sim, sim: sim}
 	return &svcFixture{
-		svc:   NewService(store, Options{Processor: proc, Now: func() time.Time { return testNow }}),
+		svc:   NewService(store, nil, Options{Processor: proc, Now: func() time.Time { return testNow }}),
 		store: store,
 		proc:  proc,
 	}
@@ -118,8 +146,8 @@ func TestChargeApprovedCards(t *testing.T) {
 			if p != want || uuid.Validate(p.ID) != nil {
 				t.Fatalf("Charge = %+v, want %+v", p, want)
 			}
-			if got := f.events(t, p.ID); len(got) != 1 || got[0] != EventCharged {
-				t.Fatalf("events %v, want [CHARGED]", got)
+			if got := f.events(t, p.ID); fmt.Sprint(got) != "[ATTEMPTED CHARGED]" {
+				t.Fatalf("events %v, want [ATTEMPTED CHARGED]", got)
 			}
 		})
 	}
@@ -130,8 +158,8 @@ func TestChargeDeclines(t *testing.T) {
 		number, reason, code string
 		sentinel             error
 	}{
-		{TestCardDeclined, ReasonCardDeclined, CodeCardDeclined, ErrCardDeclined},
-		{TestCardInsufficientFunds, ReasonInsufficientFunds, CodeInsufficientFunds, ErrInsufficientFunds},
+		{TestCardDeclined, client.ReasonCardDeclined, CodeCardDeclined, ErrCardDeclined},
+		{TestCardInsufficientFunds, client.ReasonInsufficientFunds, CodeInsufficientFunds, ErrInsufficientFunds},
 	} {
 		t.Run(tc.reason, func(t *testing.T) {
 			f := newSvcFixture(t, newMemoryStore())
@@ -158,8 +186,8 @@ func TestChargeDeclines(t *testing.T) {
 			if n := f.proc.calls.Load(); n != 1 {
 				t.Fatalf("processor called %d times, want 1", n)
 			}
-			if got := f.events(t, id); len(got) != 1 || got[0] != EventDeclined {
-				t.Fatalf("events %v, want [DECLINED]", got)
+			if got := f.events(t, id); fmt.Sprint(got) != "[ATTEMPTED DECLINED]" {
+				t.Fatalf("events %v, want [ATTEMPTED DECLINED]", got)
 			}
 		})
 	}
@@ -169,7 +197,7 @@ func TestChargeProcessingErrorIsRecordedAndRetried(t *testing.T) {
 	f := newSvcFixture(t, newMemoryStore())
 	req := chargeReq(TestCardProcessingError)
 	_, err := f.svc.Charge(context.Background(), req)
-	e := kittest.WantErr(t, err, errs.Unavailable, ReasonProcessingError)
+	e := kittest.WantErr(t, err, errs.Unavailable, client.ReasonProcessingError)
 	if errs.IsInfrastructure(err) {
 		t.Fatal("a processing error is the processor's verdict on one charge, not a sick service: breakers must not count it")
 	}
@@ -180,40 +208,46 @@ func TestChargeProcessingErrorIsRecordedAndRetried(t *testing.T) {
 	}
 	// The caller's retry asks the processor again, on the same payment.
 	_, err = f.svc.Charge(context.Background(), req)
-	if e := kittest.WantErr(t, err, errs.Unavailable, ReasonProcessingError); e.MetaString("payment_id") != id {
+	if e := kittest.WantErr(t, err, errs.Unavailable, client.ReasonProcessingError); e.MetaString("payment_id") != id {
 		t.Fatalf("retry reported payment %s, want %s", e.MetaString("payment_id"), id)
 	}
 	if n := f.proc.calls.Load(); n != 2 {
 		t.Fatalf("processor called %d times, want 2", n)
 	}
-	if got := f.events(t, id); len(got) != 2 || got[0] != EventFailed || got[1] != EventFailed {
-		t.Fatalf("events %v, want [FAILED FAILED]", got)
+	if got := f.events(t, id); fmt.Sprint(got) != "[ATTEMPTED FAILED ATTEMPTED FAILED]" {
+		t.Fatalf("events %v, want [ATTEMPTED FAILED ATTEMPTED FAILED]", got)
 	}
 }
 
-// flakyProcessor fails its first n charges, then approves.
-type flakyProcessor struct{ fails atomic.Int32 }
+// flakyProcessor fails its first n charges, then behaves as the simulated
+// processor.
+type flakyProcessor struct {
+	*SimulatedProcessor
+	fails atomic.Int32
+}
 
-func (p *flakyProcessor) Charge(context.Context, Card, int64, string) (Decision, error) {
+func (p *flakyProcessor) Charge(ctx context.Context, key string, card Card, amount int64, currency string) (Decision, error) {
 	if p.fails.Add(-1) >= 0 {
 		return Decision{Outcome: Failed, Code: CodeProcessingError}, nil
 	}
-	return Decision{Outcome: Approved}, nil
+	return p.SimulatedProcessor.Charge(ctx, key, card, amount, currency)
 }
 
 func TestChargeRetryAfterFailureCaptures(t *testing.T) {
 	store := newMemoryStore()
-	proc := &flakyProcessor{}
+	proc := &flakyProcessor{SimulatedProcessor: NewSimulatedProcessor()}
 	proc.fails.Store(1)
-	later := testNow
-	svc := NewService(store, Options{Processor: proc, Now: func() time.Time { return later }})
+	var later atomic.Pointer[time.Time]
+	later.Store(&testNow)
+	svc := NewService(store, nil, Options{Processor: proc, Now: func() time.Time { return *later.Load() }})
 	req := chargeReq(TestCardApproved)
 	_, err := svc.Charge(context.Background(), req)
-	id := kittest.WantErr(t, err, errs.Unavailable, ReasonProcessingError).MetaString("payment_id")
-	later = testNow.Add(time.Second)
+	id := kittest.WantErr(t, err, errs.Unavailable, client.ReasonProcessingError).MetaString("payment_id")
+	second := testNow.Add(time.Second)
+	later.Store(&second)
 	p, err := svc.Charge(context.Background(), req)
 	if err != nil || p.ID != id || p.Status != StatusCaptured || p.DeclineCode != "" ||
-		!p.CreatedAt.Equal(testNow) || !p.UpdatedAt.Equal(later) {
+		!p.CreatedAt.Equal(testNow) || !p.UpdatedAt.Equal(second) {
 		t.Fatalf("retry = %+v, %v; want payment %s CAPTURED, created at the first attempt", p, err, id)
 	}
 	// Captured now: a further repeat is a replay.
@@ -221,31 +255,45 @@ func TestChargeRetryAfterFailureCaptures(t *testing.T) {
 		t.Fatalf("replay = %+v, %v; want %+v", p2, err, p)
 	}
 	evs, _ := store.Events(context.Background(), id)
-	if len(evs) != 2 || evs[0].Type != EventFailed || evs[1].Type != EventCharged {
-		t.Fatalf("events %+v, want FAILED then CHARGED", evs)
+	if len(evs) != 4 || evs[1].Type != EventFailed || evs[2].Type != EventAttempted || evs[3].Type != EventCharged {
+		t.Fatalf("events %+v, want ATTEMPTED FAILED ATTEMPTED CHARGED", evs)
 	}
 }
 
 // downProcessor cannot be reached at all.
 type downProcessor struct{}
 
-func (downProcessor) Charge(context.Context, Card, int64, string) (Decision, error) {
-	return Decision{}, errors.New("dial tcp 10.0.0.1:443: connection refused")
+var errProcessorDown = errors.New("dial tcp 10.0.0.1:443: connection refused")
+
+func (downProcessor) Charge(context.Context, string, Card, int64, string) (Decision, error) {
+	return Decision{}, errProcessorDown
 }
 
-func TestChargeProcessorUnreachableRecordsNothing(t *testing.T) {
+func (downProcessor) Lookup(context.Context, string) (Decision, bool, error) {
+	return Decision{}, false, errProcessorDown
+}
+
+func TestChargeProcessorUnreachableStaysPending(t *testing.T) {
 	store := newMemoryStore()
-	svc := NewService(store, Options{Processor: downProcessor{}, Now: func() time.Time { return testNow }})
+	svc := NewService(store, nil, Options{Processor: downProcessor{}, Now: func() time.Time { return testNow }})
 	req := chargeReq(TestCardApproved)
 	_, err := svc.Charge(context.Background(), req)
-	e := kittest.WantErr(t, err, errs.Unavailable, ReasonProcessingError)
+	e := kittest.WantErr(t, err, errs.Unavailable, client.ReasonProcessingError)
 	if e.Message != "payment processor unreachable, retry later" {
 		t.Fatalf("message %q leaks the cause", e.Message)
 	}
-	// Nothing recorded: the key is still free for a working processor.
+	// The attempt is on record, its outcome unknown: PENDING.
+	p, err := store.ChargeByKey(context.Background(), req.IdempotencyKey)
+	if err != nil || p.Status != StatusPending || p.ID != e.MetaString(client.MetaPaymentID) {
+		t.Fatalf("recorded %+v, %v; want the PENDING attempt %s", p, err, e.MetaString(client.MetaPaymentID))
+	}
+	// A repeat once the processor is back settles the same payment.
 	f := newSvcFixture(t, store)
-	if p, err := f.svc.Charge(context.Background(), req); err != nil || p.Status != StatusCaptured {
-		t.Fatalf("Charge after outage = %+v, %v", p, err)
+	if got, err := f.svc.Charge(context.Background(), req); err != nil || got.Status != StatusCaptured || got.ID != p.ID {
+		t.Fatalf("Charge after outage = %+v, %v; want payment %s CAPTURED", got, err, p.ID)
+	}
+	if got := f.events(t, p.ID); fmt.Sprint(got) != "[ATTEMPTED CHARGED]" {
+		t.Fatalf("events %v, want [ATTEMPTED CHARGED]", got)
 	}
 }
 
@@ -278,6 +326,12 @@ func TestChargeValidation(t *testing.T) {
 		{"negative amount", mod(func(r *ChargeRequest) { r.AmountCents = -5 }), []string{"amount_cents"}},
 		{"currency case", mod(func(r *ChargeRequest) { r.Currency = "usd" }), []string{"currency"}},
 		{"currency length", mod(func(r *ChargeRequest) { r.Currency = "EURO" }), []string{"currency"}},
+		{"no such currency", mod(func(r *ChargeRequest) { r.Currency = "ABC" }), []string{"currency"}},
+		{"amount above the cap", mod(func(r *ChargeRequest) { r.AmountCents = valid.MaxAmountCents + 1 }), []string{"amount_cents"}},
+		{"key too long", mod(func(r *ChargeRequest) { r.IdempotencyKey = strings.Repeat("k", valid.MaxIdempotencyKey+1) }),
+			[]string{"idempotency_key"}},
+		{"key with a space", mod(func(r *ChargeRequest) { r.IdempotencyKey = "a b" }), []string{"idempotency_key"}},
+		{"uuid in braces", mod(func(r *ChargeRequest) { r.OrderID = "{" + uuid.NewString() + "}" }), []string{"order_id"}},
 		{"ids and key", mod(func(r *ChargeRequest) { r.OrderID, r.UserID, r.IdempotencyKey = "o-1", "", "" }),
 			[]string{"order_id", "user_id", "idempotency_key"}},
 	} {
@@ -293,6 +347,13 @@ func TestChargeValidation(t *testing.T) {
 	ok := mod(func(r *ChargeRequest) { r.Card.ExpYear, r.Card.ExpMonth, r.Card.CVC = 2030, 5, "1234" })
 	if _, err := f.svc.Charge(context.Background(), ok); err != nil {
 		t.Fatalf("card expiring this month: %v", err)
+	}
+	// The largest amount and the longest key are accepted.
+	edge := mod(func(r *ChargeRequest) {
+		r.AmountCents, r.IdempotencyKey = valid.MaxAmountCents, strings.Repeat("k", valid.MaxIdempotencyKey)
+	})
+	if _, err := f.svc.Charge(context.Background(), edge); err != nil {
+		t.Fatalf("largest amount, longest key: %v", err)
 	}
 }
 
@@ -319,7 +380,7 @@ func TestChargeReplayAndKeyReuse(t *testing.T) {
 			r := req
 			m(&r)
 			_, err := f.svc.Charge(ctx, r)
-			if e := kittest.WantErr(t, err, errs.FailedPrecondition, ReasonIdempotencyKeyReused); e.MetaString("payment_id") != first.ID {
+			if e := kittest.WantErr(t, err, errs.FailedPrecondition, errs.ReasonIdempotencyKeyReused); e.MetaString("payment_id") != first.ID {
 				t.Fatalf("meta %v, want payment_id %s", e.Meta, first.ID)
 			}
 		})
@@ -327,8 +388,8 @@ func TestChargeReplayAndKeyReuse(t *testing.T) {
 	if n := f.proc.calls.Load(); n != 1 {
 		t.Fatalf("processor called %d times, want 1", n)
 	}
-	if got := f.events(t, first.ID); len(got) != 1 {
-		t.Fatalf("events %v, want one", got)
+	if got := f.events(t, first.ID); len(got) != 2 {
+		t.Fatalf("events %v, want one attempt and its outcome", got)
 	}
 }
 
@@ -363,11 +424,13 @@ func TestConcurrentIdenticalCharges(t *testing.T) {
 					t.Fatalf("caller %d got %+v, caller 0 %+v", i, results[i], results[0])
 				}
 			}
-			if got := f.events(t, results[0].ID); len(got) != 1 || got[0] != EventCharged {
-				t.Fatalf("events %v, want one CHARGED", got)
+			if got := f.events(t, results[0].ID); fmt.Sprint(got) != "[ATTEMPTED CHARGED]" {
+				t.Fatalf("events %v, want one attempt, one CHARGED", got)
 			}
-			if c := f.proc.calls.Load(); c != 1 {
-				t.Fatalf("processor called %d times, want 1", c)
+			// Callers that met the PENDING attempt asked the processor too,
+			// under the same key: it charged once.
+			if n := f.proc.approved(t); n != 1 {
+				t.Fatalf("processor charged %d times, want 1", n)
 			}
 		})
 	}
@@ -389,7 +452,7 @@ func TestConcurrentDeclinedCharges(t *testing.T) {
 					defer wg.Done()
 					_, err := f.svc.Charge(context.Background(), req)
 					ids <- errs.As(err).MetaString("payment_id")
-					if errs.ReasonOf(err) != ReasonCardDeclined {
+					if errs.ReasonOf(err) != client.ReasonCardDeclined {
 						t.Errorf("Charge error %v, want CARD_DECLINED", err)
 					}
 				}()
@@ -402,8 +465,8 @@ func TestConcurrentDeclinedCharges(t *testing.T) {
 					t.Fatalf("payment ids differ: %q vs %q", id, first)
 				}
 			}
-			if got := f.events(t, first); len(got) != 1 || got[0] != EventDeclined {
-				t.Fatalf("events %v, want one DECLINED", got)
+			if got := f.events(t, first); fmt.Sprint(got) != "[ATTEMPTED DECLINED]" {
+				t.Fatalf("events %v, want one attempt, one DECLINED", got)
 			}
 		})
 	}
@@ -447,7 +510,7 @@ func TestProcessingErrorsDoNotOpenTheBreaker(t *testing.T) {
 	charge := typed.Func[ChargeRequest, Payment](MakeEndpoints(f.svc, chain).Charge)
 	for i := 0; i < 5; i++ {
 		_, err := charge(context.Background(), chargeReq(TestCardProcessingError))
-		kittest.WantErr(t, err, errs.Unavailable, ReasonProcessingError)
+		kittest.WantErr(t, err, errs.Unavailable, client.ReasonProcessingError)
 	}
 	if _, err := charge(context.Background(), chargeReq(TestCardApproved)); err != nil {
 		t.Fatalf("a good card after processing errors: %v", err)

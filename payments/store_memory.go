@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/kitshop/kitshop/kit/errs"
 )
@@ -28,7 +30,7 @@ func newMemoryStore() *memoryStore {
 	}
 }
 
-func (m *memoryStore) Charge(ctx context.Context, key string, decide func(*Payment) (*Change, error)) (Payment, error) {
+func (m *memoryStore) WriteCharge(ctx context.Context, key string, decide func(*Payment) (*Change, error)) (Payment, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := ctx.Err(); err != nil {
@@ -117,6 +119,35 @@ func (m *memoryStore) Payment(ctx context.Context, id string) (Payment, error) {
 		return Payment{}, ErrNotFound
 	}
 	return p, nil
+}
+
+func (m *memoryStore) ChargeByKey(ctx context.Context, key string) (Payment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id, ok := m.byKey[key]
+	if !ok {
+		return Payment{}, ErrChargeNotFound
+	}
+	return m.payments[id], nil
+}
+
+func (m *memoryStore) Pending(ctx context.Context, cutoff time.Time, limit int) ([]Payment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Payment
+	for _, p := range m.payments {
+		if p.Status == StatusPending && p.UpdatedAt.Before(cutoff) {
+			out = append(out, p)
+		}
+	}
+	// The Postgres store's order: oldest first, ties by id.
+	slices.SortFunc(out, func(a, b Payment) int {
+		return cmp.Or(a.UpdatedAt.Compare(b.UpdatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }
 
 func (m *memoryStore) Events(ctx context.Context, paymentID string) ([]Event, error) {

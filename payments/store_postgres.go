@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"hash/fnv"
+	"time"
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/pg"
@@ -19,9 +20,9 @@ const schema = "payments"
 
 // postgresStore is the Store on Postgres. Exclusivity comes from locks
 // held by the writing transaction: a transaction-scoped advisory lock per
-// charge key (so a concurrent identical charge waits for the first to
-// commit and then sees its payment, rather than calling the processor
-// too), and the payment's row lock for refunds. The UNIQUE constraints on
+// charge key (so a concurrent identical charge waits for the first write
+// to commit and then sees its payment, rather than inserting one too),
+// and the payment's row lock for refunds. The UNIQUE constraints on
 // the keys and the CHECK constraints on amounts hold the invariants even
 // if a lock were ever missed.
 type postgresStore struct {
@@ -50,7 +51,7 @@ func scanPayment(r rowScanner) (Payment, error) {
 	return p, err
 }
 
-func (s *postgresStore) Charge(ctx context.Context, key string, decide func(*Payment) (*Change, error)) (Payment, error) {
+func (s *postgresStore) WriteCharge(ctx context.Context, key string, decide func(*Payment) (*Change, error)) (Payment, error) {
 	var out Payment
 	err := pg.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, chargeLockKey(key)); err != nil {
@@ -175,6 +176,40 @@ func (s *postgresStore) Payment(ctx context.Context, id string) (Payment, error)
 		return Payment{}, s.classify(err)
 	}
 	return p, nil
+}
+
+func (s *postgresStore) ChargeByKey(ctx context.Context, key string) (Payment, error) {
+	p, err := scanPayment(s.db.QueryRowContext(ctx,
+		`SELECT `+paymentColumns+` FROM payments WHERE idempotency_key = $1`, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Payment{}, ErrChargeNotFound
+	}
+	if err != nil {
+		return Payment{}, s.classify(err)
+	}
+	return p, nil
+}
+
+func (s *postgresStore) Pending(ctx context.Context, cutoff time.Time, limit int) ([]Payment, error) {
+	// payments_pending_idx covers this: PENDING rows are few and short-lived.
+	rows, err := s.db.QueryContext(ctx, `SELECT `+paymentColumns+` FROM payments
+		WHERE status = 'PENDING' AND updated_at < $1 ORDER BY updated_at, id LIMIT $2`, cutoff, limit)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	defer rows.Close()
+	var out []Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, s.classify(err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.classify(err)
+	}
+	return out, nil
 }
 
 func (s *postgresStore) Events(ctx context.Context, paymentID string) ([]Event, error) {

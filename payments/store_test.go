@@ -31,9 +31,15 @@ func newPostgresStore(t *testing.T) Store { return openTestPostgres(t) }
 // cluster.
 func openTestPostgres(t *testing.T) *postgresStore {
 	t.Helper()
+	return openTestPostgresAt(t, pgtest.URL(t))
+}
+
+// openTestPostgresAt is a migrated store on dsn.
+func openTestPostgresAt(t *testing.T, dsn string) *postgresStore {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := openPostgresStore(ctx, pgtest.URL(t))
+	s, err := openPostgresStore(ctx, dsn)
 	if err != nil {
 		t.Fatalf("openPostgresStore: %v", err)
 	}
@@ -70,7 +76,7 @@ func chargeEvent(p Payment, typ EventType) Event {
 func create(t *testing.T, s Store, key string, status Status) Payment {
 	t.Helper()
 	want := draftPayment(key, status)
-	got, err := s.Charge(context.Background(), key, func(existing *Payment) (*Change, error) {
+	got, err := s.WriteCharge(context.Background(), key, func(existing *Payment) (*Change, error) {
 		if existing != nil {
 			t.Fatalf("key %q: existing payment %+v, want none", key, *existing)
 		}
@@ -130,7 +136,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		s := newStore(t)
 		p := create(t, s, "k1", StatusDeclined)
 		var seen *Payment
-		got, err := s.Charge(ctx, "k1", func(existing *Payment) (*Change, error) {
+		got, err := s.WriteCharge(ctx, "k1", func(existing *Payment) (*Change, error) {
 			seen = existing
 			return nil, nil
 		})
@@ -146,7 +152,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		s := newStore(t)
 		boom := errs.New(errs.FailedPrecondition, "BOOM", "boom")
 		draft := draftPayment("k1", StatusCaptured)
-		_, err := s.Charge(ctx, "k1", func(*Payment) (*Change, error) { return nil, boom })
+		_, err := s.WriteCharge(ctx, "k1", func(*Payment) (*Change, error) { return nil, boom })
 		if !errors.Is(err, boom) {
 			t.Fatalf("Charge error = %v, want %v", err, boom)
 		}
@@ -159,7 +165,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 
 	t.Run("no change for a new key is an error", func(t *testing.T) {
 		s := newStore(t)
-		_, err := s.Charge(ctx, "k1", func(*Payment) (*Change, error) { return nil, nil })
+		_, err := s.WriteCharge(ctx, "k1", func(*Payment) (*Change, error) { return nil, nil })
 		if errs.KindOf(err) != errs.Internal {
 			t.Fatalf("Charge error = %v, want Internal", err)
 		}
@@ -169,7 +175,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		s := newStore(t)
 		p := create(t, s, "k1", StatusFailed)
 		later := testEpoch.Add(time.Minute)
-		got, err := s.Charge(ctx, "k1", func(existing *Payment) (*Change, error) {
+		got, err := s.WriteCharge(ctx, "k1", func(existing *Payment) (*Change, error) {
 			q := draftPayment("other", StatusCaptured) // identity fields must be ignored
 			q.ID, q.UpdatedAt = existing.ID, later
 			return &Change{Payment: q, Event: chargeEvent(q, EventCharged)}, nil
@@ -260,7 +266,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				p, err := s.Charge(ctx, "same", func(existing *Payment) (*Change, error) {
+				p, err := s.WriteCharge(ctx, "same", func(existing *Payment) (*Change, error) {
 					if existing != nil {
 						return nil, nil
 					}
@@ -323,12 +329,73 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("charge by key", func(t *testing.T) {
+		s := newStore(t)
+		p := create(t, s, "k1", StatusPending)
+		got, err := s.ChargeByKey(ctx, "k1")
+		if err != nil || got != p {
+			t.Fatalf("ChargeByKey = %+v, %v; want %+v", got, err, p)
+		}
+		if _, err := s.ChargeByKey(ctx, "k2"); !errors.Is(err, ErrChargeNotFound) {
+			t.Fatalf("ChargeByKey(unknown) error = %v, want ErrChargeNotFound", err)
+		}
+	})
+
+	t.Run("pending attempt settles", func(t *testing.T) {
+		s := newStore(t)
+		p := create(t, s, "k1", StatusPending)
+		later := testEpoch.Add(time.Second)
+		got, err := s.WriteCharge(ctx, "k1", func(existing *Payment) (*Change, error) {
+			if existing == nil || existing.Status != StatusPending {
+				t.Fatalf("existing = %+v, want the PENDING attempt", existing)
+			}
+			q := *existing
+			q.Status, q.DeclineCode, q.UpdatedAt = StatusDeclined, CodeCardDeclined, later
+			return &Change{Payment: q, Event: chargeEvent(q, EventDeclined)}, nil
+		})
+		want := p
+		want.Status, want.DeclineCode, want.UpdatedAt = StatusDeclined, CodeCardDeclined, later
+		if err != nil || got != want {
+			t.Fatalf("WriteCharge = %+v, %v; want %+v", got, err, want)
+		}
+	})
+
+	t.Run("pending lists old attempts oldest first", func(t *testing.T) {
+		s := newStore(t)
+		mk := func(key string, status Status, age time.Duration) Payment {
+			want := draftPayment(key, status)
+			want.CreatedAt, want.UpdatedAt = testEpoch.Add(-age), testEpoch.Add(-age)
+			got, err := s.WriteCharge(ctx, key, func(*Payment) (*Change, error) {
+				return &Change{Payment: want, Event: chargeEvent(want, EventAttempted)}, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		old := mk("old", StatusPending, 10*time.Minute)
+		older := mk("older", StatusPending, 20*time.Minute)
+		mk("young", StatusPending, time.Second)
+		mk("settled", StatusCaptured, time.Hour)
+		cutoff := testEpoch.Add(-time.Minute)
+		got, err := s.Pending(ctx, cutoff, 10)
+		if err != nil || len(got) != 2 || got[0] != older || got[1] != old {
+			t.Fatalf("Pending = %+v, %v; want [older old]", got, err)
+		}
+		if got, err := s.Pending(ctx, cutoff, 1); err != nil || len(got) != 1 || got[0] != older {
+			t.Fatalf("Pending(limit 1) = %+v, %v; want [older]", got, err)
+		}
+		if got, err := s.Pending(ctx, testEpoch.Add(-time.Hour), 10); err != nil || len(got) != 0 {
+			t.Fatalf("Pending(an hour ago) = %+v, %v; want none", got, err)
+		}
+	})
+
 	t.Run("canceled context", func(t *testing.T) {
 		s := newStore(t)
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
 		called := false
-		_, err := s.Charge(cctx, "k1", func(*Payment) (*Change, error) { called = true; return nil, nil })
+		_, err := s.WriteCharge(cctx, "k1", func(*Payment) (*Change, error) { called = true; return nil, nil })
 		if err == nil || called {
 			t.Fatalf("Charge on a canceled context = %v (decide called: %v), want an error before decide", err, called)
 		}

@@ -13,17 +13,19 @@ import (
 // Errors become statuses with ErrorInfo in kit/grpcx's interceptors.
 type grpcServer struct {
 	paymentsv1.UnimplementedPaymentsServiceServer
-	charge     *grpcx.Handler[*paymentsv1.ChargeRequest, *paymentsv1.Payment]
-	refund     *grpcx.Handler[*paymentsv1.RefundRequest, *paymentsv1.Payment]
-	getPayment *grpcx.Handler[*paymentsv1.GetPaymentRequest, *paymentsv1.Payment]
+	charge         *grpcx.Handler[*paymentsv1.ChargeRequest, *paymentsv1.Payment]
+	refund         *grpcx.Handler[*paymentsv1.RefundRequest, *paymentsv1.RefundResponse]
+	getPayment     *grpcx.Handler[*paymentsv1.GetPaymentRequest, *paymentsv1.Payment]
+	getChargeByKey *grpcx.Handler[*paymentsv1.GetChargeByKeyRequest, *paymentsv1.Payment]
 }
 
 // NewGRPCServer serves e as kitshop.payments.v1.PaymentsService.
 func NewGRPCServer(e Endpoints) paymentsv1.PaymentsServiceServer {
 	return &grpcServer{
-		charge:     grpcx.NewHandler(e.Charge, decodeCharge, encodePayment),
-		refund:     grpcx.NewHandler(e.Refund, decodeRefund, encodePayment),
-		getPayment: grpcx.NewHandler(e.GetPayment, decodeGetPayment, encodePayment),
+		charge:         grpcx.NewHandler(e.Charge, decodeCharge, encodePayment),
+		refund:         grpcx.NewHandler(e.Refund, decodeRefund, encodeRefund),
+		getPayment:     grpcx.NewHandler(e.GetPayment, decodeGetPayment, encodePayment),
+		getChargeByKey: grpcx.NewHandler(e.GetChargeByKey, decodeGetChargeByKey, encodePayment),
 	}
 }
 
@@ -31,12 +33,16 @@ func (s *grpcServer) Charge(ctx context.Context, r *paymentsv1.ChargeRequest) (*
 	return s.charge.Serve(ctx, r)
 }
 
-func (s *grpcServer) Refund(ctx context.Context, r *paymentsv1.RefundRequest) (*paymentsv1.Payment, error) {
+func (s *grpcServer) Refund(ctx context.Context, r *paymentsv1.RefundRequest) (*paymentsv1.RefundResponse, error) {
 	return s.refund.Serve(ctx, r)
 }
 
 func (s *grpcServer) GetPayment(ctx context.Context, r *paymentsv1.GetPaymentRequest) (*paymentsv1.Payment, error) {
 	return s.getPayment.Serve(ctx, r)
+}
+
+func (s *grpcServer) GetChargeByKey(ctx context.Context, r *paymentsv1.GetChargeByKeyRequest) (*paymentsv1.Payment, error) {
+	return s.getChargeByKey.Serve(ctx, r)
 }
 
 // decodeCharge moves the card out of the pb message, whose printing is
@@ -55,9 +61,27 @@ func decodeCharge(_ context.Context, r *paymentsv1.ChargeRequest) (ChargeRequest
 
 func decodeRefund(_ context.Context, r *paymentsv1.RefundRequest) (RefundRequest, error) {
 	return RefundRequest{
-		PaymentID: r.GetPaymentId(), AmountCents: r.GetAmountCents(), IdempotencyKey: r.GetIdempotencyKey(),
-		Reason: r.GetReason(),
+		PaymentID: r.GetPaymentId(), ChargeKey: r.GetChargeIdempotencyKey(), AmountCents: r.GetAmountCents(),
+		IdempotencyKey: r.GetIdempotencyKey(), Reason: r.GetReason(),
 	}, nil
+}
+
+func decodeGetChargeByKey(_ context.Context, r *paymentsv1.GetChargeByKeyRequest) (string, error) {
+	return r.GetIdempotencyKey(), nil
+}
+
+func encodeRefund(_ context.Context, r RefundResult) (*paymentsv1.RefundResponse, error) {
+	out := &paymentsv1.RefundResponse{AmountCents: r.AmountCents}
+	switch r.Outcome {
+	case RefundRefunded:
+		out.Outcome = paymentsv1.RefundOutcome_REFUND_OUTCOME_REFUNDED
+	case RefundNothingToRefund:
+		out.Outcome = paymentsv1.RefundOutcome_REFUND_OUTCOME_NOTHING_TO_REFUND
+	}
+	if r.Payment != nil {
+		out.Payment = paymentToPB(*r.Payment)
+	}
+	return out, nil
 }
 
 func decodeGetPayment(_ context.Context, r *paymentsv1.GetPaymentRequest) (string, error) {
@@ -87,6 +111,8 @@ func statusToPB(s Status) paymentsv1.PaymentStatus {
 		return paymentsv1.PaymentStatus_PAYMENT_STATUS_FAILED
 	case StatusRefunded:
 		return paymentsv1.PaymentStatus_PAYMENT_STATUS_REFUNDED
+	case StatusPending:
+		return paymentsv1.PaymentStatus_PAYMENT_STATUS_PENDING
 	}
 	return paymentsv1.PaymentStatus_PAYMENT_STATUS_UNSPECIFIED
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/mw"
+	"github.com/kitshop/kitshop/payments/client"
 	commonv1 "github.com/kitshop/kitshop/pb/common/v1"
 	paymentsv1 "github.com/kitshop/kitshop/pb/payments/v1"
 )
@@ -39,7 +40,7 @@ func newGRPCFixture(t *testing.T) *grpcFixture {
 	logs := &kittest.LogBuffer{}
 	logger := logx.New(logs, "payments")
 	iss := newIssuer(t)
-	svc := NewService(newMemoryStore(), Options{Logger: logger, Now: func() time.Time { return testNow }})
+	svc := NewService(newMemoryStore(), nil, Options{Logger: logger, Now: func() time.Time { return testNow }})
 	srv := grpcx.NewServer(grpcx.ServerConfig{Service: "payments", Logger: logger},
 		grpc.ChainUnaryInterceptor(iss.verifier.UnaryServerInterceptor()))
 	paymentsv1.RegisterPaymentsServiceServer(srv, NewGRPCServer(MakeEndpoints(svc, mw.Chain{Service: "payments", Logger: logger})))
@@ -99,9 +100,9 @@ func TestGRPCCharge(t *testing.T) {
 		code   codes.Code
 		reason string
 	}{
-		{TestCardDeclined, codes.FailedPrecondition, ReasonCardDeclined},
-		{TestCardInsufficientFunds, codes.FailedPrecondition, ReasonInsufficientFunds},
-		{TestCardProcessingError, codes.Unavailable, ReasonProcessingError},
+		{TestCardDeclined, codes.FailedPrecondition, client.ReasonCardDeclined},
+		{TestCardInsufficientFunds, codes.FailedPrecondition, client.ReasonInsufficientFunds},
+		{TestCardProcessingError, codes.Unavailable, client.ReasonProcessingError},
 	} {
 		t.Run(tc.reason, func(t *testing.T) {
 			_, err := f.client.Charge(ctx, pbCharge(tc.number))
@@ -138,7 +139,7 @@ func TestGRPCCharge(t *testing.T) {
 		other := pbCharge(TestCardApproved)
 		other.IdempotencyKey = req.GetIdempotencyKey()
 		_, err := f.client.Charge(ctx, other)
-		meta := kittest.ErrorMetadata(kittest.WantStatus(t, err, codes.FailedPrecondition, ReasonIdempotencyKeyReused))
+		meta := kittest.ErrorMetadata(kittest.WantStatus(t, err, codes.FailedPrecondition, errs.ReasonIdempotencyKeyReused))
 		if meta["payment_id"] != p.GetId() {
 			t.Fatalf("metadata %v, want payment_id %s", meta, p.GetId())
 		}
@@ -148,28 +149,68 @@ func TestGRPCCharge(t *testing.T) {
 func TestGRPCRefund(t *testing.T) {
 	f := newGRPCFixture(t)
 	ctx := context.Background()
-	p, err := f.client.Charge(ctx, pbCharge(TestCardApproved))
+	charge := pbCharge(TestCardApproved)
+	p, err := f.client.Charge(ctx, charge)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = f.client.Refund(ctx, &paymentsv1.RefundRequest{PaymentId: p.GetId(), AmountCents: 5000, IdempotencyKey: "r0"})
-	if meta := kittest.ErrorMetadata(kittest.WantStatus(t, err, codes.FailedPrecondition, ReasonRefundExceedsCaptured)); meta["refundable_cents"] != "4200" {
+	if meta := kittest.ErrorMetadata(kittest.WantStatus(t, err, codes.FailedPrecondition, client.ReasonRefundExceedsCaptured)); meta[client.MetaRefundableCents] != "4200" {
 		t.Fatalf("metadata %v, want refundable_cents 4200", meta)
 	}
+	refunded := paymentsv1.RefundOutcome_REFUND_OUTCOME_REFUNDED
 	part, err := f.client.Refund(ctx, &paymentsv1.RefundRequest{PaymentId: p.GetId(), AmountCents: 200, IdempotencyKey: "r1", Reason: "damaged"})
-	if err != nil || part.GetRefundedCents() != 200 || part.GetStatus() != paymentsv1.PaymentStatus_PAYMENT_STATUS_CAPTURED {
+	if err != nil || part.GetOutcome() != refunded || part.GetAmountCents() != 200 || part.GetPayment().GetRefundedCents() != 200 ||
+		part.GetPayment().GetStatus() != paymentsv1.PaymentStatus_PAYMENT_STATUS_CAPTURED {
 		t.Fatalf("partial refund = %v, %v", part, err)
 	}
-	full, err := f.client.Refund(ctx, &paymentsv1.RefundRequest{PaymentId: p.GetId(), IdempotencyKey: "r2"})
-	if err != nil || full.GetRefundedCents() != 4200 || full.GetStatus() != paymentsv1.PaymentStatus_PAYMENT_STATUS_REFUNDED {
-		t.Fatalf("full refund = %v, %v", full, err)
+	// By the charge's key, the rest.
+	full, err := f.client.Refund(ctx, &paymentsv1.RefundRequest{ChargeIdempotencyKey: charge.GetIdempotencyKey(), IdempotencyKey: "r2"})
+	if err != nil || full.GetOutcome() != refunded || full.GetAmountCents() != 4000 || full.GetPayment().GetId() != p.GetId() ||
+		full.GetPayment().GetRefundedCents() != 4200 || full.GetPayment().GetStatus() != paymentsv1.PaymentStatus_PAYMENT_STATUS_REFUNDED {
+		t.Fatalf("full refund by charge key = %v, %v", full, err)
 	}
-	if again, err := f.client.Refund(ctx, &paymentsv1.RefundRequest{PaymentId: p.GetId(), IdempotencyKey: "r2"}); err != nil ||
-		again.GetRefundedCents() != 4200 {
+	if again, err := f.client.Refund(ctx, &paymentsv1.RefundRequest{ChargeIdempotencyKey: charge.GetIdempotencyKey(), IdempotencyKey: "r2"}); err != nil ||
+		again.GetOutcome() != refunded || again.GetAmountCents() != 4000 || again.GetPayment().GetRefundedCents() != 4200 {
 		t.Fatalf("repeat = %v, %v", again, err)
 	}
 	_, err = f.client.Refund(ctx, &paymentsv1.RefundRequest{PaymentId: uuid.NewString(), IdempotencyKey: "r3"})
 	kittest.WantStatus(t, err, codes.NotFound, "NOT_FOUND")
+
+	// A charge that never happened: nothing to refund, and no payment.
+	none, err := f.client.Refund(ctx, &paymentsv1.RefundRequest{ChargeIdempotencyKey: "never-sent", IdempotencyKey: "r4"})
+	if err != nil || none.GetOutcome() != paymentsv1.RefundOutcome_REFUND_OUTCOME_NOTHING_TO_REFUND || none.GetPayment() != nil ||
+		none.GetAmountCents() != 0 {
+		t.Fatalf("refund of a charge that never happened = %v, %v; want NOTHING_TO_REFUND without a payment", none, err)
+	}
+	_, err = f.client.Refund(ctx, &paymentsv1.RefundRequest{PaymentId: p.GetId(), ChargeIdempotencyKey: "k", IdempotencyKey: "r5"})
+	if fields := kittest.FieldViolations(kittest.WantStatus(t, err, codes.InvalidArgument, errs.ReasonValidation)); strings.Join(fields, ",") != "charge_idempotency_key" {
+		t.Fatalf("field violations %v", fields)
+	}
+}
+
+func TestGRPCGetChargeByKey(t *testing.T) {
+	f := newGRPCFixture(t)
+	ctx := context.Background()
+	req := pbCharge(TestCardApproved)
+	p, err := f.client.Charge(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.client.GetChargeByKey(ctx, &paymentsv1.GetChargeByKeyRequest{IdempotencyKey: req.GetIdempotencyKey()})
+	if err != nil || got.GetId() != p.GetId() || got.GetStatus() != paymentsv1.PaymentStatus_PAYMENT_STATUS_CAPTURED {
+		t.Fatalf("GetChargeByKey = %v, %v; want payment %s CAPTURED", got, err, p.GetId())
+	}
+	declined := pbCharge(TestCardDeclined)
+	_, _ = f.client.Charge(ctx, declined)
+	got, err = f.client.GetChargeByKey(ctx, &paymentsv1.GetChargeByKeyRequest{IdempotencyKey: declined.GetIdempotencyKey()})
+	if err != nil || got.GetStatus() != paymentsv1.PaymentStatus_PAYMENT_STATUS_DECLINED || got.GetDeclineCode() != CodeCardDeclined {
+		t.Fatalf("GetChargeByKey(declined) = %v, %v; want the DECLINED payment, not an error", got, err)
+	}
+	_, err = f.client.GetChargeByKey(ctx, &paymentsv1.GetChargeByKeyRequest{IdempotencyKey: "never-sent"})
+	kittest.WantStatus(t, err, codes.NotFound, client.ReasonChargeNotFound)
+	_, err = f.client.GetChargeByKey(ctx, &paymentsv1.GetChargeByKeyRequest{})
+	kittest.WantStatus(t, err, codes.InvalidArgument, errs.ReasonValidation)
 }
 
 func TestGRPCGetPayment(t *testing.T) {

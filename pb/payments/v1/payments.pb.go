@@ -29,9 +29,14 @@ const (
 	PaymentStatus_PAYMENT_STATUS_UNSPECIFIED PaymentStatus = 0
 	PaymentStatus_PAYMENT_STATUS_CAPTURED    PaymentStatus = 1
 	PaymentStatus_PAYMENT_STATUS_DECLINED    PaymentStatus = 2
-	PaymentStatus_PAYMENT_STATUS_FAILED      PaymentStatus = 3
+	// The processor could not decide; nothing was charged. A repeated Charge
+	// with the same key tries again.
+	PaymentStatus_PAYMENT_STATUS_FAILED PaymentStatus = 3
 	// Fully refunded; partial refunds stay CAPTURED with refunded_cents > 0.
 	PaymentStatus_PAYMENT_STATUS_REFUNDED PaymentStatus = 4
+	// The attempt is recorded and the processor's answer is not yet: the
+	// charge is in flight, or its caller died before recording the outcome.
+	PaymentStatus_PAYMENT_STATUS_PENDING PaymentStatus = 5
 )
 
 // Enum value maps for PaymentStatus.
@@ -42,6 +47,7 @@ var (
 		2: "PAYMENT_STATUS_DECLINED",
 		3: "PAYMENT_STATUS_FAILED",
 		4: "PAYMENT_STATUS_REFUNDED",
+		5: "PAYMENT_STATUS_PENDING",
 	}
 	PaymentStatus_value = map[string]int32{
 		"PAYMENT_STATUS_UNSPECIFIED": 0,
@@ -49,6 +55,7 @@ var (
 		"PAYMENT_STATUS_DECLINED":    2,
 		"PAYMENT_STATUS_FAILED":      3,
 		"PAYMENT_STATUS_REFUNDED":    4,
+		"PAYMENT_STATUS_PENDING":     5,
 	}
 )
 
@@ -77,6 +84,59 @@ func (x PaymentStatus) Number() protoreflect.EnumNumber {
 // Deprecated: Use PaymentStatus.Descriptor instead.
 func (PaymentStatus) EnumDescriptor() ([]byte, []int) {
 	return file_payments_v1_payments_proto_rawDescGZIP(), []int{0}
+}
+
+type RefundOutcome int32
+
+const (
+	RefundOutcome_REFUND_OUTCOME_UNSPECIFIED RefundOutcome = 0
+	// Money went back: by this call or, for a repeated idempotency_key, by
+	// the call it repeats.
+	RefundOutcome_REFUND_OUTCOME_REFUNDED RefundOutcome = 1
+	// The charge moved no money (by key: no payment, or a declined or failed
+	// one); nothing was changed.
+	RefundOutcome_REFUND_OUTCOME_NOTHING_TO_REFUND RefundOutcome = 2
+)
+
+// Enum value maps for RefundOutcome.
+var (
+	RefundOutcome_name = map[int32]string{
+		0: "REFUND_OUTCOME_UNSPECIFIED",
+		1: "REFUND_OUTCOME_REFUNDED",
+		2: "REFUND_OUTCOME_NOTHING_TO_REFUND",
+	}
+	RefundOutcome_value = map[string]int32{
+		"REFUND_OUTCOME_UNSPECIFIED":       0,
+		"REFUND_OUTCOME_REFUNDED":          1,
+		"REFUND_OUTCOME_NOTHING_TO_REFUND": 2,
+	}
+)
+
+func (x RefundOutcome) Enum() *RefundOutcome {
+	p := new(RefundOutcome)
+	*p = x
+	return p
+}
+
+func (x RefundOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RefundOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_payments_v1_payments_proto_enumTypes[1].Descriptor()
+}
+
+func (RefundOutcome) Type() protoreflect.EnumType {
+	return &file_payments_v1_payments_proto_enumTypes[1]
+}
+
+func (x RefundOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RefundOutcome.Descriptor instead.
+func (RefundOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_payments_v1_payments_proto_rawDescGZIP(), []int{1}
 }
 
 type Payment struct {
@@ -213,13 +273,16 @@ func (x *Payment) GetUpdatedAt() *timestamppb.Timestamp {
 }
 
 type ChargeRequest struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	OrderId        string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
-	UserId         string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	AmountCents    int64                  `protobuf:"varint,3,opt,name=amount_cents,json=amountCents,proto3" json:"amount_cents,omitempty"`
-	Currency       string                 `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
-	Card           *v1.Card               `protobuf:"bytes,5,opt,name=card,proto3" json:"card,omitempty"`
-	IdempotencyKey string                 `protobuf:"bytes,6,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	OrderId string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	UserId  string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// At most 10000000000 (kit/valid.MaxAmountCents).
+	AmountCents int64 `protobuf:"varint,3,opt,name=amount_cents,json=amountCents,proto3" json:"amount_cents,omitempty"`
+	// An ISO 4217 code in upper case.
+	Currency string   `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
+	Card     *v1.Card `protobuf:"bytes,5,opt,name=card,proto3" json:"card,omitempty"`
+	// Required, at most 200 bytes; also the key the processor is called with.
+	IdempotencyKey string `protobuf:"bytes,6,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -297,14 +360,20 @@ func (x *ChargeRequest) GetIdempotencyKey() string {
 }
 
 type RefundRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	PaymentId string                 `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The payment to refund. Exactly one of payment_id and
+	// charge_idempotency_key names it.
+	PaymentId string `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
 	// Zero refunds whatever is left.
-	AmountCents    int64  `protobuf:"varint,2,opt,name=amount_cents,json=amountCents,proto3" json:"amount_cents,omitempty"`
+	AmountCents int64 `protobuf:"varint,2,opt,name=amount_cents,json=amountCents,proto3" json:"amount_cents,omitempty"`
+	// The refund's own idempotency key.
 	IdempotencyKey string `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	Reason         string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The idempotency key of the Charge whose payment to refund, for a
+	// caller that never learned the payment id.
+	ChargeIdempotencyKey string `protobuf:"bytes,5,opt,name=charge_idempotency_key,json=chargeIdempotencyKey,proto3" json:"charge_idempotency_key,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *RefundRequest) Reset() {
@@ -365,6 +434,77 @@ func (x *RefundRequest) GetReason() string {
 	return ""
 }
 
+func (x *RefundRequest) GetChargeIdempotencyKey() string {
+	if x != nil {
+		return x.ChargeIdempotencyKey
+	}
+	return ""
+}
+
+type RefundResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Outcome RefundOutcome          `protobuf:"varint,1,opt,name=outcome,proto3,enum=kitshop.payments.v1.RefundOutcome" json:"outcome,omitempty"`
+	// The payment as it stands after the call; absent when no payment exists
+	// for charge_idempotency_key.
+	Payment *Payment `protobuf:"bytes,2,opt,name=payment,proto3" json:"payment,omitempty"`
+	// What this refund moved (or the refund it repeats did); 0 when nothing
+	// was refunded.
+	AmountCents   int64 `protobuf:"varint,3,opt,name=amount_cents,json=amountCents,proto3" json:"amount_cents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefundResponse) Reset() {
+	*x = RefundResponse{}
+	mi := &file_payments_v1_payments_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefundResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefundResponse) ProtoMessage() {}
+
+func (x *RefundResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_payments_v1_payments_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefundResponse.ProtoReflect.Descriptor instead.
+func (*RefundResponse) Descriptor() ([]byte, []int) {
+	return file_payments_v1_payments_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RefundResponse) GetOutcome() RefundOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return RefundOutcome_REFUND_OUTCOME_UNSPECIFIED
+}
+
+func (x *RefundResponse) GetPayment() *Payment {
+	if x != nil {
+		return x.Payment
+	}
+	return nil
+}
+
+func (x *RefundResponse) GetAmountCents() int64 {
+	if x != nil {
+		return x.AmountCents
+	}
+	return 0
+}
+
 type GetPaymentRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -374,7 +514,7 @@ type GetPaymentRequest struct {
 
 func (x *GetPaymentRequest) Reset() {
 	*x = GetPaymentRequest{}
-	mi := &file_payments_v1_payments_proto_msgTypes[3]
+	mi := &file_payments_v1_payments_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -386,7 +526,7 @@ func (x *GetPaymentRequest) String() string {
 func (*GetPaymentRequest) ProtoMessage() {}
 
 func (x *GetPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_payments_v1_payments_proto_msgTypes[3]
+	mi := &file_payments_v1_payments_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -399,12 +539,57 @@ func (x *GetPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPaymentRequest.ProtoReflect.Descriptor instead.
 func (*GetPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_payments_v1_payments_proto_rawDescGZIP(), []int{3}
+	return file_payments_v1_payments_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetPaymentRequest) GetId() string {
 	if x != nil {
 		return x.Id
+	}
+	return ""
+}
+
+type GetChargeByKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The idempotency_key the Charge was sent with.
+	IdempotencyKey string `protobuf:"bytes,1,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetChargeByKeyRequest) Reset() {
+	*x = GetChargeByKeyRequest{}
+	mi := &file_payments_v1_payments_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetChargeByKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetChargeByKeyRequest) ProtoMessage() {}
+
+func (x *GetChargeByKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_payments_v1_payments_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetChargeByKeyRequest.ProtoReflect.Descriptor instead.
+func (*GetChargeByKeyRequest) Descriptor() ([]byte, []int) {
+	return file_payments_v1_payments_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetChargeByKeyRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
 	}
 	return ""
 }
@@ -438,26 +623,39 @@ const file_payments_v1_payments_proto_rawDesc = "" +
 	"\famount_cents\x18\x03 \x01(\x03R\vamountCents\x12\x1a\n" +
 	"\bcurrency\x18\x04 \x01(\tR\bcurrency\x12+\n" +
 	"\x04card\x18\x05 \x01(\v2\x17.kitshop.common.v1.CardR\x04card\x12'\n" +
-	"\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKey\"\x92\x01\n" +
+	"\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKey\"\xc8\x01\n" +
 	"\rRefundRequest\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\x12!\n" +
 	"\famount_cents\x18\x02 \x01(\x03R\vamountCents\x12'\n" +
 	"\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"#\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x124\n" +
+	"\x16charge_idempotency_key\x18\x05 \x01(\tR\x14chargeIdempotencyKey\"\xa9\x01\n" +
+	"\x0eRefundResponse\x12<\n" +
+	"\aoutcome\x18\x01 \x01(\x0e2\".kitshop.payments.v1.RefundOutcomeR\aoutcome\x126\n" +
+	"\apayment\x18\x02 \x01(\v2\x1c.kitshop.payments.v1.PaymentR\apayment\x12!\n" +
+	"\famount_cents\x18\x03 \x01(\x03R\vamountCents\"#\n" +
 	"\x11GetPaymentRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id*\xa1\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"@\n" +
+	"\x15GetChargeByKeyRequest\x12'\n" +
+	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey*\xbd\x01\n" +
 	"\rPaymentStatus\x12\x1e\n" +
 	"\x1aPAYMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17PAYMENT_STATUS_CAPTURED\x10\x01\x12\x1b\n" +
 	"\x17PAYMENT_STATUS_DECLINED\x10\x02\x12\x19\n" +
 	"\x15PAYMENT_STATUS_FAILED\x10\x03\x12\x1b\n" +
-	"\x17PAYMENT_STATUS_REFUNDED\x10\x042\xfd\x01\n" +
+	"\x17PAYMENT_STATUS_REFUNDED\x10\x04\x12\x1a\n" +
+	"\x16PAYMENT_STATUS_PENDING\x10\x05*r\n" +
+	"\rRefundOutcome\x12\x1e\n" +
+	"\x1aREFUND_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17REFUND_OUTCOME_REFUNDED\x10\x01\x12$\n" +
+	" REFUND_OUTCOME_NOTHING_TO_REFUND\x10\x022\xe0\x02\n" +
 	"\x0fPaymentsService\x12J\n" +
-	"\x06Charge\x12\".kitshop.payments.v1.ChargeRequest\x1a\x1c.kitshop.payments.v1.Payment\x12J\n" +
-	"\x06Refund\x12\".kitshop.payments.v1.RefundRequest\x1a\x1c.kitshop.payments.v1.Payment\x12R\n" +
+	"\x06Charge\x12\".kitshop.payments.v1.ChargeRequest\x1a\x1c.kitshop.payments.v1.Payment\x12Q\n" +
+	"\x06Refund\x12\".kitshop.payments.v1.RefundRequest\x1a#.kitshop.payments.v1.RefundResponse\x12R\n" +
 	"\n" +
-	"GetPayment\x12&.kitshop.payments.v1.GetPaymentRequest\x1a\x1c.kitshop.payments.v1.PaymentB6Z4github.com/kitshop/kitshop/pb/payments/v1;paymentsv1b\x06proto3"
+	"GetPayment\x12&.kitshop.payments.v1.GetPaymentRequest\x1a\x1c.kitshop.payments.v1.Payment\x12Z\n" +
+	"\x0eGetChargeByKey\x12*.kitshop.payments.v1.GetChargeByKeyRequest\x1a\x1c.kitshop.payments.v1.PaymentB6Z4github.com/kitshop/kitshop/pb/payments/v1;paymentsv1b\x06proto3"
 
 var (
 	file_payments_v1_payments_proto_rawDescOnce sync.Once
@@ -471,33 +669,40 @@ func file_payments_v1_payments_proto_rawDescGZIP() []byte {
 	return file_payments_v1_payments_proto_rawDescData
 }
 
-var file_payments_v1_payments_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_payments_v1_payments_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_payments_v1_payments_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_payments_v1_payments_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_payments_v1_payments_proto_goTypes = []any{
 	(PaymentStatus)(0),            // 0: kitshop.payments.v1.PaymentStatus
-	(*Payment)(nil),               // 1: kitshop.payments.v1.Payment
-	(*ChargeRequest)(nil),         // 2: kitshop.payments.v1.ChargeRequest
-	(*RefundRequest)(nil),         // 3: kitshop.payments.v1.RefundRequest
-	(*GetPaymentRequest)(nil),     // 4: kitshop.payments.v1.GetPaymentRequest
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
-	(*v1.Card)(nil),               // 6: kitshop.common.v1.Card
+	(RefundOutcome)(0),            // 1: kitshop.payments.v1.RefundOutcome
+	(*Payment)(nil),               // 2: kitshop.payments.v1.Payment
+	(*ChargeRequest)(nil),         // 3: kitshop.payments.v1.ChargeRequest
+	(*RefundRequest)(nil),         // 4: kitshop.payments.v1.RefundRequest
+	(*RefundResponse)(nil),        // 5: kitshop.payments.v1.RefundResponse
+	(*GetPaymentRequest)(nil),     // 6: kitshop.payments.v1.GetPaymentRequest
+	(*GetChargeByKeyRequest)(nil), // 7: kitshop.payments.v1.GetChargeByKeyRequest
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*v1.Card)(nil),               // 9: kitshop.common.v1.Card
 }
 var file_payments_v1_payments_proto_depIdxs = []int32{
-	0, // 0: kitshop.payments.v1.Payment.status:type_name -> kitshop.payments.v1.PaymentStatus
-	5, // 1: kitshop.payments.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
-	5, // 2: kitshop.payments.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
-	6, // 3: kitshop.payments.v1.ChargeRequest.card:type_name -> kitshop.common.v1.Card
-	2, // 4: kitshop.payments.v1.PaymentsService.Charge:input_type -> kitshop.payments.v1.ChargeRequest
-	3, // 5: kitshop.payments.v1.PaymentsService.Refund:input_type -> kitshop.payments.v1.RefundRequest
-	4, // 6: kitshop.payments.v1.PaymentsService.GetPayment:input_type -> kitshop.payments.v1.GetPaymentRequest
-	1, // 7: kitshop.payments.v1.PaymentsService.Charge:output_type -> kitshop.payments.v1.Payment
-	1, // 8: kitshop.payments.v1.PaymentsService.Refund:output_type -> kitshop.payments.v1.Payment
-	1, // 9: kitshop.payments.v1.PaymentsService.GetPayment:output_type -> kitshop.payments.v1.Payment
-	7, // [7:10] is the sub-list for method output_type
-	4, // [4:7] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	0,  // 0: kitshop.payments.v1.Payment.status:type_name -> kitshop.payments.v1.PaymentStatus
+	8,  // 1: kitshop.payments.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
+	8,  // 2: kitshop.payments.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
+	9,  // 3: kitshop.payments.v1.ChargeRequest.card:type_name -> kitshop.common.v1.Card
+	1,  // 4: kitshop.payments.v1.RefundResponse.outcome:type_name -> kitshop.payments.v1.RefundOutcome
+	2,  // 5: kitshop.payments.v1.RefundResponse.payment:type_name -> kitshop.payments.v1.Payment
+	3,  // 6: kitshop.payments.v1.PaymentsService.Charge:input_type -> kitshop.payments.v1.ChargeRequest
+	4,  // 7: kitshop.payments.v1.PaymentsService.Refund:input_type -> kitshop.payments.v1.RefundRequest
+	6,  // 8: kitshop.payments.v1.PaymentsService.GetPayment:input_type -> kitshop.payments.v1.GetPaymentRequest
+	7,  // 9: kitshop.payments.v1.PaymentsService.GetChargeByKey:input_type -> kitshop.payments.v1.GetChargeByKeyRequest
+	2,  // 10: kitshop.payments.v1.PaymentsService.Charge:output_type -> kitshop.payments.v1.Payment
+	5,  // 11: kitshop.payments.v1.PaymentsService.Refund:output_type -> kitshop.payments.v1.RefundResponse
+	2,  // 12: kitshop.payments.v1.PaymentsService.GetPayment:output_type -> kitshop.payments.v1.Payment
+	2,  // 13: kitshop.payments.v1.PaymentsService.GetChargeByKey:output_type -> kitshop.payments.v1.Payment
+	10, // [10:14] is the sub-list for method output_type
+	6,  // [6:10] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_payments_v1_payments_proto_init() }
@@ -510,8 +715,8 @@ func file_payments_v1_payments_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_payments_v1_payments_proto_rawDesc), len(file_payments_v1_payments_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   4,
+			NumEnums:      2,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

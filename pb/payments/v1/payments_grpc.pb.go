@@ -19,9 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PaymentsService_Charge_FullMethodName     = "/kitshop.payments.v1.PaymentsService/Charge"
-	PaymentsService_Refund_FullMethodName     = "/kitshop.payments.v1.PaymentsService/Refund"
-	PaymentsService_GetPayment_FullMethodName = "/kitshop.payments.v1.PaymentsService/GetPayment"
+	PaymentsService_Charge_FullMethodName         = "/kitshop.payments.v1.PaymentsService/Charge"
+	PaymentsService_Refund_FullMethodName         = "/kitshop.payments.v1.PaymentsService/Refund"
+	PaymentsService_GetPayment_FullMethodName     = "/kitshop.payments.v1.PaymentsService/GetPayment"
+	PaymentsService_GetChargeByKey_FullMethodName = "/kitshop.payments.v1.PaymentsService/GetChargeByKey"
 )
 
 // PaymentsServiceClient is the client API for PaymentsService service.
@@ -29,16 +30,52 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // PaymentsService charges and refunds cards through a simulated processor.
-// Charge and Refund are idempotent on idempotency_key.
+//
+// Charge, Refund and GetChargeByKey are INTERNAL methods: their only caller
+// is the orders service (its checkout saga). Under mTLS they accept the
+// orders identity alone; anyone else gets PERMISSION_DENIED. GetPayment is
+// user-facing and checks the forwarded JWT (owner or admin).
+//
+// Reason codes in google.rpc.ErrorInfo are the constants of the Go package
+// github.com/kitshop/kitshop/payments/client (reasons.go), plus the
+// platform-wide ones (VALIDATION_FAILED, NOT_FOUND, UNAVAILABLE,
+// IDEMPOTENCY_KEY_REUSED, ...).
 type PaymentsServiceClient interface {
-	// Charge authorizes and captures in one call. A decline is recorded as a
-	// DECLINED payment and reported as FAILED_PRECONDITION with reason
-	// CARD_DECLINED or INSUFFICIENT_FUNDS (ErrorInfo metadata: payment_id).
-	// A transient processor failure is UNAVAILABLE/PROCESSING_ERROR: retry.
+	// INTERNAL (callers: orders only).
+	//
+	// Charge authorizes and captures in one call, idempotent on
+	// idempotency_key. The attempt is recorded (PENDING) before the processor
+	// is called with the same key, so an outcome is never lost: a repeat of
+	// the request, GetChargeByKey, or the service's recovery job settles it
+	// by asking the processor, and the card is charged at most once per key.
+	//
+	// A decline is recorded as a DECLINED payment and reported as
+	// FAILED_PRECONDITION with reason CARD_DECLINED or INSUFFICIENT_FUNDS
+	// (ErrorInfo metadata: payment_id, decline_code). A transient processor
+	// failure, or an outcome not yet known, is UNAVAILABLE/PROCESSING_ERROR
+	// (metadata payment_id): retry with the same key. A user that does not
+	// exist is FAILED_PRECONDITION/USER_NOT_FOUND.
 	Charge(ctx context.Context, in *ChargeRequest, opts ...grpc.CallOption) (*Payment, error)
-	// Refund returns all (amount_cents = 0) or part of a captured payment.
-	Refund(ctx context.Context, in *RefundRequest, opts ...grpc.CallOption) (*Payment, error)
+	// INTERNAL (callers: orders only).
+	//
+	// Refund returns all (amount_cents = 0) or part of a captured payment,
+	// named by payment_id or by its charge's idempotency key. Refunding, by
+	// key, a charge that moved no money (none recorded, declined, failed)
+	// succeeds with outcome NOTHING_TO_REFUND and changes nothing, so a saga
+	// can always compensate. A charge whose outcome is still unknown is
+	// UNAVAILABLE/CHARGE_PENDING: retry.
+	Refund(ctx context.Context, in *RefundRequest, opts ...grpc.CallOption) (*RefundResponse, error)
+	// User-facing: the payment's owner or an admin (JWT).
 	GetPayment(ctx context.Context, in *GetPaymentRequest, opts ...grpc.CallOption) (*Payment, error)
+	// INTERNAL (callers: orders only).
+	//
+	// GetChargeByKey returns the payment recorded for a charge's idempotency
+	// key, in whatever state it is, so a saga whose Charge timed out can
+	// learn what happened without a payment id. A PENDING charge is first
+	// settled by asking the processor; it stays PENDING only while its
+	// outcome cannot be known yet. No charge under the key is
+	// NOT_FOUND/CHARGE_NOT_FOUND.
+	GetChargeByKey(ctx context.Context, in *GetChargeByKeyRequest, opts ...grpc.CallOption) (*Payment, error)
 }
 
 type paymentsServiceClient struct {
@@ -59,9 +96,9 @@ func (c *paymentsServiceClient) Charge(ctx context.Context, in *ChargeRequest, o
 	return out, nil
 }
 
-func (c *paymentsServiceClient) Refund(ctx context.Context, in *RefundRequest, opts ...grpc.CallOption) (*Payment, error) {
+func (c *paymentsServiceClient) Refund(ctx context.Context, in *RefundRequest, opts ...grpc.CallOption) (*RefundResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Payment)
+	out := new(RefundResponse)
 	err := c.cc.Invoke(ctx, PaymentsService_Refund_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -79,21 +116,67 @@ func (c *paymentsServiceClient) GetPayment(ctx context.Context, in *GetPaymentRe
 	return out, nil
 }
 
+func (c *paymentsServiceClient) GetChargeByKey(ctx context.Context, in *GetChargeByKeyRequest, opts ...grpc.CallOption) (*Payment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Payment)
+	err := c.cc.Invoke(ctx, PaymentsService_GetChargeByKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PaymentsServiceServer is the server API for PaymentsService service.
 // All implementations must embed UnimplementedPaymentsServiceServer
 // for forward compatibility.
 //
 // PaymentsService charges and refunds cards through a simulated processor.
-// Charge and Refund are idempotent on idempotency_key.
+//
+// Charge, Refund and GetChargeByKey are INTERNAL methods: their only caller
+// is the orders service (its checkout saga). Under mTLS they accept the
+// orders identity alone; anyone else gets PERMISSION_DENIED. GetPayment is
+// user-facing and checks the forwarded JWT (owner or admin).
+//
+// Reason codes in google.rpc.ErrorInfo are the constants of the Go package
+// github.com/kitshop/kitshop/payments/client (reasons.go), plus the
+// platform-wide ones (VALIDATION_FAILED, NOT_FOUND, UNAVAILABLE,
+// IDEMPOTENCY_KEY_REUSED, ...).
 type PaymentsServiceServer interface {
-	// Charge authorizes and captures in one call. A decline is recorded as a
-	// DECLINED payment and reported as FAILED_PRECONDITION with reason
-	// CARD_DECLINED or INSUFFICIENT_FUNDS (ErrorInfo metadata: payment_id).
-	// A transient processor failure is UNAVAILABLE/PROCESSING_ERROR: retry.
+	// INTERNAL (callers: orders only).
+	//
+	// Charge authorizes and captures in one call, idempotent on
+	// idempotency_key. The attempt is recorded (PENDING) before the processor
+	// is called with the same key, so an outcome is never lost: a repeat of
+	// the request, GetChargeByKey, or the service's recovery job settles it
+	// by asking the processor, and the card is charged at most once per key.
+	//
+	// A decline is recorded as a DECLINED payment and reported as
+	// FAILED_PRECONDITION with reason CARD_DECLINED or INSUFFICIENT_FUNDS
+	// (ErrorInfo metadata: payment_id, decline_code). A transient processor
+	// failure, or an outcome not yet known, is UNAVAILABLE/PROCESSING_ERROR
+	// (metadata payment_id): retry with the same key. A user that does not
+	// exist is FAILED_PRECONDITION/USER_NOT_FOUND.
 	Charge(context.Context, *ChargeRequest) (*Payment, error)
-	// Refund returns all (amount_cents = 0) or part of a captured payment.
-	Refund(context.Context, *RefundRequest) (*Payment, error)
+	// INTERNAL (callers: orders only).
+	//
+	// Refund returns all (amount_cents = 0) or part of a captured payment,
+	// named by payment_id or by its charge's idempotency key. Refunding, by
+	// key, a charge that moved no money (none recorded, declined, failed)
+	// succeeds with outcome NOTHING_TO_REFUND and changes nothing, so a saga
+	// can always compensate. A charge whose outcome is still unknown is
+	// UNAVAILABLE/CHARGE_PENDING: retry.
+	Refund(context.Context, *RefundRequest) (*RefundResponse, error)
+	// User-facing: the payment's owner or an admin (JWT).
 	GetPayment(context.Context, *GetPaymentRequest) (*Payment, error)
+	// INTERNAL (callers: orders only).
+	//
+	// GetChargeByKey returns the payment recorded for a charge's idempotency
+	// key, in whatever state it is, so a saga whose Charge timed out can
+	// learn what happened without a payment id. A PENDING charge is first
+	// settled by asking the processor; it stays PENDING only while its
+	// outcome cannot be known yet. No charge under the key is
+	// NOT_FOUND/CHARGE_NOT_FOUND.
+	GetChargeByKey(context.Context, *GetChargeByKeyRequest) (*Payment, error)
 	mustEmbedUnimplementedPaymentsServiceServer()
 }
 
@@ -107,11 +190,14 @@ type UnimplementedPaymentsServiceServer struct{}
 func (UnimplementedPaymentsServiceServer) Charge(context.Context, *ChargeRequest) (*Payment, error) {
 	return nil, status.Error(codes.Unimplemented, "method Charge not implemented")
 }
-func (UnimplementedPaymentsServiceServer) Refund(context.Context, *RefundRequest) (*Payment, error) {
+func (UnimplementedPaymentsServiceServer) Refund(context.Context, *RefundRequest) (*RefundResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Refund not implemented")
 }
 func (UnimplementedPaymentsServiceServer) GetPayment(context.Context, *GetPaymentRequest) (*Payment, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPayment not implemented")
+}
+func (UnimplementedPaymentsServiceServer) GetChargeByKey(context.Context, *GetChargeByKeyRequest) (*Payment, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetChargeByKey not implemented")
 }
 func (UnimplementedPaymentsServiceServer) mustEmbedUnimplementedPaymentsServiceServer() {}
 func (UnimplementedPaymentsServiceServer) testEmbeddedByValue()                         {}
@@ -188,6 +274,24 @@ func _PaymentsService_GetPayment_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentsService_GetChargeByKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetChargeByKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).GetChargeByKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_GetChargeByKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).GetChargeByKey(ctx, req.(*GetChargeByKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentsService_ServiceDesc is the grpc.ServiceDesc for PaymentsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -206,6 +310,10 @@ var PaymentsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPayment",
 			Handler:    _PaymentsService_GetPayment_Handler,
+		},
+		{
+			MethodName: "GetChargeByKey",
+			Handler:    _PaymentsService_GetChargeByKey_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -16,6 +16,7 @@ import (
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/boot"
 	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/kit/tlsx"
 	"github.com/kitshop/kitshop/kit/typed"
 	usersv1 "github.com/kitshop/kitshop/pb/users/v1"
 )
@@ -68,9 +69,16 @@ func run(ctx context.Context, args []string) error {
 	}
 	verifier := auth.NewVerifier(auth.StaticKeys(pub))
 	endpoints := MakeEndpoints(svc, p.Chain)
-	grpcSrv := p.GRPCServer(verifier.GRPCServerOptions()...)
+	grpcSrv := p.GRPCServer(append(p.AllowCallers(internalMethods), verifier.GRPCServerOptions()...)...)
 	usersv1.RegisterUsersServiceServer(grpcSrv, NewGRPCServer(endpoints))
 	return p.Run(ctx, NewHTTPHandler(endpoints, svc.JWKS(), verifier), grpcSrv)
+}
+
+// internalMethods are the methods only other kitshop services may call,
+// checked against the caller's certificate under mTLS. payments validates
+// the user it charges.
+var internalMethods = tlsx.AllowList{
+	usersv1.UsersService_ValidateUser_FullMethodName: {"orders", "gateway", "payments"},
 }
 
 // signingKey loads the token signing key, or makes a throwaway one. A

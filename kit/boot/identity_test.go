@@ -92,7 +92,7 @@ func TestWithTLSGRPCListensWhereTold(t *testing.T) {
 }
 
 // A process handed another service's certificate would pass that
-XX
+// service's allow-lists: it refuses to start, naming both services.
 func TestAnotherServicesCertificateStopsTheStart(t *testing.T) {
 	files, err := tlsx.WriteDevFiles(t.TempDir(), "payments")
 	if err != nil {

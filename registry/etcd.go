@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/kitshop/kitshop/kit/lifecycle"
+	"github.com/kitshop/kitshop/kit/tlsx"
 )
 
 // etcdStartTimeout bounds the wait for the embedded etcd to elect itself
@@ -33,6 +34,9 @@ type etcdOptions struct {
 	DataDir string
 	// LogLevel is the least severe etcd message that is logged.
 	LogLevel zapcore.Level
+	// TLS, when set, makes the client listener speak TLS and require a
+	// client certificate signed by TLS.CA (see secureClients).
+	TLS tlsx.Files
 }
 
 // startEtcd starts a single-node etcd and waits until it serves. The
@@ -41,11 +45,16 @@ func startEtcd(opts etcdOptions, logger log.Logger) (*embed.Etcd, io.Closer, err
 	cfg := embed.NewConfig()
 	cfg.Name = "kitshop-registry"
 	cfg.Dir = opts.DataDir
-	listenClient, advertiseClient, err := etcdURLs(opts.ClientAddr)
+	clientScheme := "http"
+	if opts.TLS.Enabled() {
+		clientScheme = "https"
+		secureClients(cfg, opts.TLS)
+	}
+	listenClient, advertiseClient, err := etcdURLs(clientScheme, opts.ClientAddr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("etcd client address: %w", err)
 	}
-	listenPeer, advertisePeer, err := etcdURLs(opts.PeerAddr)
+	listenPeer, advertisePeer, err := etcdURLs("http", opts.PeerAddr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("etcd peer address: %w", err)
 	}
@@ -86,19 +95,19 @@ func startEtcd(opts etcdOptions, logger log.Logger) (*embed.Etcd, io.Closer, err
 }
 
 // etcdURLs turns host:port into etcd's listen URL and the URL to
-// advertise: an unspecified host (":2379", "0.0.0.0:2379") listens
+// advertise, with scheme (https makes etcd speak TLS): an unspecified host (":2379", "0.0.0.0:2379") listens
 // everywhere and advertises loopback, which is right on a developer
 // machine; clients use their configured endpoints, not this.
-func etcdURLs(addr string) (listen, advertise url.URL, err error) {
+func etcdURLs(scheme, addr string) (listen, advertise url.URL, err error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return url.URL{}, url.URL{}, err
 	}
-	listen = url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}
+	listen = url.URL{Scheme: scheme, Host: net.JoinHostPort(host, port)}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1"
 	}
-	advertise = url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}
+	advertise = url.URL{Scheme: scheme, Host: net.JoinHostPort(host, port)}
 	return listen, advertise, nil
 }
 

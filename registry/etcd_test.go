@@ -79,12 +79,12 @@ func TestEtcdURLs(t *testing.T) {
 		":2379":          {"http://:2379", "http://127.0.0.1:2379"},
 		"0.0.0.0:2379":   {"http://0.0.0.0:2379", "http://127.0.0.1:2379"},
 	} {
-		l, a, err := etcdURLs(addr)
+		l, a, err := etcdURLs("http", addr)
 		if err != nil || l.String() != want[0] || a.String() != want[1] {
 			t.Errorf("etcdURLs(%q) = %s, %s, %v; want %s, %s", addr, l.String(), a.String(), err, want[0], want[1])
 		}
 	}
-	if _, _, err := etcdURLs("no-port"); err == nil {
+	if _, _, err := etcdURLs("http", "no-port"); err == nil {
 		t.Error("etcdURLs accepted an address without a port")
 	}
 }

@@ -5,6 +5,11 @@
 //	go run ./registry                 # etcd on 127.0.0.1:2379, view on :8090
 //	go run ./registry -data-dir ./data/registry
 //
+// With KITSHOP_TLS_CA, KITSHOP_TLS_CERT and KITSHOP_TLS_KEY set (a
+// certificate naming "registry"), etcd speaks TLS and refuses clients
+// without a certificate from the platform CA, so only platform processes
+// can register; the view serves HTTPS with the same certificate.
+//
 // Without -data-dir the etcd data lives in a temporary directory removed
 // on exit: registrations are leases that services renew anyway, so a
 // fresh registry loses nothing a restart of the services would not
@@ -30,6 +35,7 @@ import (
 	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/metrics"
 	"github.com/kitshop/kitshop/kit/sd"
+	"github.com/kitshop/kitshop/kit/tlsx"
 	"github.com/kitshop/kitshop/kit/tracing"
 )
 
@@ -54,12 +60,25 @@ func run(args []string) error {
 	dataDir := config.String(fs, "data-dir", "KITSHOP_REGISTRY_DATA_DIR", "", "etcd data directory; empty: a temporary directory removed on exit")
 	httpAddr := config.String(fs, "http-addr", "KITSHOP_HTTP_ADDR", ":8090", "HTTP listen address of the view (:0 picks a free port)")
 	logLevel := config.String(fs, "log-level", "KITSHOP_LOG_LEVEL", config.DefaultLogLevel, "debug, info, warn or error")
+	tlsCA := config.String(fs, "tls-ca", "KITSHOP_TLS_CA", "", "platform CA (PEM) that client certificates must chain to; with -tls-cert and -tls-key: mTLS on etcd, HTTPS on the view")
+	tlsCert := config.String(fs, "tls-cert", "KITSHOP_TLS_CERT", "", "the registry's certificate (PEM), naming spiffe://kitshop/registry")
+	tlsKey := config.String(fs, "tls-key", "KITSHOP_TLS_KEY", "", "the registry's private key (PEM)")
 	if err := config.Parse(fs, args); err != nil {
 		return err
 	}
 	logger, err := logx.NewWithLevel(os.Stderr, "registry", *logLevel)
 	if err != nil {
 		return err
+	}
+	tlsFiles := tlsx.Files{CA: *tlsCA, Cert: *tlsCert, Key: *tlsKey}
+	id, err := loadIdentity(tlsFiles)
+	if err != nil {
+		return err
+	}
+	if id == nil {
+		_ = level.Warn(logger).Log("msg", "KITSHOP_TLS_CA/CERT/KEY unset: etcd accepts registrations from anyone who reaches it, so keep it on loopback", "etcd_addr", *etcdAddr)
+	} else {
+		_ = level.Info(logger).Log("msg", "mTLS on: etcd requires a platform client certificate; the view serves HTTPS", "identity", tlsx.ServiceURI(id.Service))
 	}
 	ctx, stop := lifecycle.SignalContext(context.Background())
 	defer stop()
@@ -83,7 +102,7 @@ func run(args []string) error {
 	if *logLevel == "debug" {
 		etcdLevel = zapcore.InfoLevel
 	}
-	etcd, stopEtcd, err := startEtcd(etcdOptions{ClientAddr: *etcdAddr, PeerAddr: *peerAddr, DataDir: dir, LogLevel: etcdLevel}, logger)
+	etcd, stopEtcd, err := startEtcd(etcdOptions{ClientAddr: *etcdAddr, PeerAddr: *peerAddr, DataDir: dir, LogLevel: etcdLevel, TLS: tlsFiles}, logger)
 	if err != nil {
 		return fail(fmt.Errorf("start etcd: %w", err))
 	}
@@ -94,7 +113,7 @@ func run(args []string) error {
 	}
 	_ = level.Info(logger).Log("msg", "etcd serving", "client_addr", endpoint, "data_dir", dir, "temporary", *dataDir == "")
 
-	client, err := sd.NewClient([]string{endpoint})
+	client, err := sd.NewClientTLS([]string{endpoint}, clientTLS(id))
 	if err != nil {
 		return fail(fmt.Errorf("etcd client: %w", err))
 	}
@@ -123,7 +142,7 @@ func run(args []string) error {
 		Logger:       logger,
 		Readiness:    ready,
 		HTTP:         httpx.NewServer(*httpAddr, handler),
-		HTTPListener: httpL,
+		HTTPListener: viewListener(httpL, id),
 		Jobs:         []func(context.Context) error{watchEtcd(etcd)},
 		// Closed last first: the client, then etcd, then its data.
 		Closers: closers,

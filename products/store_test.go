@@ -302,7 +302,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 			t.Fatalf("first item stayed reserved: %+v", got)
 		}
 		// Nothing was stored either: the same id can be used again.
-		r.Items = []ReservationItem{item(a.ID, 2), item(b.ID, 1)}
+		r.Items = newTestReservation(item(a.ID, 2), item(b.ID, 1)).Items
 		if _, created, err := s.Reserve(ctx, r); err != nil || !created {
 			t.Fatalf("retry: %v %v", created, err)
 		}
@@ -354,18 +354,18 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 			return func(Reservation) (ReservationStatus, error) { return st, nil }
 		}
 		later := testEpoch.Add(time.Minute)
-		got, err := s.TransitionReservation(ctx, commit.ID, later, to(ReservationCommitted))
+		got, err := s.TransitionReservation(ctx, byID(commit.ID), later, to(ReservationCommitted))
 		if err != nil || got.Status != ReservationCommitted || !got.UpdatedAt.Equal(later) {
 			t.Fatalf("commit = %+v, %v", got, err)
 		}
-		if _, err := s.TransitionReservation(ctx, release.ID, later, to(ReservationReleased)); err != nil {
+		if _, err := s.TransitionReservation(ctx, byID(release.ID), later, to(ReservationReleased)); err != nil {
 			t.Fatal(err)
 		}
 		if got := mustGet(t, s, p.ID); got.Stock != 7 || got.Reserved != 0 {
 			t.Fatalf("after commit 3 and release 2: %+v", got)
 		}
 		// Same status: nothing changes.
-		if _, err := s.TransitionReservation(ctx, commit.ID, later, to(ReservationCommitted)); err != nil {
+		if _, err := s.TransitionReservation(ctx, byID(commit.ID), later, to(ReservationCommitted)); err != nil {
 			t.Fatal(err)
 		}
 		if got := mustGet(t, s, p.ID); got.Stock != 7 {
@@ -373,13 +373,13 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		// A decision error aborts; an illegal transition is Internal.
 		boom := errors.New("boom")
-		if _, err := s.TransitionReservation(ctx, commit.ID, later, func(Reservation) (ReservationStatus, error) { return 0, boom }); !errors.Is(err, boom) {
+		if _, err := s.TransitionReservation(ctx, byID(commit.ID), later, func(Reservation) (ReservationStatus, error) { return 0, boom }); !errors.Is(err, boom) {
 			t.Fatalf("decide error: %v", err)
 		}
-		if _, err := s.TransitionReservation(ctx, commit.ID, later, to(ReservationReleased)); errs.KindOf(err) != errs.Internal {
+		if _, err := s.TransitionReservation(ctx, byID(commit.ID), later, to(ReservationReleased)); errs.KindOf(err) != errs.Internal {
 			t.Fatalf("committed -> released: %v", err)
 		}
-		if _, err := s.TransitionReservation(ctx, uuid.NewString(), later, to(ReservationReleased)); !errors.Is(err, ErrReservationNotFound) {
+		if _, err := s.TransitionReservation(ctx, byID(uuid.NewString()), later, to(ReservationReleased)); !errors.Is(err, ErrReservationNotFound) {
 			t.Fatalf("unknown: %v", err)
 		}
 	})
@@ -404,7 +404,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 			t.Fatalf("after expiry: %+v", got)
 		}
 		var seen ReservationStatus
-		_, _ = s.TransitionReservation(ctx, due.ID, testEpoch, func(r Reservation) (ReservationStatus, error) {
+		_, _ = s.TransitionReservation(ctx, byID(due.ID), testEpoch, func(r Reservation) (ReservationStatus, error) {
 			seen = r.Status
 			return r.Status, nil
 		})
@@ -454,7 +454,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		if l.Stock < 11 || l.Version < 3 {
 			t.Fatalf("published %+v", l)
 		}
-		if _, err := s.TransitionReservation(ctx, r.ID, testEpoch, func(Reservation) (ReservationStatus, error) {
+		if _, err := s.TransitionReservation(ctx, byID(r.ID), testEpoch, func(Reservation) (ReservationStatus, error) {
 			return ReservationCommitted, nil
 		}); err != nil {
 			t.Fatal(err)
@@ -471,15 +471,23 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 	})
 }
 
-func item(id string, q int64) ReservationItem { return ReservationItem{ProductID: id, Quantity: q} }
+func byID(id string) ReservationLookup { return ReservationLookup{ID: id} }
 
-func newTestReservation(items ...ReservationItem) Reservation {
+func item(id string, q int64) StockItem { return StockItem{ProductID: id, Quantity: q} }
+
+// newTestReservation is a RESERVED reservation of items (merged), without
+// prices: the store sets those.
+func newTestReservation(items ...StockItem) Reservation {
 	id := uuid.NewString()
-	return Reservation{ID: id, IdempotencyKey: id, Status: ReservationReserved, Items: mergedItems(sumItems(items)),
+	r := Reservation{ID: id, IdempotencyKey: id, Status: ReservationReserved,
 		ExpiresAt: testEpoch.Add(15 * time.Minute), CreatedAt: testEpoch, UpdatedAt: testEpoch}
+	for _, it := range mergedItems(sumItems(items)) {
+		r.Items = append(r.Items, ReservationItem{ProductID: it.ProductID, Quantity: it.Quantity})
+	}
+	return r
 }
 
-func sumItems(items []ReservationItem) map[string]int64 {
+func sumItems(items []StockItem) map[string]int64 {
 	m := map[string]int64{}
 	for _, it := range items {
 		m[it.ProductID] += it.Quantity

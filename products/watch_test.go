@@ -322,3 +322,44 @@ func TestWatchStockResync(t *testing.T) {
 		t.Fatalf("repeated level delivered: %+v, %v", l, err)
 	}
 }
+
+// TestWatchStockResyncRunsOnTheWatchersContext: the re-read after a lost
+// notification runs in the watcher's Next, on its context, and nowhere
+// else: when the watcher stops waiting, the read stops, and no goroutine
+// is left reading for nobody.
+func TestWatchStockResyncRunsOnTheWatchersContext(t *testing.T) {
+	kittest.CheckGoroutines(t)
+	store := newGatedStore()
+	f := newFixture(t, store, Options{})
+	ctx := context.Background()
+	p := f.create(t, "RSC", 10)
+	w := mustWatch(t, f.svc)
+	if err := w.Subscribe(ctx, []string{p.ID}); err != nil {
+		t.Fatal(err)
+	}
+	expectLevel(t, w, p.ID, 10, 0)
+
+	store.block.Store(true)
+	f.impl.broker.Resync()
+	if n := store.inside.Load(); n != 0 {
+		t.Fatalf("Resync read the store itself (%d reads), not in the watcher's Next", n)
+	}
+	c, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if l, err := w.Next(c); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Next = %+v, %v; want the deadline", l, err)
+	}
+	store.waitEntered(t) // the resync did read...
+	if n := store.inside.Load(); n != 0 {
+		t.Fatalf("%d resync read(s) still running after the watcher's context ended", n) // ...and stopped with Next
+	}
+
+	// Once the store answers again, a later resync delivers the change
+	// the watcher missed.
+	store.block.Store(false)
+	if _, _, err := f.store.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: 1}, testEpoch); err != nil {
+		t.Fatal(err)
+	}
+	f.impl.broker.Resync()
+	expectLevel(t, w, p.ID, 11, 0)
+}

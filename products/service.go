@@ -344,7 +344,7 @@ func NewService(store Store, opts Options) Service { return newService(store, op
 func newService(store Store, opts Options) *service {
 	opts = opts.withDefaults()
 	s := &service{store: store, opts: opts}
-	s.broker = newStockBroker(opts.WatchBuffer, s.currentLevels, opts.Logger)
+	s.broker = newStockBroker(opts.WatchBuffer, opts.Logger)
 	return s
 }
 

@@ -31,15 +31,14 @@ var ErrWatchClosed = errs.New(errs.Canceled, errs.ReasonCanceled, "stock watch c
 
 type stockBroker struct {
 	buffer int
-	read   func(ctx context.Context, ids []string) ([]StockLevel, error)
 	logger log.Logger
 
 	mu        sync.Mutex
 	byProduct map[string]map[*StockWatch]struct{}
 }
 
-func newStockBroker(buffer int, read func(context.Context, []string) ([]StockLevel, error), logger log.Logger) *stockBroker {
-	return &stockBroker{buffer: buffer, read: read, logger: logger, byProduct: map[string]map[*StockWatch]struct{}{}}
+func newStockBroker(buffer int, logger log.Logger) *stockBroker {
+	return &stockBroker{buffer: buffer, logger: logger, byProduct: map[string]map[*StockWatch]struct{}{}}
 }
 
 // Publish implements StockSink.

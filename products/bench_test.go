@@ -85,7 +85,7 @@ func BenchmarkReserveInventory(b *testing.B) {
 						if bc.hot {
 							i = 0
 						}
-						req.Items = append(req.Items, ReservationItem{ProductID: ids[i], Quantity: 1})
+						req.Items = append(req.Items, StockItem{ProductID: ids[i], Quantity: 1})
 					}
 					if _, err := svc.ReserveInventory(context.Background(), req); err != nil {
 						b.Error(err)

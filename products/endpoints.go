@@ -20,10 +20,11 @@ type Endpoints struct {
 	GetProduct         endpoint.Endpoint // string (id) -> Product
 	BatchGetProducts   endpoint.Endpoint // []string (ids) -> BatchResult
 	SearchProducts     endpoint.Endpoint // SearchRequest -> SearchPage
-	AdjustStock        endpoint.Endpoint // StockAdjustment -> Product (admin)
-	ReserveInventory   endpoint.Endpoint // ReserveRequest -> Reservation
-	CommitReservation  endpoint.Endpoint // ReservationRef -> Reservation
-	ReleaseReservation endpoint.Endpoint // ReservationRef -> Reservation
+	AdjustStock        endpoint.Endpoint // StockAdjustment -> StockResult (admin)
+	ReserveInventory   endpoint.Endpoint // ReserveRequest -> Reservation (internal)
+	CommitReservation  endpoint.Endpoint // ReservationRef -> Reservation (internal)
+	ReleaseReservation endpoint.Endpoint // ReservationRef -> Reservation (internal)
+	RestockItems       endpoint.Endpoint // RestockRequest -> RestockResult (internal)
 }
 
 // MakeEndpoints wires s behind chain; method names match the gRPC methods
@@ -31,8 +32,10 @@ type Endpoints struct {
 //
 // Catalog writes need an admin token (auth.RequireAdmin on the verified
 // claims the transports put in ctx), enforced here so that HTTP and gRPC
-// cannot disagree. Reads are public; the reservation calls are the
-// checkout saga's service-to-service calls and carry no user token.
+// cannot disagree. Reads are public. The internal calls (reservations and
+// RestockItems) are the checkout saga's service-to-service calls: they
+// carry no user token, are served over gRPC only, and under mTLS accept
+// the orders service alone (the allow-list is wired in main).
 func MakeEndpoints(s Service, chain mw.Chain) Endpoints {
 	return Endpoints{
 		CreateProduct:      chain.Wrap("CreateProduct", adminOnly(typed.Endpoint(s.CreateProduct))),
@@ -44,6 +47,7 @@ func MakeEndpoints(s Service, chain mw.Chain) Endpoints {
 		ReserveInventory:   chain.Wrap("ReserveInventory", typed.Endpoint(s.ReserveInventory)),
 		CommitReservation:  chain.Wrap("CommitReservation", typed.Endpoint(s.CommitReservation)),
 		ReleaseReservation: chain.Wrap("ReleaseReservation", typed.Endpoint(s.ReleaseReservation)),
+		RestockItems:       chain.Wrap("RestockItems", typed.Endpoint(s.RestockItems)),
 	}
 }
 

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,7 +17,7 @@ import (
 	"github.com/kitshop/kitshop/kit/kittest"
 )
 
-func reserveReq(items ...ReservationItem) ReserveRequest {
+func reserveReq(items ...StockItem) ReserveRequest {
 	return ReserveRequest{ReservationID: uuid.NewString(), Items: items}
 }
 
@@ -145,7 +147,13 @@ func TestDuplicateItemsAreMerged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := mergedItems(map[string]int64{a.ID: 1, b.ID: 3})
+		want := []ReservationItem{{ProductID: a.ID, Quantity: 1}, {ProductID: b.ID, Quantity: 3}}
+		if a.ID > b.ID {
+			want[0], want[1] = want[1], want[0]
+		}
+		for i := range want {
+			want[i].UnitPriceCents, want[i].Currency = 500, "EUR"
+		}
 		if !slices.Equal(r.Items, want) {
 			t.Fatalf("items %+v, want %+v", r.Items, want)
 		}
@@ -194,8 +202,12 @@ func TestCommitAndRelease(t *testing.T) {
 		}
 		_, err = f.svc.CommitReservation(ctx, ReservationRef{ReservationID: uuid.NewString()})
 		kittest.WantErr(t, err, errs.NotFound, "RESERVATION_NOT_FOUND")
-		_, err = f.svc.ReleaseReservation(ctx, ReservationRef{ReservationID: uuid.NewString()})
-		kittest.WantErr(t, err, errs.NotFound, "RESERVATION_NOT_FOUND")
+		// Releasing what was never reserved is a compensation with nothing
+		// to do: it succeeds (see TestReleaseNeverMade).
+		if got, err := f.svc.ReleaseReservation(ctx, ReservationRef{ReservationID: uuid.NewString()}); err != nil ||
+			got.Status != ReservationReleased || len(got.Items) != 0 {
+			t.Fatalf("release of nothing = %+v, %v", got, err)
+		}
 	})
 }
 
@@ -261,19 +273,12 @@ func TestReservationExpiry(t *testing.T) {
 			t.Fatalf("reaped %d before expiry, %v", n, err)
 		}
 		f.clock.Advance(time.Minute)
-		// Past its expiry, a reservation cannot be committed even before
-		// the reaper gets to it.
-		_, err = f.svc.CommitReservation(ctx, ReservationRef{ReservationID: r.ID})
-		kittest.WantErr(t, err, errs.FailedPrecondition, "RESERVATION_EXPIRED")
-
 		if n, err := f.svc.ReapExpired(ctx); err != nil || n != 1 {
 			t.Fatalf("reaped %d, %v; want 1", n, err)
 		}
 		if got := f.get(t, p.ID); got.Reserved != 2 || got.Stock != 10 {
 			t.Fatalf("after reaping: %+v", got)
 		}
-		_, err = f.svc.CommitReservation(ctx, ReservationRef{ReservationID: r.ID})
-		kittest.WantErr(t, err, errs.FailedPrecondition, "RESERVATION_EXPIRED")
 		// Releasing an expired reservation is a no-op success: the saga's
 		// compensation must not fail because the reaper was first.
 		got, err := f.svc.ReleaseReservation(ctx, ReservationRef{ReservationID: r.ID})
@@ -283,6 +288,410 @@ func TestReservationExpiry(t *testing.T) {
 		if got := f.get(t, p.ID); got.Reserved != 2 {
 			t.Fatalf("release of expired gave units back twice: %+v", got)
 		}
+	})
+}
+
+// TestCommitAfterExpiry: past its ttl a commit succeeds while the units are
+// there, whether or not the reaper ran, and otherwise is
+// RESERVATION_EXPIRED with nothing changed.
+func TestCommitAfterExpiry(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		ctx := context.Background()
+		// expired reserves q of a product with the given stock for a
+		// minute, lets the minute pass and, if reap, runs the reaper.
+		expired := func(t *testing.T, stock, q int64, reap bool) (*fixture, Product, Reservation) {
+			f := newFixture(t, newStore(t), Options{})
+			p := f.create(t, "X-"+uuid.NewString()[:8], stock)
+			req := reserveReq(item(p.ID, q))
+			req.TTL = time.Minute
+			r, err := f.svc.ReserveInventory(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Advance(time.Minute)
+			if reap {
+				if n, err := f.svc.ReapExpired(ctx); err != nil || n != 1 {
+					t.Fatalf("reaped %d, %v", n, err)
+				}
+			}
+			return f, p, r
+		}
+		commit := func(f *fixture, r Reservation) (Reservation, error) {
+			return f.svc.CommitReservation(ctx, ReservationRef{ReservationID: r.ID})
+		}
+
+		t.Run("before the reaper: the held units are sold", func(t *testing.T) {
+			f, p, r := expired(t, 10, 3, false)
+			got, err := commit(f, r)
+			if err != nil || got.Status != ReservationCommitted {
+				t.Fatalf("commit = %+v, %v", got, err)
+			}
+			if got := f.get(t, p.ID); got.Stock != 7 || got.Reserved != 0 {
+				t.Fatalf("after commit: %+v", got)
+			}
+			// Now the reaper has nothing to do.
+			if n, err := f.svc.ReapExpired(ctx); err != nil || n != 0 {
+				t.Fatalf("reaped %d, %v", n, err)
+			}
+		})
+
+		t.Run("after the reaper, stock still there: taken again", func(t *testing.T) {
+			f, p, r := expired(t, 10, 3, true)
+			for range 2 { // the second commit is a repeat and changes nothing
+				got, err := commit(f, r)
+				if err != nil || got.Status != ReservationCommitted || !got.UpdatedAt.Equal(f.clock.Now()) {
+					t.Fatalf("commit = %+v, %v", got, err)
+				}
+				if got := f.get(t, p.ID); got.Stock != 7 || got.Reserved != 0 {
+					t.Fatalf("after commit: %+v", got)
+				}
+			}
+			_, err := f.svc.ReleaseReservation(ctx, ReservationRef{ReservationID: r.ID})
+			kittest.WantErr(t, err, errs.FailedPrecondition, "RESERVATION_COMMITTED")
+		})
+
+		t.Run("after the reaper, stock gone: RESERVATION_EXPIRED", func(t *testing.T) {
+			f, p, r := expired(t, 5, 3, true)
+			// Someone else holds 4 of the 5 meanwhile.
+			if _, err := f.svc.ReserveInventory(ctx, reserveReq(item(p.ID, 4))); err != nil {
+				t.Fatal(err)
+			}
+			_, err := commit(f, r)
+			e := kittest.WantErr(t, err, errs.FailedPrecondition, "RESERVATION_EXPIRED")
+			if e.Meta["product_id"] != p.ID || e.Meta["available"] != int64(1) || e.Meta["requested"] != int64(3) || e.HTTPStatus() != 409 {
+				t.Fatalf("meta %v, status %d", e.Meta, e.HTTPStatus())
+			}
+			if got := f.get(t, p.ID); got.Stock != 5 || got.Reserved != 4 {
+				t.Fatalf("a refused commit changed stock: %+v", got)
+			}
+			// Still expired: the saga's release after its refund succeeds.
+			if got, err := f.svc.ReleaseReservation(ctx, ReservationRef{ReservationID: r.ID}); err != nil || got.Status != ReservationExpired {
+				t.Fatalf("release = %+v, %v", got, err)
+			}
+		})
+
+		t.Run("after the reaper, one item short: all or nothing", func(t *testing.T) {
+			f := newFixture(t, newStore(t), Options{})
+			a, b := f.create(t, "XA", 10), f.create(t, "XB", 2)
+			req := reserveReq(item(a.ID, 2), item(b.ID, 2))
+			req.TTL = time.Minute
+			r, err := f.svc.ReserveInventory(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Advance(time.Minute)
+			if _, err := f.svc.ReapExpired(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.svc.AdjustStock(ctx, StockAdjustment{ProductID: b.ID, Delta: -1}); err != nil {
+				t.Fatal(err)
+			}
+			_, err = commit(f, r)
+			if e := kittest.WantErr(t, err, errs.FailedPrecondition, "RESERVATION_EXPIRED"); e.Meta["product_id"] != b.ID {
+				t.Fatalf("meta %v", e.Meta)
+			}
+			if got := f.get(t, a.ID); got.Stock != 10 || got.Reserved != 0 {
+				t.Fatalf("the available item was taken anyway: %+v", got)
+			}
+		})
+
+		t.Run("two expired reservations, room for one: never oversold", func(t *testing.T) {
+			f := newFixture(t, newStore(t), Options{})
+			p := f.create(t, "XO", 5)
+			var rs []Reservation
+			for range 2 {
+				req := reserveReq(item(p.ID, 2))
+				req.TTL = time.Minute
+				r, err := f.svc.ReserveInventory(ctx, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rs = append(rs, r)
+			}
+			f.clock.Advance(time.Minute)
+			if n, err := f.svc.ReapExpired(ctx); err != nil || n != 2 {
+				t.Fatalf("reaped %d, %v", n, err)
+			}
+			if _, err := f.svc.ReserveInventory(ctx, reserveReq(item(p.ID, 1))); err != nil { // 4 left
+				t.Fatal(err)
+			}
+			if _, err := f.svc.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: -1}); err != nil { // 3 left
+				t.Fatal(err)
+			}
+			var ok, expired atomic.Int32
+			var wg sync.WaitGroup
+			for _, r := range rs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := commit(f, r)
+					switch {
+					case err == nil:
+						ok.Add(1)
+					case errors.Is(err, ErrReservationExpired):
+						expired.Add(1)
+					default:
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			if ok.Load() != 1 || expired.Load() != 1 {
+				t.Fatalf("%d commits succeeded, %d expired; want 1 and 1", ok.Load(), expired.Load())
+			}
+			if got := f.get(t, p.ID); got.Stock != 2 || got.Reserved != 1 {
+				t.Fatalf("final %+v", got)
+			}
+		})
+
+		t.Run("racing the reaper: either order sells once", func(t *testing.T) {
+			f := newFixture(t, newStore(t), Options{})
+			p := f.create(t, "XR", 100)
+			for range 10 {
+				req := reserveReq(item(p.ID, 3))
+				req.TTL = time.Minute
+				r, err := f.svc.ReserveInventory(ctx, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.clock.Advance(time.Minute)
+				var wg sync.WaitGroup
+				wg.Add(2)
+				go func() {
+					defer wg.Done()
+					if _, err := f.svc.ReapExpired(ctx); err != nil {
+						t.Error(err)
+					}
+				}()
+				go func() {
+					defer wg.Done()
+					if got, err := commit(f, r); err != nil || got.Status != ReservationCommitted {
+						t.Errorf("commit = %+v, %v", got, err)
+					}
+				}()
+				wg.Wait()
+			}
+			if got := f.get(t, p.ID); got.Stock != 70 || got.Reserved != 0 {
+				t.Fatalf("after 10 commits of 3: %+v", got)
+			}
+		})
+	})
+}
+
+// TestReleaseNeverMade: a compensation may release a reservation whose
+// ReserveInventory never arrived (it timed out on the way), by id or by the
+// key the saga sent. That succeeds and changes no stock, and a late arrival
+// of the reservation holds nothing.
+func TestReleaseNeverMade(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		f := newFixture(t, newStore(t), Options{})
+		ctx := context.Background()
+		p := f.create(t, "NM", 10)
+
+		for _, byKey := range []bool{false, true} {
+			req := reserveReq(item(p.ID, 2))
+			req.IdempotencyKey = "order-" + uuid.NewString() + "-reserve"
+			ref := ReservationRef{ReservationID: req.ReservationID}
+			if byKey {
+				ref = ReservationRef{ReservationKey: req.IdempotencyKey}
+			}
+			for range 2 { // a repeat of the compensation succeeds too
+				got, err := f.svc.ReleaseReservation(ctx, ref)
+				if err != nil || got.Status != ReservationReleased || len(got.Items) != 0 {
+					t.Fatalf("byKey=%v: release of nothing = %+v, %v", byKey, got, err)
+				}
+			}
+			// The late ReserveInventory holds nothing.
+			_, err := f.svc.ReserveInventory(ctx, req)
+			kittest.WantErr(t, err, errs.FailedPrecondition, "RESERVATION_RELEASED")
+			if got := f.get(t, p.ID); got.Reserved != 0 || got.Stock != 10 {
+				t.Fatalf("byKey=%v: late reserve held stock: %+v", byKey, got)
+			}
+			_, err = f.svc.CommitReservation(ctx, ReservationRef{ReservationID: req.ReservationID})
+			if byKey {
+				// The record made by key has an id of its own; the
+				// never-made id stays unknown.
+				kittest.WantErr(t, err, errs.NotFound, "RESERVATION_NOT_FOUND")
+			} else {
+				kittest.WantErr(t, err, errs.FailedPrecondition, "RESERVATION_RELEASED")
+			}
+		}
+
+		// By key, an existing reservation is released like by id.
+		req := reserveReq(item(p.ID, 4))
+		req.IdempotencyKey = "order-77-reserve"
+		r, err := f.svc.ReserveInventory(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.svc.ReleaseReservation(ctx, ReservationRef{ReservationKey: "order-77-reserve"})
+		if err != nil || got.ID != r.ID || got.Status != ReservationReleased || len(got.Items) != 1 {
+			t.Fatalf("release by key = %+v, %v", got, err)
+		}
+		if got := f.get(t, p.ID); got.Reserved != 0 {
+			t.Fatalf("after release by key: %+v", got)
+		}
+
+		_, err = f.svc.ReleaseReservation(ctx, ReservationRef{ReservationID: r.ID, ReservationKey: "order-77-reserve"})
+		wantFields(t, err, "reservation_idempotency_key")
+		_, err = f.svc.ReleaseReservation(ctx, ReservationRef{})
+		wantFields(t, err, "reservation_id")
+		_, err = f.svc.ReleaseReservation(ctx, ReservationRef{ReservationKey: "has space"})
+		wantFields(t, err, "reservation_idempotency_key")
+	})
+}
+
+// TestReleaseRacesReserve: a compensation by key racing its own late
+// ReserveInventory. Whichever comes first, nothing stays held.
+func TestReleaseRacesReserve(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		f := newFixture(t, newStore(t), Options{})
+		ctx := context.Background()
+		p := f.create(t, "RR", 1000)
+		for i := range 20 {
+			req := reserveReq(item(p.ID, 1))
+			req.IdempotencyKey = fmt.Sprintf("race-%d", i)
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				_, err := f.svc.ReserveInventory(ctx, req)
+				if err != nil && !errors.Is(err, ErrReservationReleased) {
+					t.Errorf("reserve: %v", err)
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				if _, err := f.svc.ReleaseReservation(ctx, ReservationRef{ReservationKey: req.IdempotencyKey}); err != nil {
+					t.Errorf("release: %v", err)
+				}
+			}()
+			wg.Wait()
+		}
+		if got := f.get(t, p.ID); got.Reserved != 0 || got.Stock != 1000 {
+			t.Fatalf("after 20 races: %+v", got)
+		}
+	})
+}
+
+// TestReservationCarriesPrices: each item records the product's price and
+// currency when it was reserved; later price changes do not reach it.
+func TestReservationCarriesPrices(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		f := newFixture(t, newStore(t), Options{})
+		ctx := context.Background()
+		a := f.create(t, "PA", 5) // 500 EUR
+		b, err := f.svc.CreateProduct(ctx, NewProduct{SKU: "PB", Name: "B", PriceCents: 1234, Currency: "JPY", Stock: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := reserveReq(item(a.ID, 1), item(b.ID, 2))
+		r, err := f.svc.ReserveInventory(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]ReservationItem{
+			a.ID: {ProductID: a.ID, Quantity: 1, UnitPriceCents: 500, Currency: "EUR"},
+			b.ID: {ProductID: b.ID, Quantity: 2, UnitPriceCents: 1234, Currency: "JPY"},
+		}
+		check := func(what string, r Reservation) {
+			t.Helper()
+			if len(r.Items) != 2 {
+				t.Fatalf("%s: items %+v", what, r.Items)
+			}
+			for _, it := range r.Items {
+				if it != want[it.ProductID] {
+					t.Fatalf("%s: item %+v, want %+v", what, it, want[it.ProductID])
+				}
+			}
+		}
+		check("reserve", r)
+		price := int64(999)
+		if _, err := f.svc.UpdateProduct(ctx, ProductUpdate{ID: a.ID, PriceCents: &price}); err != nil {
+			t.Fatal(err)
+		}
+		again, err := f.svc.ReserveInventory(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("replay after a price change", again)
+		committed, err := f.svc.CommitReservation(ctx, ReservationRef{ReservationID: r.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("commit", committed)
+	})
+}
+
+// TestRestockItems: the internal restock for cancelled orders applies once
+// per key, all or nothing.
+func TestRestockItems(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		f := newFixture(t, newStore(t), Options{})
+		ctx := context.Background()
+		a, b := f.create(t, "SA", 1), f.create(t, "SB", 2)
+		req := RestockRequest{IdempotencyKey: "order-9-cancel", Items: []StockItem{item(b.ID, 2), item(a.ID, 1), item(b.ID, 1)}}
+		var wg sync.WaitGroup
+		var fresh atomic.Int32
+		for range 5 { // concurrent repeats: one restocks, the others replay
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := f.svc.RestockItems(ctx, req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !res.Replayed {
+					fresh.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if fresh.Load() != 1 {
+			t.Fatalf("%d restocks were not replays, want 1", fresh.Load())
+		}
+		res, err := f.svc.RestockItems(ctx, req)
+		if err != nil || !res.Replayed || len(res.Products) != 2 {
+			t.Fatalf("replay = %+v, %v", res, err)
+		}
+		if res.Products[0].ID > res.Products[1].ID {
+			t.Fatalf("products not in id order: %+v", res.Products)
+		}
+		if got := f.get(t, a.ID); got.Stock != 2 {
+			t.Fatalf("a: %+v", got)
+		}
+		if got := f.get(t, b.ID); got.Stock != 5 {
+			t.Fatalf("b: %+v", got)
+		}
+		// The same items merged differently are the same request.
+		merged := RestockRequest{IdempotencyKey: req.IdempotencyKey, Items: []StockItem{item(a.ID, 1), item(b.ID, 3)}}
+		if res, err := f.svc.RestockItems(ctx, merged); err != nil || !res.Replayed {
+			t.Fatalf("merged replay = %+v, %v", res, err)
+		}
+		other := RestockRequest{IdempotencyKey: req.IdempotencyKey, Items: []StockItem{item(a.ID, 2)}}
+		_, err = f.svc.RestockItems(ctx, other)
+		if e := kittest.WantErr(t, err, errs.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED"); e.HTTPStatus() != 422 {
+			t.Fatalf("status %d", e.HTTPStatus())
+		}
+
+		// An unknown product refuses the whole restock and uses no key.
+		missing := uuid.NewString()
+		_, err = f.svc.RestockItems(ctx, RestockRequest{IdempotencyKey: "order-10-cancel", Items: []StockItem{item(a.ID, 1), item(missing, 1)}})
+		if e := kittest.WantErr(t, err, errs.NotFound, "PRODUCT_NOT_FOUND"); e.Meta["product_id"] != missing {
+			t.Fatalf("meta %v", e.Meta)
+		}
+		if got := f.get(t, a.ID); got.Stock != 2 {
+			t.Fatalf("a refused restock changed a: %+v", got)
+		}
+		if res, err := f.svc.RestockItems(ctx, RestockRequest{IdempotencyKey: "order-10-cancel", Items: []StockItem{item(a.ID, 1)}}); err != nil || res.Replayed {
+			t.Fatalf("key after a refused restock = %+v, %v", res, err)
+		}
+
+		_, err = f.svc.RestockItems(ctx, RestockRequest{Items: []StockItem{item(a.ID, 0)}})
+		wantFields(t, err, "idempotency_key", "items[0].quantity")
+		_, err = f.svc.RestockItems(ctx, RestockRequest{IdempotencyKey: strings.Repeat("k", 201), Items: []StockItem{}})
+		wantFields(t, err, "idempotency_key", "items")
 	})
 }
 
@@ -349,11 +758,11 @@ func TestIdempotentReservation(t *testing.T) {
 
 		// Same key, other items; same key, other reservation id.
 		other := req
-		other.Items = []ReservationItem{item(p.ID, 4)}
+		other.Items = []StockItem{item(p.ID, 4)}
 		_, err = f.svc.ReserveInventory(ctx, other)
 		kittest.WantErr(t, err, errs.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED")
 		other = req
-		other.Items = []ReservationItem{item(q.ID, 3)}
+		other.Items = []StockItem{item(q.ID, 3)}
 		_, err = f.svc.ReserveInventory(ctx, other)
 		kittest.WantErr(t, err, errs.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED")
 		other = req
@@ -422,7 +831,7 @@ func TestAdjustStockBelowReserved(t *testing.T) {
 			t.Fatalf("status %d", e.HTTPStatus())
 		}
 		got, err := f.svc.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: -4})
-		if err != nil || got.Stock != 6 || got.Available() != 0 {
+		if err != nil || got.Product.Stock != 6 || got.Product.Available() != 0 {
 			t.Fatalf("adjust -4 = %+v, %v", got, err)
 		}
 	})

@@ -19,16 +19,24 @@ func main() { boot.Main("products", run) }
 func run(ctx context.Context, args []string) error {
 	var tokens boot.TokenFlags
 	var reapEvery *time.Duration
+	var maxWatchers, maxWatched *int
 	cfg, err := config.ParseService("products", ":8082", ":9082", args, func(fs *flag.FlagSet) {
 		tokens = boot.DefineTokenFlags(fs)
 		reapEvery = config.Duration(fs, "reap-interval", "KITSHOP_PRODUCTS_REAP_INTERVAL", 15*time.Second,
 			"how often expired reservations are released")
+		maxWatchers = config.Int(fs, "max-watchers", "KITSHOP_PRODUCTS_MAX_WATCHERS", DefaultMaxWatchers,
+			"stock watches (WatchStock streams) this process serves at once")
+		maxWatched = config.Int(fs, "max-watched-products", "KITSHOP_PRODUCTS_MAX_WATCHED_PRODUCTS", DefaultMaxWatchedProducts,
+			"products one stock watch may follow")
 	})
 	if err != nil {
 		return err
 	}
 	if *reapEvery <= 0 {
 		return fmt.Errorf("-reap-interval must be positive, got %s", *reapEvery)
+	}
+	if *maxWatchers <= 0 || *maxWatched <= 0 {
+		return fmt.Errorf("-max-watchers and -max-watched-products must be positive, got %d and %d", *maxWatchers, *maxWatched)
 	}
 	p, err := boot.New(cfg, nil)
 	if err != nil {
@@ -46,7 +54,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc := NewService(store, Options{Logger: p.Logger})
+	svc := NewService(store, Options{Logger: p.Logger, MaxWatchers: *maxWatchers, MaxWatchedProducts: *maxWatched})
 	endpoints := MakeEndpoints(svc, p.Chain)
 	grpcSrv := p.GRPCServer(verifier.GRPCServerOptions()...)
 	productsv1.RegisterProductsServiceServer(grpcSrv, NewGRPCServer(endpoints, svc, p.Ready))

@@ -100,3 +100,14 @@ func TestRunWithPostgres(t *testing.T) {
 		t.Fatal("run did not return after cancel")
 	}
 }
+
+// TestRunRefusesNonPositiveWatchLimits: a zero cap would refuse every
+// watch, so it is a configuration mistake, reported before anything starts.
+func TestRunRefusesNonPositiveWatchLimits(t *testing.T) {
+	for _, args := range [][]string{{"-max-watchers", "0"}, {"-max-watched-products", "-1"}} {
+		err := run(context.Background(), append(args, "-etcd-endpoints", ""))
+		if err == nil || !strings.Contains(err.Error(), "must be positive") {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+}

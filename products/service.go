@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/page"
+	"github.com/kitshop/kitshop/products/client"
 )
 
 // Service owns the catalog and the inventory. Every method is safe for
@@ -39,26 +41,41 @@ type Service interface {
 	// AdjustStock adds delta (may be negative) to on-hand stock.
 	// ErrInsufficientStock when stock would drop below what is reserved.
 	// With an idempotency key, a repeat changes nothing more and returns
-	// the product as it is now; the same key for another product or delta
-	// is ErrIdempotencyKeyReused.
-	AdjustStock(ctx context.Context, a StockAdjustment) (Product, error)
+	// the product as it is now, marked Replayed; the same key for another
+	// product or delta is ErrIdempotencyKeyReused.
+	AdjustStock(ctx context.Context, a StockAdjustment) (StockResult, error)
 
-	// ReserveInventory holds every item or none. See ReserveRequest for
-	// the idempotency rules. ErrInsufficientStock (Meta product_id,
-	// available, requested), ErrProductNotFound or ErrProductInactive
-	// (Meta product_id) when an item cannot be held.
+	// ReserveInventory holds every item or none and records each item's
+	// unit price and currency as they are at that moment. See
+	// ReserveRequest for the idempotency rules. ErrInsufficientStock (Meta
+	// product_id, available, requested), ErrProductNotFound or
+	// ErrProductInactive (Meta product_id) when an item cannot be held;
+	// ErrReservationReleased when the id or key names a reservation that
+	// was released before it was made.
 	ReserveInventory(ctx context.Context, r ReserveRequest) (Reservation, error)
 	// CommitReservation turns reserved units into sold units: stock and
 	// reserved both drop. Committing a committed reservation returns it
-	// unchanged; a released one is ErrReservationReleased, an expired one
-	// (status EXPIRED, or RESERVED past its expiry and not yet reaped)
-	// ErrReservationExpired. ErrReservationNotFound for an unknown id.
+	// unchanged; a released one is ErrReservationReleased. Past its expiry
+	// it still succeeds while the units are there: a RESERVED reservation
+	// the reaper has not reached still holds them, and an EXPIRED one takes
+	// them again, atomically, if every item still has that many available;
+	// otherwise ErrReservationExpired (Meta product_id, available,
+	// requested) and nothing changes. ErrReservationNotFound for an
+	// unknown reservation.
 	CommitReservation(ctx context.Context, r ReservationRef) (Reservation, error)
 	// ReleaseReservation gives reserved units back. Releasing a released
 	// or expired reservation returns it unchanged (the units are already
-	// back); a committed one is ErrReservationCommitted.
-	// ErrReservationNotFound for an unknown id.
+	// back); a committed one is ErrReservationCommitted. One that was never
+	// made is not an error either: it is recorded as released, with no
+	// items, so that a late ReserveInventory for it holds nothing.
 	ReleaseReservation(ctx context.Context, r ReservationRef) (Reservation, error)
+	// RestockItems adds each item's quantity to its product's on-hand
+	// stock, all or nothing: the units of a cancelled order coming back.
+	// The idempotency key is required: a repeat changes nothing more and
+	// returns the products as they are now, marked Replayed; the same key
+	// with other items (after merging) is ErrIdempotencyKeyReused.
+	// ErrProductNotFound (Meta product_id) for an unknown product.
+	RestockItems(ctx context.Context, r RestockRequest) (RestockResult, error)
 
 	// ListProducts calls emit with the whole catalog (active or not) in id
 	// order, batchSize products at a time (0 means DefaultListBatch; more
@@ -72,8 +89,8 @@ type Service interface {
 	// returned along with what was done so far.
 	ImportProducts(ctx context.Context, next func() (ImportRow, error)) (ImportResult, error)
 	// WatchStock opens a stock watch (see StockWatch). The caller must
-	// Close it.
-	WatchStock(ctx context.Context) *StockWatch
+	// Close it. ErrTooManyWatchers when Options.MaxWatchers are open.
+	WatchStock(ctx context.Context) (*StockWatch, error)
 
 	// ReapExpired releases reservations that outlived their expiry (status
 	// EXPIRED) and reports how many. Safe to run on several instances at
@@ -86,34 +103,49 @@ type Service interface {
 }
 
 // Domain errors. errors.Is matches on kind and reason, so returned values
-// may carry metadata and still match these.
+// may carry metadata and still match these. Reasons come from
+// products/client, which callers compare against.
 var (
-	ErrProductNotFound      = errs.New(errs.NotFound, "PRODUCT_NOT_FOUND", "product not found")
-	ErrSKUTaken             = errs.New(errs.AlreadyExists, "SKU_TAKEN", "a product with this SKU already exists")
-	ErrProductInactive      = errs.New(errs.FailedPrecondition, "PRODUCT_INACTIVE", "product is not for sale")
-	ErrInsufficientStock    = errs.New(errs.FailedPrecondition, "INSUFFICIENT_STOCK", "insufficient stock")
+	ErrProductNotFound      = errs.New(errs.NotFound, client.ReasonProductNotFound, "product not found")
+	ErrSKUTaken             = errs.New(errs.AlreadyExists, client.ReasonSKUTaken, "a product with this SKU already exists")
+	ErrProductInactive      = errs.New(errs.FailedPrecondition, client.ReasonProductInactive, "product is not for sale")
+	ErrInsufficientStock    = errs.New(errs.FailedPrecondition, client.ReasonInsufficientStock, "insufficient stock")
 	ErrInvalidPageToken     = page.ErrInvalidToken
-	ErrReservationNotFound  = errs.New(errs.NotFound, "RESERVATION_NOT_FOUND", "reservation not found")
-	ErrReservationReleased  = errs.New(errs.FailedPrecondition, "RESERVATION_RELEASED", "reservation was released")
-	ErrReservationCommitted = errs.New(errs.FailedPrecondition, "RESERVATION_COMMITTED", "reservation was committed")
-	ErrReservationExpired   = errs.New(errs.FailedPrecondition, "RESERVATION_EXPIRED", "reservation expired")
+	ErrReservationNotFound  = errs.New(errs.NotFound, client.ReasonReservationNotFound, "reservation not found")
+	ErrReservationReleased  = errs.New(errs.FailedPrecondition, client.ReasonReservationReleased, "reservation was released")
+	ErrReservationCommitted = errs.New(errs.FailedPrecondition, client.ReasonReservationCommitted, "reservation was committed")
+	ErrReservationExpired   = errs.New(errs.FailedPrecondition, client.ReasonReservationExpired, "reservation expired")
 	ErrIdempotencyKeyReused = errs.ErrIdempotencyKeyReused
 	// ErrSlowConsumer cuts off a stock watcher that does not keep up.
-	ErrSlowConsumer = errs.New(errs.ResourceExhausted, "SLOW_CONSUMER", "stock watcher fell too far behind")
+	ErrSlowConsumer = errs.New(errs.ResourceExhausted, client.ReasonSlowConsumer, "stock watcher fell too far behind")
+	// ErrTooManyWatchers refuses a stock watch beyond Options.MaxWatchers.
+	// The instance is healthy, so it is Expected: a client watches again
+	// elsewhere without counting it against this instance.
+	ErrTooManyWatchers = errs.New(errs.ResourceExhausted, client.ReasonTooManyWatchers,
+		"this instance serves as many stock watches as it allows; watch again later").AsExpected()
+	// ErrTooManySubscriptions refuses a subscription that would make one
+	// watch follow more than Options.MaxWatchedProducts products.
+	ErrTooManySubscriptions = errs.New(errs.ResourceExhausted, client.ReasonTooManySubscriptions,
+		"too many products in one stock watch")
 )
 
 // Limits on input, chosen so sums of quantities can never overflow int64.
+// Prices are bounded by kit/valid.MaxAmountCents, as every amount is.
 const (
 	MaxBatchIDs         = 100
 	MaxReservationItems = 100
 	MaxQuantity         = 1_000_000
 	MaxStock            = 1_000_000_000
-	MaxPriceCents       = 1_000_000_000_00
 	MaxImportErrors     = 1000
 	DefaultListBatch    = 500
 	MaxListBatch        = 1000
 	DefaultTTL          = 15 * time.Minute
 	MaxTTL              = 24 * time.Hour
+	// DefaultMaxWatchers and DefaultMaxWatchedProducts bound what stock
+	// watches may hold: about 64 KiB of queue per watch, and a map entry
+	// per watched product.
+	DefaultMaxWatchers        = 1000
+	DefaultMaxWatchedProducts = 1000
 )
 
 // Product is a catalog entry with its inventory.
@@ -170,6 +202,13 @@ type StockAdjustment struct {
 	ProductID      string
 	Delta          int64
 	IdempotencyKey string
+}
+
+// StockResult is the answer of AdjustStock: the product as it is now, and
+// whether the request repeated an adjustment already applied.
+type StockResult struct {
+	Product  Product
+	Replayed bool
 }
 
 // BatchResult is the answer of BatchGetProducts.
@@ -252,6 +291,12 @@ type Options struct {
 	// WatchBuffer is how many undelivered levels a stock watcher may queue
 	// before it is cut off with ErrSlowConsumer.
 	WatchBuffer int
+	// MaxWatchers bounds the stock watches open at once in this process
+	// (DefaultMaxWatchers); beyond it WatchStock is ErrTooManyWatchers.
+	MaxWatchers int
+	// MaxWatchedProducts bounds the products one watch follows
+	// (DefaultMaxWatchedProducts); beyond it ErrTooManySubscriptions.
+	MaxWatchedProducts int
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 	// Logger reports background failures; default discards.
@@ -270,6 +315,12 @@ func (o Options) withDefaults() Options {
 		// while staying small: about 64 KiB per watch.
 		o.WatchBuffer = 1024
 	}
+	if o.MaxWatchers <= 0 {
+		o.MaxWatchers = DefaultMaxWatchers
+	}
+	if o.MaxWatchedProducts <= 0 {
+		o.MaxWatchedProducts = DefaultMaxWatchedProducts
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -283,6 +334,8 @@ type service struct {
 	store  Store
 	opts   Options
 	broker *stockBroker
+	// watchers counts open stock watches (Options.MaxWatchers).
+	watchers atomic.Int64
 }
 
 // NewService returns the Service over store.
@@ -291,7 +344,7 @@ func NewService(store Store, opts Options) Service { return newService(store, op
 func newService(store Store, opts Options) *service {
 	opts = opts.withDefaults()
 	s := &service{store: store, opts: opts}
-	s.broker = newStockBroker(opts.WatchBuffer, s.currentLevels, opts.Logger)
+	s.broker = newStockBroker(opts.WatchBuffer, opts.Logger)
 	return s
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/page"
+	"github.com/kitshop/kitshop/kit/valid"
 )
 
 // Field limits. They bound what one row can cost to store, index and send.
@@ -22,13 +23,9 @@ const (
 	maxDescriptionLen = 5000
 	maxCategoryLen    = 100
 	maxQueryLen       = 500
-	maxKeyLen         = 200
 )
 
-var (
-	skuPattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
-)
+var skuPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 func (s *service) CreateProduct(ctx context.Context, in NewProduct) (Product, error) {
 	p := Product{
@@ -51,7 +48,7 @@ func (s *service) CreateProduct(ctx context.Context, in NewProduct) (Product, er
 
 func (s *service) UpdateProduct(ctx context.Context, u ProductUpdate) (Product, error) {
 	var v errs.Validation
-	u.ID = checkID(&v, "id", u.ID)
+	u.ID = valid.ID(&v, "id", u.ID)
 	if u.Name != nil {
 		n := strings.TrimSpace(*u.Name)
 		u.Name = &n
@@ -68,7 +65,7 @@ func (s *service) UpdateProduct(ctx context.Context, u ProductUpdate) (Product, 
 		checkLen(&v, "category", c, maxCategoryLen)
 	}
 	if u.PriceCents != nil {
-		checkPrice(&v, "price_cents", *u.PriceCents)
+		valid.Price(&v, "price_cents", *u.PriceCents)
 	}
 	if err := v.Err(); err != nil {
 		return Product{}, err
@@ -83,7 +80,7 @@ func (s *service) UpdateProduct(ctx context.Context, u ProductUpdate) (Product, 
 
 func (s *service) GetProduct(ctx context.Context, id string) (Product, error) {
 	var v errs.Validation
-	id = checkID(&v, "id", id)
+	id = valid.ID(&v, "id", id)
 	if err := v.Err(); err != nil {
 		return Product{}, err
 	}
@@ -96,7 +93,7 @@ func (s *service) BatchGetProducts(ctx context.Context, ids []string) (BatchResu
 	want := make([]string, 0, len(ids))
 	seen := make(map[string]bool, len(ids))
 	for i, id := range ids {
-		id = checkID(&v, fmt.Sprintf("ids[%d]", i), id)
+		id = valid.ID(&v, fmt.Sprintf("ids[%d]", i), id)
 		if id != "" && !seen[id] {
 			seen[id] = true
 			want = append(want, id)
@@ -172,23 +169,23 @@ func (s *service) SearchProducts(ctx context.Context, r SearchRequest) (SearchPa
 	return out, nil
 }
 
-func (s *service) AdjustStock(ctx context.Context, a StockAdjustment) (Product, error) {
+func (s *service) AdjustStock(ctx context.Context, a StockAdjustment) (StockResult, error) {
 	var v errs.Validation
-	a.ProductID = checkID(&v, "id", a.ProductID)
+	a.ProductID = valid.ID(&v, "id", a.ProductID)
 	v.Check(a.Delta != 0, "delta", "must not be zero")
 	v.Check(a.Delta >= -MaxStock && a.Delta <= MaxStock, "delta", fmt.Sprintf("must be within ±%d", MaxStock))
-	checkLen(&v, "idempotency_key", a.IdempotencyKey, maxKeyLen)
+	valid.OptionalIdempotencyKey(&v, "idempotency_key", a.IdempotencyKey)
 	if err := v.Err(); err != nil {
-		return Product{}, err
+		return StockResult{}, err
 	}
 	p, prior, err := s.store.AdjustStock(ctx, a, s.now())
 	if err != nil {
-		return Product{}, err
+		return StockResult{}, err
 	}
 	if prior != nil && (prior.ProductID != a.ProductID || prior.Delta != a.Delta) {
-		return Product{}, ErrIdempotencyKeyReused
+		return StockResult{}, ErrIdempotencyKeyReused
 	}
-	return p, nil
+	return StockResult{Product: p, Replayed: prior != nil}, nil
 }
 
 func (s *service) ListProducts(ctx context.Context, batchSize int, emit func([]Product) error) error {
@@ -293,8 +290,8 @@ func validateProduct(v *errs.Validation, prefix string, p Product) {
 	checkName(v, prefix+"name", p.Name)
 	checkLen(v, prefix+"description", p.Description, maxDescriptionLen)
 	checkLen(v, prefix+"category", p.Category, maxCategoryLen)
-	checkPrice(v, prefix+"price_cents", p.PriceCents)
-	v.Check(currencyPattern.MatchString(p.Currency), prefix+"currency", "must be an ISO 4217 code such as USD")
+	valid.Price(v, prefix+"price_cents", p.PriceCents)
+	valid.Currency(v, prefix+"currency", p.Currency)
 	v.Check(p.Stock >= 0 && p.Stock <= MaxStock, prefix+"stock", fmt.Sprintf("must be between 0 and %d", MaxStock))
 }
 
@@ -316,24 +313,4 @@ func checkLen(v *errs.Validation, field, s string, n int) {
 	case utf8.RuneCountInString(s) > n:
 		v.Add(field, fmt.Sprintf("at most %d characters", n))
 	}
-}
-
-func checkPrice(v *errs.Validation, field string, cents int64) {
-	v.Check(cents >= 0 && cents <= MaxPriceCents, field, fmt.Sprintf("must be between 0 and %d", int64(MaxPriceCents)))
-}
-
-// checkID returns id in canonical (lower-case, hyphenated) form, or records
-// a violation and returns "". Canonical ids sort the same as Postgres uuids,
-// which both stores' keyset pagination relies on.
-func checkID(v *errs.Validation, field, id string) string {
-	if id == "" {
-		v.Add(field, "is required")
-		return ""
-	}
-	u, err := uuid.Parse(id)
-	if err != nil || len(id) != 36 {
-		v.Add(field, "must be a UUID")
-		return ""
-	}
-	return u.String()
 }

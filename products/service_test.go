@@ -150,7 +150,7 @@ func TestReserveValidation(t *testing.T) {
 	f := newFixture(t, newMemoryStore(), Options{})
 	_, err := f.svc.ReserveInventory(context.Background(), ReserveRequest{
 		ReservationID: "nope",
-		Items:         []ReservationItem{{ProductID: "x", Quantity: 1}, {ProductID: uuid.NewString(), Quantity: 0}},
+		Items:         []StockItem{{ProductID: "x", Quantity: 1}, {ProductID: uuid.NewString(), Quantity: 0}},
 		TTL:           -time.Second,
 	})
 	wantFields(t, err, "reservation_id", "ttl", "items[0].product_id", "items[1].quantity")
@@ -167,11 +167,11 @@ func TestAdjustStockService(t *testing.T) {
 	_, err := f.svc.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: 0})
 	wantFields(t, err, "delta")
 	got, err := f.svc.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: 3, IdempotencyKey: "k1"})
-	if err != nil || got.Stock != 8 {
+	if err != nil || got.Product.Stock != 8 || got.Replayed {
 		t.Fatalf("adjust = %+v, %v", got, err)
 	}
 	got, err = f.svc.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: 3, IdempotencyKey: "k1"})
-	if err != nil || got.Stock != 8 {
+	if err != nil || got.Product.Stock != 8 || !got.Replayed {
 		t.Fatalf("replay = %+v, %v", got, err)
 	}
 	_, err = f.svc.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: 4, IdempotencyKey: "k1"})
@@ -227,7 +227,7 @@ func TestImportProducts(t *testing.T) {
 		ctx := context.Background()
 		existing := f.create(t, "IMP-1", 10)
 		if _, err := f.svc.ReserveInventory(ctx, ReserveRequest{ReservationID: uuid.NewString(),
-			Items: []ReservationItem{item(existing.ID, 4)}}); err != nil {
+			Items: []StockItem{item(existing.ID, 4)}}); err != nil {
 			t.Fatal(err)
 		}
 		row := func(sku string, stock int64) ImportRow {

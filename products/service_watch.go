@@ -4,16 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/valid"
 )
-
-// MaxWatchedProducts bounds one watch's subscriptions.
-const MaxWatchedProducts = 1000
 
 // ErrWatchClosed is what Next returns after Close.
 var ErrWatchClosed = errs.New(errs.Canceled, errs.ReasonCanceled, "stock watch closed")
@@ -26,18 +23,22 @@ var ErrWatchClosed = errs.New(errs.Canceled, errs.ReasonCanceled, "stock watch c
 // subscribed to that product, without ever blocking the publisher: each
 // watch has a bounded queue, and a watch whose queue is full is cut off
 // with ErrSlowConsumer instead of growing memory or stalling the others.
+//
+// When the store says changes may have been lost (Resync), each watch
+// re-reads its own products in its consumer's Next, on that consumer's
+// context: the work ends with the stream that wanted it, no goroutine
+// outlives it, and one watch's reads cost only what it watches.
 
 type stockBroker struct {
 	buffer int
-	read   func(ctx context.Context, ids []string) ([]StockLevel, error)
 	logger log.Logger
 
 	mu        sync.Mutex
 	byProduct map[string]map[*StockWatch]struct{}
 }
 
-func newStockBroker(buffer int, read func(context.Context, []string) ([]StockLevel, error), logger log.Logger) *stockBroker {
-	return &stockBroker{buffer: buffer, read: read, logger: logger, byProduct: map[string]map[*StockWatch]struct{}{}}
+func newStockBroker(buffer int, logger log.Logger) *stockBroker {
+	return &stockBroker{buffer: buffer, logger: logger, byProduct: map[string]map[*StockWatch]struct{}{}}
 }
 
 // Publish implements StockSink.
@@ -49,30 +50,16 @@ func (b *stockBroker) Publish(l StockLevel) {
 	}
 }
 
-// Resync implements StockSink: it re-reads every watched product and
-// publishes what it finds; watches drop levels they already have.
+// Resync implements StockSink: it asks every watch to re-read the levels
+// of its products; watches drop levels they already have.
 func (b *stockBroker) Resync() {
 	b.mu.Lock()
-	ids := make([]string, 0, len(b.byProduct))
-	for id := range b.byProduct {
-		ids = append(ids, id)
-	}
-	b.mu.Unlock()
-	if len(ids) == 0 {
-		return
-	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		levels, err := b.read(ctx, ids)
-		if err != nil {
-			level.Warn(b.logger).Log("msg", "stock watch resync failed; watchers may show stale levels until the next change", "err", err)
-			return
+	defer b.mu.Unlock()
+	for _, set := range b.byProduct {
+		for w := range set {
+			w.requestResync()
 		}
-		for _, l := range levels {
-			b.Publish(l)
-		}
-	}()
+	}
 }
 
 func (b *stockBroker) add(w *StockWatch, ids []string) {
@@ -105,10 +92,16 @@ func (b *stockBroker) remove(w *StockWatch, ids []string) {
 // Unsubscribe may be called at any time, concurrently with Next; Next is
 // for a single consumer.
 type StockWatch struct {
-	b    *stockBroker
-	read func(ctx context.Context, ids []string) ([]StockLevel, error)
-	ch   chan StockLevel
-	done chan struct{}
+	b       *stockBroker
+	read    func(ctx context.Context, ids []string) ([]StockLevel, error)
+	maxSubs int
+	ch      chan StockLevel
+	done    chan struct{}
+	// resync holds a pending request to re-read every subscribed level.
+	resync chan struct{}
+	// release gives the watch's place back (Options.MaxWatchers); Close
+	// calls it once.
+	release func()
 
 	mu sync.Mutex
 	// subs maps each subscribed product to the highest version queued for
@@ -118,12 +111,18 @@ type StockWatch struct {
 	err  error
 }
 
-func (s *service) WatchStock(ctx context.Context) *StockWatch {
-	return &StockWatch{
-		b: s.broker, read: s.currentLevels,
-		ch: make(chan StockLevel, s.broker.buffer), done: make(chan struct{}),
-		subs: map[string]int64{},
+func (s *service) WatchStock(context.Context) (*StockWatch, error) {
+	// Count first, check after: two racing opens may both be refused near
+	// the limit, but it is never exceeded.
+	if s.watchers.Add(1) > int64(s.opts.MaxWatchers) {
+		s.watchers.Add(-1)
+		return nil, ErrTooManyWatchers
 	}
+	return &StockWatch{
+		b: s.broker, read: s.currentLevels, maxSubs: s.opts.MaxWatchedProducts,
+		ch: make(chan StockLevel, s.broker.buffer), done: make(chan struct{}), resync: make(chan struct{}, 1),
+		subs: map[string]int64{}, release: sync.OnceFunc(func() { s.watchers.Add(-1) }),
+	}, nil
 }
 
 func (s *service) RunStockFeed(ctx context.Context) error {
@@ -144,7 +143,8 @@ func (s *service) currentLevels(ctx context.Context, ids []string) ([]StockLevel
 
 // Subscribe adds products to the watch and queues each one's current
 // level; unknown products are watched but have no level until they change.
-// InvalidArgument for malformed ids or more than MaxWatchedProducts.
+// InvalidArgument for malformed ids; ErrTooManySubscriptions (Meta limit)
+// if the watch would follow more than Options.MaxWatchedProducts.
 func (w *StockWatch) Subscribe(ctx context.Context, ids []string) error {
 	canon, err := canonicalIDs("subscribe.product_ids", ids)
 	if err != nil {
@@ -161,10 +161,11 @@ func (w *StockWatch) Subscribe(ctx context.Context, ids []string) error {
 			added = append(added, id)
 		}
 	}
-	if len(w.subs)+len(added) > MaxWatchedProducts {
+	if len(w.subs)+len(added) > w.maxSubs {
 		w.mu.Unlock()
-		return errs.Invalid(errs.FieldViolation{Field: "subscribe.product_ids",
-			Message: fmt.Sprintf("at most %d products per watch", MaxWatchedProducts)})
+		e := ErrTooManySubscriptions.With("limit", w.maxSubs)
+		e.Message = fmt.Sprintf("a stock watch follows at most %d products", w.maxSubs)
+		return e
 	}
 	for _, id := range added {
 		w.subs[id] = 0
@@ -211,7 +212,8 @@ func (w *StockWatch) Unsubscribe(ids []string) error {
 
 // Next blocks until a level for a subscribed product is available and
 // returns it. It returns ErrSlowConsumer once the watch was cut off,
-// ErrWatchClosed after Close, or ctx's error.
+// ErrWatchClosed after Close, or ctx's error. A pending resync is done
+// here, on ctx.
 func (w *StockWatch) Next(ctx context.Context) (StockLevel, error) {
 	for {
 		// A cut-off watch stops at once rather than draining its queue.
@@ -225,6 +227,8 @@ func (w *StockWatch) Next(ctx context.Context) (StockLevel, error) {
 			return StockLevel{}, w.closedErr()
 		case <-ctx.Done():
 			return StockLevel{}, ctx.Err()
+		case <-w.resync:
+			w.reread(ctx)
 		case l := <-w.ch:
 			w.mu.Lock()
 			_, ok := w.subs[l.ProductID]
@@ -233,6 +237,40 @@ func (w *StockWatch) Next(ctx context.Context) (StockLevel, error) {
 				return l, nil
 			}
 		}
+	}
+}
+
+// requestResync asks the consumer to re-read every subscribed level. It
+// never blocks: one pending request covers any number.
+func (w *StockWatch) requestResync() {
+	select {
+	case w.resync <- struct{}{}:
+	default:
+	}
+}
+
+// reread queues the current level of every subscribed product. A failed
+// read is logged and dropped, as retrying against a database that just
+// failed would spin: the levels shown stay stale until the next change.
+func (w *StockWatch) reread(ctx context.Context) {
+	w.mu.Lock()
+	ids := make([]string, 0, len(w.subs))
+	for id := range w.subs {
+		ids = append(ids, id)
+	}
+	w.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	levels, err := w.read(ctx, ids)
+	if err != nil {
+		if ctx.Err() == nil {
+			level.Warn(w.b.logger).Log("msg", "stock watch resync failed; the watcher may show stale levels until the next change", "err", err)
+		}
+		return
+	}
+	for _, l := range levels {
+		w.offer(l)
 	}
 }
 
@@ -254,6 +292,7 @@ func (w *StockWatch) Close() {
 	w.stopLocked(ErrWatchClosed)
 	w.mu.Unlock()
 	w.b.remove(w, ids)
+	w.release()
 }
 
 // offer queues l if it is for a subscribed product and newer than what was
@@ -294,7 +333,7 @@ func canonicalIDs(field string, ids []string) ([]string, error) {
 	out := make([]string, 0, len(ids))
 	seen := map[string]bool{}
 	for i, id := range ids {
-		c := checkID(&v, fmt.Sprintf("%s[%d]", field, i), id)
+		c := valid.ID(&v, fmt.Sprintf("%s[%d]", field, i), id)
 		if c != "" && !seen[c] {
 			seen[c] = true
 			out = append(out, c)

@@ -40,28 +40,45 @@ type Store interface {
 	// adjustment as prior and that adjustment's product as it is now.
 	AdjustStock(ctx context.Context, a StockAdjustment, now time.Time) (p Product, prior *StockAdjustment, err error)
 
-	// Reserve stores r (status RESERVED, items sorted by product id, no
-	// duplicates) and holds its units, in one atomic step: every item or
-	// none. If a reservation with r.ID or r.IdempotencyKey already exists
-	// it changes nothing and returns that one with created=false. Items
-	// are checked in product id order and the first failure is returned:
+	// Reserve stores r (items sorted by product id, no duplicates) and
+	// holds its units, in one atomic step: every item or none. It sets each
+	// item's UnitPriceCents and Currency from its product, read under the
+	// same lock. r's status is RESERVED, or RELEASED with no items for a
+	// reservation released before it was made, which holds nothing. If a
+	// reservation with r.ID or r.IdempotencyKey already exists it changes
+	// nothing and returns that one with created=false. Items are checked in
+	// product id order and the first failure is returned:
 	// ErrProductNotFound or ErrProductInactive (Meta product_id), or
 	// ErrInsufficientStock (Meta product_id, available, requested).
 	Reserve(ctx context.Context, r Reservation) (res Reservation, created bool, err error)
-	// TransitionReservation locks reservation id, calls decide with its
-	// current state and applies the status decide returns, with its effect
-	// on stock, atomically with the lock:
+	// TransitionReservation locks the reservation ref names, calls decide
+	// with its current state and applies the status decide returns, with
+	// its effect on stock, atomically with the lock:
 	//   RESERVED -> COMMITTED: stock and reserved drop by each quantity;
-	//   RESERVED -> RELEASED or EXPIRED: reserved drops.
+	//   RESERVED -> RELEASED or EXPIRED: reserved drops;
+	//   EXPIRED -> COMMITTED: the units are taken again: stock drops by
+	//   each quantity, provided every product still has that many
+	//   available (stock - reserved); otherwise ErrReservationExpired
+	//   (Meta product_id, available, requested) for the first product in
+	//   id order that has not, and nothing changes.
 	// Returning the current status changes nothing; an error from decide
-	// is returned as is and nothing changes. ErrReservationNotFound.
-	TransitionReservation(ctx context.Context, id string, now time.Time,
+	// is returned as is and nothing changes. Any other transition is
+	// Internal. ErrReservationNotFound when ref names nothing.
+	TransitionReservation(ctx context.Context, ref ReservationLookup, now time.Time,
 		decide func(Reservation) (ReservationStatus, error)) (Reservation, error)
 	// ExpireReservations moves up to limit RESERVED reservations whose
 	// expiry is at or before now to EXPIRED, giving their units back, and
 	// reports how many. Reservations another caller holds locked are
 	// skipped, so concurrent reapers never wait on or double-release one.
 	ExpireReservations(ctx context.Context, now time.Time, limit int) (int, error)
+
+	// Restock adds each item's quantity to its product's on-hand stock, all
+	// or nothing, and records r under its key; it returns the products in
+	// item order. ErrProductNotFound (Meta product_id) for the first
+	// unknown product. If r's key was recorded before, nothing changes: it
+	// returns the recorded restock as prior and its products as they are
+	// now.
+	Restock(ctx context.Context, r Restock, now time.Time) (products []Product, prior *Restock, err error)
 
 	// WatchStock delivers every committed change of a product's stock or
 	// reserved count to sink, in commit order per product, until ctx ends;
@@ -83,6 +100,19 @@ type StockSink interface {
 	// Resync says changes may have been lost (a dropped connection);
 	// whoever cares must re-read the levels it shows. It must not block.
 	Resync()
+}
+
+// ReservationLookup names a reservation by ID or, when ID is "", by Key,
+// the idempotency key it was made with.
+type ReservationLookup struct {
+	ID  string
+	Key string
+}
+
+// Restock is a recorded RestockItems: items merged and sorted by product id.
+type Restock struct {
+	IdempotencyKey string
+	Items          []StockItem
 }
 
 // SearchQuery is a validated, normalised search. Text "" means no

@@ -23,6 +23,7 @@ type memoryStore struct {
 	reservations map[string]*Reservation
 	resByKey     map[string]string
 	adjustments  map[string]StockAdjustment
+	restocks     map[string]Restock
 	sinks        map[*StockSink]struct{}
 }
 
@@ -34,6 +35,7 @@ func newMemoryStore() *memoryStore {
 		reservations: map[string]*Reservation{},
 		resByKey:     map[string]string{},
 		adjustments:  map[string]StockAdjustment{},
+		restocks:     map[string]Restock{},
 		sinks:        map[*StockSink]struct{}{},
 	}
 }
@@ -260,23 +262,28 @@ func (m *memoryStore) Reserve(_ context.Context, r Reservation) (Reservation, bo
 			return Reservation{}, false, insufficientStock(p.ID, p.Available(), it.Quantity)
 		}
 	}
-	for _, it := range r.Items {
+	r = cloneReservation(r)
+	for i, it := range r.Items {
 		p := m.products[it.ProductID]
+		r.Items[i].UnitPriceCents, r.Items[i].Currency = p.PriceCents, p.Currency
 		p.Reserved += it.Quantity
 		p.Version++
 		p.UpdatedAt = r.CreatedAt
 		m.publishLocked(*p)
 	}
-	r = cloneReservation(r)
 	m.reservations[r.ID] = &r
 	m.resByKey[r.IdempotencyKey] = r.ID
 	return cloneReservation(r), true, nil
 }
 
-func (m *memoryStore) TransitionReservation(_ context.Context, id string, now time.Time,
+func (m *memoryStore) TransitionReservation(_ context.Context, ref ReservationLookup, now time.Time,
 	decide func(Reservation) (ReservationStatus, error)) (Reservation, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	id := ref.ID
+	if id == "" {
+		id = m.resByKey[ref.Key]
+	}
 	r, ok := m.reservations[id]
 	if !ok {
 		return Reservation{}, ErrReservationNotFound
@@ -294,10 +301,14 @@ func (m *memoryStore) TransitionReservation(_ context.Context, id string, now ti
 	return cloneReservation(*r), nil
 }
 
-// settleLocked ends a RESERVED reservation: committed units leave stock,
-// every other ending gives them back.
+// settleLocked moves r to status to, with its effect on stock: a RESERVED
+// reservation's committed units leave stock and any other ending gives
+// them back; an EXPIRED one being committed takes its units again.
 func (m *memoryStore) settleLocked(r *Reservation, to ReservationStatus, now time.Time) error {
-	if r.Status != ReservationReserved || to == ReservationReserved {
+	switch {
+	case r.Status == ReservationExpired && to == ReservationCommitted:
+		return m.retakeLocked(r, now)
+	case r.Status != ReservationReserved || to == ReservationReserved:
 		return errs.Internalf(fmt.Errorf("%s -> %s", r.Status, to), "reservation %s: illegal transition", r.ID)
 	}
 	for _, it := range r.Items {
@@ -319,6 +330,60 @@ func (m *memoryStore) settleLocked(r *Reservation, to ReservationStatus, now tim
 	r.Status = to
 	r.UpdatedAt = now
 	return nil
+}
+
+// retakeLocked commits an EXPIRED reservation by selling its units again,
+// only if every one of them is still available.
+func (m *memoryStore) retakeLocked(r *Reservation, now time.Time) error {
+	for _, it := range r.Items {
+		p := m.products[it.ProductID]
+		if p == nil {
+			return reservationExpired(it.ProductID, 0, it.Quantity)
+		}
+		if p.Available() < it.Quantity {
+			return reservationExpired(it.ProductID, p.Available(), it.Quantity)
+		}
+	}
+	for _, it := range r.Items {
+		p := m.products[it.ProductID]
+		p.Stock -= it.Quantity
+		p.Version++
+		p.UpdatedAt = now
+		m.publishLocked(*p)
+	}
+	r.Status = ReservationCommitted
+	r.UpdatedAt = now
+	return nil
+}
+
+func (m *memoryStore) Restock(_ context.Context, r Restock, now time.Time) ([]Product, *Restock, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if prior, ok := m.restocks[r.IdempotencyKey]; ok {
+		out := make([]Product, 0, len(prior.Items))
+		for _, it := range prior.Items {
+			out = append(out, *m.products[it.ProductID])
+		}
+		prior.Items = slices.Clone(prior.Items)
+		return out, &prior, nil
+	}
+	for _, it := range r.Items {
+		if _, ok := m.products[it.ProductID]; !ok {
+			return nil, nil, productError(ErrProductNotFound, it.ProductID)
+		}
+	}
+	out := make([]Product, 0, len(r.Items))
+	for _, it := range r.Items {
+		p := m.products[it.ProductID]
+		p.Stock += it.Quantity
+		p.Version++
+		p.UpdatedAt = now
+		m.publishLocked(*p)
+		out = append(out, *p)
+	}
+	r.Items = slices.Clone(r.Items)
+	m.restocks[r.IdempotencyKey] = r
+	return out, nil, nil
 }
 
 func (m *memoryStore) ExpireReservations(_ context.Context, now time.Time, limit int) (int, error) {

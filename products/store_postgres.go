@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"embed"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +47,10 @@ func newPostgresStore(db *sql.DB, dsn string, logger log.Logger) *postgresStore 
 }
 
 const productColumns = `id, sku, name, description, category, price_cents, currency, stock, reserved, active, version, created_at, updated_at`
+
+// qualifiedProductColumns is productColumns for an UPDATE ... FROM, where a
+// bare "id" could be the other relation's.
+const qualifiedProductColumns = `products.id, sku, name, description, category, price_cents, currency, stock, reserved, active, version, created_at, updated_at`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -98,8 +103,17 @@ func (s *postgresStore) ListProducts(ctx context.Context, afterID string, limit 
 	return s.queryProducts(ctx, `SELECT `+productColumns+` FROM products WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
 }
 
+// queryer is what *sql.DB and *sql.Tx share for reading rows.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 func (s *postgresStore) queryProducts(ctx context.Context, query string, args ...any) ([]Product, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	return queryProducts(ctx, s.db, query, args...)
+}
+
+func queryProducts(ctx context.Context, q queryer, query string, args ...any) ([]Product, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, pg.Classify(err)
 	}
@@ -297,33 +311,13 @@ func (s *postgresStore) Reserve(ctx context.Context, r Reservation) (Reservation
 				WHERE id = $1 OR idempotency_key = $2 ORDER BY (id = $1) DESC LIMIT 1`, r.ID, r.IdempotencyKey)
 			return err
 		}
-		ids, qty := itemArrays(r.Items)
-		locked, err := lockProducts(ctx, tx, ids)
-		if err != nil {
-			return err
-		}
-		for _, it := range r.Items {
-			p, ok := locked[it.ProductID]
-			switch {
-			case !ok:
-				return productError(ErrProductNotFound, it.ProductID)
-			case !p.Active:
-				return productError(ErrProductInactive, it.ProductID)
-			case p.Available() < it.Quantity:
-				return insufficientStock(it.ProductID, p.Available(), it.Quantity)
+		held := cloneReservation(r)
+		if len(held.Items) > 0 {
+			if err := holdItems(ctx, tx, &held); err != nil {
+				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO reservation_items (reservation_id, product_id, quantity)
-			SELECT $1, v.id, v.q FROM unnest($2::uuid[], $3::bigint[]) AS v(id, q)`,
-			r.ID, pq.Array(ids), pq.Array(qty)); err != nil {
-			return pg.Classify(err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE products SET reserved = reserved + v.q, version = version + 1, updated_at = $3
-			FROM unnest($1::uuid[], $2::bigint[]) AS v(id, q) WHERE products.id = v.id`,
-			pq.Array(ids), pq.Array(qty), r.CreatedAt); err != nil {
-			return pg.Classify(err)
-		}
-		created, out = true, cloneReservation(r)
+		created, out = true, held
 		return nil
 	})
 	if err != nil {
@@ -332,9 +326,48 @@ func (s *postgresStore) Reserve(ctx context.Context, r Reservation) (Reservation
 	return out, created, nil
 }
 
+// holdItems checks and holds the units of r, a reservation being created
+// in tx, and records its items with the prices read under the row locks.
+func holdItems(ctx context.Context, tx *sql.Tx, r *Reservation) error {
+	ids, qty := itemArrays(stockItems(r.Items))
+	locked, err := lockProducts(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+	prices := make([]int64, len(r.Items))
+	currencies := make([]string, len(r.Items))
+	for i, it := range r.Items {
+		p, ok := locked[it.ProductID]
+		switch {
+		case !ok:
+			return productError(ErrProductNotFound, it.ProductID)
+		case !p.Active:
+			return productError(ErrProductInactive, it.ProductID)
+		case p.Available() < it.Quantity:
+			return insufficientStock(it.ProductID, p.Available(), it.Quantity)
+		}
+		r.Items[i].UnitPriceCents, r.Items[i].Currency = p.PriceCents, p.Currency
+		prices[i], currencies[i] = p.PriceCents, p.Currency
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO reservation_items (reservation_id, product_id, quantity, unit_price_cents, currency)
+		SELECT $1, v.id, v.q, v.price, v.currency
+		FROM unnest($2::uuid[], $3::bigint[], $4::bigint[], $5::text[]) AS v(id, q, price, currency)`,
+		r.ID, pq.Array(ids), pq.Array(qty), pq.Array(prices), pq.Array(currencies)); err != nil {
+		return pg.Classify(err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE products SET reserved = reserved + v.q, version = version + 1, updated_at = $3
+		FROM unnest($1::uuid[], $2::bigint[]) AS v(id, q) WHERE products.id = v.id`,
+		pq.Array(ids), pq.Array(qty), r.CreatedAt); err != nil {
+		return pg.Classify(err)
+	}
+	return nil
+}
+
 type lockedProduct struct {
 	Stock, Reserved int64
 	Active          bool
+	PriceCents      int64
+	Currency        string
 }
 
 func (p lockedProduct) Available() int64 { return max(p.Stock-p.Reserved, 0) }
@@ -343,7 +376,7 @@ func (p lockedProduct) Available() int64 { return max(p.Stock-p.Reserved, 0) }
 // that locks several products goes through here, so lock order is the same
 // everywhere and two of them can wait on each other only one way.
 func lockProducts(ctx context.Context, tx *sql.Tx, ids []string) (map[string]lockedProduct, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, stock, reserved, active FROM products
+	rows, err := tx.QueryContext(ctx, `SELECT id, stock, reserved, active, price_cents, currency FROM products
 		WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, pq.Array(ids))
 	if err != nil {
 		return nil, pg.Classify(err)
@@ -353,7 +386,7 @@ func lockProducts(ctx context.Context, tx *sql.Tx, ids []string) (map[string]loc
 	for rows.Next() {
 		var id string
 		var p lockedProduct
-		if err := rows.Scan(&id, &p.Stock, &p.Reserved, &p.Active); err != nil {
+		if err := rows.Scan(&id, &p.Stock, &p.Reserved, &p.Active, &p.PriceCents, &p.Currency); err != nil {
 			return nil, pg.Classify(err)
 		}
 		out[id] = p
@@ -361,11 +394,15 @@ func lockProducts(ctx context.Context, tx *sql.Tx, ids []string) (map[string]loc
 	return out, pg.Classify(rows.Err())
 }
 
-func (s *postgresStore) TransitionReservation(ctx context.Context, id string, now time.Time,
+func (s *postgresStore) TransitionReservation(ctx context.Context, ref ReservationLookup, now time.Time,
 	decide func(Reservation) (ReservationStatus, error)) (Reservation, error) {
+	query, arg := `SELECT `+reservationColumns+` FROM reservations WHERE id = $1 FOR UPDATE`, ref.ID
+	if ref.ID == "" {
+		query, arg = `SELECT `+reservationColumns+` FROM reservations WHERE idempotency_key = $1 FOR UPDATE`, ref.Key
+	}
 	var out Reservation
 	err := pg.InTx(ctx, s.db, func(tx *sql.Tx) error {
-		cur, err := loadReservation(ctx, tx, `SELECT `+reservationColumns+` FROM reservations WHERE id = $1 FOR UPDATE`, id)
+		cur, err := loadReservation(ctx, tx, query, arg)
 		if err != nil {
 			return err
 		}
@@ -373,14 +410,18 @@ func (s *postgresStore) TransitionReservation(ctx context.Context, id string, no
 		if err != nil {
 			return err
 		}
-		if to == cur.Status {
+		switch {
+		case to == cur.Status:
 			out = cur
 			return nil
+		case cur.Status == ReservationExpired && to == ReservationCommitted:
+			err = retake(ctx, tx, cur, now)
+		case cur.Status != ReservationReserved || to == ReservationReserved:
+			return errs.Internalf(errors.New(cur.Status.String()+" -> "+to.String()), "reservation %s: illegal transition", cur.ID)
+		default:
+			err = settle(ctx, tx, []string{cur.ID}, stockItems(cur.Items), to, now)
 		}
-		if cur.Status != ReservationReserved || to == ReservationReserved {
-			return errs.Internalf(errors.New(cur.Status.String()+" -> "+to.String()), "reservation %s: illegal transition", id)
-		}
-		if err := settle(ctx, tx, []string{id}, cur.Items, to, now); err != nil {
+		if err != nil {
 			return err
 		}
 		cur.Status, cur.UpdatedAt = to, now
@@ -393,7 +434,7 @@ func (s *postgresStore) TransitionReservation(ctx context.Context, id string, no
 // settle ends the RESERVED reservations ids, whose items (summed per
 // product) are items: committed units leave stock too, any other ending
 // only gives the reservation back.
-func settle(ctx context.Context, tx *sql.Tx, ids []string, items []ReservationItem, to ReservationStatus, now time.Time) error {
+func settle(ctx context.Context, tx *sql.Tx, ids []string, items []StockItem, to ReservationStatus, now time.Time) error {
 	pids, qty := itemArrays(items)
 	if _, err := lockProducts(ctx, tx, pids); err != nil {
 		return err
@@ -407,11 +448,101 @@ func settle(ctx context.Context, tx *sql.Tx, ids []string, items []ReservationIt
 		// back more than is held. Refusing keeps them from getting worse.
 		return pg.Classify(err)
 	}
+	return setStatus(ctx, tx, ids, to, now)
+}
+
+// retake commits the EXPIRED reservation r by selling its units again,
+// only if every one of them is still available. The row locks make the
+// check and the update one step; the reserved <= stock CHECK would refuse
+// an oversell even if the check were wrong.
+func retake(ctx context.Context, tx *sql.Tx, r Reservation, now time.Time) error {
+	items := stockItems(r.Items)
+	pids, qty := itemArrays(items)
+	locked, err := lockProducts(ctx, tx, pids)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		p := locked[it.ProductID] // products are never deleted, so it is there
+		if p.Available() < it.Quantity {
+			return reservationExpired(it.ProductID, p.Available(), it.Quantity)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE products SET stock = stock - v.q, version = version + 1, updated_at = $3
+		FROM unnest($1::uuid[], $2::bigint[]) AS v(id, q) WHERE products.id = v.id`,
+		pq.Array(pids), pq.Array(qty), now); err != nil {
+		return pg.Classify(err)
+	}
+	return setStatus(ctx, tx, []string{r.ID}, ReservationCommitted, now)
+}
+
+func setStatus(ctx context.Context, tx *sql.Tx, ids []string, to ReservationStatus, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE reservations SET status = $2, updated_at = $3 WHERE id = ANY($1::uuid[])`,
 		pq.Array(ids), to.String(), now); err != nil {
 		return pg.Classify(err)
 	}
 	return nil
+}
+
+func (s *postgresStore) Restock(ctx context.Context, r Restock, now time.Time) ([]Product, *Restock, error) {
+	var (
+		out   []Product
+		prior *Restock
+	)
+	ids, qty := itemArrays(r.Items)
+	err := pg.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		prior = nil
+		// Claiming the key first makes a concurrent repeat wait for us
+		// and then see our items instead of restocking twice.
+		res, err := tx.ExecContext(ctx, `INSERT INTO restocks (idempotency_key, created_at) VALUES ($1, $2)
+			ON CONFLICT (idempotency_key) DO NOTHING`, r.IdempotencyKey, now)
+		if err != nil {
+			return pg.Classify(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return pg.Classify(err)
+		} else if n == 0 {
+			rows, err := tx.QueryContext(ctx, `SELECT product_id, quantity FROM restock_items
+				WHERE idempotency_key = $1 ORDER BY product_id`, r.IdempotencyKey)
+			if err != nil {
+				return pg.Classify(err)
+			}
+			items, err := scanStockItems(rows)
+			if err != nil {
+				return err
+			}
+			prior = &Restock{IdempotencyKey: r.IdempotencyKey, Items: items}
+			pids, _ := itemArrays(items)
+			out, err = queryProducts(ctx, tx, `SELECT `+productColumns+` FROM products WHERE id = ANY($1::uuid[]) ORDER BY id`, pq.Array(pids))
+			return err
+		}
+		locked, err := lockProducts(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		for _, it := range r.Items {
+			if _, ok := locked[it.ProductID]; !ok {
+				return productError(ErrProductNotFound, it.ProductID)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO restock_items (idempotency_key, product_id, quantity)
+			SELECT $1, v.id, v.q FROM unnest($2::uuid[], $3::bigint[]) AS v(id, q)`,
+			r.IdempotencyKey, pq.Array(ids), pq.Array(qty)); err != nil {
+			return pg.Classify(err)
+		}
+		out, err = queryProducts(ctx, tx, `UPDATE products SET stock = stock + v.q, version = version + 1, updated_at = $3
+			FROM unnest($1::uuid[], $2::bigint[]) AS v(id, q) WHERE products.id = v.id
+			RETURNING `+qualifiedProductColumns, pq.Array(ids), pq.Array(qty), now)
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(out, func(a, b Product) int { return strings.Compare(a.ID, b.ID) })
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, prior, nil
 }
 
 // ExpireReservations claims due reservations with SKIP LOCKED: rows another
@@ -437,7 +568,7 @@ func (s *postgresStore) ExpireReservations(ctx context.Context, now time.Time, l
 		if err != nil {
 			return pg.Classify(err)
 		}
-		items, err := scanItems(rows)
+		items, err := scanStockItems(rows)
 		if err != nil {
 			return err
 		}
@@ -465,7 +596,7 @@ func loadReservation(ctx context.Context, tx *sql.Tx, query string, args ...any)
 		return Reservation{}, errs.Internalf(errors.New(status), "reservation %s: unknown status", r.ID)
 	}
 	r.ExpiresAt, r.CreatedAt, r.UpdatedAt = r.ExpiresAt.UTC(), r.CreatedAt.UTC(), r.UpdatedAt.UTC()
-	rows, err := tx.QueryContext(ctx, `SELECT product_id, quantity FROM reservation_items
+	rows, err := tx.QueryContext(ctx, `SELECT product_id, quantity, unit_price_cents, currency FROM reservation_items
 		WHERE reservation_id = $1 ORDER BY product_id`, r.ID)
 	if err != nil {
 		return Reservation{}, pg.Classify(err)
@@ -481,6 +612,19 @@ func scanItems(rows *sql.Rows) ([]ReservationItem, error) {
 	var out []ReservationItem
 	for rows.Next() {
 		var it ReservationItem
+		if err := rows.Scan(&it.ProductID, &it.Quantity, &it.UnitPriceCents, &it.Currency); err != nil {
+			return nil, pg.Classify(err)
+		}
+		out = append(out, it)
+	}
+	return out, pg.Classify(rows.Err())
+}
+
+func scanStockItems(rows *sql.Rows) ([]StockItem, error) {
+	defer rows.Close()
+	var out []StockItem
+	for rows.Next() {
+		var it StockItem
 		if err := rows.Scan(&it.ProductID, &it.Quantity); err != nil {
 			return nil, pg.Classify(err)
 		}
@@ -502,7 +646,16 @@ func scanStrings(rows *sql.Rows) ([]string, error) {
 	return out, pg.Classify(rows.Err())
 }
 
-func itemArrays(items []ReservationItem) ([]string, []int64) {
+// stockItems is what a reservation holds, without its prices.
+func stockItems(items []ReservationItem) []StockItem {
+	out := make([]StockItem, len(items))
+	for i, it := range items {
+		out[i] = StockItem{ProductID: it.ProductID, Quantity: it.Quantity}
+	}
+	return out
+}
+
+func itemArrays(items []StockItem) ([]string, []int64) {
 	ids := make([]string, len(items))
 	qty := make([]int64, len(items))
 	for i, it := range items {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -302,7 +303,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 			t.Fatalf("first item stayed reserved: %+v", got)
 		}
 		// Nothing was stored either: the same id can be used again.
-		r.Items = []ReservationItem{item(a.ID, 2), item(b.ID, 1)}
+		r.Items = newTestReservation(item(a.ID, 2), item(b.ID, 1)).Items
 		if _, created, err := s.Reserve(ctx, r); err != nil || !created {
 			t.Fatalf("retry: %v %v", created, err)
 		}
@@ -354,18 +355,18 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 			return func(Reservation) (ReservationStatus, error) { return st, nil }
 		}
 		later := testEpoch.Add(time.Minute)
-		got, err := s.TransitionReservation(ctx, commit.ID, later, to(ReservationCommitted))
+		got, err := s.TransitionReservation(ctx, byID(commit.ID), later, to(ReservationCommitted))
 		if err != nil || got.Status != ReservationCommitted || !got.UpdatedAt.Equal(later) {
 			t.Fatalf("commit = %+v, %v", got, err)
 		}
-		if _, err := s.TransitionReservation(ctx, release.ID, later, to(ReservationReleased)); err != nil {
+		if _, err := s.TransitionReservation(ctx, byID(release.ID), later, to(ReservationReleased)); err != nil {
 			t.Fatal(err)
 		}
 		if got := mustGet(t, s, p.ID); got.Stock != 7 || got.Reserved != 0 {
 			t.Fatalf("after commit 3 and release 2: %+v", got)
 		}
 		// Same status: nothing changes.
-		if _, err := s.TransitionReservation(ctx, commit.ID, later, to(ReservationCommitted)); err != nil {
+		if _, err := s.TransitionReservation(ctx, byID(commit.ID), later, to(ReservationCommitted)); err != nil {
 			t.Fatal(err)
 		}
 		if got := mustGet(t, s, p.ID); got.Stock != 7 {
@@ -373,13 +374,13 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		// A decision error aborts; an illegal transition is Internal.
 		boom := errors.New("boom")
-		if _, err := s.TransitionReservation(ctx, commit.ID, later, func(Reservation) (ReservationStatus, error) { return 0, boom }); !errors.Is(err, boom) {
+		if _, err := s.TransitionReservation(ctx, byID(commit.ID), later, func(Reservation) (ReservationStatus, error) { return 0, boom }); !errors.Is(err, boom) {
 			t.Fatalf("decide error: %v", err)
 		}
-		if _, err := s.TransitionReservation(ctx, commit.ID, later, to(ReservationReleased)); errs.KindOf(err) != errs.Internal {
+		if _, err := s.TransitionReservation(ctx, byID(commit.ID), later, to(ReservationReleased)); errs.KindOf(err) != errs.Internal {
 			t.Fatalf("committed -> released: %v", err)
 		}
-		if _, err := s.TransitionReservation(ctx, uuid.NewString(), later, to(ReservationReleased)); !errors.Is(err, ErrReservationNotFound) {
+		if _, err := s.TransitionReservation(ctx, byID(uuid.NewString()), later, to(ReservationReleased)); !errors.Is(err, ErrReservationNotFound) {
 			t.Fatalf("unknown: %v", err)
 		}
 	})
@@ -404,7 +405,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 			t.Fatalf("after expiry: %+v", got)
 		}
 		var seen ReservationStatus
-		_, _ = s.TransitionReservation(ctx, due.ID, testEpoch, func(r Reservation) (ReservationStatus, error) {
+		_, _ = s.TransitionReservation(ctx, byID(due.ID), testEpoch, func(r Reservation) (ReservationStatus, error) {
 			seen = r.Status
 			return r.Status, nil
 		})
@@ -413,6 +414,131 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		if n, err := s.ExpireReservations(ctx, testEpoch.Add(time.Minute), 10); err != nil || n != 0 {
 			t.Fatalf("second pass expired %d, %v", n, err)
+		}
+	})
+
+	t.Run("reserve records each item's price", func(t *testing.T) {
+		s := newStore(t)
+		a := mustCreate(t, s, newTestProduct("PRA")) // 1999 USD
+		bp := newTestProduct("PRB")
+		bp.PriceCents, bp.Currency = 0, "JPY"
+		b := mustCreate(t, s, bp)
+		r := newTestReservation(item(a.ID, 1), item(b.ID, 2))
+		for i := range 2 { // created, then found again
+			got, created, err := s.Reserve(ctx, r)
+			if err != nil || created != (i == 0) {
+				t.Fatalf("reserve = %v, %v", created, err)
+			}
+			for _, it := range got.Items {
+				want := map[string]ReservationItem{
+					a.ID: {ProductID: a.ID, Quantity: 1, UnitPriceCents: 1999, Currency: "USD"},
+					b.ID: {ProductID: b.ID, Quantity: 2, UnitPriceCents: 0, Currency: "JPY"},
+				}[it.ProductID]
+				if it != want {
+					t.Fatalf("item %+v, want %+v", it, want)
+				}
+			}
+		}
+	})
+
+	t.Run("transitions find a reservation by key", func(t *testing.T) {
+		s := newStore(t)
+		p := mustCreate(t, s, newTestProduct("BYKEY"))
+		r := newTestReservation(item(p.ID, 2))
+		r.IdempotencyKey = "saga-key"
+		if _, _, err := s.Reserve(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.TransitionReservation(ctx, ReservationLookup{Key: "saga-key"}, testEpoch,
+			func(Reservation) (ReservationStatus, error) { return ReservationReleased, nil })
+		if err != nil || got.ID != r.ID || got.Status != ReservationReleased {
+			t.Fatalf("release by key = %+v, %v", got, err)
+		}
+		if got := mustGet(t, s, p.ID); got.Reserved != 0 {
+			t.Fatalf("after release: %+v", got)
+		}
+		if _, err := s.TransitionReservation(ctx, ReservationLookup{Key: "other"}, testEpoch,
+			func(r Reservation) (ReservationStatus, error) { return r.Status, nil }); !errors.Is(err, ErrReservationNotFound) {
+			t.Fatalf("unknown key: %v", err)
+		}
+	})
+
+	t.Run("an expired reservation is committed only if its units are available", func(t *testing.T) {
+		s := newStore(t)
+		pp := newTestProduct("RETAKE")
+		pp.Stock = 5
+		p := mustCreate(t, s, pp)
+		ok, short := reserve(t, s, p.ID, 2), reserve(t, s, p.ID, 3)
+		if n, err := s.ExpireReservations(ctx, testEpoch.Add(15*time.Minute), 10); err != nil || n != 2 {
+			t.Fatalf("expired %d, %v", n, err)
+		}
+		commit := func(Reservation) (ReservationStatus, error) { return ReservationCommitted, nil }
+		later := testEpoch.Add(time.Hour)
+		got, err := s.TransitionReservation(ctx, byID(ok.ID), later, commit)
+		if err != nil || got.Status != ReservationCommitted || !got.UpdatedAt.Equal(later) {
+			t.Fatalf("commit = %+v, %v", got, err)
+		}
+		if got := mustGet(t, s, p.ID); got.Stock != 3 || got.Reserved != 0 {
+			t.Fatalf("after taking 2 again: %+v", got)
+		}
+		reserve(t, s, p.ID, 1) // 2 available; the other wants 3
+		_, err = s.TransitionReservation(ctx, byID(short.ID), later, commit)
+		e := kittest.WantErr(t, err, errs.FailedPrecondition, "RESERVATION_EXPIRED")
+		if e.Meta["product_id"] != p.ID || e.Meta["available"] != int64(2) || e.Meta["requested"] != int64(3) {
+			t.Fatalf("meta %v", e.Meta)
+		}
+		if got := mustGet(t, s, p.ID); got.Stock != 3 || got.Reserved != 1 {
+			t.Fatalf("a refused commit changed stock: %+v", got)
+		}
+	})
+
+	t.Run("a reservation recorded as released holds nothing", func(t *testing.T) {
+		s := newStore(t)
+		id := uuid.NewString()
+		unmade := Reservation{ID: id, IdempotencyKey: "never-made", Status: ReservationReleased,
+			ExpiresAt: testEpoch, CreatedAt: testEpoch, UpdatedAt: testEpoch}
+		got, created, err := s.Reserve(ctx, unmade)
+		if err != nil || !created || got.Status != ReservationReleased || len(got.Items) != 0 {
+			t.Fatalf("record = %+v, %v, %v", got, created, err)
+		}
+		p := mustCreate(t, s, newTestProduct("LATE"))
+		late := newTestReservation(item(p.ID, 1))
+		late.IdempotencyKey = "never-made"
+		got, created, err = s.Reserve(ctx, late)
+		if err != nil || created || got.ID != id || got.Status != ReservationReleased || len(got.Items) != 0 {
+			t.Fatalf("late reserve = %+v, %v, %v", got, created, err)
+		}
+		if got := mustGet(t, s, p.ID); got.Reserved != 0 {
+			t.Fatalf("late reserve held stock: %+v", got)
+		}
+	})
+
+	t.Run("restock applies once per key", func(t *testing.T) {
+		s := newStore(t)
+		a, b := mustCreate(t, s, newTestProduct("RSA")), mustCreate(t, s, newTestProduct("RSB"))
+		r := Restock{IdempotencyKey: "cancel-1", Items: mergedItems(map[string]int64{a.ID: 1, b.ID: 4})}
+		later := testEpoch.Add(time.Hour)
+		got, prior, err := s.Restock(ctx, r, later)
+		if err != nil || prior != nil || len(got) != 2 || got[0].ID != r.Items[0].ProductID {
+			t.Fatalf("restock = %+v, %+v, %v", got, prior, err)
+		}
+		if pa := mustGet(t, s, a.ID); pa.Stock != 11 || pa.Version != 2 || !pa.UpdatedAt.Equal(later) {
+			t.Fatalf("a after restock: %+v", pa)
+		}
+		again, prior, err := s.Restock(ctx, Restock{IdempotencyKey: "cancel-1", Items: []StockItem{item(a.ID, 9)}}, later)
+		if err != nil || prior == nil || !slices.Equal(prior.Items, r.Items) || len(again) != 2 {
+			t.Fatalf("repeat = %+v, %+v, %v", again, prior, err)
+		}
+		if pb := mustGet(t, s, b.ID); pb.Stock != 14 {
+			t.Fatalf("b after repeat: %+v", pb)
+		}
+		missing := uuid.NewString()
+		_, _, err = s.Restock(ctx, Restock{IdempotencyKey: "cancel-2", Items: mergedItems(map[string]int64{a.ID: 1, missing: 1})}, later)
+		if e := kittest.WantErr(t, err, errs.NotFound, "PRODUCT_NOT_FOUND"); e.Meta["product_id"] != missing {
+			t.Fatalf("meta %v", e.Meta)
+		}
+		if pa := mustGet(t, s, a.ID); pa.Stock != 11 {
+			t.Fatalf("refused restock changed a: %+v", pa)
 		}
 	})
 
@@ -454,7 +580,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		if l.Stock < 11 || l.Version < 3 {
 			t.Fatalf("published %+v", l)
 		}
-		if _, err := s.TransitionReservation(ctx, r.ID, testEpoch, func(Reservation) (ReservationStatus, error) {
+		if _, err := s.TransitionReservation(ctx, byID(r.ID), testEpoch, func(Reservation) (ReservationStatus, error) {
 			return ReservationCommitted, nil
 		}); err != nil {
 			t.Fatal(err)
@@ -471,15 +597,23 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 	})
 }
 
-func item(id string, q int64) ReservationItem { return ReservationItem{ProductID: id, Quantity: q} }
+func byID(id string) ReservationLookup { return ReservationLookup{ID: id} }
 
-func newTestReservation(items ...ReservationItem) Reservation {
+func item(id string, q int64) StockItem { return StockItem{ProductID: id, Quantity: q} }
+
+// newTestReservation is a RESERVED reservation of items (merged), without
+// prices: the store sets those.
+func newTestReservation(items ...StockItem) Reservation {
 	id := uuid.NewString()
-	return Reservation{ID: id, IdempotencyKey: id, Status: ReservationReserved, Items: mergedItems(sumItems(items)),
+	r := Reservation{ID: id, IdempotencyKey: id, Status: ReservationReserved,
 		ExpiresAt: testEpoch.Add(15 * time.Minute), CreatedAt: testEpoch, UpdatedAt: testEpoch}
+	for _, it := range mergedItems(sumItems(items)) {
+		r.Items = append(r.Items, ReservationItem{ProductID: it.ProductID, Quantity: it.Quantity})
+	}
+	return r
 }
 
-func sumItems(items []ReservationItem) map[string]int64 {
+func sumItems(items []StockItem) map[string]int64 {
 	m := map[string]int64{}
 	for _, it := range items {
 		m[it.ProductID] += it.Quantity

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"io"
-	"sync"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -35,6 +32,7 @@ type grpcServer struct {
 	reserveInventory   *grpcx.Handler[*productsv1.ReserveInventoryRequest, *productsv1.Reservation]
 	commitReservation  *grpcx.Handler[*productsv1.CommitReservationRequest, *productsv1.Reservation]
 	releaseReservation *grpcx.Handler[*productsv1.ReleaseReservationRequest, *productsv1.Reservation]
+	restockItems       *grpcx.Handler[*productsv1.RestockItemsRequest, *productsv1.RestockItemsResponse]
 }
 
 // NewGRPCServer serves e, and s's streams, as kitshop.products.v1.ProductsService.
@@ -50,10 +48,11 @@ func NewGRPCServer(e Endpoints, s Service, ready *health.Readiness) productsv1.P
 		getProduct:         grpcx.NewHandler(e.GetProduct, decodeGetProduct, encodeProduct),
 		batchGetProducts:   grpcx.NewHandler(e.BatchGetProducts, decodeBatchGet, encodeBatch),
 		searchProducts:     grpcx.NewHandler(e.SearchProducts, decodeSearch, encodeSearch),
-		adjustStock:        grpcx.NewHandler(e.AdjustStock, decodeAdjustStock, encodeProduct),
+		adjustStock:        grpcx.NewHandler(e.AdjustStock, decodeAdjustStock, encodeStockResult),
 		reserveInventory:   grpcx.NewHandler(e.ReserveInventory, decodeReserve, encodeReservation),
 		commitReservation:  grpcx.NewHandler(e.CommitReservation, decodeCommit, encodeReservation),
 		releaseReservation: grpcx.NewHandler(e.ReleaseReservation, decodeRelease, encodeReservation),
+		restockItems:       grpcx.NewHandler(e.RestockItems, decodeRestock, encodeRestock),
 	}
 }
 
@@ -91,6 +90,10 @@ func (s *grpcServer) CommitReservation(ctx context.Context, r *productsv1.Commit
 
 func (s *grpcServer) ReleaseReservation(ctx context.Context, r *productsv1.ReleaseReservationRequest) (*productsv1.Reservation, error) {
 	return s.releaseReservation.Serve(ctx, r)
+}
+
+func (s *grpcServer) RestockItems(ctx context.Context, r *productsv1.RestockItemsRequest) (*productsv1.RestockItemsResponse, error) {
+	return s.restockItems.Serve(ctx, r)
 }
 
 // ListProducts sends the catalog one store batch per message, so the
@@ -131,97 +134,6 @@ func (s *grpcServer) ImportProducts(stream productsv1.ProductsService_ImportProd
 	return stream.SendAndClose(out)
 }
 
-// WatchStock runs three things: a reader applying the client's subscribe
-// and unsubscribe messages, a sender pushing levels, and this goroutine
-// waiting for the first to finish. Sending happens off the handler
-// goroutine on purpose: a client that stops reading blocks Send (HTTP/2
-// flow control), and the handler must still be able to end the call with
-// RESOURCE_EXHAUSTED once the watch's bounded queue overflows. Returning
-// cancels the stream, which unblocks the sender and the reader.
-//
-// The client closing its send side only means "no more subscription
-// changes": levels keep coming until it cancels the call.
-func (s *grpcServer) WatchStock(stream productsv1.ProductsService_WatchStockServer) error {
-	ctx := stream.Context()
-	w := s.svc.WatchStock(ctx)
-	defer w.Close()
-	done := make(chan error, 2)
-	go func() { done <- readSubscriptions(ctx, stream, w) }()
-	go func() {
-		for {
-			l, err := w.Next(ctx)
-			if err != nil {
-				done <- err
-				return
-			}
-			if err := stream.Send(stockLevelToPB(l)); err != nil {
-				done <- err
-				return
-			}
-		}
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-w.Done():
-		return w.Err()
-	case <-s.draining:
-		return errShuttingDown
-	}
-}
-
-// errShuttingDown is Expected: this instance is healthy, just leaving, so
-// the client should watch again elsewhere without counting it as a failure.
-var errShuttingDown = errs.New(errs.Unavailable, errs.ReasonUnavailable, "server is shutting down; watch again").AsExpected()
-
-// drainSignal is closed when ready, having been true, turns false.
-func drainSignal(ready *health.Readiness) <-chan struct{} {
-	ch := make(chan struct{})
-	if ready == nil {
-		return ch
-	}
-	var (
-		mu   sync.Mutex
-		seen bool
-		once sync.Once
-	)
-	ready.Subscribe(func(r bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if r {
-			seen = true
-		} else if seen {
-			once.Do(func() { close(ch) })
-		}
-	})
-	return ch
-}
-
-func readSubscriptions(ctx context.Context, stream productsv1.ProductsService_WatchStockServer, w *StockWatch) error {
-	for {
-		m, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			// Half-close: keep the watch running (see WatchStock).
-			<-ctx.Done()
-			return ctx.Err()
-		}
-		if err != nil {
-			return err
-		}
-		switch a := m.GetAction().(type) {
-		case *productsv1.WatchStockRequest_Subscribe:
-			err = w.Subscribe(ctx, a.Subscribe.GetProductIds())
-		case *productsv1.WatchStockRequest_Unsubscribe:
-			err = w.Unsubscribe(a.Unsubscribe.GetProductIds())
-		default:
-			err = errs.Invalid(errs.FieldViolation{Field: "action", Message: "must be subscribe or unsubscribe"})
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
 func decodeCreateProduct(_ context.Context, r *productsv1.CreateProductRequest) (NewProduct, error) {
 	return NewProduct{SKU: r.GetSku(), Name: r.GetName(), Description: r.GetDescription(), Category: r.GetCategory(),
 		PriceCents: r.GetPriceCents(), Currency: r.GetCurrency(), Stock: r.GetStock()}, nil
@@ -251,9 +163,11 @@ func decodeAdjustStock(_ context.Context, r *productsv1.AdjustStockRequest) (Sto
 
 func decodeReserve(_ context.Context, r *productsv1.ReserveInventoryRequest) (ReserveRequest, error) {
 	req := ReserveRequest{ReservationID: r.GetReservationId(), IdempotencyKey: r.GetIdempotencyKey(),
-		Items: make([]ReservationItem, len(r.GetItems()))}
+		Items: make([]StockItem, len(r.GetItems()))}
 	for i, it := range r.GetItems() {
-		req.Items[i] = ReservationItem{ProductID: it.GetProductId(), Quantity: it.GetQuantity()}
+		// Prices in a request are ignored: the reservation records the
+		// product's own.
+		req.Items[i] = StockItem{ProductID: it.GetProductId(), Quantity: it.GetQuantity()}
 	}
 	if r.Ttl != nil {
 		if err := r.Ttl.CheckValid(); err != nil {
@@ -269,11 +183,32 @@ func decodeCommit(_ context.Context, r *productsv1.CommitReservationRequest) (Re
 }
 
 func decodeRelease(_ context.Context, r *productsv1.ReleaseReservationRequest) (ReservationRef, error) {
-	return ReservationRef{ReservationID: r.GetReservationId(), IdempotencyKey: r.GetIdempotencyKey()}, nil
+	return ReservationRef{ReservationID: r.GetReservationId(), ReservationKey: r.GetReservationIdempotencyKey(),
+		IdempotencyKey: r.GetIdempotencyKey()}, nil
+}
+
+func decodeRestock(_ context.Context, r *productsv1.RestockItemsRequest) (RestockRequest, error) {
+	req := RestockRequest{IdempotencyKey: r.GetIdempotencyKey(), Items: make([]StockItem, len(r.GetItems()))}
+	for i, it := range r.GetItems() {
+		req.Items[i] = StockItem{ProductID: it.GetProductId(), Quantity: it.GetQuantity()}
+	}
+	return req, nil
 }
 
 func encodeProduct(_ context.Context, p Product) (*productsv1.Product, error) {
 	return productToPB(p), nil
+}
+
+func encodeStockResult(_ context.Context, r StockResult) (*productsv1.Product, error) {
+	return productToPB(r.Product), nil
+}
+
+func encodeRestock(_ context.Context, r RestockResult) (*productsv1.RestockItemsResponse, error) {
+	out := &productsv1.RestockItemsResponse{Products: make([]*productsv1.Product, len(r.Products)), Replayed: r.Replayed}
+	for i, p := range r.Products {
+		out.Products[i] = productToPB(p)
+	}
+	return out, nil
 }
 
 func encodeBatch(_ context.Context, b BatchResult) (*productsv1.BatchGetProductsResponse, error) {
@@ -298,7 +233,8 @@ func encodeReservation(_ context.Context, r Reservation) (*productsv1.Reservatio
 		Items:     make([]*productsv1.ReservationItem, len(r.Items)),
 		ExpiresAt: timestamppb.New(r.ExpiresAt), CreatedAt: timestamppb.New(r.CreatedAt), UpdatedAt: timestamppb.New(r.UpdatedAt)}
 	for i, it := range r.Items {
-		out.Items[i] = &productsv1.ReservationItem{ProductId: it.ProductID, Quantity: it.Quantity}
+		out.Items[i] = &productsv1.ReservationItem{ProductId: it.ProductID, Quantity: it.Quantity,
+			UnitPriceCents: it.UnitPriceCents, Currency: it.Currency}
 	}
 	return out, nil
 }

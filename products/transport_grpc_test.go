@@ -154,6 +154,9 @@ func TestGRPCReservations(t *testing.T) {
 		!r.GetExpiresAt().AsTime().Equal(testEpoch.Add(time.Minute)) || len(r.GetItems()) != 1 {
 		t.Fatalf("reserve = %v, %v", r, err)
 	}
+	if it := r.GetItems()[0]; it.GetUnitPriceCents() != 500 || it.GetCurrency() != "EUR" {
+		t.Fatalf("item price %v", it)
+	}
 	again, err := g.client.ReserveInventory(ctx, req)
 	if err != nil || again.GetId() != r.GetId() {
 		t.Fatalf("replay = %v, %v", again, err)
@@ -189,6 +192,38 @@ func TestGRPCReservations(t *testing.T) {
 	if got := g.get(t, p.ID); got.Stock != 0 || got.Reserved != 0 {
 		t.Fatalf("after commit of 3: %+v", got)
 	}
+
+	// A compensation by the key of a Reserve that never arrived.
+	nothing, err := g.client.ReleaseReservation(ctx, &productsv1.ReleaseReservationRequest{ReservationIdempotencyKey: "order-2-reserve"})
+	if err != nil || nothing.GetStatus() != productsv1.ReservationStatus_RESERVATION_STATUS_RELEASED || len(nothing.GetItems()) != 0 {
+		t.Fatalf("release of nothing = %v, %v", nothing, err)
+	}
+	_, err = g.client.ReserveInventory(ctx, &productsv1.ReserveInventoryRequest{ReservationId: uuid.NewString(),
+		IdempotencyKey: "order-2-reserve", Items: []*productsv1.ReservationItem{{ProductId: p.ID, Quantity: 1}}})
+	kittest.WantStatus(t, err, codes.FailedPrecondition, "RESERVATION_RELEASED")
+	_, err = g.client.ReleaseReservation(ctx, &productsv1.ReleaseReservationRequest{ReservationId: r.GetId(), ReservationIdempotencyKey: "order-1"})
+	kittest.WantStatus(t, err, codes.InvalidArgument, errs.ReasonValidation)
+}
+
+// TestGRPCRestockItems: the internal restock needs no user token, applies
+// once per key and says when it replayed.
+func TestGRPCRestockItems(t *testing.T) {
+	g := newGRPCFixture(t, newFixture(t, newMemoryStore(), Options{}))
+	ctx := context.Background()
+	p := g.create(t, "RST", 1)
+	req := &productsv1.RestockItemsRequest{IdempotencyKey: "order-3-cancel",
+		Items: []*productsv1.RestockItem{{ProductId: p.ID, Quantity: 2}}}
+	for i := range 2 {
+		res, err := g.client.RestockItems(ctx, req)
+		if err != nil || len(res.GetProducts()) != 1 || res.GetProducts()[0].GetStock() != 3 || res.GetReplayed() != (i == 1) {
+			t.Fatalf("attempt %d: %v, %v", i+1, res, err)
+		}
+	}
+	req.Items[0].Quantity = 5
+	_, err := g.client.RestockItems(ctx, req)
+	kittest.WantStatus(t, err, codes.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED")
+	_, err = g.client.RestockItems(ctx, &productsv1.RestockItemsRequest{Items: req.Items})
+	kittest.WantStatus(t, err, codes.InvalidArgument, errs.ReasonValidation)
 }
 
 func TestGRPCListProducts(t *testing.T) {
@@ -348,6 +383,7 @@ func (w *watchClient) expect(t *testing.T, id string, stock, reserved int64) {
 }
 
 func TestGRPCWatchStock(t *testing.T) {
+	kittest.CheckGoroutines(t)
 	f := newFixture(t, newMemoryStore(), Options{})
 	startFeed(t, f)
 	g := newGRPCFixture(t, f)
@@ -390,6 +426,7 @@ func TestGRPCWatchStock(t *testing.T) {
 // with RESOURCE_EXHAUSTED instead of making the server buffer without
 // bound.
 func TestGRPCWatchStockSlowConsumer(t *testing.T) {
+	kittest.CheckGoroutines(t)
 	f := newFixture(t, newMemoryStore(), Options{WatchBuffer: 16})
 	startFeed(t, f)
 	g := newGRPCFixture(t, f)
@@ -442,6 +479,7 @@ func queued(f *fixture, id string) int {
 // TestGRPCWatchStockEndsWithClient: cancelling the call ends the handler and
 // unregisters the watch.
 func TestGRPCWatchStockEndsWithClient(t *testing.T) {
+	kittest.CheckGoroutines(t)
 	f := newFixture(t, newMemoryStore(), Options{})
 	g := newGRPCFixture(t, f)
 	p := f.create(t, "END", 1)
@@ -468,6 +506,7 @@ func TestGRPCWatchStockEndsWithClient(t *testing.T) {
 // (shutdown step 2), open watches end with UNAVAILABLE instead of holding
 // the drain open.
 func TestGRPCWatchStockEndsOnShutdown(t *testing.T) {
+	kittest.CheckGoroutines(t)
 	f := newFixture(t, newMemoryStore(), Options{})
 	ready := health.New()
 	ready.SetReady(true)

@@ -6,11 +6,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/go-kit/kit/endpoint"
 	"github.com/gorilla/mux"
 
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/httpx"
+	"github.com/kitshop/kitshop/kit/typed"
 )
 
 // NewHTTPHandler serves the Products routes of API.md. verifier
@@ -26,11 +28,11 @@ func NewHTTPHandler(e Endpoints, verifier *auth.Verifier) http.Handler {
 	api.Methods(http.MethodGet).Path("/products/{id}").
 		Handler(httpx.Handler[string, Product](e.GetProduct, pathID, http.StatusOK))
 	api.Methods(http.MethodPost).Path("/products").
-		Handler(requireAdmin(httpx.Handler[NewProduct, Product](e.CreateProduct, decodeCreate, http.StatusCreated)))
+		Handler(requireAdmin(httpx.Handler[NewProduct, createdProduct](located(e.CreateProduct), decodeCreate, http.StatusCreated)))
 	api.Methods(http.MethodPatch).Path("/products/{id}").
 		Handler(requireAdmin(httpx.Handler[ProductUpdate, Product](e.UpdateProduct, decodePatch, http.StatusOK)))
 	api.Methods(http.MethodPost).Path("/products/{id}/stock").
-		Handler(requireAdmin(httpx.Handler[StockAdjustment, Product](e.AdjustStock, decodeStock, http.StatusOK)))
+		Handler(requireAdmin(httpx.Handler[StockAdjustment, StockResult](e.AdjustStock, decodeStock, http.StatusOK)))
 	return verifier.Middleware(r)
 }
 
@@ -70,6 +72,45 @@ func (p Product) MarshalJSON() ([]byte, error) {
 		PriceCents: p.PriceCents, Currency: p.Currency, Stock: p.Stock, Reserved: p.Reserved,
 		Available: p.Available(), Active: p.Active, CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
 	})
+}
+
+// Response headers API.md asks for. Stopgap: kit/httpx is getting one
+// mechanism for Location and Idempotent-Replayed; until then these use its
+// httptransport.Headerer support.
+
+// createdProduct is the 201 of POST /products, with the new product's
+// Location; its JSON is the Product's.
+type createdProduct struct{ Product }
+
+func (c createdProduct) Headers() http.Header {
+	return http.Header{"Location": {"/api/v1/products/" + c.ID}}
+}
+
+// located answers e's Product as a createdProduct.
+func located(e endpoint.Endpoint) endpoint.Endpoint {
+	return func(ctx context.Context, req any) (any, error) {
+		resp, err := e(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		p, err := typed.Cast[Product](resp)
+		if err != nil {
+			return nil, err
+		}
+		return createdProduct{p}, nil
+	}
+}
+
+// MarshalJSON writes the adjusted product.
+func (r StockResult) MarshalJSON() ([]byte, error) { return r.Product.MarshalJSON() }
+
+// Headers marks a repeat of a keyed adjustment, as for every replayed
+// idempotent request.
+func (r StockResult) Headers() http.Header {
+	if !r.Replayed {
+		return nil
+	}
+	return http.Header{"Idempotent-Replayed": {"true"}}
 }
 
 // createBody is the POST /products body. price_cents has no sensible

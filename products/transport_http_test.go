@@ -36,6 +36,9 @@ func TestHTTPCreateAndGet(t *testing.T) {
 	f := newHTTPFixture(t)
 	r := f.JSON(t, "POST", "/api/v1/products", f.admin, lampJSON)
 	kittest.ExpectStatus(t, r, 201)
+	if loc, id := r.Header.Get("Location"), r.Body["id"]; id == nil || loc != "/api/v1/products/"+id.(string) {
+		t.Fatalf("Location %q for product %v", loc, id)
+	}
 	want := map[string]any{"sku": "LAMP-1", "name": "Brass lamp", "description": "warm light", "category": "lighting",
 		"price_cents": float64(1999), "currency": "USD", "stock": float64(5), "reserved": float64(0),
 		"available": float64(5), "active": true}
@@ -127,15 +130,36 @@ func TestHTTPStock(t *testing.T) {
 	kittest.ExpectProblem(t, f.JSON(t, "POST", path, f.admin, `{}`), 400, "VALIDATION_FAILED")
 	kittest.ExpectProblem(t, f.JSON(t, "POST", path, f.admin, `{"delta":"3"}`), 400, "MALFORMED_JSON")
 
+	if r.Header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("unkeyed adjustment marked replayed: %v", r.Header)
+	}
 	keyed := http.Header{"Content-Type": {"application/json"}, "Idempotency-Key": {"restock-7"}}
-	for range 2 {
+	for i := range 2 {
 		r = f.Do(t, "POST", path, f.admin, keyed, `{"delta":10}`)
 		kittest.ExpectStatus(t, r, 200)
-		if r.Body["stock"] != float64(18) {
+		if r.Body["stock"] != float64(18) || len(r.Body) != 13 {
 			t.Fatalf("keyed adjust applied twice? %v", r.Body)
+		}
+		// Only the repeat says it is one.
+		if got, want := r.Header.Get("Idempotent-Replayed"), map[int]string{0: "", 1: "true"}[i]; got != want {
+			t.Fatalf("attempt %d: Idempotent-Replayed %q, want %q", i+1, got, want)
 		}
 	}
 	kittest.ExpectProblem(t, f.Do(t, "POST", path, f.admin, keyed, `{"delta":11}`), 422, "IDEMPOTENCY_KEY_REUSED")
+}
+
+// TestHTTPHasNoInternalRoutes: the saga's calls (reservations, restock)
+// are internal gRPC methods with no HTTP route.
+func TestHTTPHasNoInternalRoutes(t *testing.T) {
+	f := newHTTPFixture(t)
+	p := f.create(t, "INT", 5)
+	for _, path := range []string{"/api/v1/products/" + p.ID + "/restock", "/api/v1/restock", "/api/v1/reservations"} {
+		r := f.JSON(t, "POST", path, f.admin, `{"idempotency_key":"k","items":[{"product_id":"`+p.ID+`","quantity":1}]}`)
+		kittest.ExpectProblem(t, r, 404, "ROUTE_NOT_FOUND")
+	}
+	if got := f.get(t, p.ID); got.Stock != 5 {
+		t.Fatalf("stock changed: %+v", got)
+	}
 }
 
 func TestHTTPSearch(t *testing.T) {

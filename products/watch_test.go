@@ -38,7 +38,7 @@ func startFeed(t *testing.T, f *fixture) {
 func waitFeedLive(t *testing.T, f *fixture) {
 	t.Helper()
 	probe := f.create(t, "PROBE-"+uuid.NewString()[:8], 1)
-	w := f.svc.WatchStock(context.Background())
+	w := mustWatch(t, f.svc)
 	defer w.Close()
 	if err := w.Subscribe(context.Background(), []string{probe.ID}); err != nil {
 		t.Fatal(err)
@@ -59,6 +59,17 @@ func waitFeedLive(t *testing.T, f *fixture) {
 		}
 	}
 	t.Fatal("stock feed never delivered a change")
+}
+
+// mustWatch opens a stock watch that closes when the test ends.
+func mustWatch(t testing.TB, svc Service) *StockWatch {
+	t.Helper()
+	w, err := svc.WatchStock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return w
 }
 
 func next(t *testing.T, w *StockWatch) StockLevel {
@@ -88,7 +99,7 @@ func TestWatchStock(t *testing.T) {
 		ctx := context.Background()
 		p, q := f.create(t, "W1", 10), f.create(t, "W2", 5)
 
-		w := f.svc.WatchStock(ctx)
+		w := mustWatch(t, f.svc)
 		defer w.Close()
 		if err := w.Subscribe(ctx, []string{p.ID}); err != nil {
 			t.Fatal(err)
@@ -165,7 +176,7 @@ func TestWatchStockSlowConsumerIsCutOff(t *testing.T) {
 		startFeed(t, f)
 		ctx := context.Background()
 		p := f.create(t, "SLOW", 100)
-		w := f.svc.WatchStock(ctx)
+		w := mustWatch(t, f.svc)
 		defer w.Close()
 		if err := w.Subscribe(ctx, []string{p.ID}); err != nil {
 			t.Fatal(err)
@@ -196,7 +207,7 @@ func TestWatchStockSlowConsumerIsCutOff(t *testing.T) {
 			}
 		}
 		// Other watchers are unaffected.
-		w2 := f.svc.WatchStock(ctx)
+		w2 := mustWatch(t, f.svc)
 		defer w2.Close()
 		if err := w2.Subscribe(ctx, []string{p.ID}); err != nil {
 			t.Fatal(err)
@@ -207,18 +218,57 @@ func TestWatchStockSlowConsumerIsCutOff(t *testing.T) {
 
 func TestWatchStockValidation(t *testing.T) {
 	f := newFixture(t, newMemoryStore(), Options{})
-	w := f.svc.WatchStock(context.Background())
-	defer w.Close()
+	w := mustWatch(t, f.svc)
 	err := w.Subscribe(context.Background(), []string{uuid.NewString(), "nope"})
 	wantFields(t, err, "subscribe.product_ids[1]")
-	many := make([]string, MaxWatchedProducts+1)
-	for i := range many {
-		many[i] = uuid.NewString()
-	}
-	wantFields(t, w.Subscribe(context.Background(), many), "subscribe.product_ids")
 	// Unknown products are accepted and simply have no level yet.
 	if err := w.Subscribe(context.Background(), []string{uuid.NewString()}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWatchStockSubscriptionLimit: one watch follows at most
+// MaxWatchedProducts products; ids it already follows do not count again.
+func TestWatchStockSubscriptionLimit(t *testing.T) {
+	f := newFixture(t, newMemoryStore(), Options{MaxWatchedProducts: 3})
+	ctx := context.Background()
+	w := mustWatch(t, f.svc)
+	a, b, c := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	if err := w.Subscribe(ctx, []string{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	err := w.Subscribe(ctx, []string{a, c, uuid.NewString()})
+	if e := kittest.WantErr(t, err, errs.ResourceExhausted, "TOO_MANY_SUBSCRIPTIONS"); e.Meta["limit"] != int64(3) {
+		t.Fatalf("meta %v", e.Meta)
+	}
+	// Nothing of the refused request was added: room for exactly one more.
+	if err := w.Subscribe(ctx, []string{a, b, c}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Unsubscribe([]string{a}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Subscribe(ctx, []string{uuid.NewString()}); err != nil {
+		t.Fatalf("after unsubscribe: %v", err)
+	}
+}
+
+// TestWatchStockWatcherLimit: a process serves at most MaxWatchers watches;
+// closing one (twice, even) frees exactly one place.
+func TestWatchStockWatcherLimit(t *testing.T) {
+	f := newFixture(t, newMemoryStore(), Options{MaxWatchers: 2})
+	ctx := context.Background()
+	first := mustWatch(t, f.svc)
+	mustWatch(t, f.svc)
+	_, err := f.svc.WatchStock(ctx)
+	if e := kittest.WantErr(t, err, errs.ResourceExhausted, "TOO_MANY_WATCHERS"); e.HTTPStatus() != 429 || !e.Expected {
+		t.Fatalf("status %d, expected %v", e.HTTPStatus(), e.Expected)
+	}
+	first.Close()
+	first.Close()
+	mustWatch(t, f.svc)
+	if _, err := f.svc.WatchStock(ctx); err == nil {
+		t.Fatal("a second Close freed a second place")
 	}
 }
 
@@ -231,7 +281,7 @@ func TestWatchStockAcrossInstances(t *testing.T) {
 	startFeed(t, b)
 	ctx := context.Background()
 	p := a.create(t, "XI", 10)
-	w := b.svc.WatchStock(ctx)
+	w := mustWatch(t, b.svc)
 	defer w.Close()
 	if err := w.Subscribe(ctx, []string{p.ID}); err != nil {
 		t.Fatal(err)
@@ -252,7 +302,7 @@ func TestWatchStockResync(t *testing.T) {
 	f := newFixture(t, store, Options{})
 	ctx := context.Background()
 	p := f.create(t, "RS", 10)
-	w := f.svc.WatchStock(ctx)
+	w := mustWatch(t, f.svc)
 	defer w.Close()
 	if err := w.Subscribe(ctx, []string{p.ID}); err != nil {
 		t.Fatal(err)
@@ -271,4 +321,45 @@ func TestWatchStockResync(t *testing.T) {
 	if l, err := w.Next(c); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("repeated level delivered: %+v, %v", l, err)
 	}
+}
+
+// TestWatchStockResyncRunsOnTheWatchersContext: the re-read after a lost
+// notification runs in the watcher's Next, on its context, and nowhere
+// else: when the watcher stops waiting, the read stops, and no goroutine
+// is left reading for nobody.
+func TestWatchStockResyncRunsOnTheWatchersContext(t *testing.T) {
+	kittest.CheckGoroutines(t)
+	store := newGatedStore()
+	f := newFixture(t, store, Options{})
+	ctx := context.Background()
+	p := f.create(t, "RSC", 10)
+	w := mustWatch(t, f.svc)
+	if err := w.Subscribe(ctx, []string{p.ID}); err != nil {
+		t.Fatal(err)
+	}
+	expectLevel(t, w, p.ID, 10, 0)
+
+	store.block.Store(true)
+	f.impl.broker.Resync()
+	if n := store.inside.Load(); n != 0 {
+		t.Fatalf("Resync read the store itself (%d reads), not in the watcher's Next", n)
+	}
+	c, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if l, err := w.Next(c); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Next = %+v, %v; want the deadline", l, err)
+	}
+	store.waitEntered(t) // the resync did read...
+	if n := store.inside.Load(); n != 0 {
+		t.Fatalf("%d resync read(s) still running after the watcher's context ended", n) // ...and stopped with Next
+	}
+
+	// Once the store answers again, a later resync delivers the change
+	// the watcher missed.
+	store.block.Store(false)
+	if _, _, err := f.store.AdjustStock(ctx, StockAdjustment{ProductID: p.ID, Delta: 1}, testEpoch); err != nil {
+		t.Fatal(err)
+	}
+	f.impl.broker.Resync()
+	expectLevel(t, w, p.ID, 11, 0)
 }

@@ -751,11 +751,15 @@ func (x *AdjustStockRequest) GetIdempotencyKey() string {
 }
 
 type ReservationItem struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ProductId     string                 `protobuf:"bytes,1,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
-	Quantity      int64                  `protobuf:"varint,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ProductId string                 `protobuf:"bytes,1,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	Quantity  int64                  `protobuf:"varint,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	// The product's price per unit when it was reserved, and its ISO 4217
+	// currency. Set by the server; ignored in ReserveInventoryRequest.
+	UnitPriceCents int64  `protobuf:"varint,3,opt,name=unit_price_cents,json=unitPriceCents,proto3" json:"unit_price_cents,omitempty"`
+	Currency       string `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ReservationItem) Reset() {
@@ -800,6 +804,20 @@ func (x *ReservationItem) GetQuantity() int64 {
 		return x.Quantity
 	}
 	return 0
+}
+
+func (x *ReservationItem) GetUnitPriceCents() int64 {
+	if x != nil {
+		return x.UnitPriceCents
+	}
+	return 0
+}
+
+func (x *ReservationItem) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
 }
 
 type Reservation struct {
@@ -957,9 +975,11 @@ func (x *ReserveInventoryRequest) GetIdempotencyKey() string {
 }
 
 type CommitReservationRequest struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	ReservationId  string                 `protobuf:"bytes,1,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
-	IdempotencyKey string                 `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ReservationId string                 `protobuf:"bytes,1,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
+	// This call's own key. Commit is idempotent by the reservation's state,
+	// so it is optional and only validated.
+	IdempotencyKey string `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -1008,12 +1028,20 @@ func (x *CommitReservationRequest) GetIdempotencyKey() string {
 	return ""
 }
 
+// Names the reservation by reservation_id, or by
+// reservation_idempotency_key: exactly one of the two. A saga whose
+// ReserveInventory call timed out can release by the key it sent.
 type ReleaseReservationRequest struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	ReservationId  string                 `protobuf:"bytes,1,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
-	IdempotencyKey string                 `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ReservationId string                 `protobuf:"bytes,1,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
+	// This call's own key. Release is idempotent by the reservation's state,
+	// so it is optional and only validated.
+	IdempotencyKey string `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	// The idempotency_key of the ReserveInventory call (which defaults to
+	// its reservation_id).
+	ReservationIdempotencyKey string `protobuf:"bytes,3,opt,name=reservation_idempotency_key,json=reservationIdempotencyKey,proto3" json:"reservation_idempotency_key,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *ReleaseReservationRequest) Reset() {
@@ -1060,6 +1088,173 @@ func (x *ReleaseReservationRequest) GetIdempotencyKey() string {
 	return ""
 }
 
+func (x *ReleaseReservationRequest) GetReservationIdempotencyKey() string {
+	if x != nil {
+		return x.ReservationIdempotencyKey
+	}
+	return ""
+}
+
+type RestockItemsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required; at most 200 bytes.
+	IdempotencyKey string `protobuf:"bytes,1,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	// Duplicates of a product are added up; at most 100 items.
+	Items         []*RestockItem `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestockItemsRequest) Reset() {
+	*x = RestockItemsRequest{}
+	mi := &file_products_v1_products_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestockItemsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestockItemsRequest) ProtoMessage() {}
+
+func (x *RestockItemsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_products_v1_products_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestockItemsRequest.ProtoReflect.Descriptor instead.
+func (*RestockItemsRequest) Descriptor() ([]byte, []int) {
+	return file_products_v1_products_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RestockItemsRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *RestockItemsRequest) GetItems() []*RestockItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type RestockItem struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProductId     string                 `protobuf:"bytes,1,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	Quantity      int64                  `protobuf:"varint,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestockItem) Reset() {
+	*x = RestockItem{}
+	mi := &file_products_v1_products_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestockItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestockItem) ProtoMessage() {}
+
+func (x *RestockItem) ProtoReflect() protoreflect.Message {
+	mi := &file_products_v1_products_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestockItem.ProtoReflect.Descriptor instead.
+func (*RestockItem) Descriptor() ([]byte, []int) {
+	return file_products_v1_products_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RestockItem) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+func (x *RestockItem) GetQuantity() int64 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+type RestockItemsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The restocked products as they are now, in product id order.
+	Products []*Product `protobuf:"bytes,1,rep,name=products,proto3" json:"products,omitempty"`
+	// True when this was a repeat of a restock already applied.
+	Replayed      bool `protobuf:"varint,2,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestockItemsResponse) Reset() {
+	*x = RestockItemsResponse{}
+	mi := &file_products_v1_products_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestockItemsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestockItemsResponse) ProtoMessage() {}
+
+func (x *RestockItemsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_products_v1_products_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestockItemsResponse.ProtoReflect.Descriptor instead.
+func (*RestockItemsResponse) Descriptor() ([]byte, []int) {
+	return file_products_v1_products_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RestockItemsResponse) GetProducts() []*Product {
+	if x != nil {
+		return x.Products
+	}
+	return nil
+}
+
+func (x *RestockItemsResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
+}
+
 type ListProductsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Products per message; default 500, at most 1000.
@@ -1070,7 +1265,7 @@ type ListProductsRequest struct {
 
 func (x *ListProductsRequest) Reset() {
 	*x = ListProductsRequest{}
-	mi := &file_products_v1_products_proto_msgTypes[14]
+	mi := &file_products_v1_products_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1082,7 +1277,7 @@ func (x *ListProductsRequest) String() string {
 func (*ListProductsRequest) ProtoMessage() {}
 
 func (x *ListProductsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[14]
+	mi := &file_products_v1_products_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1095,7 +1290,7 @@ func (x *ListProductsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProductsRequest.ProtoReflect.Descriptor instead.
 func (*ListProductsRequest) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{14}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListProductsRequest) GetBatchSize() int32 {
@@ -1114,7 +1309,7 @@ type ListProductsResponse struct {
 
 func (x *ListProductsResponse) Reset() {
 	*x = ListProductsResponse{}
-	mi := &file_products_v1_products_proto_msgTypes[15]
+	mi := &file_products_v1_products_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1126,7 +1321,7 @@ func (x *ListProductsResponse) String() string {
 func (*ListProductsResponse) ProtoMessage() {}
 
 func (x *ListProductsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[15]
+	mi := &file_products_v1_products_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1139,7 +1334,7 @@ func (x *ListProductsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProductsResponse.ProtoReflect.Descriptor instead.
 func (*ListProductsResponse) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{15}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListProductsResponse) GetProducts() []*Product {
@@ -1166,7 +1361,7 @@ type ImportProductsRequest struct {
 
 func (x *ImportProductsRequest) Reset() {
 	*x = ImportProductsRequest{}
-	mi := &file_products_v1_products_proto_msgTypes[16]
+	mi := &file_products_v1_products_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1373,7 @@ func (x *ImportProductsRequest) String() string {
 func (*ImportProductsRequest) ProtoMessage() {}
 
 func (x *ImportProductsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[16]
+	mi := &file_products_v1_products_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1386,7 @@ func (x *ImportProductsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportProductsRequest.ProtoReflect.Descriptor instead.
 func (*ImportProductsRequest) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{16}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ImportProductsRequest) GetSku() string {
@@ -1264,7 +1459,7 @@ type ImportError struct {
 
 func (x *ImportError) Reset() {
 	*x = ImportError{}
-	mi := &file_products_v1_products_proto_msgTypes[17]
+	mi := &file_products_v1_products_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1276,7 +1471,7 @@ func (x *ImportError) String() string {
 func (*ImportError) ProtoMessage() {}
 
 func (x *ImportError) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[17]
+	mi := &file_products_v1_products_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1289,7 +1484,7 @@ func (x *ImportError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportError.ProtoReflect.Descriptor instead.
 func (*ImportError) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{17}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ImportError) GetRow() int64 {
@@ -1332,7 +1527,7 @@ type ImportProductsResponse struct {
 
 func (x *ImportProductsResponse) Reset() {
 	*x = ImportProductsResponse{}
-	mi := &file_products_v1_products_proto_msgTypes[18]
+	mi := &file_products_v1_products_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +1539,7 @@ func (x *ImportProductsResponse) String() string {
 func (*ImportProductsResponse) ProtoMessage() {}
 
 func (x *ImportProductsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[18]
+	mi := &file_products_v1_products_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +1552,7 @@ func (x *ImportProductsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportProductsResponse.ProtoReflect.Descriptor instead.
 func (*ImportProductsResponse) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{18}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ImportProductsResponse) GetCreated() int64 {
@@ -1401,7 +1596,7 @@ type WatchStockRequest struct {
 
 func (x *WatchStockRequest) Reset() {
 	*x = WatchStockRequest{}
-	mi := &file_products_v1_products_proto_msgTypes[19]
+	mi := &file_products_v1_products_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1413,7 +1608,7 @@ func (x *WatchStockRequest) String() string {
 func (*WatchStockRequest) ProtoMessage() {}
 
 func (x *WatchStockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[19]
+	mi := &file_products_v1_products_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1426,7 +1621,7 @@ func (x *WatchStockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchStockRequest.ProtoReflect.Descriptor instead.
 func (*WatchStockRequest) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{19}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchStockRequest) GetAction() isWatchStockRequest_Action {
@@ -1479,7 +1674,7 @@ type StockSubscription struct {
 
 func (x *StockSubscription) Reset() {
 	*x = StockSubscription{}
-	mi := &file_products_v1_products_proto_msgTypes[20]
+	mi := &file_products_v1_products_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +1686,7 @@ func (x *StockSubscription) String() string {
 func (*StockSubscription) ProtoMessage() {}
 
 func (x *StockSubscription) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[20]
+	mi := &file_products_v1_products_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +1699,7 @@ func (x *StockSubscription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StockSubscription.ProtoReflect.Descriptor instead.
 func (*StockSubscription) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{20}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StockSubscription) GetProductIds() []string {
@@ -1527,7 +1722,7 @@ type StockLevel struct {
 
 func (x *StockLevel) Reset() {
 	*x = StockLevel{}
-	mi := &file_products_v1_products_proto_msgTypes[21]
+	mi := &file_products_v1_products_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1539,7 +1734,7 @@ func (x *StockLevel) String() string {
 func (*StockLevel) ProtoMessage() {}
 
 func (x *StockLevel) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[21]
+	mi := &file_products_v1_products_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1552,7 +1747,7 @@ func (x *StockLevel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StockLevel.ProtoReflect.Descriptor instead.
 func (*StockLevel) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{21}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StockLevel) GetProductId() string {
@@ -1661,11 +1856,13 @@ const file_products_v1_products_proto_rawDesc = "" +
 	"\x12AdjustStockRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05delta\x18\x02 \x01(\x03R\x05delta\x12'\n" +
-	"\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\"L\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\"\x92\x01\n" +
 	"\x0fReservationItem\x12\x1d\n" +
 	"\n" +
 	"product_id\x18\x01 \x01(\tR\tproductId\x12\x1a\n" +
-	"\bquantity\x18\x02 \x01(\x03R\bquantity\"\xca\x02\n" +
+	"\bquantity\x18\x02 \x01(\x03R\bquantity\x12(\n" +
+	"\x10unit_price_cents\x18\x03 \x01(\x03R\x0eunitPriceCents\x12\x1a\n" +
+	"\bcurrency\x18\x04 \x01(\tR\bcurrency\"\xca\x02\n" +
 	"\vReservation\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12>\n" +
 	"\x06status\x18\x02 \x01(\x0e2&.kitshop.products.v1.ReservationStatusR\x06status\x12:\n" +
@@ -1683,10 +1880,21 @@ const file_products_v1_products_proto_rawDesc = "" +
 	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"j\n" +
 	"\x18CommitReservationRequest\x12%\n" +
 	"\x0ereservation_id\x18\x01 \x01(\tR\rreservationId\x12'\n" +
-	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\"k\n" +
+	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\"\xab\x01\n" +
 	"\x19ReleaseReservationRequest\x12%\n" +
 	"\x0ereservation_id\x18\x01 \x01(\tR\rreservationId\x12'\n" +
-	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\"4\n" +
+	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12>\n" +
+	"\x1breservation_idempotency_key\x18\x03 \x01(\tR\x19reservationIdempotencyKey\"v\n" +
+	"\x13RestockItemsRequest\x12'\n" +
+	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\x126\n" +
+	"\x05items\x18\x02 \x03(\v2 .kitshop.products.v1.RestockItemR\x05items\"H\n" +
+	"\vRestockItem\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x01 \x01(\tR\tproductId\x12\x1a\n" +
+	"\bquantity\x18\x02 \x01(\x03R\bquantity\"l\n" +
+	"\x14RestockItemsResponse\x128\n" +
+	"\bproducts\x18\x01 \x03(\v2\x1c.kitshop.products.v1.ProductR\bproducts\x12\x1a\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed\"4\n" +
 	"\x13ListProductsRequest\x12\x1d\n" +
 	"\n" +
 	"batch_size\x18\x01 \x01(\x05R\tbatchSize\"P\n" +
@@ -1733,7 +1941,8 @@ const file_products_v1_products_proto_rawDesc = "" +
 	"\x1bRESERVATION_STATUS_RESERVED\x10\x01\x12 \n" +
 	"\x1cRESERVATION_STATUS_COMMITTED\x10\x02\x12\x1f\n" +
 	"\x1bRESERVATION_STATUS_RELEASED\x10\x03\x12\x1e\n" +
-	"\x1aRESERVATION_STATUS_EXPIRED\x10\x042\xac\t\n" +
+	"\x1aRESERVATION_STATUS_EXPIRED\x10\x042\x91\n" +
+	"\n" +
 	"\x0fProductsService\x12X\n" +
 	"\rCreateProduct\x12).kitshop.products.v1.CreateProductRequest\x1a\x1c.kitshop.products.v1.Product\x12X\n" +
 	"\rUpdateProduct\x12).kitshop.products.v1.UpdateProductRequest\x1a\x1c.kitshop.products.v1.Product\x12R\n" +
@@ -1744,7 +1953,8 @@ const file_products_v1_products_proto_rawDesc = "" +
 	"\vAdjustStock\x12'.kitshop.products.v1.AdjustStockRequest\x1a\x1c.kitshop.products.v1.Product\x12b\n" +
 	"\x10ReserveInventory\x12,.kitshop.products.v1.ReserveInventoryRequest\x1a .kitshop.products.v1.Reservation\x12d\n" +
 	"\x11CommitReservation\x12-.kitshop.products.v1.CommitReservationRequest\x1a .kitshop.products.v1.Reservation\x12f\n" +
-	"\x12ReleaseReservation\x12..kitshop.products.v1.ReleaseReservationRequest\x1a .kitshop.products.v1.Reservation\x12e\n" +
+	"\x12ReleaseReservation\x12..kitshop.products.v1.ReleaseReservationRequest\x1a .kitshop.products.v1.Reservation\x12c\n" +
+	"\fRestockItems\x12(.kitshop.products.v1.RestockItemsRequest\x1a).kitshop.products.v1.RestockItemsResponse\x12e\n" +
 	"\fListProducts\x12(.kitshop.products.v1.ListProductsRequest\x1a).kitshop.products.v1.ListProductsResponse0\x01\x12k\n" +
 	"\x0eImportProducts\x12*.kitshop.products.v1.ImportProductsRequest\x1a+.kitshop.products.v1.ImportProductsResponse(\x01\x12Y\n" +
 	"\n" +
@@ -1763,7 +1973,7 @@ func file_products_v1_products_proto_rawDescGZIP() []byte {
 }
 
 var file_products_v1_products_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_products_v1_products_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_products_v1_products_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_products_v1_products_proto_goTypes = []any{
 	(ReservationStatus)(0),            // 0: kitshop.products.v1.ReservationStatus
 	(*Product)(nil),                   // 1: kitshop.products.v1.Product
@@ -1780,63 +1990,70 @@ var file_products_v1_products_proto_goTypes = []any{
 	(*ReserveInventoryRequest)(nil),   // 12: kitshop.products.v1.ReserveInventoryRequest
 	(*CommitReservationRequest)(nil),  // 13: kitshop.products.v1.CommitReservationRequest
 	(*ReleaseReservationRequest)(nil), // 14: kitshop.products.v1.ReleaseReservationRequest
-	(*ListProductsRequest)(nil),       // 15: kitshop.products.v1.ListProductsRequest
-	(*ListProductsResponse)(nil),      // 16: kitshop.products.v1.ListProductsResponse
-	(*ImportProductsRequest)(nil),     // 17: kitshop.products.v1.ImportProductsRequest
-	(*ImportError)(nil),               // 18: kitshop.products.v1.ImportError
-	(*ImportProductsResponse)(nil),    // 19: kitshop.products.v1.ImportProductsResponse
-	(*WatchStockRequest)(nil),         // 20: kitshop.products.v1.WatchStockRequest
-	(*StockSubscription)(nil),         // 21: kitshop.products.v1.StockSubscription
-	(*StockLevel)(nil),                // 22: kitshop.products.v1.StockLevel
-	(*timestamppb.Timestamp)(nil),     // 23: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),       // 24: google.protobuf.Duration
+	(*RestockItemsRequest)(nil),       // 15: kitshop.products.v1.RestockItemsRequest
+	(*RestockItem)(nil),               // 16: kitshop.products.v1.RestockItem
+	(*RestockItemsResponse)(nil),      // 17: kitshop.products.v1.RestockItemsResponse
+	(*ListProductsRequest)(nil),       // 18: kitshop.products.v1.ListProductsRequest
+	(*ListProductsResponse)(nil),      // 19: kitshop.products.v1.ListProductsResponse
+	(*ImportProductsRequest)(nil),     // 20: kitshop.products.v1.ImportProductsRequest
+	(*ImportError)(nil),               // 21: kitshop.products.v1.ImportError
+	(*ImportProductsResponse)(nil),    // 22: kitshop.products.v1.ImportProductsResponse
+	(*WatchStockRequest)(nil),         // 23: kitshop.products.v1.WatchStockRequest
+	(*StockSubscription)(nil),         // 24: kitshop.products.v1.StockSubscription
+	(*StockLevel)(nil),                // 25: kitshop.products.v1.StockLevel
+	(*timestamppb.Timestamp)(nil),     // 26: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),       // 27: google.protobuf.Duration
 }
 var file_products_v1_products_proto_depIdxs = []int32{
-	23, // 0: kitshop.products.v1.Product.created_at:type_name -> google.protobuf.Timestamp
-	23, // 1: kitshop.products.v1.Product.updated_at:type_name -> google.protobuf.Timestamp
+	26, // 0: kitshop.products.v1.Product.created_at:type_name -> google.protobuf.Timestamp
+	26, // 1: kitshop.products.v1.Product.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 2: kitshop.products.v1.BatchGetProductsResponse.products:type_name -> kitshop.products.v1.Product
 	1,  // 3: kitshop.products.v1.SearchProductsResponse.products:type_name -> kitshop.products.v1.Product
 	0,  // 4: kitshop.products.v1.Reservation.status:type_name -> kitshop.products.v1.ReservationStatus
 	10, // 5: kitshop.products.v1.Reservation.items:type_name -> kitshop.products.v1.ReservationItem
-	23, // 6: kitshop.products.v1.Reservation.expires_at:type_name -> google.protobuf.Timestamp
-	23, // 7: kitshop.products.v1.Reservation.created_at:type_name -> google.protobuf.Timestamp
-	23, // 8: kitshop.products.v1.Reservation.updated_at:type_name -> google.protobuf.Timestamp
+	26, // 6: kitshop.products.v1.Reservation.expires_at:type_name -> google.protobuf.Timestamp
+	26, // 7: kitshop.products.v1.Reservation.created_at:type_name -> google.protobuf.Timestamp
+	26, // 8: kitshop.products.v1.Reservation.updated_at:type_name -> google.protobuf.Timestamp
 	10, // 9: kitshop.products.v1.ReserveInventoryRequest.items:type_name -> kitshop.products.v1.ReservationItem
-	24, // 10: kitshop.products.v1.ReserveInventoryRequest.ttl:type_name -> google.protobuf.Duration
-	1,  // 11: kitshop.products.v1.ListProductsResponse.products:type_name -> kitshop.products.v1.Product
-	18, // 12: kitshop.products.v1.ImportProductsResponse.errors:type_name -> kitshop.products.v1.ImportError
-	21, // 13: kitshop.products.v1.WatchStockRequest.subscribe:type_name -> kitshop.products.v1.StockSubscription
-	21, // 14: kitshop.products.v1.WatchStockRequest.unsubscribe:type_name -> kitshop.products.v1.StockSubscription
-	23, // 15: kitshop.products.v1.StockLevel.at:type_name -> google.protobuf.Timestamp
-	2,  // 16: kitshop.products.v1.ProductsService.CreateProduct:input_type -> kitshop.products.v1.CreateProductRequest
-	3,  // 17: kitshop.products.v1.ProductsService.UpdateProduct:input_type -> kitshop.products.v1.UpdateProductRequest
-	4,  // 18: kitshop.products.v1.ProductsService.GetProduct:input_type -> kitshop.products.v1.GetProductRequest
-	5,  // 19: kitshop.products.v1.ProductsService.BatchGetProducts:input_type -> kitshop.products.v1.BatchGetProductsRequest
-	7,  // 20: kitshop.products.v1.ProductsService.SearchProducts:input_type -> kitshop.products.v1.SearchProductsRequest
-	9,  // 21: kitshop.products.v1.ProductsService.AdjustStock:input_type -> kitshop.products.v1.AdjustStockRequest
-	12, // 22: kitshop.products.v1.ProductsService.ReserveInventory:input_type -> kitshop.products.v1.ReserveInventoryRequest
-	13, // 23: kitshop.products.v1.ProductsService.CommitReservation:input_type -> kitshop.products.v1.CommitReservationRequest
-	14, // 24: kitshop.products.v1.ProductsService.ReleaseReservation:input_type -> kitshop.products.v1.ReleaseReservationRequest
-	15, // 25: kitshop.products.v1.ProductsService.ListProducts:input_type -> kitshop.products.v1.ListProductsRequest
-	17, // 26: kitshop.products.v1.ProductsService.ImportProducts:input_type -> kitshop.products.v1.ImportProductsRequest
-	20, // 27: kitshop.products.v1.ProductsService.WatchStock:input_type -> kitshop.products.v1.WatchStockRequest
-	1,  // 28: kitshop.products.v1.ProductsService.CreateProduct:output_type -> kitshop.products.v1.Product
-	1,  // 29: kitshop.products.v1.ProductsService.UpdateProduct:output_type -> kitshop.products.v1.Product
-	1,  // 30: kitshop.products.v1.ProductsService.GetProduct:output_type -> kitshop.products.v1.Product
-	6,  // 31: kitshop.products.v1.ProductsService.BatchGetProducts:output_type -> kitshop.products.v1.BatchGetProductsResponse
-	8,  // 32: kitshop.products.v1.ProductsService.SearchProducts:output_type -> kitshop.products.v1.SearchProductsResponse
-	1,  // 33: kitshop.products.v1.ProductsService.AdjustStock:output_type -> kitshop.products.v1.Product
-	11, // 34: kitshop.products.v1.ProductsService.ReserveInventory:output_type -> kitshop.products.v1.Reservation
-	11, // 35: kitshop.products.v1.ProductsService.CommitReservation:output_type -> kitshop.products.v1.Reservation
-	11, // 36: kitshop.products.v1.ProductsService.ReleaseReservation:output_type -> kitshop.products.v1.Reservation
-	16, // 37: kitshop.products.v1.ProductsService.ListProducts:output_type -> kitshop.products.v1.ListProductsResponse
-	19, // 38: kitshop.products.v1.ProductsService.ImportProducts:output_type -> kitshop.products.v1.ImportProductsResponse
-	22, // 39: kitshop.products.v1.ProductsService.WatchStock:output_type -> kitshop.products.v1.StockLevel
-	28, // [28:40] is the sub-list for method output_type
-	16, // [16:28] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	27, // 10: kitshop.products.v1.ReserveInventoryRequest.ttl:type_name -> google.protobuf.Duration
+	16, // 11: kitshop.products.v1.RestockItemsRequest.items:type_name -> kitshop.products.v1.RestockItem
+	1,  // 12: kitshop.products.v1.RestockItemsResponse.products:type_name -> kitshop.products.v1.Product
+	1,  // 13: kitshop.products.v1.ListProductsResponse.products:type_name -> kitshop.products.v1.Product
+	21, // 14: kitshop.products.v1.ImportProductsResponse.errors:type_name -> kitshop.products.v1.ImportError
+	24, // 15: kitshop.products.v1.WatchStockRequest.subscribe:type_name -> kitshop.products.v1.StockSubscription
+	24, // 16: kitshop.products.v1.WatchStockRequest.unsubscribe:type_name -> kitshop.products.v1.StockSubscription
+	26, // 17: kitshop.products.v1.StockLevel.at:type_name -> google.protobuf.Timestamp
+	2,  // 18: kitshop.products.v1.ProductsService.CreateProduct:input_type -> kitshop.products.v1.CreateProductRequest
+	3,  // 19: kitshop.products.v1.ProductsService.UpdateProduct:input_type -> kitshop.products.v1.UpdateProductRequest
+	4,  // 20: kitshop.products.v1.ProductsService.GetProduct:input_type -> kitshop.products.v1.GetProductRequest
+	5,  // 21: kitshop.products.v1.ProductsService.BatchGetProducts:input_type -> kitshop.products.v1.BatchGetProductsRequest
+	7,  // 22: kitshop.products.v1.ProductsService.SearchProducts:input_type -> kitshop.products.v1.SearchProductsRequest
+	9,  // 23: kitshop.products.v1.ProductsService.AdjustStock:input_type -> kitshop.products.v1.AdjustStockRequest
+	12, // 24: kitshop.products.v1.ProductsService.ReserveInventory:input_type -> kitshop.products.v1.ReserveInventoryRequest
+	13, // 25: kitshop.products.v1.ProductsService.CommitReservation:input_type -> kitshop.products.v1.CommitReservationRequest
+	14, // 26: kitshop.products.v1.ProductsService.ReleaseReservation:input_type -> kitshop.products.v1.ReleaseReservationRequest
+	15, // 27: kitshop.products.v1.ProductsService.RestockItems:input_type -> kitshop.products.v1.RestockItemsRequest
+	18, // 28: kitshop.products.v1.ProductsService.ListProducts:input_type -> kitshop.products.v1.ListProductsRequest
+	20, // 29: kitshop.products.v1.ProductsService.ImportProducts:input_type -> kitshop.products.v1.ImportProductsRequest
+	23, // 30: kitshop.products.v1.ProductsService.WatchStock:input_type -> kitshop.products.v1.WatchStockRequest
+	1,  // 31: kitshop.products.v1.ProductsService.CreateProduct:output_type -> kitshop.products.v1.Product
+	1,  // 32: kitshop.products.v1.ProductsService.UpdateProduct:output_type -> kitshop.products.v1.Product
+	1,  // 33: kitshop.products.v1.ProductsService.GetProduct:output_type -> kitshop.products.v1.Product
+	6,  // 34: kitshop.products.v1.ProductsService.BatchGetProducts:output_type -> kitshop.products.v1.BatchGetProductsResponse
+	8,  // 35: kitshop.products.v1.ProductsService.SearchProducts:output_type -> kitshop.products.v1.SearchProductsResponse
+	1,  // 36: kitshop.products.v1.ProductsService.AdjustStock:output_type -> kitshop.products.v1.Product
+	11, // 37: kitshop.products.v1.ProductsService.ReserveInventory:output_type -> kitshop.products.v1.Reservation
+	11, // 38: kitshop.products.v1.ProductsService.CommitReservation:output_type -> kitshop.products.v1.Reservation
+	11, // 39: kitshop.products.v1.ProductsService.ReleaseReservation:output_type -> kitshop.products.v1.Reservation
+	17, // 40: kitshop.products.v1.ProductsService.RestockItems:output_type -> kitshop.products.v1.RestockItemsResponse
+	19, // 41: kitshop.products.v1.ProductsService.ListProducts:output_type -> kitshop.products.v1.ListProductsResponse
+	22, // 42: kitshop.products.v1.ProductsService.ImportProducts:output_type -> kitshop.products.v1.ImportProductsResponse
+	25, // 43: kitshop.products.v1.ProductsService.WatchStock:output_type -> kitshop.products.v1.StockLevel
+	31, // [31:44] is the sub-list for method output_type
+	18, // [18:31] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_products_v1_products_proto_init() }
@@ -1846,8 +2063,8 @@ func file_products_v1_products_proto_init() {
 	}
 	file_products_v1_products_proto_msgTypes[2].OneofWrappers = []any{}
 	file_products_v1_products_proto_msgTypes[6].OneofWrappers = []any{}
-	file_products_v1_products_proto_msgTypes[16].OneofWrappers = []any{}
-	file_products_v1_products_proto_msgTypes[19].OneofWrappers = []any{
+	file_products_v1_products_proto_msgTypes[19].OneofWrappers = []any{}
+	file_products_v1_products_proto_msgTypes[22].OneofWrappers = []any{
 		(*WatchStockRequest_Subscribe)(nil),
 		(*WatchStockRequest_Unsubscribe)(nil),
 	}
@@ -1857,7 +2074,7 @@ func file_products_v1_products_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_products_v1_products_proto_rawDesc), len(file_products_v1_products_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   22,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,7 @@ const (
 	ProductsService_ReserveInventory_FullMethodName   = "/kitshop.products.v1.ProductsService/ReserveInventory"
 	ProductsService_CommitReservation_FullMethodName  = "/kitshop.products.v1.ProductsService/CommitReservation"
 	ProductsService_ReleaseReservation_FullMethodName = "/kitshop.products.v1.ProductsService/ReleaseReservation"
+	ProductsService_RestockItems_FullMethodName       = "/kitshop.products.v1.ProductsService/RestockItems"
 	ProductsService_ListProducts_FullMethodName       = "/kitshop.products.v1.ProductsService/ListProducts"
 	ProductsService_ImportProducts_FullMethodName     = "/kitshop.products.v1.ProductsService/ImportProducts"
 	ProductsService_WatchStock_FullMethodName         = "/kitshop.products.v1.ProductsService/WatchStock"
@@ -41,7 +42,12 @@ const (
 //
 // Admin-only calls (CreateProduct, UpdateProduct, AdjustStock,
 // ImportProducts) need an admin JWT in the "authorization" metadata.
-// Reservation calls are for the checkout saga and are idempotent.
+//
+// Internal calls (ReserveInventory, CommitReservation, ReleaseReservation,
+// RestockItems) serve the checkout saga of the orders service and carry no
+// user token. Under mTLS their only allowed caller is orders; any other
+// caller gets PERMISSION_DENIED. They are idempotent: a saga may repeat any
+// of them after a timeout.
 type ProductsServiceClient interface {
 	CreateProduct(ctx context.Context, in *CreateProductRequest, opts ...grpc.CallOption) (*Product, error)
 	UpdateProduct(ctx context.Context, in *UpdateProductRequest, opts ...grpc.CallOption) (*Product, error)
@@ -51,19 +57,52 @@ type ProductsServiceClient interface {
 	// AdjustStock changes on-hand stock by delta. FAILED_PRECONDITION/
 	// INSUFFICIENT_STOCK if stock would drop below what is reserved.
 	AdjustStock(ctx context.Context, in *AdjustStockRequest, opts ...grpc.CallOption) (*Product, error)
-	// ReserveInventory holds every item or none. FAILED_PRECONDITION/
-	// INSUFFICIENT_STOCK names the product and what is available.
+	// ReserveInventory holds every item or none, and records each item's
+	// unit price and currency as they are now: the order copies its prices
+	// from the reservation. FAILED_PRECONDITION/INSUFFICIENT_STOCK names the
+	// product and what is available. A reservation that was released before
+	// it was made (see ReleaseReservation) is FAILED_PRECONDITION/
+	// RESERVATION_RELEASED and holds nothing.
+	// Internal: callers are orders only.
 	ReserveInventory(ctx context.Context, in *ReserveInventoryRequest, opts ...grpc.CallOption) (*Reservation, error)
-	// CommitReservation turns reserved units into sold units.
+	// CommitReservation turns reserved units into sold units. After the ttl
+	// it still succeeds when the units are there: held if the reaper has not
+	// run yet, else taken again atomically if every item still has that many
+	// available (never overselling). Otherwise FAILED_PRECONDITION/
+	// RESERVATION_EXPIRED (metadata product_id, available, requested), and
+	// the saga refunds. A released reservation is FAILED_PRECONDITION/
+	// RESERVATION_RELEASED; committing a committed one returns it unchanged.
+	// Internal: callers are orders only.
 	CommitReservation(ctx context.Context, in *CommitReservationRequest, opts ...grpc.CallOption) (*Reservation, error)
-	// ReleaseReservation gives reserved units back.
+	// ReleaseReservation gives reserved units back. It is safe against
+	// anything a compensation can meet: releasing a released or expired
+	// reservation, or one that was never made (the ReserveInventory call
+	// timed out before reaching the server), succeeds and changes no stock.
+	// A reservation never made is recorded as released, so that a late
+	// ReserveInventory with its id or key holds nothing. A committed
+	// reservation is FAILED_PRECONDITION/RESERVATION_COMMITTED: its units
+	// are sold, and RestockItems returns them.
+	// Internal: callers are orders only.
 	ReleaseReservation(ctx context.Context, in *ReleaseReservationRequest, opts ...grpc.CallOption) (*Reservation, error)
+	// RestockItems puts units back on hand (stock grows; reserved does not
+	// change), for the items of a cancelled order. Every item or none;
+	// NOT_FOUND/PRODUCT_NOT_FOUND names an unknown product. Idempotent by
+	// idempotency_key, which is required: a repeat changes nothing more and
+	// answers replayed = true; the same key with other items is
+	// FAILED_PRECONDITION/IDEMPOTENCY_KEY_REUSED (422 over HTTP).
+	// Internal: callers are orders only. There is no HTTP route.
+	RestockItems(ctx context.Context, in *RestockItemsRequest, opts ...grpc.CallOption) (*RestockItemsResponse, error)
 	// ListProducts streams the whole catalog in batches, in id order.
 	ListProducts(ctx context.Context, in *ListProductsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListProductsResponse], error)
 	// ImportProducts upserts by SKU; bad rows are reported, not fatal.
 	ImportProducts(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportProductsRequest, ImportProductsResponse], error)
 	// WatchStock pushes the current level of each subscribed product, then
-	// every change. Slow receivers are cut off with RESOURCE_EXHAUSTED.
+	// every change. Slow receivers are cut off with RESOURCE_EXHAUSTED/
+	// SLOW_CONSUMER. A process serves a bounded number of watches
+	// (KITSHOP_PRODUCTS_MAX_WATCHERS, default 1000; beyond it
+	// RESOURCE_EXHAUSTED/TOO_MANY_WATCHERS) and one watch a bounded number of
+	// products (KITSHOP_PRODUCTS_MAX_WATCHED_PRODUCTS, default 1000; beyond
+	// it RESOURCE_EXHAUSTED/TOO_MANY_SUBSCRIPTIONS).
 	WatchStock(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[WatchStockRequest, StockLevel], error)
 }
 
@@ -165,6 +204,16 @@ func (c *productsServiceClient) ReleaseReservation(ctx context.Context, in *Rele
 	return out, nil
 }
 
+func (c *productsServiceClient) RestockItems(ctx context.Context, in *RestockItemsRequest, opts ...grpc.CallOption) (*RestockItemsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RestockItemsResponse)
+	err := c.cc.Invoke(ctx, ProductsService_RestockItems_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *productsServiceClient) ListProducts(ctx context.Context, in *ListProductsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListProductsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &ProductsService_ServiceDesc.Streams[0], ProductsService_ListProducts_FullMethodName, cOpts...)
@@ -218,7 +267,12 @@ type ProductsService_WatchStockClient = grpc.BidiStreamingClient[WatchStockReque
 //
 // Admin-only calls (CreateProduct, UpdateProduct, AdjustStock,
 // ImportProducts) need an admin JWT in the "authorization" metadata.
-// Reservation calls are for the checkout saga and are idempotent.
+//
+// Internal calls (ReserveInventory, CommitReservation, ReleaseReservation,
+// RestockItems) serve the checkout saga of the orders service and carry no
+// user token. Under mTLS their only allowed caller is orders; any other
+// caller gets PERMISSION_DENIED. They are idempotent: a saga may repeat any
+// of them after a timeout.
 type ProductsServiceServer interface {
 	CreateProduct(context.Context, *CreateProductRequest) (*Product, error)
 	UpdateProduct(context.Context, *UpdateProductRequest) (*Product, error)
@@ -228,19 +282,52 @@ type ProductsServiceServer interface {
 	// AdjustStock changes on-hand stock by delta. FAILED_PRECONDITION/
 	// INSUFFICIENT_STOCK if stock would drop below what is reserved.
 	AdjustStock(context.Context, *AdjustStockRequest) (*Product, error)
-	// ReserveInventory holds every item or none. FAILED_PRECONDITION/
-	// INSUFFICIENT_STOCK names the product and what is available.
+	// ReserveInventory holds every item or none, and records each item's
+	// unit price and currency as they are now: the order copies its prices
+	// from the reservation. FAILED_PRECONDITION/INSUFFICIENT_STOCK names the
+	// product and what is available. A reservation that was released before
+	// it was made (see ReleaseReservation) is FAILED_PRECONDITION/
+	// RESERVATION_RELEASED and holds nothing.
+	// Internal: callers are orders only.
 	ReserveInventory(context.Context, *ReserveInventoryRequest) (*Reservation, error)
-	// CommitReservation turns reserved units into sold units.
+	// CommitReservation turns reserved units into sold units. After the ttl
+	// it still succeeds when the units are there: held if the reaper has not
+	// run yet, else taken again atomically if every item still has that many
+	// available (never overselling). Otherwise FAILED_PRECONDITION/
+	// RESERVATION_EXPIRED (metadata product_id, available, requested), and
+	// the saga refunds. A released reservation is FAILED_PRECONDITION/
+	// RESERVATION_RELEASED; committing a committed one returns it unchanged.
+	// Internal: callers are orders only.
 	CommitReservation(context.Context, *CommitReservationRequest) (*Reservation, error)
-	// ReleaseReservation gives reserved units back.
+	// ReleaseReservation gives reserved units back. It is safe against
+	// anything a compensation can meet: releasing a released or expired
+	// reservation, or one that was never made (the ReserveInventory call
+	// timed out before reaching the server), succeeds and changes no stock.
+	// A reservation never made is recorded as released, so that a late
+	// ReserveInventory with its id or key holds nothing. A committed
+	// reservation is FAILED_PRECONDITION/RESERVATION_COMMITTED: its units
+	// are sold, and RestockItems returns them.
+	// Internal: callers are orders only.
 	ReleaseReservation(context.Context, *ReleaseReservationRequest) (*Reservation, error)
+	// RestockItems puts units back on hand (stock grows; reserved does not
+	// change), for the items of a cancelled order. Every item or none;
+	// NOT_FOUND/PRODUCT_NOT_FOUND names an unknown product. Idempotent by
+	// idempotency_key, which is required: a repeat changes nothing more and
+	// answers replayed = true; the same key with other items is
+	// FAILED_PRECONDITION/IDEMPOTENCY_KEY_REUSED (422 over HTTP).
+	// Internal: callers are orders only. There is no HTTP route.
+	RestockItems(context.Context, *RestockItemsRequest) (*RestockItemsResponse, error)
 	// ListProducts streams the whole catalog in batches, in id order.
 	ListProducts(*ListProductsRequest, grpc.ServerStreamingServer[ListProductsResponse]) error
 	// ImportProducts upserts by SKU; bad rows are reported, not fatal.
 	ImportProducts(grpc.ClientStreamingServer[ImportProductsRequest, ImportProductsResponse]) error
 	// WatchStock pushes the current level of each subscribed product, then
-	// every change. Slow receivers are cut off with RESOURCE_EXHAUSTED.
+	// every change. Slow receivers are cut off with RESOURCE_EXHAUSTED/
+	// SLOW_CONSUMER. A process serves a bounded number of watches
+	// (KITSHOP_PRODUCTS_MAX_WATCHERS, default 1000; beyond it
+	// RESOURCE_EXHAUSTED/TOO_MANY_WATCHERS) and one watch a bounded number of
+	// products (KITSHOP_PRODUCTS_MAX_WATCHED_PRODUCTS, default 1000; beyond
+	// it RESOURCE_EXHAUSTED/TOO_MANY_SUBSCRIPTIONS).
 	WatchStock(grpc.BidiStreamingServer[WatchStockRequest, StockLevel]) error
 	mustEmbedUnimplementedProductsServiceServer()
 }
@@ -278,6 +365,9 @@ func (UnimplementedProductsServiceServer) CommitReservation(context.Context, *Co
 }
 func (UnimplementedProductsServiceServer) ReleaseReservation(context.Context, *ReleaseReservationRequest) (*Reservation, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReleaseReservation not implemented")
+}
+func (UnimplementedProductsServiceServer) RestockItems(context.Context, *RestockItemsRequest) (*RestockItemsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RestockItems not implemented")
 }
 func (UnimplementedProductsServiceServer) ListProducts(*ListProductsRequest, grpc.ServerStreamingServer[ListProductsResponse]) error {
 	return status.Error(codes.Unimplemented, "method ListProducts not implemented")
@@ -471,6 +561,24 @@ func _ProductsService_ReleaseReservation_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProductsService_RestockItems_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RestockItemsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProductsServiceServer).RestockItems(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProductsService_RestockItems_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProductsServiceServer).RestockItems(ctx, req.(*RestockItemsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProductsService_ListProducts_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(ListProductsRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -538,6 +646,10 @@ var ProductsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReleaseReservation",
 			Handler:    _ProductsService_ReleaseReservation_Handler,
+		},
+		{
+			MethodName: "RestockItems",
+			Handler:    _ProductsService_RestockItems_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/boot"
 	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/kit/tlsx"
 	productsv1 "github.com/kitshop/kitshop/pb/products/v1"
 )
 
@@ -56,8 +57,17 @@ func run(ctx context.Context, args []string) error {
 	}
 	svc := NewService(store, Options{Logger: p.Logger, MaxWatchers: *maxWatchers, MaxWatchedProducts: *maxWatched})
 	endpoints := MakeEndpoints(svc, p.Chain)
-	grpcSrv := p.GRPCServer(verifier.GRPCServerOptions()...)
+	grpcSrv := p.GRPCServer(append(p.AllowCallers(internalMethods), verifier.GRPCServerOptions()...)...)
 	productsv1.RegisterProductsServiceServer(grpcSrv, NewGRPCServer(endpoints, svc, p.Ready))
 	return p.Run(ctx, NewHTTPHandler(endpoints, verifier), grpcSrv,
 		svc.RunStockFeed, reaperJob(svc, *reapEvery, p.Logger))
+}
+
+// internalMethods hold and return stock for the orders saga; only orders
+// may call them, checked against the caller's certificate under mTLS.
+var internalMethods = tlsx.AllowList{
+	productsv1.ProductsService_ReserveInventory_FullMethodName:   {"orders"},
+	productsv1.ProductsService_CommitReservation_FullMethodName:  {"orders"},
+	productsv1.ProductsService_ReleaseReservation_FullMethodName: {"orders"},
+	productsv1.ProductsService_RestockItems_FullMethodName:       {"orders"},
 }

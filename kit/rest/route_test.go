@@ -46,7 +46,9 @@ func (f *fakeProducts) routes() []Route {
 		Unary(Spec[*productsv1.CreateProductRequest, *productsv1.Product]{
 			Method: http.MethodPost, Path: "/api/v1/products", Body: true, Required: []string{"price_cents"},
 			Status: http.StatusCreated, Location: "/api/v1/products/{id}",
-			Call: func(context.Context, *productsv1.CreateProductRequest) (*productsv1.Product, error) { return mug, f.err },
+			Call: func(context.Context, *productsv1.CreateProductRequest) (*productsv1.Product, error) {
+				return mug, f.err
+			},
 		}),
 		Unary(Spec[*productsv1.UpdateProductRequest, *productsv1.Product]{
 			Method: http.MethodPatch, Path: "/api/v1/products/{id}", Body: true,
@@ -238,7 +240,7 @@ func TestRouteErrors(t *testing.T) {
 func TestRouteNilResponseIs500(t *testing.T) {
 	h := serve(t, []Route{Unary(Spec[*productsv1.GetProductRequest, *productsv1.Product]{
 		Method: "GET", Path: "/p/{id}",
-		Call:   func(context.Context, *productsv1.GetProductRequest) (*productsv1.Product, error) { return nil, nil },
+		Call: func(context.Context, *productsv1.GetProductRequest) (*productsv1.Product, error) { return nil, nil },
 	})})
 	wantProblem(t, do(t, h, newRequest("GET", "/p/1", "", nil)), 500, errs.ReasonInternal)
 }
@@ -284,7 +286,9 @@ func TestBrokenSpecs(t *testing.T) {
 	// A message field cannot come from text.
 	bad := Unary(Spec[*productsv1.ReserveInventoryRequest, *productsv1.Reservation]{
 		Method: "POST", Path: "/r", Query: []string{"items"},
-		Call: func(context.Context, *productsv1.ReserveInventoryRequest) (*productsv1.Reservation, error) { return nil, nil },
+		Call: func(context.Context, *productsv1.ReserveInventoryRequest) (*productsv1.Reservation, error) {
+			return nil, nil
+		},
 	})
 	if bad.Err() == nil {
 		t.Error("message-typed query parameter accepted")
@@ -333,7 +337,9 @@ func TestGaps(t *testing.T) {
 	// A nested field kept out of the body is a gap of its own.
 	reserve := Unary(Spec[*productsv1.ReserveInventoryRequest, *productsv1.Reservation]{
 		Method: "POST", Path: "/r", Body: true, NotInBody: []string{"items.product_id", "ttl"},
-		Call: func(context.Context, *productsv1.ReserveInventoryRequest) (*productsv1.Reservation, error) { return nil, nil },
+		Call: func(context.Context, *productsv1.ReserveInventoryRequest) (*productsv1.Reservation, error) {
+			return nil, nil
+		},
 	})
 	req, _ = Gaps(reserve)
 	want = []string{"kitshop.products.v1.ReserveInventoryRequest.items.product_id", "kitshop.products.v1.ReserveInventoryRequest.ttl"}

@@ -22,6 +22,7 @@ import (
 type handler[Req, Resp proto.Message] struct {
 	newReq  func() Req
 	call    func(context.Context, Req) (Resp, error)
+	guard   func(*http.Request) error
 	hook    func(*http.Request, Req, Members) error
 	respond func(http.Header, Resp) int
 
@@ -43,6 +44,12 @@ type binding struct {
 }
 
 func (h *handler[Req, Resp]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.guard != nil {
+		if err := h.guard(r); err != nil {
+			httpx.WriteProblem(w, r, err)
+			return
+		}
+	}
 	req := h.newReq()
 	m := req.ProtoReflect()
 	var mem Members

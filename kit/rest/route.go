@@ -23,6 +23,10 @@ type Spec[Req, Resp proto.Message] struct {
 	// itself, a client of the remote service in the gateway.
 	Call func(context.Context, Req) (Resp, error)
 
+	// Guard, when set, runs first: an error is answered as is, before the
+	// body is read (an admin check, so an anonymous caller learns
+	// nothing about what a valid body looks like).
+	Guard func(r *http.Request) error
 	// Query lists the query parameters that fill same-named request
 	// fields, parsed by the field's type. Empty means absent; a repeated
 	// field takes every value; other parameters are ignored.
@@ -134,7 +138,7 @@ func compile[Req, Resp proto.Message](s Spec[Req, Resp], rt *Route) (*handler[Re
 	case s.Hook == nil && len(s.HookFills) > 0:
 		return nil, errors.New("HookFills without a Hook")
 	}
-	h := &handler[Req, Resp]{call: s.Call, hook: s.Hook, respond: s.Respond, status: s.Status}
+	h := &handler[Req, Resp]{call: s.Call, guard: s.Guard, hook: s.Hook, respond: s.Respond, status: s.Status}
 	if h.status == 0 {
 		h.status = http.StatusOK
 	}

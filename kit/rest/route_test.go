@@ -52,6 +52,12 @@ func (f *fakeProducts) routes() []Route {
 		}),
 		Unary(Spec[*productsv1.UpdateProductRequest, *productsv1.Product]{
 			Method: http.MethodPatch, Path: "/api/v1/products/{id}", Body: true,
+			Guard: func(r *http.Request) error {
+				if r.Header.Get("X-Admin") == "no" {
+					return errs.New(errs.PermissionDenied, errs.ReasonForbidden, "admins only")
+				}
+				return nil
+			},
 			Hide: []string{"reserved"},
 			Call: func(_ context.Context, r *productsv1.UpdateProductRequest) (*productsv1.Product, error) {
 				f.update = r
@@ -207,6 +213,12 @@ func TestRoutePathHeaderAndHooks(t *testing.T) {
 	}
 	if _, ok := r.body["reserved"]; ok {
 		t.Fatalf("hidden field written: %s", r.raw)
+	}
+	// The guard answers before the body is read: a bad body still gets 403.
+	f.update = nil
+	wantProblem(t, do(t, h, newRequest("PATCH", "/api/v1/products/9b1d", `{"bogus":`, http.Header{"X-Admin": {"no"}})), 403, errs.ReasonForbidden)
+	if f.update != nil {
+		t.Fatal("guarded call went through")
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/typed"
+	"github.com/kitshop/kitshop/users/client"
 )
 
 // Service manages accounts and issues access tokens.
@@ -47,16 +48,19 @@ type Service interface {
 	JWKS() auth.JWKS
 }
 
-// Domain errors. Their reasons are part of the public API.
+// Domain errors. Their reasons are part of the public API and declared
+// once, in users/client, where callers find them.
 var (
-	ErrEmailTaken         = errs.New(errs.AlreadyExists, "EMAIL_TAKEN", "email is already registered")
-	ErrInvalidCredentials = errs.New(errs.Unauthenticated, "INVALID_CREDENTIALS", "invalid email or password")
-	ErrUserDisabled       = errs.New(errs.PermissionDenied, "USER_DISABLED", "user is disabled")
-	ErrNotFound           = errs.New(errs.NotFound, "USER_NOT_FOUND", "user not found")
+	ErrEmailTaken         = errs.New(errs.AlreadyExists, client.ReasonEmailTaken, "email is already registered")
+	ErrInvalidCredentials = errs.New(errs.Unauthenticated, client.ReasonInvalidCredentials, "invalid email or password")
+	ErrUserDisabled       = errs.New(errs.PermissionDenied, client.ReasonUserDisabled, "user is disabled")
+	ErrNotFound           = errs.New(errs.NotFound, client.ReasonUserNotFound, "user not found")
 	ErrForbidden          = errs.New(errs.PermissionDenied, errs.ReasonForbidden, "not allowed to access this user")
 )
 
-// Address is a postal address; Country is ISO 3166-1 alpha-2.
+// Address is a postal address; Country is ISO 3166-1 alpha-2. Its JSON
+// names are the Postgres store's column format (an address is kept as one
+// JSON value), not the API's: users/client maps the API.
 type Address struct {
 	Line1      string `json:"line1"`
 	Line2      string `json:"line2"`
@@ -66,26 +70,26 @@ type Address struct {
 	Country    string `json:"country"`
 }
 
-// User is an account. PasswordHash never leaves the service: it has no
-// JSON name and no pb field.
+// User is an account. PasswordHash and Disabled never leave the service:
+// they have no pb field, so no transport can show them.
 type User struct {
-	ID           string    `json:"id"`
-	Email        string    `json:"email"`
-	Name         string    `json:"name"`
-	Role         string    `json:"role"`
-	Address      *Address  `json:"address"`
-	Disabled     bool      `json:"-"`
-	PasswordHash []byte    `json:"-"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID           string
+	Email        string
+	Name         string
+	Role         string
+	Address      *Address
+	Disabled     bool
+	PasswordHash []byte
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // NewUser is a registration request.
 type NewUser struct {
-	Email    string   `json:"email"`
-	Password string   `json:"password"`
-	Name     string   `json:"name"`
-	Address  *Address `json:"address"`
+	Email    string
+	Password string
+	Name     string
+	Address  *Address
 }
 
 // UserUpdate changes the non-nil fields of user ID (empty: the caller).
@@ -100,16 +104,16 @@ type UserUpdate struct {
 
 // Credentials is a login request.
 type Credentials struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
+	Email    string
+	Password string
 }
 
 // Session is what a successful login returns.
 type Session struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
-	User        User   `json:"user"`
+	AccessToken string
+	TokenType   string
+	ExpiresIn   int64
+	User        User
 }
 
 // Options tune the service; zero values take the defaults.

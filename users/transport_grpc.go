@@ -8,6 +8,7 @@ import (
 	"github.com/kitshop/kitshop/kit/grpcx"
 	commonv1 "github.com/kitshop/kitshop/pb/common/v1"
 	usersv1 "github.com/kitshop/kitshop/pb/users/v1"
+	"github.com/kitshop/kitshop/users/client"
 )
 
 // grpcServer adapts Endpoints to the generated UsersServiceServer. Errors
@@ -20,6 +21,10 @@ type grpcServer struct {
 	updateUser   *grpcx.Handler[*usersv1.UpdateUserRequest, *usersv1.User]
 	validateUser *grpcx.Handler[*usersv1.ValidateUserRequest, *usersv1.ValidateUserResponse]
 }
+
+// The HTTP transport serves users/client's REST mapping over this same
+// adapter, in-process.
+var _ client.API = (*grpcServer)(nil)
 
 // NewGRPCServer serves e as kitshop.users.v1.UsersService.
 func NewGRPCServer(e Endpoints) usersv1.UsersServiceServer {

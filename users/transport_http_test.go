@@ -4,11 +4,14 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/mw"
+	"github.com/kitshop/kitshop/users/client"
 )
 
 type httpFixture struct {
@@ -40,6 +43,9 @@ func TestHTTPRegisterAndLogin(t *testing.T) {
 	if r.Body["email"] != "ada@example.com" || r.Body["role"] != "customer" || r.Body["address"] != nil {
 		t.Fatalf("user %v", r.Body)
 	}
+	if loc := r.Header.Get("Location"); loc != "/api/v1/users/"+r.Body["id"].(string) {
+		t.Fatalf("Location %q for %v", loc, r.Body["id"])
+	}
 	for _, secret := range []string{"password", "password_hash", "PasswordHash", "disabled"} {
 		if _, ok := r.Body[secret]; ok {
 			t.Fatalf("user JSON leaks %q: %v", secret, r.Body)
@@ -52,6 +58,9 @@ func TestHTTPRegisterAndLogin(t *testing.T) {
 	kittest.ExpectStatus(t, r, 200)
 	if r.Body["token_type"] != "Bearer" || r.Body["expires_in"] != float64(3600) || r.Body["access_token"] == "" {
 		t.Fatalf("login %v", r.Body)
+	}
+	if r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("Pragma") != "no-cache" {
+		t.Fatalf("a token response may be cached: %v", r.Header)
 	}
 	if u, ok := r.Body["user"].(map[string]any); !ok || u["email"] != "ada@example.com" {
 		t.Fatalf("login user %v", r.Body["user"])
@@ -165,5 +174,20 @@ func TestHTTPJWKS(t *testing.T) {
 	}
 	if _, ok := k["d"]; ok {
 		t.Fatal("JWKS leaks the private key")
+	}
+}
+
+// TestDomainErrorsUseClientReasons: the reasons users answers with are the
+// ones users/client publishes, so a caller comparing with the constants
+// never misses one.
+func TestDomainErrorsUseClientReasons(t *testing.T) {
+	declared := client.Reasons()
+	for _, e := range []*errs.Error{ErrEmailTaken, ErrInvalidCredentials, ErrUserDisabled, ErrNotFound} {
+		if !slices.Contains(declared, e.Reason) {
+			t.Errorf("%s is not declared in users/client", e.Reason)
+		}
+	}
+	if len(declared) != 4 {
+		t.Errorf("users/client declares %v; a reason the service never returns misleads callers", declared)
 	}
 }

@@ -1,0 +1,179 @@
+package contract
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Matcher checks one JSON value, decoded by encoding/json (objects are
+// map[string]any, numbers float64), and says what is wrong with it.
+type Matcher func(v any, vars Vars) error
+
+// Object matches an object with exactly these members: a missing member
+// and an extra one are both broken promises (an extra one may leak a
+// secret, such as a password hash).
+func Object(members map[string]Matcher) Matcher {
+	return func(v any, vars Vars) error {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return fmt.Errorf("want an object, got %s", describe(v))
+		}
+		for name, m := range members {
+			got, ok := obj[name]
+			if !ok {
+				return fmt.Errorf("no member %q", name)
+			}
+			if err := m(got, vars); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		var extra []string
+		for name := range obj {
+			if _, ok := members[name]; !ok {
+				extra = append(extra, name)
+			}
+		}
+		if len(extra) > 0 {
+			slices.Sort(extra)
+			return fmt.Errorf("unexpected members %v", extra)
+		}
+		return nil
+	}
+}
+
+// Array matches an array whose every element matches elem.
+func Array(elem Matcher) Matcher {
+	return func(v any, vars Vars) error {
+		arr, ok := v.([]any)
+		if !ok {
+			return fmt.Errorf("want an array, got %s", describe(v))
+		}
+		for i, e := range arr {
+			if err := elem(e, vars); err != nil {
+				return fmt.Errorf("[%d]: %w", i, err)
+			}
+		}
+		return nil
+	}
+}
+
+// String matches any string.
+func String() Matcher {
+	return func(v any, _ Vars) error {
+		if _, ok := v.(string); !ok {
+			return fmt.Errorf("want a string, got %s", describe(v))
+		}
+		return nil
+	}
+}
+
+// NonEmpty matches a string that is not empty.
+func NonEmpty() Matcher {
+	return func(v any, _ Vars) error {
+		if s, ok := v.(string); !ok || s == "" {
+			return fmt.Errorf("want a non-empty string, got %s", describe(v))
+		}
+		return nil
+	}
+}
+
+// Equal matches the string want, with {variables} expanded.
+func Equal(want string) Matcher {
+	return func(v any, vars Vars) error {
+		if s, ok := v.(string); !ok || s != vars.expand(want) {
+			return fmt.Errorf("want %q, got %s", vars.expand(want), describe(v))
+		}
+		return nil
+	}
+}
+
+// UUID matches a UUID in canonical lower case, as API.md's ids are.
+func UUID() Matcher {
+	return func(v any, _ Vars) error {
+		s, _ := v.(string)
+		if u, err := uuid.Parse(s); err != nil || u.String() != s {
+			return fmt.Errorf("want a lower-case UUID, got %s", describe(v))
+		}
+		return nil
+	}
+}
+
+// Time matches an RFC 3339 timestamp in UTC ("Z").
+func Time() Matcher {
+	return func(v any, _ Vars) error {
+		s, _ := v.(string)
+		if _, err := time.Parse(time.RFC3339Nano, s); err != nil || !strings.HasSuffix(s, "Z") {
+			return fmt.Errorf("want an RFC 3339 UTC timestamp, got %s", describe(v))
+		}
+		return nil
+	}
+}
+
+// Int matches a JSON number that is an integer.
+func Int() Matcher {
+	return func(v any, _ Vars) error {
+		if f, ok := v.(float64); !ok || f != math.Trunc(f) {
+			return fmt.Errorf("want an integer, got %s", describe(v))
+		}
+		return nil
+	}
+}
+
+// IntValue matches the integer n.
+func IntValue(n int64) Matcher {
+	return func(v any, _ Vars) error {
+		if f, ok := v.(float64); !ok || f != float64(n) {
+			return fmt.Errorf("want %d, got %s", n, describe(v))
+		}
+		return nil
+	}
+}
+
+// Bool matches true or false.
+func Bool() Matcher {
+	return func(v any, _ Vars) error {
+		if _, ok := v.(bool); !ok {
+			return fmt.Errorf("want a boolean, got %s", describe(v))
+		}
+		return nil
+	}
+}
+
+// Nullable matches null or what m matches.
+func Nullable(m Matcher) Matcher {
+	return func(v any, vars Vars) error {
+		if v == nil {
+			return nil
+		}
+		return m(v, vars)
+	}
+}
+
+// Null matches null.
+func Null() Matcher {
+	return func(v any, _ Vars) error {
+		if v != nil {
+			return fmt.Errorf("want null, got %s", describe(v))
+		}
+		return nil
+	}
+}
+
+func describe(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return fmt.Sprintf("%q", v)
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	}
+	return fmt.Sprint(v)
+}

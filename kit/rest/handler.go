@@ -1,0 +1,255 @@
+package rest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gorilla/mux"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/httpx"
+)
+
+// handler serves one compiled route: decode, bind, hook, call, encode.
+type handler[Req, Resp proto.Message] struct {
+	newReq  func() Req
+	call    func(context.Context, Req) (Resp, error)
+	guard   func(*http.Request) error
+	hook    func(*http.Request, Req, Members) error
+	respond func(http.Header, Resp) int
+
+	body                 *msgTable // nil: the body is not read
+	path, query, headers []binding
+	required             []string
+	track                bool // record body members for hook and required
+
+	resp        *msgTable
+	status      int
+	location    []locationPart
+	respHeaders [][2]string
+}
+
+// binding ties a path variable, query parameter or header to a field.
+type binding struct {
+	name string
+	fi   *fieldInfo
+}
+
+func (h *handler[Req, Resp]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.guard != nil {
+		if err := h.guard(r); err != nil {
+			httpx.WriteProblem(w, r, err)
+			return
+		}
+	}
+	req := h.newReq()
+	m := req.ProtoReflect()
+	var mem Members
+	if h.body != nil {
+		var track *Members
+		if h.track {
+			track = &mem
+		}
+		if err := decodeBody(r, m, h.body, track); err != nil {
+			httpx.WriteProblem(w, r, err)
+			return
+		}
+	}
+	if err := h.bind(r, m, mem); err != nil {
+		httpx.WriteProblem(w, r, err)
+		return
+	}
+	if h.hook != nil {
+		if err := h.hook(r, req, mem); err != nil {
+			httpx.WriteProblem(w, r, err)
+			return
+		}
+	}
+	resp, err := h.call(r.Context(), req)
+	if err != nil {
+		// A remote client may hand back a gRPC status; FromGRPC restores
+		// its kind and reason, and leaves a domain error as it is.
+		httpx.WriteProblem(w, r, errs.FromGRPC(err))
+		return
+	}
+	h.write(w, r, resp)
+}
+
+// bind fills the fields that come from the path, the query string and
+// headers, and checks required members, reporting every problem at once.
+func (h *handler[Req, Resp]) bind(r *http.Request, m protoreflect.Message, mem Members) error {
+	var v errs.Validation
+	if len(h.path) > 0 {
+		vars := mux.Vars(r)
+		for _, b := range h.path {
+			if msg := setText(m, b.fi, vars[b.name]); msg != "" {
+				v.Add(b.name, msg)
+			}
+		}
+	}
+	if len(h.query) > 0 && r.URL.RawQuery != "" {
+		q := r.URL.Query()
+		for _, b := range h.query {
+			setValues(&v, m, b, q[b.name])
+		}
+	}
+	for _, b := range h.headers {
+		setValues(&v, m, b, r.Header.Values(b.name))
+	}
+	for _, name := range h.required {
+		if !mem.Has(name) || mem.Null(name) {
+			v.Add(name, "is required")
+		}
+	}
+	return v.Err()
+}
+
+// setValues fills b's field from a query parameter's or header's values.
+// No value, or one empty value, is absence, as a form leaves it.
+func setValues(v *errs.Validation, m protoreflect.Message, b binding, values []string) {
+	if len(values) == 0 || (len(values) == 1 && values[0] == "") {
+		return
+	}
+	if len(values) > 1 && !b.fi.fd.IsList() {
+		v.Add(b.name, "must be given once")
+		return
+	}
+	for _, s := range values {
+		if msg := setText(m, b.fi, s); msg != "" {
+			v.Add(b.name, msg)
+			return
+		}
+	}
+}
+
+// buffers recycle response buffers; oversized ones are left to the
+// garbage collector so one huge response does not pin its memory.
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+const maxPooledBuffer = 64 << 10
+
+func (h *handler[Req, Resp]) write(w http.ResponseWriter, r *http.Request, resp Resp) {
+	rm := resp.ProtoReflect()
+	if !rm.IsValid() && h.status != http.StatusNoContent {
+		httpx.WriteProblem(w, r, errs.Internalf(errors.New("nil response"), "rest: %s", r.URL.Path))
+		return
+	}
+	bp, _ := buffers.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	defer func() {
+		if cap(*bp) <= maxPooledBuffer {
+			buffers.Put(bp)
+		}
+	}()
+	var body []byte
+	if h.status != http.StatusNoContent {
+		b, err := appendMessage((*bp)[:0], rm, h.resp)
+		*bp = b
+		if err != nil {
+			httpx.WriteProblem(w, r, errs.Internalf(err, "rest: encoding %s", rm.Descriptor().FullName()))
+			return
+		}
+		body = append(b, '\n')
+		*bp = body
+	}
+	hdr := w.Header()
+	for _, kv := range h.respHeaders {
+		hdr.Set(kv[0], kv[1])
+	}
+	status := h.status
+	if h.respond != nil {
+		if s := h.respond(hdr, resp); s != 0 {
+			status = s
+		}
+	}
+	if h.location != nil && rm.IsValid() {
+		if loc := buildLocation(h.location, rm); loc != "" {
+			hdr.Set("Location", loc)
+		}
+	}
+	if body == nil || status == http.StatusNoContent || status == http.StatusNotModified {
+		w.WriteHeader(status)
+		return
+	}
+	hdr.Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// locationPart is a literal piece of a Location template or, when fd is
+// set, the response field whose value goes there.
+type locationPart struct {
+	literal string
+	fd      protoreflect.FieldDescriptor
+}
+
+func compileLocation(tpl string, t *msgTable) ([]locationPart, error) {
+	var parts []locationPart
+	rest := tpl
+	for rest != "" {
+		open := strings.IndexByte(rest, '{')
+		if open < 0 {
+			parts = append(parts, locationPart{literal: rest})
+			break
+		}
+		end := strings.IndexByte(rest[open:], '}')
+		if end < 0 {
+			return nil, fmt.Errorf("Location %q: unbalanced braces", tpl)
+		}
+		if open > 0 {
+			parts = append(parts, locationPart{literal: rest[:open]})
+		}
+		fi, err := t.field(rest[open+1 : open+end])
+		if err != nil {
+			return nil, fmt.Errorf("Location %q: %w", tpl, err)
+		}
+		switch fi.fd.Kind() {
+		case protoreflect.StringKind, protoreflect.Int32Kind, protoreflect.Int64Kind,
+			protoreflect.Uint32Kind, protoreflect.Uint64Kind:
+		default:
+			return nil, fmt.Errorf("Location %q: %s is not a string or integer", tpl, fi.name)
+		}
+		if fi.fd.IsList() {
+			return nil, fmt.Errorf("Location %q: %s is repeated", tpl, fi.name)
+		}
+		parts = append(parts, locationPart{fd: fi.fd})
+		rest = rest[open+end+1:]
+	}
+	return parts, nil
+}
+
+// buildLocation fills the template from m; an empty field makes no
+// Location at all rather than a link to the collection.
+func buildLocation(parts []locationPart, m protoreflect.Message) string {
+	var b strings.Builder
+	for _, p := range parts {
+		if p.fd == nil {
+			b.WriteString(p.literal)
+			continue
+		}
+		var s string
+		switch v := m.Get(p.fd); p.fd.Kind() {
+		case protoreflect.StringKind:
+			s = v.String()
+		case protoreflect.Uint32Kind, protoreflect.Uint64Kind:
+			s = strconv.FormatUint(v.Uint(), 10)
+		default:
+			s = strconv.FormatInt(v.Int(), 10)
+		}
+		if s == "" {
+			return ""
+		}
+		b.WriteString(url.PathEscape(s))
+	}
+	return b.String()
+}

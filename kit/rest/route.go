@@ -1,0 +1,303 @@
+package rest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Spec maps one HTTP route onto one unary RPC. Req and Resp are the
+// generated message pointer types (*usersv1.GetUserRequest); every field
+// name below is a proto field name of Req (or of Resp, for Location and
+// Hide), checked when the route is built.
+type Spec[Req, Resp proto.Message] struct {
+	// Method and Path are the route. Path is a gorilla/mux template; each
+	// variable ({id}) fills the request field of the same name.
+	Method, Path string
+	// Call serves the request: the in-process pb server in the service
+	// itself, a client of the remote service in the gateway.
+	Call func(context.Context, Req) (Resp, error)
+
+	// Guard, when set, runs first: an error is answered as is, before the
+	// body is read (an admin check, so an anonymous caller learns
+	// nothing about what a valid body looks like).
+	Guard func(r *http.Request) error
+	// Query lists the query parameters that fill same-named request
+	// fields, parsed by the field's type. Empty means absent; a repeated
+	// field takes every value; other parameters are ignored.
+	Query []string
+	// Headers maps an HTTP header to the request field it fills
+	// ("Idempotency-Key": "idempotency_key"). Empty means absent.
+	Headers map[string]string
+	// Body makes the JSON body fill every request field that no path
+	// variable, query parameter or header fills, minus NotInBody. Without
+	// it the body is ignored, as for a GET.
+	Body bool
+	// NotInBody are request fields (dotted for nested ones) that a client
+	// may not send: filled by Hook, or left for the server ("id" when the
+	// caller is implied). Sending one is 400 UNKNOWN_FIELD.
+	NotInBody []string
+	// Required are top-level body members that must be present and not
+	// null: 400 VALIDATION_FAILED "is required" otherwise. Use it where a
+	// proto3 zero value could pass for a real one (a price of 0).
+	Required []string
+	// Hook runs after decoding, before Call, for what the mapping cannot
+	// say ("address": null sets clear_address). An error is answered as
+	// is. HookFills names the request fields it sets, so that the
+	// coverage check (Gaps) counts them as reachable.
+	Hook      func(r *http.Request, req Req, body Members) error
+	HookFills []string
+
+	// Status is the success status: 200 when zero, 201 for creates; 204
+	// sends no body.
+	Status int
+	// Location, when set, is a template filled from top-level response
+	// fields ("/api/v1/users/{id}") and sent as the Location header.
+	Location string
+	// ResponseHeaders are set on every success response
+	// ("Cache-Control: no-store" for tokens).
+	ResponseHeaders map[string]string
+	// Respond, when set, may add headers from the response and choose
+	// another status (a 202 for work still pending); 0 keeps Status.
+	Respond func(h http.Header, resp Resp) int
+	// Hide are response fields (dotted for nested ones) never written.
+	Hide []string
+}
+
+// Route is one compiled Spec: an http.Handler with its method and path,
+// and what the coverage check needs to know about it.
+type Route struct {
+	method, path string
+	handler      http.Handler
+	err          error
+	req, resp    protoreflect.MessageDescriptor
+	// reached are the request field paths HTTP can fill; whole are those
+	// filled by a hook as a whole; shown are the response paths written.
+	reached, whole, shown map[string]bool
+}
+
+// Method is the route's HTTP method.
+func (r Route) Method() string { return r.method }
+
+// Path is the route's gorilla/mux path template.
+func (r Route) Path() string { return r.path }
+
+// Request is the descriptor of the request message.
+func (r Route) Request() protoreflect.MessageDescriptor { return r.req }
+
+// Response is the descriptor of the response message.
+func (r Route) Response() protoreflect.MessageDescriptor { return r.resp }
+
+// Err is what is wrong with the Spec, if anything; Mount refuses a route
+// with an error.
+func (r Route) Err() error { return r.err }
+
+// ServeHTTP serves the route. Path variables are read with mux.Vars, so
+// it must be reached through a gorilla/mux route with the same template
+// (Mount does that).
+func (r Route) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if r.handler == nil {
+		http.Error(w, "rest: route not built", http.StatusInternalServerError)
+		return
+	}
+	r.handler.ServeHTTP(w, req)
+}
+
+// Unary compiles s. Problems with the Spec (an unknown field, a type that
+// cannot be filled from a query string) are kept in the Route's Err, and
+// Mount panics on them.
+func Unary[Req, Resp proto.Message](s Spec[Req, Resp]) Route {
+	rt := Route{method: s.Method, path: s.Path}
+	h, err := compile(s, &rt)
+	if err != nil {
+		rt.err = fmt.Errorf("rest: %s %s: %w", s.Method, s.Path, err)
+		return rt
+	}
+	rt.handler = h
+	return rt
+}
+
+func compile[Req, Resp proto.Message](s Spec[Req, Resp], rt *Route) (*handler[Req, Resp], error) {
+	var zeroReq Req
+	var zeroResp Resp
+	if any(zeroReq) == nil || any(zeroResp) == nil {
+		return nil, errors.New("Req and Resp must be generated message pointer types")
+	}
+	switch {
+	case s.Method == "" || strings.ToUpper(s.Method) != s.Method:
+		return nil, errors.New("method must be an upper-case HTTP method")
+	case !strings.HasPrefix(s.Path, "/"):
+		return nil, errors.New("path must start with /")
+	case s.Call == nil:
+		return nil, errors.New("no Call")
+	case s.Hook == nil && len(s.HookFills) > 0:
+		return nil, errors.New("HookFills without a Hook")
+	}
+	h := &handler[Req, Resp]{call: s.Call, guard: s.Guard, hook: s.Hook, respond: s.Respond, status: s.Status}
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	reqType := zeroReq.ProtoReflect().Type()
+	if _, ok := reqType.New().Interface().(Req); !ok {
+		return nil, fmt.Errorf("%T does not make %T messages", reqType, zeroReq)
+	}
+	h.newReq = func() Req {
+		// Checked above; the assertion cannot fail.
+		req, _ := reqType.New().Interface().(Req)
+		return req
+	}
+	rt.req, rt.resp = reqType.Descriptor(), zeroResp.ProtoReflect().Descriptor()
+	reqT, err := tableFor(rt.req)
+	if err != nil {
+		return nil, err
+	}
+	respT, err := tableFor(rt.resp)
+	if err != nil {
+		return nil, err
+	}
+
+	rt.reached, rt.whole = map[string]bool{}, map[string]bool{}
+	bound := map[string]bool{}
+	bind := func(source, name, field string) (binding, error) {
+		fi, err := reqT.field(field)
+		if err != nil {
+			return binding{}, fmt.Errorf("%s %q: %w", source, name, err)
+		}
+		if err := textField(fi); err != nil {
+			return binding{}, fmt.Errorf("%s %q: %w", source, name, err)
+		}
+		if bound[field] {
+			return binding{}, fmt.Errorf("%s %q: field %q is already filled", source, name, field)
+		}
+		bound[field], rt.reached[field] = true, true
+		return binding{name: name, fi: fi}, nil
+	}
+	vars, err := templateVars(s.Path)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vars {
+		b, err := bind("path variable", v, v)
+		if err != nil {
+			return nil, err
+		}
+		if b.fi.fd.IsList() {
+			return nil, fmt.Errorf("path variable %q fills a repeated field", v)
+		}
+		h.path = append(h.path, b)
+	}
+	for _, q := range s.Query {
+		b, err := bind("query parameter", q, q)
+		if err != nil {
+			return nil, err
+		}
+		h.query = append(h.query, b)
+	}
+	for name, field := range s.Headers {
+		b, err := bind("header", http.CanonicalHeaderKey(name), field)
+		if err != nil {
+			return nil, err
+		}
+		h.headers = append(h.headers, b)
+	}
+
+	switch {
+	case s.Body:
+		var out []string
+		for name := range bound {
+			out = append(out, name)
+		}
+		if h.body, err = reqT.without(append(out, s.NotInBody...)); err != nil {
+			return nil, fmt.Errorf("NotInBody: %w", err)
+		}
+		walkTable(h.body, "", rt.reached)
+	case len(s.NotInBody) > 0 || len(s.Required) > 0:
+		return nil, errors.New("NotInBody and Required need Body")
+	}
+	for _, name := range s.Required {
+		if h.body.byName[name] == nil {
+			return nil, fmt.Errorf("Required: %q is not a body member", name)
+		}
+	}
+	h.required = s.Required
+	h.track = s.Hook != nil || len(s.Required) > 0
+	for _, p := range s.HookFills {
+		if _, err := reqT.without([]string{p}); err != nil {
+			return nil, fmt.Errorf("HookFills: %w", err)
+		}
+		rt.whole[p] = true
+	}
+
+	if h.resp, err = respT.without(s.Hide); err != nil {
+		return nil, fmt.Errorf("Hide: %w", err)
+	}
+	rt.shown = map[string]bool{}
+	walkTable(h.resp, "", rt.shown)
+	if s.Location != "" {
+		if h.location, err = compileLocation(s.Location, respT); err != nil {
+			return nil, err
+		}
+	}
+	for name := range s.ResponseHeaders {
+		h.respHeaders = append(h.respHeaders, [2]string{http.CanonicalHeaderKey(name), s.ResponseHeaders[name]})
+	}
+	return h, nil
+}
+
+// walkTable records the dotted path of every member of t and of the
+// messages below it, stopping at a message type already on the path.
+func walkTable(t *msgTable, prefix string, into map[string]bool) {
+	walkTableSeen(t, prefix, into, map[*msgTable]bool{})
+}
+
+func walkTableSeen(t *msgTable, prefix string, into map[string]bool, onPath map[*msgTable]bool) {
+	if onPath[t] {
+		return
+	}
+	onPath[t] = true
+	defer delete(onPath, t)
+	for _, fi := range t.fields {
+		p := prefix + fi.name
+		into[p] = true
+		if fi.msg != nil && fi.msg.wkt == wktNone {
+			walkTableSeen(fi.msg, p+".", into, onPath)
+		}
+	}
+}
+
+// templateVars lists the variables of a gorilla/mux template, "{id}" or
+// "{id:[0-9]+}", balancing braces as mux does.
+func templateVars(tpl string) ([]string, error) {
+	var vars []string
+	depth, start := 0, 0
+	for i := 0; i < len(tpl); i++ {
+		switch tpl[i] {
+		case '{':
+			if depth == 0 {
+				start = i + 1
+			}
+			depth++
+		case '}':
+			depth--
+			if depth < 0 {
+				return nil, fmt.Errorf("unbalanced braces in %q", tpl)
+			}
+			if depth == 0 {
+				name, _, _ := strings.Cut(tpl[start:i], ":")
+				if name == "" {
+					return nil, fmt.Errorf("unnamed variable in %q", tpl)
+				}
+				vars = append(vars, name)
+			}
+		}
+	}
+	if depth != 0 {
+		return nil, fmt.Errorf("unbalanced braces in %q", tpl)
+	}
+	return vars, nil
+}

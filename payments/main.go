@@ -15,7 +15,11 @@ import (
 
 	"github.com/kitshop/kitshop/kit/boot"
 	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/tlsx"
 	paymentsv1 "github.com/kitshop/kitshop/pb/payments/v1"
+	usersv1 "github.com/kitshop/kitshop/pb/users/v1"
+	usersclient "github.com/kitshop/kitshop/users/client"
 )
 
 func main() { boot.Main("payments", run) }
@@ -80,16 +84,56 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	// The users client is wired by the lead once users/client exists; until
-	// then NewService logs that charges do not check their user.
-	svc := NewService(store, nil, Options{
+	users, err := openUsers(p)
+	if err != nil {
+		return err
+	}
+	svc := NewService(store, users, Options{
 		Processor: processor, Logger: p.Logger,
 		ProcessorTimeout: *charges.processorTimeout, RecoverAfter: *charges.recoverAfter,
 	})
 	endpoints := MakeEndpoints(svc, p.Chain)
-	grpcSrv := p.GRPCServer(verifier.GRPCServerOptions()...)
+	grpcSrv := p.GRPCServer(append(p.AllowCallers(internalMethods), verifier.GRPCServerOptions()...)...)
 	paymentsv1.RegisterPaymentsServiceServer(grpcSrv, NewGRPCServer(endpoints))
 	return p.Run(ctx, NewHTTPHandler(endpoints, verifier), grpcSrv, svc.RecoveryJob(*charges.recoveryInterval))
+}
+
+// internalMethods are the saga's: only orders may move money, checked
+// against the caller's certificate under mTLS.
+var internalMethods = tlsx.AllowList{
+	paymentsv1.PaymentsService_Charge_FullMethodName:         {"orders"},
+	paymentsv1.PaymentsService_Refund_FullMethodName:         {"orders"},
+	paymentsv1.PaymentsService_GetChargeByKey_FullMethodName: {"orders"},
+}
+
+// openUsers is the users service as Charge needs it, through users/client
+// over discovery (or KITSHOP_USERS_ADDR); nil without either.
+func openUsers(p *boot.Process) (Users, error) {
+	cfg, err := p.Backend(usersclient.Service)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Etcd == nil && cfg.Addr == "" {
+		return nil, nil // no registry: NewService warns that users go unchecked
+	}
+	c, err := usersclient.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.OnClose(c)
+	return usersChecker{c}, nil
+}
+
+// usersChecker adapts users/client to Users: a disabled user may not be
+// charged any more than a missing one.
+type usersChecker struct{ c usersclient.Client }
+
+func (u usersChecker) Validate(ctx context.Context, userID string) error {
+	_, err := u.c.ValidateUser(ctx, &usersv1.ValidateUserRequest{UserId: userID})
+	if r := errs.ReasonOf(err); r == usersclient.ReasonUserDisabled {
+		return errs.Wrap(errs.NotFound, usersclient.ReasonUserNotFound, err, "user may not be charged")
+	}
+	return err
 }
 
 // openProcessor gives the process its simulated card processor, whose

@@ -113,22 +113,27 @@ const (
 
 // Payment is the record of one charge (identified by its idempotency key)
 // and of what was refunded of it. Payments are never deleted.
+//
+// Its API shape is pb/payments/v1's Payment, mapped to JSON by
+// payments/client; this type carries no JSON tags.
 type Payment struct {
-	ID            string    `json:"id"`
-	OrderID       string    `json:"order_id"`
-	UserID        string    `json:"user_id"`
-	AmountCents   int64     `json:"amount_cents"`
-	Currency      string    `json:"currency"`
-	Status        Status    `json:"status"`
-	CardBrand     Brand     `json:"card_brand"`
-	CardLast4     string    `json:"card_last4"`
-	DeclineCode   string    `json:"decline_code"`
-	RefundedCents int64     `json:"refunded_cents"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
-	// IdempotencyKey is the charge's key; it is the saga's business, not
-	// the customer's, so it stays out of the JSON.
-	IdempotencyKey string `json:"-"`
+	ID            string
+	OrderID       string
+	UserID        string
+	AmountCents   int64
+	Currency      string
+	Status        Status
+	CardBrand     Brand
+	CardLast4     string
+	DeclineCode   string
+	RefundedCents int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	// IdempotencyKey is the charge's key. It is the saga's business, not
+	// the customer's: pb's Payment has no field for it, so neither
+	// transport shows it (orders reaches a payment by key through
+	// GetChargeByKey instead).
+	IdempotencyKey string
 }
 
 // EventType names an entry in a payment's ledger.

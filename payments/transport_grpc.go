@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/kitshop/kitshop/kit/grpcx"
+	"github.com/kitshop/kitshop/payments/client"
 	paymentsv1 "github.com/kitshop/kitshop/pb/payments/v1"
 )
 
@@ -18,6 +19,10 @@ type grpcServer struct {
 	getPayment     *grpcx.Handler[*paymentsv1.GetPaymentRequest, *paymentsv1.Payment]
 	getChargeByKey *grpcx.Handler[*paymentsv1.GetChargeByKeyRequest, *paymentsv1.Payment]
 }
+
+// The HTTP transport serves payments/client's REST mapping over this same
+// adapter, in-process.
+var _ client.API = (*grpcServer)(nil)
 
 // NewGRPCServer serves e as kitshop.payments.v1.PaymentsService.
 func NewGRPCServer(e Endpoints) paymentsv1.PaymentsServiceServer {

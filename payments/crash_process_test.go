@@ -89,9 +89,11 @@ func TestChargeSurvivesAProcessKill(t *testing.T) {
 		p, err := store.ChargeByKey(ctx, recovered.GetIdempotencyKey())
 		return err == nil && p.Status == StatusCaptured
 	})
-	if out := third.output(); !strings.Contains(out, `"msg":"charge recovery settled abandoned charges"`) {
-		t.Fatalf("the recovery job did not report settling the charge:\n%s", out)
-	}
+	// The job logs once its round is over, which is after the store shows
+	// the charge settled: wait for the line rather than read it at once.
+	kittest.WaitFor(t, 10*time.Second, "the recovery job to report settling the charge", func() bool {
+		return strings.Contains(third.output(), `"msg":"charge recovery settled abandoned charges"`)
+	})
 	if n := countApproved(t, processor); n != 2 {
 		t.Fatalf("processor charged %d times in all, want 2: one per charge", n)
 	}

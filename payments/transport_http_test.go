@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,8 +16,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/kitshop/kitshop/kit/auth"
+	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/mw"
+	"github.com/kitshop/kitshop/payments/client"
 )
 
 // issuer signs tokens the way the users service does, for a verifier that
@@ -119,10 +122,52 @@ func TestHTTPGetPayment(t *testing.T) {
 			}
 		})
 	}
+	t.Run("upper-case id", func(t *testing.T) {
+		// The service canonicalises ids, on HTTP as on gRPC.
+		r := api.Do(t, http.MethodGet, "/api/v1/payments/"+strings.ToUpper(p.ID), owner, nil, "")
+		if r.Status != http.StatusOK || r.Body["id"] != p.ID {
+			t.Fatalf("status %d, body %v; want 200 with the payment under its canonical id", r.Status, r.Body)
+		}
+	})
 	t.Run("wrong method", func(t *testing.T) {
 		r := api.Do(t, http.MethodDelete, path, owner, nil, "")
 		if r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") == "" {
 			t.Fatalf("status %d, Allow %q; want 405 with Allow", r.Status, r.Header.Get("Allow"))
 		}
 	})
+}
+
+// TestHTTPPaymentOutcomes: a declined charge shows its decline code, and
+// a charge whose outcome is not recorded yet shows PENDING, through the
+// whole HTTP stack.
+func TestHTTPPaymentOutcomes(t *testing.T) {
+	store := newMemoryStore()
+	f := newSvcFixture(t, store)
+	iss := newIssuer(t)
+	srv := httptest.NewServer(NewHTTPHandler(MakeEndpoints(f.svc, mw.Chain{Service: "payments"}), iss.verifier))
+	t.Cleanup(srv.Close)
+	api := kittest.HTTPClient{BaseURL: srv.URL}
+	ctx := context.Background()
+
+	declined := chargeReq(TestCardDeclined)
+	_, err := f.svc.Charge(ctx, declined)
+	e := kittest.WantErr(t, err, errs.FailedPrecondition, client.ReasonCardDeclined)
+	r := api.Do(t, http.MethodGet, "/api/v1/payments/"+e.MetaString(client.MetaPaymentID),
+		iss.token(t, declined.UserID, auth.RoleCustomer), nil, "")
+	if r.Status != http.StatusOK || r.Body["status"] != "DECLINED" || r.Body["decline_code"] != "card_declined" ||
+		r.Body["card_last4"] != "0002" {
+		t.Fatalf("declined: status %d, body %v", r.Status, r.Body)
+	}
+
+	// The processor is unreachable: the attempt is recorded, its outcome
+	// is not.
+	down := NewService(store, nil, Options{Processor: downProcessor{}, Now: func() time.Time { return testNow }})
+	pending := chargeReq(TestCardApproved)
+	_, err = down.Charge(ctx, pending)
+	e = kittest.WantErr(t, err, errs.Unavailable, client.ReasonProcessingError)
+	r = api.Do(t, http.MethodGet, "/api/v1/payments/"+e.MetaString(client.MetaPaymentID),
+		iss.token(t, pending.UserID, auth.RoleCustomer), nil, "")
+	if r.Status != http.StatusOK || r.Body["status"] != "PENDING" || r.Body["decline_code"] != "" {
+		t.Fatalf("pending: status %d, body %v", r.Status, r.Body)
+	}
 }

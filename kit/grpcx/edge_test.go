@@ -310,6 +310,9 @@ func TestUndecodableRequestIsReported(t *testing.T) {
 // encoder would refuse to.
 type rawCodec struct{}
 
-func (rawCodec) Marshal(v any) ([]byte, error)      { return v.([]byte), nil }
-func (rawCodec) Unmarshal(data []byte, v any) error { *(v.(*[]byte)) = append([]byte(nil), data...); return nil }
-func (rawCodec) Name() string                       { return "proto" }
+func (rawCodec) Marshal(v any) ([]byte, error) { return v.([]byte), nil }
+func (rawCodec) Unmarshal(data []byte, v any) error {
+	*(v.(*[]byte)) = append([]byte(nil), data...)
+	return nil
+}
+func (rawCodec) Name() string { return "proto" }

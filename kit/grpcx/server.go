@@ -113,15 +113,15 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *grpc.Server {
 			Timeout:           serverPingTimeout,
 			MaxConnectionIdle: MaxConnectionIdle,
 		}),
-		//Y
-		//Z
+		grpc.MaxConcurrentStreams(orDefault(cfg.MaxStreams, MaxStreamsPerConn)),
+		grpc.ConnectionTimeout(orDefault(cfg.HandshakeTimeout, HandshakeTimeout)),
 		grpc.MaxHeaderListSize(MaxHeaderListSize),
 		grpc.ChainUnaryInterceptor(
 			unaryErrors(),
 			unaryRequestID(),
-			//X
-			//W
-			//V
+			unaryOutcome(cfg.Logger, cfg.RED),
+			unaryDeadline(orDefault(cfg.DefaultTimeout, DefaultTimeout), orDefault(cfg.MaxTimeout, MaxTimeout)),
+			unaryValidate(),
 			unaryRecovery(cfg.Logger),
 		),
 		grpc.ChainStreamInterceptor(
@@ -136,7 +136,7 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *grpc.Server {
 	if cfg.Tracer != nil {
 		base = append(base, grpc.StatsHandler(tracing.GRPCServerHandler(cfg.Tracer)))
 	}
-	//U
+	base = append(base, grpc.StatsHandler(earlyFailures{logger: cfg.Logger, red: cfg.RED}))
 	srv := grpc.NewServer(append(base, opts...)...)
 
 	hs := grpchealth.NewServer()

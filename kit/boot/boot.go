@@ -37,6 +37,7 @@ import (
 	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/metrics"
 	"github.com/kitshop/kitshop/kit/mw"
+	"github.com/kitshop/kitshop/kit/netx"
 	"github.com/kitshop/kitshop/kit/sd"
 	"github.com/kitshop/kitshop/kit/tlsx"
 	"github.com/kitshop/kitshop/kit/tracing"
@@ -91,12 +92,14 @@ func New(cfg config.Service, out io.Writer) (*Process, error) {
 	if p.httpLn, err = lifecycle.Listen(cfg.HTTPAddr); err != nil {
 		return nil, err
 	}
+	p.httpLn = netx.Limit(p.httpLn, 0) // bounded connections (netx.DefaultMaxConns)
 	p.OnClose(p.httpLn)
 	if cfg.GRPCAddr != "" {
 		if p.grpcLn, err = lifecycle.Listen(cfg.GRPCAddr); err != nil {
 			p.Close()
 			return nil, err
 		}
+		p.grpcLn = netx.Limit(p.grpcLn, 0)
 		p.OnClose(p.grpcLn)
 	}
 	tracer, closer, err := tracing.New(tracing.Config{

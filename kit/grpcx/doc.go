@@ -9,8 +9,16 @@
 // *errs.Error (errs.FromGRPC), so kind and reason survive the hop.
 //
 // Unary RPCs are logged, measured and traced by the go-kit endpoint chain
-// (kit/mw.Chain). go-kit has no streaming support, so the stream
-// interceptors here do the same logging and metrics for streaming RPCs, with
-// transport "grpc-stream"; spans for both kinds come from the Zipkin stats
-// handler.
+// (kit/mw.Chain). What fails outside a chain (a decode refusing the
+// request, an interceptor, a request grpc-go cannot unmarshal, a handler
+// without go-kit) is logged and counted here instead, under transport
+// "grpc", so every failed call is reported exactly once. go-kit has no
+// streaming support, so the stream interceptors here do the same logging
+// and metrics for streaming RPCs, with transport "grpc-stream"; spans for
+// both kinds come from the Zipkin stats handler.
+//
+// Every request is held to kitshop's edge rules before a handler sees it:
+// no control characters in any string field (CheckText), a deadline on
+// every unary call, a bounded number of streams per connection, and a
+// handshake timeout for new connections.
 package grpcx

@@ -30,7 +30,11 @@ type fixture struct {
 	clientRec *kittest.SpanRecorder
 }
 
-func start(t *testing.T) *fixture {
+func start(t *testing.T) *fixture { return startWith(t, nil) }
+
+// startWith is start with the server config adjusted by tune (nil for
+// none) and extra server options.
+func startWith(t *testing.T, tune func(*grpcx.ServerConfig), opts ...grpc.ServerOption) *fixture {
 	t.Helper()
 	kittest.CheckGoroutines(t)
 	f := &fixture{logs: &kittest.LogBuffer{}, ready: health.New()}
@@ -44,9 +48,13 @@ func start(t *testing.T) *fixture {
 	f.clientTr, f.clientRec = kittest.NewTracer(t, "caller")
 	logger := logx.New(f.logs, "widgets")
 
-	srv := grpcx.NewServer(grpcx.ServerConfig{
+	cfg := grpcx.ServerConfig{
 		Service: "widgets", Logger: logger, Tracer: serverTr, RED: f.red, Readiness: f.ready,
-	})
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	srv := grpcx.NewServer(cfg, opts...)
 	chain := mw.Chain{Service: "widgets", Logger: logger, Tracer: serverTr, RED: f.red}
 	testpb.RegisterTestServiceServer(srv, newTestService(chain))
 

@@ -100,11 +100,12 @@ func recoverInto(ctx context.Context, logger log.Logger, method string, err *err
 	_ = level.Error(logx.FromContext(ctx, logger)).Log(
 		"msg", "panic in gRPC handler", "method", method,
 		"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-	*err = errs.Internalf(fmt.Errorf("panic: %v", r), "grpc %s", method)
+	*err = errs.Internalf(&panicError{value: fmt.Sprint(r)}, "grpc %s", method)
 }
 
 func streamLogging(logger log.Logger) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		markIntercepted(ss.Context())
 		begin := time.Now()
 		err := h(srv, ss)
 		mw.LogOutcome(logx.FromContext(ss.Context(), logger), methodName(info.FullMethod), time.Since(begin), err)

@@ -3,6 +3,7 @@ package grpcx_test
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"google.golang.org/grpc"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
@@ -24,10 +25,27 @@ const (
 	sizeInvalid  = 400
 	sizePanic    = 500
 	sizeDown     = 503
+	// sizeFrozen waits for the call's context to end, then fails as a
+	// database client does when its statement is cancelled: Unavailable.
+	sizeFrozen = 599
+	// sizeDeadline answers with the seconds left until the call's deadline
+	// ("none" without one).
+	sizeDeadline = 1
+	// sizeBadDecode is refused by decWidget, before the endpoint chain.
+	sizeBadDecode = 422
 )
 
-func getWidget(_ context.Context, r widgetReq) (widgetResp, error) {
+func getWidget(ctx context.Context, r widgetReq) (widgetResp, error) {
 	switch r.Size {
+	case sizeFrozen:
+		<-ctx.Done()
+		return widgetResp{}, errs.Wrap(errs.Unavailable, "STORE_DOWN", ctx.Err(), "store unavailable")
+	case sizeDeadline:
+		dl, ok := ctx.Deadline()
+		if !ok {
+			return widgetResp{Name: "none"}, nil
+		}
+		return widgetResp{Name: fmt.Sprint(time.Until(dl).Round(time.Second).Seconds())}, nil
 	case sizeNotFound:
 		return widgetResp{}, errs.New(errs.NotFound, "WIDGET_MISSING", "no widget 42").With("widget_id", "42")
 	case sizeInvalid:
@@ -41,6 +59,9 @@ func getWidget(_ context.Context, r widgetReq) (widgetResp, error) {
 }
 
 func decWidget(_ context.Context, r *testpb.SimpleRequest) (widgetReq, error) {
+	if r.GetResponseSize() == sizeBadDecode {
+		return widgetReq{}, errs.Invalid(errs.FieldViolation{Field: "response_size", Message: "not a widget size"})
+	}
 	return widgetReq{Size: r.GetResponseSize()}, nil
 }
 

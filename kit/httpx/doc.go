@@ -8,4 +8,15 @@
 // Every error a client sees goes through WriteProblem, so the kind and the
 // stable reason code of a kit/errs error reach the client unchanged, and no
 // cause (SQL, hosts, stack traces) ever does.
+//
+// Edge rules every request meets: no control characters in body strings,
+// path variables or query parameters (kit/netx.TextViolation); a query
+// string that parses; a deadline (DefaultTimeout for Handler's endpoints,
+// MaxRequestTimeout for any route of NewRouter), answered 504 when the
+// work runs out of it; paths matched as sent, never redirected.
+//
+// What net/http answers itself, before any handler runs, stays plain
+// text: malformed request lines and header lines, headers over
+// MaxHeaderBytes (431), an unparsable request target, a missing Host,
+// unsupported Transfer-Encoding or Expect. No hook exists for those.
 package httpx

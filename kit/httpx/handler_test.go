@@ -149,3 +149,35 @@ func TestWriteJSON(t *testing.T) {
 		t.Fatalf("204 with body %q", rec.Body)
 	}
 }
+
+type created struct {
+	ID       string `json:"id"`
+	replayed bool
+}
+
+func (c created) Replayed() bool { return c.replayed }
+
+func TestLocationAndIdempotentReplayed(t *testing.T) {
+	e := typed.Endpoint(func(_ context.Context, req createReq) (created, error) {
+		return created{ID: "p1", replayed: req.Name == "again"}, nil
+	})
+	h := Handler[createReq, created](e, JSONBody[createReq](), http.StatusCreated,
+		Location(func(c created) string { return "/api/v1/products/" + c.ID }))
+
+	rec := serve(h, http.MethodPost, "/api/v1/products", `{"name":"mug"}`)
+	if rec.Code != 201 || rec.Header().Get("Location") != "/api/v1/products/p1" {
+		t.Fatalf("status %d Location %q", rec.Code, rec.Header().Get("Location"))
+	}
+	if got := rec.Header().Get(HeaderIdempotentReplayed); got != "" {
+		t.Fatalf("first request marked replayed: %q", got)
+	}
+	rec = serve(h, http.MethodPost, "/api/v1/products", `{"name":"again"}`)
+	if got := rec.Header().Get(HeaderIdempotentReplayed); rec.Code != 201 || got != "true" {
+		t.Fatalf("replay: status %d %s %q", rec.Code, HeaderIdempotentReplayed, got)
+	}
+	// No Location on errors.
+	rec = serve(h, http.MethodPost, "/api/v1/products", `{"nope":1}`)
+	if rec.Code != 400 || rec.Header().Get("Location") != "" {
+		t.Fatalf("error: status %d Location %q", rec.Code, rec.Header().Get("Location"))
+	}
+}

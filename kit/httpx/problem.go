@@ -11,6 +11,7 @@ import (
 	httptransport "github.com/go-kit/kit/transport/http"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/netx"
 	"github.com/kitshop/kitshop/kit/tracing"
 	"github.com/kitshop/kitshop/kit/typed"
 )
@@ -56,8 +57,12 @@ var standardMembers = map[string]bool{
 // field violations and Meta are used; its cause never is. Meta values
 // become members with their JSON types: an int64 is a number, a bool a
 // boolean.
+//
+// A failure that happened while ctx was done is described as what ended
+// the request (see netx.ContextError): 504 when its deadline passed, 499
+// when the client went away, whatever the work in progress returned.
 func NewProblem(ctx context.Context, instance string, err error) *Problem {
-	e := errs.As(err)
+	e := errs.As(netx.ContextError(ctx, err, false))
 	if e == nil {
 		// A nil error reaching here is a server bug; it is still a failure.
 		e = errs.New(errs.Internal, errs.ReasonInternal, "internal error")

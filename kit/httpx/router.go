@@ -1,9 +1,12 @@
 package httpx
 
 import (
+	"context"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -21,11 +24,25 @@ const (
 // answer a 405 METHOD_NOT_ALLOWED problem with the Allow header RFC 9110
 // requires (gorilla/mux does not set it).
 //
-// Middleware added with Router.Use does not run for those two answers
-// (gorilla applies it to matched routes only), so wrap the router itself
-// with RequestID, AccessLog and Recover rather than using Use for them.
+// Paths are matched as sent. gorilla/mux would otherwise answer a path
+// that is not in canonical form ("//products", "/a/../products") with a
+// 301 text/plain redirect of its own, which turns a POST into a GET in
+// most clients; here such a path is a 404 ROUTE_NOT_FOUND problem whose
+// detail names the canonical path.
+//
+// Every matched route runs under the router's guard: the query string is
+// checked (CheckQuery), and the request gets a deadline of
+// MaxRequestTimeout unless it already has a shorter one, so that even a
+// handler outside Handler cannot work for longer than an answer can be
+// written.
+//
+// Middleware added with Router.Use does not run for the 404 and 405
+// answers (gorilla applies it to matched routes only), so wrap the router
+// itself with RequestID, AccessLog and Recover rather than using Use for
+// them.
 func NewRouter() *mux.Router {
-	r := mux.NewRouter()
+	r := mux.NewRouter().SkipClean(true)
+	r.Use(guard)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		// gorilla/mux reports a method mismatch inside a subrouter as "not
 		// found" when a later route shares the subrouter's prefix, so ask
@@ -34,7 +51,11 @@ func NewRouter() *mux.Router {
 			methodNotAllowed(r, w, req, allowed)
 			return
 		}
-		WriteProblem(w, req, errs.New(errs.NotFound, ReasonRouteNotFound, "no route for "+req.URL.Path))
+		msg := "no route for " + req.URL.Path
+		if clean := cleanPath(req.URL.Path); clean != req.URL.Path {
+			msg += "; paths are matched as sent, and its canonical form is " + clean
+		}
+		WriteProblem(w, req, errs.New(errs.NotFound, ReasonRouteNotFound, msg))
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		methodNotAllowed(r, w, req, AllowedMethods(r, req))
@@ -105,4 +126,39 @@ func compareMethods(a, b string) int {
 		return 1
 	}
 	return strings.Compare(a, b)
+}
+
+// guard is the middleware NewRouter runs for every matched route.
+func guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := CheckQuery(r); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		// Nested routers (the platform router around a service's) each
+		// run the guard; the outer one's deadline serves them all.
+		if dl, ok := r.Context().Deadline(); !ok || time.Until(dl) > MaxRequestTimeout {
+			ctx, cancel := context.WithTimeout(r.Context(), MaxRequestTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cleanPath is the canonical form of p, as gorilla/mux and net/http's
+// ServeMux compute it: one slash between segments, no "." or "..", the
+// trailing slash kept.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }

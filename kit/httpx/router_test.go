@@ -3,6 +3,7 @@ package httpx
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -122,5 +123,27 @@ func TestHeadOnAGetRouteIsServedAsTheGet(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("HEAD on a POST-only route = %d, want 405", resp.StatusCode)
+	}
+}
+
+// TestNonCanonicalPathsAreProblemsNotRedirects: gorilla/mux used to answer
+// these with its own 301 text/plain redirect.
+func TestNonCanonicalPathsAreProblemsNotRedirects(t *testing.T) {
+	for _, c := range []struct{ path, canonical string }{
+		{"//api/v1/products", "/api/v1/products"},
+		{"/api/v1/orders/../products", "/api/v1/products"},
+		{"/api/v1/./products", "/api/v1/products"},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.URL.Path = c.path
+		testRouter().ServeHTTP(rec, req)
+		p := problemBody(t, rec)
+		if rec.Code != 404 || p["code"] != ReasonRouteNotFound || !strings.Contains(p["detail"].(string), c.canonical) {
+			t.Errorf("%s: %d %v", c.path, rec.Code, p)
+		}
+		if loc := rec.Header().Get("Location"); loc != "" {
+			t.Errorf("%s: redirected to %q", c.path, loc)
+		}
 	}
 }

@@ -20,10 +20,18 @@ const (
 	IdleTimeout = 120 * time.Second
 	// MaxHeaderBytes is ample for a bearer token and tracing headers.
 	MaxHeaderBytes = 64 << 10
+	// MaxRequestTimeout is the longest any request may work: the router
+	// from NewRouter gives every request this deadline (Handler's routes
+	// a shorter one, DefaultTimeout, unless they ask otherwise). Work past
+	// WriteTimeout is wasted, since its answer can no longer be written.
+	MaxRequestTimeout = WriteTimeout
 )
 
-// NewServer returns an http.Server for h on addr with every timeout set.
-// Serve it on a listener from lifecycle.Listen so ":0" resolves to a real
+// NewServer returns an http.Server for h on addr with every timeout set:
+// a connection that sends no complete header within ReadHeaderTimeout,
+// or stays idle between requests for IdleTimeout, is closed. Serve it on
+// a listener from lifecycle.Listen, wrapped in netx.Limit so that the
+// connections it holds are bounded too, and so ":0" resolves to a real
 // address before the instance is registered.
 func NewServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{

@@ -7,7 +7,9 @@
 //	kitshop_requests_in_flight{service,transport,method}
 //
 // code is the errs kind of the outcome ("OK", "NotFound", "Unavailable"...),
-// a small closed set, so label cardinality stays bounded.
+// a small closed set, so label cardinality stays bounded. method is the
+// operation, bounded to MaxMethods values per transport whatever callers
+// pass (see MethodOther); transport is one of the Transport constants.
 package metrics
 
 import (
@@ -26,7 +28,7 @@ const (
 	TransportEndpoint   = "endpoint"    // a service's go-kit endpoint chain, whichever transport called it
 	TransportClient     = "client"      // an outgoing call through a client endpoint chain
 	TransportHTTP       = "http"        // an HTTP handler
-	TransportGRPC       = "grpc"        // a unary gRPC method
+	TransportGRPC       = "grpc"        // a unary gRPC call that failed outside its endpoint chain (kit/grpcx); the chain counts the rest under TransportEndpoint
 	TransportGRPCStream = "grpc-stream" // a streaming gRPC method, measured over the stream's life
 )
 
@@ -48,6 +50,8 @@ type RED struct {
 	RequestsVec *prometheus.CounterVec
 	DurationVec *prometheus.HistogramVec
 	InFlightVec *prometheus.GaugeVec
+
+	methods *methodBound
 }
 
 // NewRED registers the RED metrics with reg and returns a recorder whose
@@ -82,6 +86,7 @@ func NewRED(reg prometheus.Registerer, service string) (*RED, error) {
 		RequestsVec: requests,
 		DurationVec: duration,
 		InFlightVec: inFlight,
+		methods:     &methodBound{},
 	}, nil
 }
 
@@ -100,28 +105,40 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 }
 
 // Observe records one finished request: its outcome code and duration.
+// At most MaxMethods method labels are recorded per transport; later ones
+// are recorded as MethodOther.
 func (r *RED) Observe(transport, method, code string, d time.Duration) {
-	r.RequestsVec.WithLabelValues(r.service, transport, method, code).Inc()
-	r.DurationVec.WithLabelValues(r.service, transport, method).Observe(d.Seconds())
+	r.observe(transport, r.methods.label(transport, method), code, d)
 }
 
 // InFlight counts a request as in flight and returns the function that
 // stops counting it. Call that exactly once, typically deferred.
 func (r *RED) InFlight(transport, method string) (done func()) {
-	g := r.InFlightVec.WithLabelValues(r.service, transport, method)
-	g.Inc()
-	return g.Dec
+	return r.inFlight(transport, r.methods.label(transport, method))
 }
 
 // Start is InFlight and Observe together: it marks a request in flight and
 // returns the function that ends it with the outcome's code.
 func (r *RED) Start(transport, method string) (end func(code string)) {
+	method = r.methods.label(transport, method)
 	begin := time.Now()
-	done := r.InFlight(transport, method)
+	done := r.inFlight(transport, method)
 	return func(code string) {
 		done()
-		r.Observe(transport, method, code, time.Since(begin))
+		r.observe(transport, method, code, time.Since(begin))
 	}
+}
+
+// observe and inFlight take a method label already bounded.
+func (r *RED) observe(transport, method, code string, d time.Duration) {
+	r.RequestsVec.WithLabelValues(r.service, transport, method, code).Inc()
+	r.DurationVec.WithLabelValues(r.service, transport, method).Observe(d.Seconds())
+}
+
+func (r *RED) inFlight(transport, method string) (done func()) {
+	g := r.InFlightVec.WithLabelValues(r.service, transport, method)
+	g.Inc()
+	return g.Dec
 }
 
 // Code is the code label for an outcome: CodeOK for nil, else the errs kind.

@@ -1,0 +1,65 @@
+package grpcx
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-kit/log"
+	"google.golang.org/grpc/stats"
+
+	"github.com/kitshop/kitshop/kit/logx"
+	"github.com/kitshop/kitshop/kit/metrics"
+	"github.com/kitshop/kitshop/kit/mw"
+)
+
+// earlyFailures is a stats handler reporting the calls that fail before
+// any interceptor runs. grpc-go decodes a unary request before calling
+// the interceptors, and answers a request it cannot decode (a string
+// field holding invalid UTF-8, a message over the size limit, a corrupt
+// compressed payload) itself, so neither unaryOutcome nor an endpoint
+// chain ever sees it. Calls that reach the interceptors are marked in
+// their record and reported there instead, so every failure is reported
+// once.
+type earlyFailures struct {
+	logger log.Logger
+	red    *metrics.RED
+}
+
+type rpcRecordKey struct{}
+
+// rpcRecord is one call's, shared by the stats handler and interceptors.
+type rpcRecord struct {
+	method      string
+	begin       time.Time
+	intercepted bool // an interceptor took the call; it reports the outcome
+}
+
+// markIntercepted notes that an interceptor reports ctx's call.
+func markIntercepted(ctx context.Context) {
+	if r, ok := ctx.Value(rpcRecordKey{}).(*rpcRecord); ok {
+		r.intercepted = true
+	}
+}
+
+func (h earlyFailures) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
+	return context.WithValue(ctx, rpcRecordKey{}, &rpcRecord{method: info.FullMethodName, begin: time.Now()})
+}
+
+func (h earlyFailures) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	end, ok := s.(*stats.End)
+	if !ok || end.Error == nil {
+		return
+	}
+	r, ok := ctx.Value(rpcRecordKey{}).(*rpcRecord)
+	if !ok || r.intercepted {
+		return
+	}
+	method, took := methodName(r.method), time.Since(r.begin)
+	mw.LogOutcome(logx.FromContext(ctx, h.logger), method, took, end.Error)
+	if h.red != nil {
+		h.red.Observe(metrics.TransportGRPC, method, metrics.Code(end.Error), took)
+	}
+}
+
+func (earlyFailures) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (earlyFailures) HandleConn(context.Context, stats.ConnStats)                       {}

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/httpx"
 )
 
@@ -152,5 +153,29 @@ func TestDecodeRejects(t *testing.T) {
 				t.Errorf("message %q lacks %q", e.Message, c.msg)
 			}
 		})
+	}
+}
+
+// TestControlCharactersRefused: the REST mapping applies kit/netx's one
+// rule for text, in bodies (newlines and tabs allowed) and in text from
+// the URL (none allowed), naming the field.
+func TestControlCharactersRefused(t *testing.T) {
+	for _, tc := range []struct{ body, field string }{
+		{`{"text":"a\u0000b"}`, "text"},
+		{`{"part":{"name":"x\u0007y"}}`, "part.name"},
+		{"{\"parts\":[{\"name\":\"ok\"},{\"name\":\"a\u0085b\"}]}", "parts[1].name"},
+	} {
+		_, _, err := decodeThing(t, tc.body)
+		e := errs.As(err)
+		if e == nil || e.Kind != errs.InvalidArgument || len(e.Fields) != 1 || e.Fields[0].Field != tc.field {
+			t.Errorf("%s: got %v, want a violation of %s", tc.body, err, tc.field)
+		}
+	}
+	if _, _, err := decodeThing(t, `{"text":"line one\nline\ttwo"}`); err != nil {
+		t.Errorf("free text with a newline and a tab refused: %v", err)
+	}
+	text := thingDescriptor().Fields().ByName("text")
+	if _, msg := parseText(text, nil, "a\x00b"); msg == "" {
+		t.Error("a NUL byte in a path variable or query parameter was accepted")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/kitshop/kitshop/kit/httpx"
+	"github.com/kitshop/kitshop/kit/netx"
 )
 
 // strictJSON are the tokenizer's options. They are the library's defaults
@@ -278,7 +279,15 @@ func (d *decoder) value(fd protoreflect.FieldDescriptor, msg *msgTable, enum *en
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		s, err := d.stringValue(raw, "a string")
-		return protoreflect.ValueOfString(s), err
+		if err != nil {
+			return protoreflect.Value{}, err
+		}
+		// One rule for text on every transport (kit/netx): a NUL byte
+		// reaching Postgres was a 500, and five of them shut login.
+		if msg := netx.TextViolation(s, true); msg != "" {
+			return protoreflect.Value{}, badValue(d.dec, msg)
+		}
+		return protoreflect.ValueOfString(s), nil
 	case protoreflect.BytesKind:
 		s, err := d.stringValue(raw, "a base64 string")
 		if err != nil {

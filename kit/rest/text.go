@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/kitshop/kitshop/kit/netx"
 )
 
 // Path variables, query parameters, headers and map keys arrive as text.
@@ -63,6 +65,9 @@ func parseText(fd protoreflect.FieldDescriptor, enum *enumTable, s string) (prot
 	}
 	switch k := fd.Kind(); k {
 	case protoreflect.StringKind:
+		if msg := netx.TextViolation(s, false); msg != "" {
+			return protoreflect.Value{}, msg
+		}
 		return protoreflect.ValueOfString(s), ""
 	case protoreflect.BoolKind:
 		switch s {

@@ -2,15 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,7 +43,7 @@ func TestProcesses(t *testing.T) {
 
 	env := []string{
 		"KITSHOP_HTTP_ADDR=127.0.0.1:0", "KITSHOP_GRPC_ADDR=127.0.0.1:0",
-		"KITSHOP_ETCD_ENDPOINTS=" + etcdAddr, "KITSHOP_JWT_KEY_FILE=" + writeKey(t),
+		"KITSHOP_ETCD_ENDPOINTS=" + etcdAddr, "KITSHOP_JWT_KEY_FILE=" + kittest.WriteSigningKey(t),
 		"KITSHOP_DRAIN_TIMEOUT=10s",
 		// Both instances share one database, as in production; a memory
 		// store per instance would make them disagree about who exists.
@@ -258,23 +252,6 @@ func withWellKnown(set *descriptorpb.FileDescriptorSet) *descriptorpb.FileDescri
 		}
 	}
 	return set
-}
-
-func writeKey(t *testing.T) string {
-	t.Helper()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "jwt.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // get fetches http://addr+path, decodes JSON into out when non-nil, and

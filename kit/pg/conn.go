@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,18 +43,36 @@ const cancelRequestTimeout = 5 * time.Second
 // closeTimeout bounds the Terminate message pq writes on Close.
 const closeTimeout = time.Second
 
-// AbandonedError is returned when a statement's context ended before the
+// AbandonedError is returned when a call's context ended before the
 // server answered. It unwraps to the context's error (context.Canceled or
 // context.DeadlineExceeded), so the caller's own deadline comes back as
 // the caller's, never as a database outage; the connection it was waiting
 // on has been discarded.
 type AbandonedError struct {
-	ctxErr error
-	cause  error
+	ctxErr     error
+	cause      error
+	connecting bool
 }
 
 func (e *AbandonedError) Error() string {
-	return "pg: gave up waiting for the database: " + e.ctxErr.Error() + " (connection discarded)"
+	var b strings.Builder
+	b.WriteString("pg: ")
+	var ne net.Error
+	if e.cause == nil || (errors.As(e.cause, &ne) && ne.Timeout()) || errors.Is(e.cause, driver.ErrBadConn) {
+		// The driver only saw the socket we cut (pq's Ping reports any
+		// failure as ErrBadConn): the server said nothing.
+		b.WriteString("no answer from the database")
+		if e.connecting {
+			b.WriteString(" while connecting")
+		}
+		b.WriteString(" (" + e.ctxErr.Error() + ")")
+	} else {
+		b.WriteString(e.ctxErr.Error() + ": " + e.cause.Error())
+	}
+	if !e.connecting {
+		b.WriteString("; connection discarded")
+	}
+	return b.String()
 }
 
 // Unwrap returns the context's error.
@@ -89,7 +108,12 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	fired := !stop()
 	nc := s.get()
 	if err != nil {
-		return nil, outcome(ctx, err)
+		err = outcome(ctx, err)
+		var ab *AbandonedError
+		if errors.As(err, &ab) {
+			ab.connecting = true
+		}
+		return nil, err
 	}
 	if fired || nc == nil {
 		// Connected as ctx ended: the socket's deadline may already be
@@ -98,7 +122,7 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 		// later.
 		_ = dc.Close()
 		if ctx.Err() != nil {
-			return nil, &AbandonedError{ctxErr: ctx.Err()}
+			return nil, &AbandonedError{ctxErr: ctx.Err(), connecting: true}
 		}
 		return nil, driver.ErrBadConn
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +34,26 @@ func frozenPool(t *testing.T) (*sql.DB, *proxy) {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	mustExec(t, db, `CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, name text)`)
+	// Open connections enough for every call to find one idle, so that
+	// the calls meet the freeze mid-statement, not while connecting.
+	const warm = 16
+	db.SetMaxOpenConns(2 * warm)
+	db.SetMaxIdleConns(2 * warm)
+	ctx := testContext(t)
+	var conns []*sql.Conn
+	for range warm {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		if err := c.PingContext(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.Close()
+	}
 	return db, p
 }
 
@@ -163,6 +184,9 @@ func TestStatementsEndWithTheirContextWhenTheServerFreezes(t *testing.T) {
 		err := within(t, c.name, func() error { return c.run(ctx) })
 		cancel()
 		wantCallersDeadline(t, c.name, err, context.DeadlineExceeded)
+		if strings.Contains(err.Error(), "connecting") {
+			t.Fatalf("%s met the freeze while connecting, not on a live connection: %v", c.name, err)
+		}
 	}
 
 	// Cancellation (a client hanging up) comes back as Canceled.
@@ -221,6 +245,9 @@ func TestConnectEndsWithItsContextWhenTheServerFreezes(t *testing.T) {
 	defer cancel()
 	err := within(t, "Connect", func() error { return db.PingContext(cctx) })
 	wantCallersDeadline(t, "Connect", err, context.DeadlineExceeded)
+	if !strings.Contains(err.Error(), "while connecting") {
+		t.Fatalf("error does not say it was connecting: %v", err)
+	}
 }
 
 // Readiness fails within CheckTimeout when the database freezes, even if

@@ -376,8 +376,26 @@ type stmt struct {
 	c  *conn
 }
 
-func (s *stmt) Close() error  { return s.pq.Close() }
 func (s *stmt) NumInput() int { return s.pq.NumInput() }
+
+// Close deallocates the statement on the server, which takes a round trip
+// and no context: it gets closeTimeout, after which the connection is
+// given up rather than left hanging on a frozen server. database/sql holds
+// the connection while it closes a statement, so no other call is using
+// the socket's deadline meanwhile.
+func (s *stmt) Close() error {
+	if s.c.broken.Load() {
+		return s.pq.Close() // pq does no I/O on a connection it knows is bad
+	}
+	_ = s.c.nc.SetDeadline(time.Now().Add(closeTimeout))
+	err := s.pq.Close()
+	if err != nil {
+		s.c.broken.Store(true)
+		return err
+	}
+	_ = s.c.nc.SetDeadline(time.Time{})
+	return nil
+}
 
 // Exec and Query are the pre-context API; database/sql calls the Context
 // variants.

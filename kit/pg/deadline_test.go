@@ -33,6 +33,10 @@ func frozenPool(t *testing.T) (*sql.DB, *proxy) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
+	// Cleanups run last first: cut the proxy's connections before closing
+	// the pool, so that a call a failing test left blocked cannot hold
+	// db.Close.
+	t.Cleanup(p.stop)
 	mustExec(t, db, `CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, name text)`)
 	// Open connections enough for every call to find one idle, so that
 	// the calls meet the freeze mid-statement, not while connecting.
@@ -278,4 +282,30 @@ func TestCheckTimesOutOnAFrozenServer(t *testing.T) {
 	kittest.WaitFor(t, 5*time.Second, "check passes after the thaw", func() bool {
 		return check(context.Background()) == nil
 	})
+}
+
+// Closing a prepared statement takes a round trip and no context: on a
+// frozen server it gives up the connection after a moment instead of
+// hanging the caller.
+func TestClosingAStatementOnAFrozenServerIsBounded(t *testing.T) {
+	t.Parallel()
+	db, p := frozenPool(t)
+	stmt, err := db.PrepareContext(testContext(t), `SELECT 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.freeze()
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- stmt.Close() }()
+	select {
+	case err := <-done:
+		t.Logf("Close returned after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	case <-time.After(3 * time.Second):
+		t.Fatal("closing a statement still blocked after 3s on a frozen server")
+	}
+	p.thaw()
+	if err := db.PingContext(testContext(t)); err != nil {
+		t.Fatalf("pool unusable after the thaw: %v", err)
+	}
 }

@@ -4,44 +4,54 @@ GO    ?= go
 BIN   := $(CURDIR)/.bin
 
 # Generator versions are pinned so `make proto` is reproducible; protoc itself
-# is Debian's protobuf-compiler (installed by .ci/run and ops/install-deps.sh).
+# is Debian's protobuf-compiler (ops/install-deps.sh installs it when missing).
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+# Installed per version, so bumping a pin installs the new generator instead
+# of silently reusing the old binary.
+TOOLS := $(BIN)/tools/go-$(PROTOC_GEN_GO_VERSION)-grpc-$(PROTOC_GEN_GO_GRPC_VERSION)
 PROTOS := $(shell find pb -name '*.proto' | sort)
 
 TEST_TIMEOUT ?= 12m
 
-.PHONY: help run test proto proto-check lint bench tools
+.PHONY: help run test deps proto proto-check lint bench tools
 
 help:
 	@echo "make run          start the registry and every service (in-memory stores unless DATABASE_URL is set)"
-	@echo "make test         gofmt/vet, proto freshness, then all tests with -race"
+	@echo "make test         install missing test dependencies, gofmt/vet, proto freshness, then all tests with -race"
+	@echo "make deps         install what make test needs besides Go (protoc, PostgreSQL server binaries); no-op when present"
 	@echo "make proto        regenerate pb/ from the .proto files"
 	@echo "make lint         gofmt and go vet"
 	@echo "make bench        benchmarks (not part of make test)"
 
+# Needs nothing but Go.
 run:
 	$(GO) run ./ops/launcher
 
-test: lint proto-check
+# A fresh machine needs only `make test`: deps installs what is missing and
+# costs a few milliseconds when nothing is.
+test: deps lint proto-check
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+deps:
+	@bash ops/install-deps.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc
+tools: $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
 
-$(BIN)/protoc-gen-go:
-	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+$(TOOLS)/protoc-gen-go:
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 
-$(BIN)/protoc-gen-go-grpc:
-	GOBIN=$(BIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+$(TOOLS)/protoc-gen-go-grpc:
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 
-proto: tools
-	@command -v protoc >/dev/null || { echo "protoc missing: apt-get install protobuf-compiler libprotobuf-dev"; exit 1; }
+proto: deps tools
+	@command -v protoc >/dev/null || { echo "protoc missing: run bash ops/install-deps.sh"; exit 1; }
 	find pb -name '*.pb.go' -delete
-	PATH=$(BIN):$$PATH protoc -I pb -I /usr/include \
+	PATH=$(TOOLS):$$PATH protoc -I pb -I /usr/include \
 		--go_out=pb --go_opt=paths=source_relative \
 		--go-grpc_out=pb --go-grpc_opt=paths=source_relative \
 		$(PROTOS)

@@ -1,24 +1,66 @@
 #!/usr/bin/env bash
-# Installs what building and testing kitshop needs on a Debian machine:
-# protoc (for `make proto` / the proto freshness check) and the PostgreSQL 15
-# server binaries (the test harness starts throwaway clusters with them).
-# Idempotent: installs only what is missing.
+# Installs what `make test` needs besides Go: protoc and the well-known
+# .proto files (the pb/ freshness check), and the PostgreSQL server
+# binaries (the test harness starts throwaway clusters with them; pgbench,
+# for `make bench`, comes with them on Debian).
+#
+# `make test` runs this first, so it must stay cheap: when everything is
+# present it only looks (a few milliseconds) and changes nothing. Only what
+# is missing is installed, with apt-get (Debian, Ubuntu); elsewhere it says
+# what to install. `make run` needs none of this, only Go.
 set -euo pipefail
+
+# pg_bin_ok reports whether initdb and postgres sit side by side somewhere
+# the test harness (kit/pg/pgtest) looks: PATH, then the Debian layout.
+pg_bin_ok() {
+  local d dirs=()
+  if command -v initdb >/dev/null 2>&1; then
+    dirs+=("$(dirname "$(command -v initdb)")")
+  fi
+  for d in /usr/lib/postgresql/*/bin; do dirs+=("$d"); done
+  for d in "${dirs[@]}"; do
+    [ -x "$d/initdb" ] && [ -x "$d/postgres" ] && return 0
+  done
+  return 1
+}
+
+pgbench_ok() {
+  command -v pgbench >/dev/null 2>&1 && return 0
+  compgen -G '/usr/lib/postgresql/*/bin/pgbench' >/dev/null
+}
 
 need=()
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/timestamp.proto ] || need+=(libprotobuf-dev)
-if ! command -v initdb >/dev/null 2>&1 && [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
-  need+=(postgresql-15)
+# With DATABASE_URL set the tests use that server and need no binaries.
+if [ -z "${DATABASE_URL:-}" ] && { ! pg_bin_ok || ! pgbench_ok; }; then
+  need+=(postgresql-server)
 fi
-command -v pgbench >/dev/null 2>&1 || [ -x /usr/lib/postgresql/15/bin/pgbench ] || need+=(postgresql-contrib)
 
 if [ ${#need[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-deps: missing ${need[*]}, and there is no apt-get here." >&2
+    echo "  Install protoc (with the well-known .proto files under /usr/include) and the PostgreSQL server" >&2
+    echo "  (macOS: brew install protobuf postgresql@15), or set DATABASE_URL to a server whose role may CREATE DATABASE." >&2
+    exit 1
+  fi
   sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "installing: ${need[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "install-deps: need root or sudo to install ${need[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  echo "install-deps: installing what is missing: ${need[*]}"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+  pkgs=()
+  for p in "${need[@]}"; do
+    if [ "$p" = postgresql-server ]; then
+      # PostgreSQL 15 where the release has it (Debian 12), else the
+      # release's own version: the harness takes the newest it finds.
+      if apt-cache show postgresql-15 >/dev/null 2>&1; then p=postgresql-15; else p=postgresql; fi
+    fi
+    pkgs+=("$p")
+  done
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 fi
 
 # The Postgres binaries refuse to run as root; the test harness runs them as

@@ -240,6 +240,7 @@ func (p *Process) Run(ctx context.Context, routes http.Handler, grpcSrv *grpc.Se
 		Name: p.Config.Name, Logger: p.Logger, Readiness: p.Ready,
 		HTTP: httpx.NewServer(p.httpLn.Addr().String(), p.Handler(routes)), HTTPListener: p.httpListener(),
 		Jobs: append(slices.Clone(jobs), p.monitorReadiness), DrainTimeout: p.Config.DrainTimeout,
+		DeregisterGrace: p.Config.DeregisterGrace,
 	}
 	if grpcSrv != nil {
 		if p.grpcLn == nil {

@@ -3,10 +3,13 @@ package boot
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io/fs"
 
+	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/kitshop/kitshop/kit/config"
 	"github.com/kitshop/kitshop/kit/pg"
 )
 
@@ -15,16 +18,35 @@ import (
 // postgres on the service's own schema with migrations from migrations
 // applied. The pool is checked by readiness and closed last at shutdown.
 // Either way the choice is logged.
+//
+// Waiting for Postgres is bounded by Config.StartupTimeout
+// (KITSHOP_STARTUP_TIMEOUT): every failed attempt is logged, and when time
+// is up the error says what was tried and why it failed, with the
+// password masked, so that the process exits non-zero with a message
+// instead of hanging.
 func OpenStore[S any](ctx context.Context, p *Process, migrations fs.FS, memory func() S, postgres func(*sql.DB) S) (S, error) {
+	var zero S
 	if p.Config.UsesMemoryStore() {
 		_ = level.Info(p.Logger).Log("msg", "using the in-memory store (set DATABASE_URL for Postgres)")
 		return memory(), nil
 	}
-	_ = level.Info(p.Logger).Log("msg", "using Postgres", "database", pg.Redact(p.Config.DatabaseURL), "schema", p.Config.Name)
-	db, err := pg.OpenMigrated(ctx, p.Config.DatabaseURL, p.Config.Name, migrations)
-	if err != nil {
-		var zero S
-		return zero, err
+	timeout := p.Config.StartupTimeout
+	if timeout <= 0 {
+		timeout = config.DefaultStartupTimeout
+	}
+	_ = level.Info(p.Logger).Log("msg", "using Postgres", "database", pg.Redact(p.Config.DatabaseURL),
+		"schema", p.Config.Name, "startup_timeout", timeout.String())
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	db, err := pg.OpenMigrated(ctx, p.Config.DatabaseURL, p.Config.Name, migrations,
+		pg.WithLogger(log.With(p.Logger, "component", "postgres")))
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// pg's errors are already redacted; this names the setting to
+		// change when the database is merely slow to come up.
+		return zero, fmt.Errorf("postgres not ready within the start-up timeout of %v (-startup-timeout, KITSHOP_STARTUP_TIMEOUT): %w", timeout, err)
+	case err != nil:
+		return zero, fmt.Errorf("postgres: %w", err)
 	}
 	p.OnClose(db)
 	p.Ready.AddCheck("postgres", pg.Check(db))

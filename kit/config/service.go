@@ -19,6 +19,8 @@ const (
 	DefaultBreakerOpenTimeout = 60 * time.Second
 	DefaultRegisterTTL        = 10 * time.Second
 	DefaultDrainTimeout       = 15 * time.Second
+	DefaultStartupTimeout     = 30 * time.Second
+	DefaultDeregisterGrace    = 1500 * time.Millisecond
 	DefaultLogLevel           = "info"
 	DefaultAdvertiseHost      = "127.0.0.1"
 )
@@ -47,8 +49,9 @@ type Service struct {
 	ZipkinURL string
 	// TraceSampleRate is the fraction of new traces sampled, 0..1.
 	TraceSampleRate float64
-	// BreakerFailures consecutive infrastructure failures open a breaker,
-	// which stays open for BreakerOpenTimeout before probing again.
+	// BreakerFailures consecutive infrastructure failures of one backend
+	// open the calling side's breaker for it (servers have none), which
+	// stays open for BreakerOpenTimeout before probing again.
 	BreakerFailures    int
 	BreakerOpenTimeout time.Duration
 	// RateLimit is the per-method server-side limit in requests per
@@ -61,6 +64,19 @@ type Service struct {
 	RegisterTTL time.Duration
 	// DrainTimeout bounds graceful shutdown of in-flight work.
 	DrainTimeout time.Duration
+	// StartupTimeout bounds the wait for dependencies at start-up (the
+	// database and its migrations): past it the process exits with an
+	// error instead of hanging.
+	StartupTimeout time.Duration
+	// DeregisterGrace is how long shutdown keeps serving after leaving the
+	// registry and before closing its listeners, so that callers whose
+	// view of the registry is a moment old still reach a live server.
+	DeregisterGrace time.Duration
+	// TLSCA, TLSCert and TLSKey are PEM files: the CA that signs every
+	// kitshop certificate, and this process's certificate and private key.
+	// All three or none (Validate checks they load); with them set, the
+	// process speaks mTLS (see UsesTLS).
+	TLSCA, TLSCert, TLSKey string
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
 	// AdvertiseHost is the host registered for listeners bound to every
@@ -71,6 +87,10 @@ type Service struct {
 
 // UsesMemoryStore reports whether the process runs without Postgres.
 func (s Service) UsesMemoryStore() bool { return s.DatabaseURL == "" }
+
+// UsesTLS reports whether the TLS files are configured (Validate has
+// checked that then all three are, and that they load).
+func (s Service) UsesTLS() bool { return s.TLSCA != "" && s.TLSCert != "" && s.TLSKey != "" }
 
 // ParseService defines the shared flags for service name on a new
 // FlagSet, lets each extra function add the service's own flags (they are
@@ -119,9 +139,9 @@ func DefineService(fs *flag.FlagSet, name, defHTTP, defGRPC string) *Service {
 	bindEnv(fs, "zipkin-url", "a string", "KITSHOP_ZIPKIN_URL")
 	fs.Float64Var(&s.TraceSampleRate, "trace-sample-rate", DefaultTraceSampleRate, "fraction of new traces sampled, 0..1")
 	bindEnv(fs, "trace-sample-rate", "a number", "KITSHOP_TRACE_SAMPLE_RATE")
-	fs.IntVar(&s.BreakerFailures, "breaker-failures", DefaultBreakerFailures, "consecutive failures that open a circuit breaker")
+	fs.IntVar(&s.BreakerFailures, "breaker-failures", DefaultBreakerFailures, "consecutive infrastructure failures of a backend that open the caller's circuit breaker for it")
 	bindEnv(fs, "breaker-failures", "an integer", "KITSHOP_BREAKER_FAILURES")
-	fs.DurationVar(&s.BreakerOpenTimeout, "breaker-open-timeout", DefaultBreakerOpenTimeout, "how long an open breaker waits before probing")
+	fs.DurationVar(&s.BreakerOpenTimeout, "breaker-open-timeout", DefaultBreakerOpenTimeout, "how long a caller's open breaker waits before probing its backend again")
 	bindEnv(fs, "breaker-open-timeout", "a duration such as 15s or 1m30s", "KITSHOP_BREAKER_OPEN_TIMEOUT")
 	fs.Float64Var(&s.RateLimit, "rate-limit", 0, "per-method request limit per second; 0 disables")
 	bindEnv(fs, "rate-limit", "a number", "KITSHOP_RATE_LIMIT")
@@ -131,6 +151,16 @@ func DefineService(fs *flag.FlagSet, name, defHTTP, defGRPC string) *Service {
 	bindEnv(fs, "register-ttl", "a duration such as 15s or 1m30s", "KITSHOP_REGISTER_TTL")
 	fs.DurationVar(&s.DrainTimeout, "drain-timeout", DefaultDrainTimeout, "how long shutdown waits for in-flight work")
 	bindEnv(fs, "drain-timeout", "a duration such as 15s or 1m30s", "KITSHOP_DRAIN_TIMEOUT")
+	fs.DurationVar(&s.StartupTimeout, "startup-timeout", DefaultStartupTimeout, "how long start-up waits for the database (and migrations) before giving up")
+	bindEnv(fs, "startup-timeout", "a duration such as 15s or 1m30s", "KITSHOP_STARTUP_TIMEOUT")
+	fs.DurationVar(&s.DeregisterGrace, "deregister-grace", DefaultDeregisterGrace, "how long shutdown keeps serving between leaving the registry and closing its listeners; 0 disables")
+	bindEnv(fs, "deregister-grace", "a duration such as 1.5s", "KITSHOP_DEREGISTER_GRACE")
+	fs.StringVar(&s.TLSCA, "tls-ca", "", "PEM file of the CA that signs kitshop certificates; with -tls-cert and -tls-key enables mTLS")
+	bindEnv(fs, "tls-ca", "a string", "KITSHOP_TLS_CA")
+	fs.StringVar(&s.TLSCert, "tls-cert", "", "PEM file of this process's certificate (naming its service)")
+	bindEnv(fs, "tls-cert", "a string", "KITSHOP_TLS_CERT")
+	fs.StringVar(&s.TLSKey, "tls-key", "", "PEM file of the private key of -tls-cert")
+	bindEnv(fs, "tls-key", "a string", "KITSHOP_TLS_KEY")
 	fs.StringVar(&s.AdvertiseHost, "advertise-host", DefaultAdvertiseHost, "host peers dial for listeners bound to every interface")
 	bindEnv(fs, "advertise-host", "a string", "KITSHOP_ADVERTISE_HOST")
 	fs.StringVar(&s.LogLevel, "log-level", DefaultLogLevel, "debug, info, warn or error")
@@ -193,6 +223,13 @@ func (s *Service) Validate() error {
 	if s.DrainTimeout <= 0 {
 		bad("-drain-timeout %v must be positive", s.DrainTimeout)
 	}
+	if s.StartupTimeout <= 0 {
+		bad("-startup-timeout %v must be positive", s.StartupTimeout)
+	}
+	if s.DeregisterGrace < 0 || s.DeregisterGrace > maxDeregisterGrace {
+		bad("-deregister-grace %v must be between 0 and %v", s.DeregisterGrace, maxDeregisterGrace)
+	}
+	errs = append(errs, s.validateTLS()...)
 	if strings.TrimSpace(s.AdvertiseHost) == "" {
 		bad("-advertise-host is empty")
 	}
@@ -239,6 +276,9 @@ func (s Service) LogValues() []any {
 		"rate_burst", s.RateBurst,
 		"register_ttl", s.RegisterTTL.String(),
 		"drain_timeout", s.DrainTimeout.String(),
+		"startup_timeout", s.StartupTimeout.String(),
+		"deregister_grace", s.DeregisterGrace.String(),
+		"tls", s.tlsSummary(),
 		"log_level", s.LogLevel,
 		"advertise_host", s.AdvertiseHost,
 	}

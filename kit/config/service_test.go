@@ -19,7 +19,8 @@ func clearServiceEnv(t *testing.T) {
 		"KITSHOP_USERS_DATABASE_URL", "DATABASE_URL", "KITSHOP_ZIPKIN_URL", "KITSHOP_TRACE_SAMPLE_RATE",
 		"KITSHOP_BREAKER_FAILURES", "KITSHOP_BREAKER_OPEN_TIMEOUT", "KITSHOP_RATE_LIMIT", "KITSHOP_RATE_BURST",
 		"KITSHOP_REGISTER_TTL", "KITSHOP_DRAIN_TIMEOUT", "KITSHOP_LOG_LEVEL", "KITSHOP_ADMIN_EMAIL",
-		"KITSHOP_ADVERTISE_HOST",
+		"KITSHOP_ADVERTISE_HOST", "KITSHOP_STARTUP_TIMEOUT", "KITSHOP_DEREGISTER_GRACE",
+		"KITSHOP_TLS_CA", "KITSHOP_TLS_CERT", "KITSHOP_TLS_KEY",
 	} {
 		t.Setenv(k, "")
 	}
@@ -36,6 +37,7 @@ func TestParseServiceDefaults(t *testing.T) {
 		EtcdEndpoints: []string{"127.0.0.1:2379"}, TraceSampleRate: 1, BreakerFailures: 5,
 		BreakerOpenTimeout: 60 * time.Second, RegisterTTL: 10 * time.Second, DrainTimeout: 15 * time.Second,
 		LogLevel: "info", AdvertiseHost: DefaultAdvertiseHost,
+		StartupTimeout: 30 * time.Second, DeregisterGrace: 1500 * time.Millisecond,
 	}
 	if !reflect.DeepEqual(svc, want) {
 		t.Fatalf("got  %#v\nwant %#v", svc, want)
@@ -99,11 +101,12 @@ func TestParseServiceRejectsBadSettings(t *testing.T) {
 		"-trace-sample-rate", "1.5", "-breaker-failures", "0", "-rate-limit", "-1",
 		"-register-ttl", "500ms", "-drain-timeout", "0s", "-log-level", "loud",
 		"-zipkin-url", "localhost:9411", "-http-addr", "", "-advertise-host", "",
+		"-startup-timeout", "0s", "-deregister-grace", "-1s",
 	})
 	if err == nil {
 		t.Fatal("bad settings accepted")
 	}
-	for _, want := range []string{"trace-sample-rate", "breaker-failures", "rate-limit", "register-ttl", "drain-timeout", "log-level", "zipkin-url", "http-addr", "advertise-host"} {
+	for _, want := range []string{"trace-sample-rate", "breaker-failures", "rate-limit", "register-ttl", "drain-timeout", "log-level", "zipkin-url", "http-addr", "advertise-host", "startup-timeout", "deregister-grace"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %s:\n%v", want, err)
 		}

@@ -19,7 +19,9 @@ import (
 )
 
 // Check reports nil when a dependency the process needs is usable. It
-// should return promptly once ctx ends. A failure that is an *errs.Error
+// should return promptly once ctx ends; one that does not is reported as
+// timed out anyway (see CheckTimeout) and not started again until it
+// returns. A failure that is an *errs.Error
 // is reported to clients by its Message; any other error only as
 // "unavailable", because causes routinely name internal addresses.
 type Check func(ctx context.Context) error
@@ -46,8 +48,11 @@ type Readiness struct {
 	// verdict follows the declared state alone, as it always has.
 	checksOK bool
 	// serving is the verdict last delivered to serving listeners.
-	serving    bool
-	checks     map[string]Check
+	serving bool
+	checks  map[string]Check
+	// overdue counts, per check, runs that outlived their timeout and have
+	// not returned yet (see runChecks).
+	overdue    map[string]int
 	declaredLs []func(bool)
 	servingLs  []func(bool)
 }
@@ -67,7 +72,7 @@ func WithLogger(l log.Logger) Option {
 
 // New returns a Readiness that is not ready yet.
 func New(opts ...Option) *Readiness {
-	r := &Readiness{logger: log.NewNopLogger(), checksOK: true, checks: map[string]Check{}}
+	r := &Readiness{logger: log.NewNopLogger(), checksOK: true, checks: map[string]Check{}, overdue: map[string]int{}}
 	for _, o := range opts {
 		o(r)
 	}

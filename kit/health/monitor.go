@@ -56,7 +56,7 @@ func (r *Readiness) CheckOnce(ctx context.Context) {
 // holds the names of the checks that failed last round, for logging
 // transitions only. It reports false when ctx ended during the round.
 func (r *Readiness) monitorRound(ctx context.Context, failing map[string]bool) bool {
-	roundCtx, cancel := context.WithTimeout(ctx, checkTimeout)
+	roundCtx, cancel := context.WithTimeout(ctx, CheckTimeout)
 	results := r.runChecks(roundCtx)
 	cancel()
 	if ctx.Err() != nil {

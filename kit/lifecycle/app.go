@@ -57,8 +57,16 @@ type App struct {
 	DrainTimeout time.Duration
 	// DeregisterTimeout bounds step 1 (default DefaultDeregisterTimeout).
 	DeregisterTimeout time.Duration
+	// DeregisterGrace is how long the servers keep accepting and serving
+	// new work after the instance left the registry, before the drain
+	// closes the listeners: callers learn of the deregistration through
+	// their etcd watch a moment later, and until then they still send
+	// here. Zero means no wait; it applies only with a Registrar (kitshop
+	// processes use config's -deregister-grace, 1.5 s by default).
+	DeregisterGrace time.Duration
 	// DrainDelay is an optional pause between failing readiness and
 	// draining, for load balancers that only notice on their next probe.
+	// When both are set, the drain starts once both have passed.
 	DrainDelay time.Duration
 }
 
@@ -170,6 +178,15 @@ func (r *run) start(ctx context.Context) {
 				r.info("msg", "job finished", "job", i)
 			}
 		}()
+	}
+
+	// Registration follows readiness: a registrar that can leave the
+	// registry while the process is not serving (a readiness check such as
+	// the database ping failing) is told every change of the verdict,
+	// starting before it runs, so it never lists an instance that is not
+	// ready.
+	if f, ok := a.Registrar.(ServingFollower); ok && a.Readiness != nil {
+		a.Readiness.SubscribeServing(f.SetServing)
 	}
 
 	// The listeners already accept connections (the kernel queues them

@@ -32,6 +32,15 @@ type Registrar interface {
 	Deregister(ctx context.Context) error
 }
 
+// ServingFollower is a Registrar that can leave the registry while the
+// process is not ready to serve and come back when it is (sd.Registrar
+// does, keeping its lease meanwhile). App calls SetServing with every
+// change of its Readiness's serving verdict, from before Run starts; it
+// must not block.
+type ServingFollower interface {
+	SetServing(serving bool)
+}
+
 // CloserFunc adapts a function to io.Closer, for App.Closers.
 type CloserFunc func() error
 

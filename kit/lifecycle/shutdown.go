@@ -18,16 +18,15 @@ func (r *run) shutdown(cause error) error {
 	// 1. Deregister. The registrar's keep-alive loop is stopped first so
 	// that it cannot re-register the instance behind Deregister's back.
 	errs = append(errs, r.deregister())
+	deregistered := time.Now()
 
 	// 2. Fail readiness; the gRPC health service follows via Subscribe.
+	// Keep serving a moment longer for callers that have not noticed.
 	if a.Readiness != nil {
 		a.Readiness.SetReady(false)
 	}
 	r.info("msg", "shutdown: readiness failed")
-	if a.DrainDelay > 0 {
-		r.info("msg", "shutdown: waiting before drain", "delay", a.DrainDelay.String())
-		time.Sleep(a.DrainDelay)
-	}
+	r.graceBeforeDrain(deregistered)
 
 	// 3. Drain.
 	r.drain()
@@ -61,6 +60,24 @@ func (r *run) shutdown(cause error) error {
 		}
 	}
 	return nil
+}
+
+// graceBeforeDrain keeps serving, listeners open, until DeregisterGrace
+// has passed since deregistration (with a Registrar) and DrainDelay since
+// readiness failed. Callers that have not yet seen the deregistration, or
+// a probe's verdict, still reach a live server meanwhile instead of a
+// refused connection.
+func (r *run) graceBeforeDrain(deregistered time.Time) {
+	a := r.app
+	wait := a.DrainDelay
+	if a.Registrar != nil && a.DeregisterGrace > 0 {
+		wait = max(wait, a.DeregisterGrace-time.Since(deregistered))
+	}
+	if wait <= 0 {
+		return
+	}
+	r.info("msg", "shutdown: still serving before drain", "wait", wait.String())
+	time.Sleep(wait)
 }
 
 func (r *run) deregister() error {

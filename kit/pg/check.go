@@ -9,19 +9,22 @@ import (
 	"github.com/kitshop/kitshop/kit/health"
 )
 
-// checkTimeout bounds a readiness probe whose context has no deadline.
-const checkTimeout = 2 * time.Second
+// CheckTimeout bounds one readiness probe of the database, whatever the
+// caller's context allows: a database that needs longer for a trivial
+// round trip is not usable, and probes (Kubernetes' default timeout is
+// 1 s, kit/health's 1.5 s) need an answer before they give up themselves.
+const CheckTimeout = time.Second
 
 // Check is a readiness check for db: it passes while the server answers a
-// round trip. Register it with health.Readiness.AddCheck("postgres", ...),
-// so an instance that lost its database stops taking traffic.
+// round trip within CheckTimeout. Register it with
+// health.Readiness.AddCheck("postgres", ...), so an instance that lost its
+// database stops taking traffic. A frozen server fails it in time too:
+// the pool's connections give up on a server that does not answer (see
+// conn.go).
 func Check(db *sql.DB) health.Check {
 	return func(ctx context.Context) error {
-		if _, ok := ctx.Deadline(); !ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, checkTimeout)
-			defer cancel()
-		}
+		ctx, cancel := context.WithTimeout(ctx, CheckTimeout)
+		defer cancel()
 		if err := db.PingContext(ctx); err != nil {
 			return errs.Wrap(errs.Unavailable, errs.ReasonUnavailable, err, "database unreachable")
 		}

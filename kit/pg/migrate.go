@@ -269,8 +269,8 @@ func fail(err error, msg string) error {
 // OpenMigrated opens the service's schema (see Open) and applies the
 // migrations in fsys's "migrations" folder, as a service's
 // `//go:embed migrations/*.sql` gives them. It is how every store opens.
-func OpenMigrated(ctx context.Context, dsn, schema string, fsys fs.FS) (*sql.DB, error) {
-	db, err := Open(ctx, dsn, schema)
+func OpenMigrated(ctx context.Context, dsn, schema string, fsys fs.FS, opts ...Option) (*sql.DB, error) {
+	db, err := Open(ctx, dsn, schema, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
 
@@ -46,6 +48,23 @@ const (
 	ConnectTimeout = 10 * time.Second
 )
 
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	logger log.Logger
+}
+
+// WithLogger makes Open log each failed attempt to reach the server while
+// it waits, with the connection string redacted.
+func WithLogger(l log.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
+	}
+}
+
 // Ping retry back-off bounds.
 const (
 	firstRetry = 100 * time.Millisecond
@@ -64,7 +83,11 @@ const (
 // (bad credentials, missing database, bad connection string) return at once.
 //
 // Errors are classified with kit/errs and never contain the password.
-func Open(ctx context.Context, dsn, schema string) (*sql.DB, error) {
+func Open(ctx context.Context, dsn, schema string, opts ...Option) (*sql.DB, error) {
+	o := options{logger: log.NewNopLogger()}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if schema == "" {
 		return nil, errs.New(errs.InvalidArgument, ReasonInvalidConfig, "pg: schema name is empty")
 	}
@@ -87,7 +110,7 @@ func Open(ctx context.Context, dsn, schema string) (*sql.DB, error) {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = ConnectTimeout
 	}
-	connector, err := pq.NewConnectorConfig(cfg)
+	connector, err := newConnector(cfg)
 	if err != nil {
 		return nil, errs.Wrap(errs.InvalidArgument, ReasonInvalidConfig,
 			parseError(err, dsn), "pg: invalid connection string "+Redact(dsn))
@@ -98,7 +121,7 @@ func Open(ctx context.Context, dsn, schema string) (*sql.DB, error) {
 	db.SetConnMaxLifetime(ConnMaxLifetime)
 	db.SetConnMaxIdleTime(ConnMaxIdleTime)
 
-	if err := waitReady(ctx, db); err != nil {
+	if err := waitReady(ctx, db, o.logger, dsn, cfg.ConnectTimeout); err != nil {
 		_ = db.Close()
 		return nil, errs.Wrap(errs.Unavailable, errs.ReasonUnavailable,
 			&redactedError{msg: scrub(err.Error(), dsn), cause: err},
@@ -127,14 +150,26 @@ func parseError(err error, dsn string) error {
 }
 
 // waitReady pings until the server answers, ctx is done, or the answer says
-// retrying is pointless.
-func waitReady(ctx context.Context, db *sql.DB) error {
+// retrying is pointless. Each attempt is bounded by attemptTimeout, so a
+// server that accepts connections but never answers is retried and
+// reported like one that refuses them. Every failed attempt is logged
+// (redacted), so an operator watching a service that does not come up
+// sees what it is waiting for.
+func waitReady(ctx context.Context, db *sql.DB, logger log.Logger, dsn string, attemptTimeout time.Duration) error {
 	delay := firstRetry
 	var last error
 	for attempt := 1; ; attempt++ {
-		err := db.PingContext(ctx)
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		err := db.PingContext(actx)
+		cancel()
 		if err == nil {
+			if attempt > 1 {
+				_ = level.Info(logger).Log("msg", "database reachable", "database", Redact(dsn), "attempts", attempt)
+			}
 			return nil
+		}
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %v: %w", attemptTimeout, err)
 		}
 		// Keep the last error that is about the server, not about our
 		// deadline: "connection refused" explains, "i/o timeout" does not.
@@ -144,15 +179,31 @@ func waitReady(ctx context.Context, db *sql.DB) error {
 		if permanent(err) {
 			return err
 		}
+		if ctxOver(ctx) {
+			return gaveUp(ctx, attempt, last)
+		}
+		_ = level.Warn(logger).Log("msg", "database not reachable yet, retrying", "database", Redact(dsn),
+			"attempt", attempt, "retry_in", delay.String(), "err", scrub(err.Error(), dsn))
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("gave up after %d attempts (%w): %w", attempt, ctx.Err(), last)
+			return gaveUp(ctx, attempt, last)
 		case <-t.C:
 		}
 		delay = min(2*delay, maxRetry)
 	}
+}
+
+// gaveUp says how waiting for the server ended: ctx's error (a deadline
+// that has passed counts, even a moment before ctx says so) and the last
+// thing the server, or its absence, told us.
+func gaveUp(ctx context.Context, attempts int, last error) error {
+	why := ctx.Err()
+	if why == nil {
+		why = context.DeadlineExceeded
+	}
+	return fmt.Errorf("gave up after %d attempts (%w): %w", attempts, why, last)
 }
 
 // ctxOver reports whether ctx is done or its deadline has passed; the

@@ -2,7 +2,6 @@ package pg_test
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"strconv"
@@ -15,13 +14,18 @@ import (
 )
 
 // proxy forwards TCP connections to a backend, so a test can make the
-// database appear late or vanish under a live pool.
+// database appear late, vanish under a live pool, or freeze.
 type proxy struct {
 	backend string
 	mu      sync.Mutex
 	l       net.Listener
 	conns   map[net.Conn]bool
 	wg      sync.WaitGroup
+	// frozen holds every byte in both directions (connections stay open
+	// and new ones are accepted), as a SIGSTOPped server or a silently
+	// dead network path does; thawed is signalled when it ends.
+	frozen bool
+	thawed *sync.Cond
 }
 
 // startProxy listens on addr and forwards to backend until the test ends
@@ -43,6 +47,7 @@ func listenProxy(addr, backend string) (*proxy, error) {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	p := &proxy{backend: backend, l: l, conns: map[net.Conn]bool{}}
+	p.thawed = sync.NewCond(&p.mu)
 	p.wg.Add(1)
 	go p.serve()
 	return p, nil
@@ -87,9 +92,48 @@ func (p *proxy) track(cs ...net.Conn) bool {
 
 func (p *proxy) pipe(dst, src net.Conn) {
 	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if !p.waitThawed() {
+				break
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	_ = dst.Close()
 	_ = src.Close()
+}
+
+// waitThawed blocks while the proxy is frozen; false means it is stopping.
+func (p *proxy) waitThawed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.frozen && p.conns != nil {
+		p.thawed.Wait()
+	}
+	return p.conns != nil
+}
+
+// freeze stops forwarding bytes without closing anything.
+func (p *proxy) freeze() {
+	p.mu.Lock()
+	p.frozen = true
+	p.mu.Unlock()
+}
+
+// thaw forwards again, starting with the bytes held meanwhile.
+func (p *proxy) thaw() {
+	p.mu.Lock()
+	p.frozen = false
+	p.mu.Unlock()
+	p.thawed.Broadcast()
 }
 
 // stop closes the listener and cuts every forwarded connection, as a
@@ -102,6 +146,7 @@ func (p *proxy) stop() {
 	}
 	p.conns = nil
 	p.mu.Unlock()
+	p.thawed.Broadcast()
 	p.wg.Wait()
 }
 

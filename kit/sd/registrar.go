@@ -34,6 +34,11 @@ const (
 // (etcd was unreachable for longer than the TTL, or the lease was revoked)
 // and registers again, retrying with capped backoff until etcd is back
 // (go-kit/kit#1043).
+//
+// Registration follows readiness: SetServing(false) takes the key out of
+// the registry while keeping the lease alive, and SetServing(true) puts it
+// back, so an instance whose database is down receives no traffic through
+// discovery and returns without a new lease once it recovers.
 type Registrar struct {
 	client *clientv3.Client
 	key    string
@@ -48,11 +53,15 @@ type Registrar struct {
 	quitCtx context.Context
 	quit    context.CancelFunc
 
+	// kick wakes Run when SetServing changed what it should publish.
+	kick chan struct{}
+
 	mu           sync.Mutex
 	inst         Instance
 	lease        clientv3.LeaseID // current lease, clientv3.NoLease if none
 	running      bool
 	deregistered bool
+	serving      bool // whether the key should be in the registry
 }
 
 // NewRegistrar returns a Registrar for inst with the given lease TTL
@@ -74,8 +83,34 @@ func NewRegistrar(c *clientv3.Client, inst Instance, ttl time.Duration, logger l
 		registered: make(chan struct{}),
 		quitCtx:    quitCtx,
 		quit:       quit,
+		kick:       make(chan struct{}, 1),
 		inst:       inst,
+		serving:    true,
 	}
+}
+
+// SetServing says whether the instance should be discoverable: false
+// removes its key from the registry (the lease lives on), true puts it
+// back. It never blocks, so it can be a health.Readiness.SubscribeServing
+// listener; Run applies the change in the background, retrying while etcd
+// is unreachable. A new Registrar is serving.
+func (r *Registrar) SetServing(serving bool) {
+	r.mu.Lock()
+	changed := r.serving != serving
+	r.serving = serving
+	r.mu.Unlock()
+	if changed {
+		select {
+		case r.kick <- struct{}{}:
+		default: // a wake-up is already pending; Run reads the latest state
+		}
+	}
+}
+
+func (r *Registrar) wantServing() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.serving
 }
 
 // Key is the etcd key the instance is registered under.
@@ -117,10 +152,10 @@ func (r *Registrar) Run(ctx context.Context) error {
 	stop := context.AfterFunc(r.quitCtx, cancel)
 	defer stop()
 
-	retryMax := min(max(r.ttl/2, 500*time.Millisecond), 5*time.Second)
+	retryMax := r.retryMax()
 	wait := retryBase
 	for attempt := 1; ; attempt++ {
-		keepalive, err := r.register(ctx)
+		lease, old, keepalive, err := r.grant(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -137,11 +172,7 @@ func (r *Registrar) Run(ctx context.Context) error {
 			continue
 		}
 		attempt, wait = 0, retryBase
-		r.registeredOnce.Do(func() { close(r.registered) })
-
-		for range keepalive {
-			// Each response is a renewed lease; only its end matters.
-		}
+		r.hold(ctx, lease, old, keepalive)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -149,56 +180,129 @@ func (r *Registrar) Run(ctx context.Context) error {
 	}
 }
 
-// register grants a fresh lease, puts the instance under it and starts
-// keeping it alive. The keepalive channel closes when the lease is lost
-// or ctx ends.
-func (r *Registrar) register(ctx context.Context) (<-chan *clientv3.LeaseKeepAliveResponse, error) {
+// retryMax caps the backoff between attempts: well inside one TTL, so a
+// registration lost to an etcd outage comes back soon after etcd does.
+func (r *Registrar) retryMax() time.Duration {
+	return min(max(r.ttl/2, 500*time.Millisecond), 5*time.Second)
+}
+
+// grant obtains a fresh lease and starts keeping it alive. The keepalive
+// channel closes when the lease is lost or ctx ends. old is the lease it
+// replaces, if any.
+func (r *Registrar) grant(ctx context.Context) (lease, old clientv3.LeaseID, keepalive <-chan *clientv3.LeaseKeepAliveResponse, err error) {
+	opCtx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	g, err := r.client.Grant(opCtx, int64((r.ttl+time.Second-1)/time.Second))
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	r.mu.Lock()
+	if r.deregistered {
+		// Deregister ran while we were granting and could not know this
+		// lease: revoke it ourselves.
+		r.mu.Unlock()
+		r.revokeQuietly(g.ID)
+		return 0, 0, nil, context.Canceled
+	}
+	old, r.lease = r.lease, g.ID
+	r.mu.Unlock()
+
+	keepalive, err = r.client.KeepAlive(ctx, g.ID)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	return g.ID, old, keepalive, nil
+}
+
+// hold keeps the key in the registry under lease while the instance is
+// serving and out of it while it is not, until the lease is lost or ctx
+// ends. Failed puts and deletes are retried with backoff.
+func (r *Registrar) hold(ctx context.Context, lease, old clientv3.LeaseID, keepalive <-chan *clientv3.LeaseKeepAliveResponse) {
+	published := false
+	backoff := retryBase
+	var retry *time.Timer
+	var retryC <-chan time.Time
+	defer func() {
+		if retry != nil {
+			retry.Stop()
+		}
+	}()
+	for {
+		if want := r.wantServing(); want != published && retryC == nil {
+			if err := r.publish(ctx, lease, want); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				d := jitter(backoff)
+				level.Warn(r.logger).Log("msg", "updating the registry failed, retrying", "serving", want, "retry_in", d, "err", err)
+				retry = time.NewTimer(d)
+				retryC = retry.C
+				backoff = min(2*backoff, r.retryMax())
+			} else {
+				published, backoff = want, retryBase
+				r.published(lease, want)
+			}
+		}
+		if old != clientv3.NoLease && published == r.wantServing() {
+			// The key has moved to the new lease, or is meant to be gone:
+			// the old lease, if etcd still has it (it extends leases when
+			// it restarts), holds nothing worth keeping.
+			r.revokeQuietly(old)
+			old = clientv3.NoLease
+		}
+		select {
+		case _, ok := <-keepalive:
+			if !ok {
+				return
+			}
+		case <-r.kick:
+		case <-retryC:
+			retryC = nil
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// publish puts the instance under lease (serving) or deletes its key.
+func (r *Registrar) publish(ctx context.Context, lease clientv3.LeaseID, serving bool) error {
+	opCtx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	if !serving {
+		_, err := r.client.Delete(opCtx, r.key)
+		return err
+	}
 	r.mu.Lock()
 	if r.inst.RegisteredAt.IsZero() {
 		r.inst.RegisteredAt = time.Now().UTC()
 	}
 	value, err := json.Marshal(r.inst)
-	old := r.lease
 	r.mu.Unlock()
 	if err != nil {
-		return nil, errs.Internalf(err, "sd: encode instance")
+		return errs.Internalf(err, "sd: encode instance")
 	}
+	// A Deregister racing with this put revokes lease, which removes the
+	// key or makes the put fail: no key outlives a deregistration.
+	_, err = r.client.Put(opCtx, r.key, string(value), clientv3.WithLease(lease))
+	return err
+}
 
-	opCtx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
-	grant, err := r.client.Grant(opCtx, int64((r.ttl+time.Second-1)/time.Second))
-	if err != nil {
-		return nil, err
+// published logs a change that reached the registry.
+func (r *Registrar) published(lease clientv3.LeaseID, serving bool) {
+	if !serving {
+		level.Warn(r.logger).Log("msg", "not ready: left the registry (lease kept)")
+		return
 	}
-	if _, err := r.client.Put(opCtx, r.key, string(value), clientv3.WithLease(grant.ID)); err != nil {
-		// The put may have been applied even though we saw an error;
-		// revoking makes sure no key outlives this attempt unattended.
-		r.revokeQuietly(grant.ID)
-		return nil, err
+	first := false
+	r.registeredOnce.Do(func() {
+		first = true
+		close(r.registered)
+	})
+	if first {
+		level.Info(r.logger).Log("msg", "registered", "lease", int64(lease), "ttl", r.ttl)
+	} else {
+		level.Info(r.logger).Log("msg", "registered again", "lease", int64(lease))
 	}
-
-	r.mu.Lock()
-	if r.deregistered {
-		// Deregister ran while we were putting and could not know this
-		// lease: remove the key ourselves.
-		r.mu.Unlock()
-		r.revokeQuietly(grant.ID)
-		return nil, context.Canceled
-	}
-	r.lease = grant.ID
-	r.mu.Unlock()
-
-	keepalive, err := r.client.KeepAlive(ctx, grant.ID)
-	if err != nil {
-		return nil, err
-	}
-	level.Info(r.logger).Log("msg", "registered", "lease", int64(grant.ID), "ttl", r.ttl)
-	if old != clientv3.NoLease {
-		// The key has moved to the new lease; the old one, if etcd still
-		// has it, holds nothing and only waits to expire.
-		r.revokeQuietly(old)
-	}
-	return keepalive, nil
 }
 
 // Deregister removes the instance from the registry at once by revoking

@@ -82,7 +82,7 @@ func New(cfg config.Service, out io.Writer) (*Process, error) {
 		Config: cfg, Logger: logger, Metrics: metrics.NewRegistry(), id: uuid.NewString(),
 		Ready: health.New(health.WithLogger(log.With(logger, "component", "health"))),
 	}
-	if p.TLS, err = loadIdentity(cfg.Name); err != nil {
+	if p.TLS, err = loadIdentity(cfg); err != nil {
 		return nil, err
 	}
 	if p.TLS == nil {

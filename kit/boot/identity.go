@@ -4,27 +4,23 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
-	"os"
 
 	"github.com/go-kit/log/level"
 	"google.golang.org/grpc"
 
+	"github.com/kitshop/kitshop/kit/config"
 	"github.com/kitshop/kitshop/kit/tlsx"
 )
 
 // RegistryService is the identity the registry's etcd presents.
 const RegistryService = "registry"
 
-// tlsFiles are the process's identity files (KITSHOP_TLS_CA, _CERT, _KEY).
-func tlsFiles() tlsx.Files {
-	return tlsx.Files{CA: os.Getenv("KITSHOP_TLS_CA"), Cert: os.Getenv("KITSHOP_TLS_CERT"), Key: os.Getenv("KITSHOP_TLS_KEY")}
-}
-
 // loadIdentity loads the process's certificate when TLS is configured and
 // checks that it names this service: a process started with another
 // service's certificate would pass its allow-lists.
-func loadIdentity(service string) (*tlsx.Identity, error) {
-	f := tlsFiles()
+func loadIdentity(cfg config.Service) (*tlsx.Identity, error) {
+	service := cfg.Name
+	f := tlsx.Files{CA: cfg.TLSCA, Cert: cfg.TLSCert, Key: cfg.TLSKey}
 	if !f.Enabled() {
 		return nil, nil
 	}

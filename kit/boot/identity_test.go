@@ -109,7 +109,7 @@ func TestAnotherServicesCertificateStopsTheStart(t *testing.T) {
 
 	// Half a configuration is an error too, not a silent plaintext start.
 	t.Setenv("KITSHOP_TLS_KEY", "")
-	if _, _, err := newWidgets(t); err == nil || !strings.Contains(err.Error(), "must be set together") {
-		t.Fatalf("New with CA and certificate but no key: %v", err)
+	if _, err := config.ParseService("widgets", "127.0.0.1:0", ":0", nil); err == nil || !strings.Contains(err.Error(), "mTLS needs all three") {
+		t.Fatalf("configuration with CA and certificate but no key: %v", err)
 	}
 }

@@ -1,0 +1,193 @@
+package e2e
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kitshop/kitshop/kit/boot"
+	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/kit/kittest"
+	"github.com/kitshop/kitshop/kit/pg/pgtest"
+	"github.com/kitshop/kitshop/kit/sd"
+	"github.com/kitshop/kitshop/kit/tlsx"
+)
+
+// platform is a registry plus two instances each of users, products and
+// payments, all over mTLS with certificates from a throwaway CA, sharing
+// one Postgres database (each service in its own schema).
+type platform struct {
+	t        *testing.T
+	bin      map[string]string
+	certs    map[string]tlsx.Files
+	etcdAddr string
+	viewAddr string
+	env      []string
+	procs    map[string][]*instance
+}
+
+type instance struct {
+	cmd  *exec.Cmd
+	name string
+}
+
+const (
+	adminEmail    = "admin@example.com"
+	adminPassword = "correct horse battery"
+)
+
+func startPlatform(t *testing.T) *platform {
+	t.Helper()
+	p := &platform{t: t, procs: map[string][]*instance{}}
+	p.bin = kittest.BuildBinaries(t, "registry", "users", "products", "payments")
+	var err error
+	p.certs, err = tlsx.WriteDevFiles(filepath.Join(t.TempDir(), "tls"), "registry", "users", "products", "payments", "orders", "gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.etcdAddr, p.viewAddr = kittest.FreeAddr(t), kittest.FreeAddr(t)
+	kittest.StartProcess(t, p.bin["registry"], tlsEnv(p.certs["registry"]),
+		"-etcd-addr", p.etcdAddr, "-peer-addr", kittest.FreeAddr(t), "-http-addr", p.viewAddr)
+	kittest.WaitFor(t, 30*time.Second, "registry ready", func() bool {
+		return p.get(p.viewAddr, "/health/ready") == http.StatusOK
+	})
+	p.env = []string{
+		"KITSHOP_HTTP_ADDR=127.0.0.1:0", "KITSHOP_GRPC_ADDR=127.0.0.1:0",
+		"KITSHOP_ETCD_ENDPOINTS=" + p.etcdAddr, "DATABASE_URL=" + pgtest.URL(t),
+		"KITSHOP_DRAIN_TIMEOUT=5s", "KITSHOP_DEREGISTER_GRACE=200ms", "KITSHOP_BCRYPT_COST=4",
+		// Both users instances sign with one key, as in production.
+		"KITSHOP_JWT_KEY_FILE=" + kittest.WriteSigningKey(t),
+		"KITSHOP_ADMIN_EMAIL=" + adminEmail, "KITSHOP_ADMIN_PASSWORD=" + adminPassword,
+	}
+	// users first: the others verify tokens with its JWKS, and payments
+	// validates the user it charges.
+	for _, svc := range []string{"users", "products", "payments"} {
+		for range 2 {
+			p.start(svc)
+		}
+		p.waitInstances(svc, 2)
+	}
+	return p
+}
+
+func (p *platform) start(svc string) {
+	env := append(append([]string(nil), p.env...), tlsEnv(p.certs[svc])...)
+	cmd := kittest.StartProcess(p.t, p.bin[svc], env)
+	p.procs[svc] = append(p.procs[svc], &instance{cmd: cmd, name: svc})
+}
+
+// instances lists what the registry view says is registered for svc.
+func (p *platform) instances(svc string) []sd.Instance {
+	var body struct{ Instances []sd.Instance }
+	if code := p.getJSON(p.viewAddr, "/v1/services/"+svc, &body); code != http.StatusOK {
+		return nil
+	}
+	return body.Instances
+}
+
+func (p *platform) waitInstances(svc string, n int) {
+	p.t.Helper()
+	kittest.WaitFor(p.t, 60*time.Second, svc+" instances registered", func() bool { return len(p.instances(svc)) == n })
+}
+
+// caller is a kitshop process of the given identity ("orders"), built as
+// a real one is, whose Backend configurations the tests hand to the
+// client packages.
+func (p *platform) caller(identity string) *boot.Process {
+	p.t.Helper()
+	f := p.certs[identity]
+	cfg := config.Service{
+		Name: identity, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", LogLevel: "error",
+		EtcdEndpoints: []string{p.etcdAddr}, TraceSampleRate: 1, AdvertiseHost: "127.0.0.1",
+		BreakerFailures: 5, BreakerOpenTimeout: time.Minute,
+		TLSCA: f.CA, TLSCert: f.Cert, TLSKey: f.Key,
+	}
+	proc, err := boot.New(cfg, io.Discard)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { _ = proc.Close() })
+	return proc
+}
+
+// httpClient trusts the test CA and presents the gateway's certificate.
+func (p *platform) httpClient() *http.Client {
+	id, err := tlsx.Load(p.certs["gateway"])
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = id.ClientConfig("registry")
+	return &http.Client{Transport: tr, Timeout: 5 * time.Second}
+}
+
+func (p *platform) get(addr, path string) int { return p.getJSON(addr, path, nil) }
+
+func (p *platform) getJSON(addr, path string, out any) int {
+	resp, err := p.httpClient().Get("https://" + addr + path)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return 0
+		}
+	}
+	return resp.StatusCode
+}
+
+// metric reads one counter from an instance's /metrics (summing the lines
+// whose labels contain every part of match).
+func (p *platform) metric(in sd.Instance, svc string, match ...string) float64 {
+	p.t.Helper()
+	id, err := tlsx.Load(p.certs["gateway"])
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = id.ClientConfig(svc)
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://" + in.HTTPAddr + "/metrics")
+	if err != nil {
+		p.t.Fatalf("metrics of %s: %v", in.HTTPAddr, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var sum float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, "kitshop_requests_total{") || !containsAll(line, match) {
+			continue
+		}
+		sum += parseValue(line)
+	}
+	return sum
+}
+
+func tlsEnv(f tlsx.Files) []string {
+	return []string{"KITSHOP_TLS_CA=" + f.CA, "KITSHOP_TLS_CERT=" + f.Cert, "KITSHOP_TLS_KEY=" + f.Key}
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, part := range parts {
+		if !strings.Contains(s, part) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseValue is the sample value at the end of a Prometheus text line.
+func parseValue(line string) float64 {
+	i := strings.LastIndexByte(line, ' ')
+	v, err := strconv.ParseFloat(line[i+1:], 64)
+	if err != nil {
+		return 0
+	}
+	return v
+}

@@ -47,6 +47,10 @@ var internalMethods = map[string]string{
 	"WatchStock":         "stream: stock changes pushed to watchers",
 }
 
+// The typed Client serves the routes too (the gateway's choice, with
+// discovery and retries), as does a bare pb client through RemoteAPI.
+var _ API = Client(nil)
+
 func TestRoutesCompile(t *testing.T) {
 	if err := rest.Check(Routes(&fakeAPI{})...); err != nil {
 		t.Fatal(err)

@@ -57,8 +57,9 @@ var settingHeaders = map[string]bool{productsv1.ProductsService_AdjustStock_Full
 // becomes the HTTP header Idempotent-Replayed of a success.
 func RegisterHTTP(router *mux.Router, api API) {
 	routes := Routes(api)
-	// rest.Mount, with each handler wrapped to carry the stream: Check is
-	// what Mount runs first, and panics the same way on a broken route.
+	// rest.Mount, with the stock handler wrapped to carry the stream:
+	// Check is what Mount runs first, and panics the same way on a broken
+	// route.
 	if err := rest.Check(routes...); err != nil {
 		panic(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/pg/pgtest"
 	productsv1 "github.com/kitshop/kitshop/pb/products/v1"
+	"github.com/kitshop/kitshop/products/client"
 )
 
 // TestRunWithPostgres starts the real process wiring (flags, Postgres,
@@ -88,6 +89,9 @@ func TestRunWithPostgres(t *testing.T) {
 	if err != nil || len(page.GetProducts()) != 1 || page.GetProducts()[0].GetSku() != "LAMP-1" {
 		t.Fatalf("search over gRPC: %v, %v", page, err)
 	}
+	// The contract table against Postgres' full-text search and keyset
+	// pages, through the real process wiring.
+	client.RunContract(t, base, iss.token(t, auth.RoleAdmin), iss.token(t, auth.RoleCustomer))
 
 	stop()
 	stopped = true

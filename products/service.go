@@ -233,9 +233,9 @@ type SearchRequest struct {
 // SearchPage is one page of search results. TotalSize counts every match
 // of the query and filters, not just what is left after this page.
 type SearchPage struct {
-	Products      []Product `json:"products"`
-	NextPageToken string    `json:"next_page_token"`
-	TotalSize     int64     `json:"total_size"`
+	Products      []Product
+	NextPageToken string
+	TotalSize     int64
 }
 
 // ImportRow is one product of an import, matched to an existing product by

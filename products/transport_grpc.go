@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/kitshop/kitshop/kit/auth"
@@ -10,19 +12,19 @@ import (
 	"github.com/kitshop/kitshop/kit/grpcx"
 	"github.com/kitshop/kitshop/kit/health"
 	productsv1 "github.com/kitshop/kitshop/pb/products/v1"
+	"github.com/kitshop/kitshop/products/client"
 )
 
-// grpcServer adapts Endpoints (unary) and the Service (streams) to the
-// generated ProductsServiceServer. Errors become statuses with ErrorInfo in
-// kit/grpcx's interceptors, which also log, measure and recover the
-// streams.
-type grpcServer struct {
+// unaryServer serves Endpoints as the unary methods of
+// ProductsServiceServer (the streams answer UNIMPLEMENTED). It is the whole
+// pb server as HTTP sees it: products/client's REST mapping calls it
+// in-process (it is a client.API), so an HTTP request runs through the
+// same decode, endpoint chain and encode as a gRPC call. Errors are
+// returned as domain errors; over gRPC, kit/grpcx's interceptors turn them
+// into statuses with ErrorInfo, and over HTTP the mapping writes them as
+// problems.
+type unaryServer struct {
 	productsv1.UnimplementedProductsServiceServer
-	svc Service
-	// draining is closed once shutdown begins; watches end then, so that
-	// their clients move to another instance instead of holding the drain
-	// open until it times out.
-	draining           <-chan struct{}
 	createProduct      *grpcx.Handler[*productsv1.CreateProductRequest, *productsv1.Product]
 	updateProduct      *grpcx.Handler[*productsv1.UpdateProductRequest, *productsv1.Product]
 	getProduct         *grpcx.Handler[*productsv1.GetProductRequest, *productsv1.Product]
@@ -35,14 +37,8 @@ type grpcServer struct {
 	restockItems       *grpcx.Handler[*productsv1.RestockItemsRequest, *productsv1.RestockItemsResponse]
 }
 
-// NewGRPCServer serves e, and s's streams, as kitshop.products.v1.ProductsService.
-// ready is the process's readiness (nil in tests): when it turns false
-// after having been true, shutdown has begun and WatchStock streams end
-// with UNAVAILABLE.
-func NewGRPCServer(e Endpoints, s Service, ready *health.Readiness) productsv1.ProductsServiceServer {
-	return &grpcServer{
-		svc:                s,
-		draining:           drainSignal(ready),
+func newUnaryServer(e Endpoints) *unaryServer {
+	return &unaryServer{
 		createProduct:      grpcx.NewHandler(e.CreateProduct, decodeCreateProduct, encodeProduct),
 		updateProduct:      grpcx.NewHandler(e.UpdateProduct, decodeUpdateProduct, encodeProduct),
 		getProduct:         grpcx.NewHandler(e.GetProduct, decodeGetProduct, encodeProduct),
@@ -56,43 +52,66 @@ func NewGRPCServer(e Endpoints, s Service, ready *health.Readiness) productsv1.P
 	}
 }
 
-func (s *grpcServer) CreateProduct(ctx context.Context, r *productsv1.CreateProductRequest) (*productsv1.Product, error) {
+// grpcServer is the generated ProductsServiceServer: the unary methods of
+// unaryServer, and the streams, which call the Service directly (go-kit
+// has no streams). kit/grpcx's interceptors log, measure and recover the
+// streams too.
+type grpcServer struct {
+	*unaryServer
+	svc Service
+	// draining is closed once shutdown begins; watches end then, so that
+	// their clients move to another instance instead of holding the drain
+	// open until it times out.
+	draining <-chan struct{}
+}
+
+// NewGRPCServer serves e, and s's streams, as kitshop.products.v1.ProductsService.
+// ready is the process's readiness (nil in tests): when it turns false
+// after having been true, shutdown has begun and WatchStock streams end
+// with UNAVAILABLE.
+func NewGRPCServer(e Endpoints, s Service, ready *health.Readiness) productsv1.ProductsServiceServer {
+	return &grpcServer{unaryServer: newUnaryServer(e), svc: s, draining: drainSignal(ready)}
+}
+
+func (s *unaryServer) CreateProduct(ctx context.Context, r *productsv1.CreateProductRequest) (*productsv1.Product, error) {
 	return s.createProduct.Serve(ctx, r)
 }
 
-func (s *grpcServer) UpdateProduct(ctx context.Context, r *productsv1.UpdateProductRequest) (*productsv1.Product, error) {
+func (s *unaryServer) UpdateProduct(ctx context.Context, r *productsv1.UpdateProductRequest) (*productsv1.Product, error) {
 	return s.updateProduct.Serve(ctx, r)
 }
 
-func (s *grpcServer) GetProduct(ctx context.Context, r *productsv1.GetProductRequest) (*productsv1.Product, error) {
+func (s *unaryServer) GetProduct(ctx context.Context, r *productsv1.GetProductRequest) (*productsv1.Product, error) {
 	return s.getProduct.Serve(ctx, r)
 }
 
-func (s *grpcServer) BatchGetProducts(ctx context.Context, r *productsv1.BatchGetProductsRequest) (*productsv1.BatchGetProductsResponse, error) {
+func (s *unaryServer) BatchGetProducts(ctx context.Context, r *productsv1.BatchGetProductsRequest) (*productsv1.BatchGetProductsResponse, error) {
 	return s.batchGetProducts.Serve(ctx, r)
 }
 
-func (s *grpcServer) SearchProducts(ctx context.Context, r *productsv1.SearchProductsRequest) (*productsv1.SearchProductsResponse, error) {
+func (s *unaryServer) SearchProducts(ctx context.Context, r *productsv1.SearchProductsRequest) (*productsv1.SearchProductsResponse, error) {
 	return s.searchProducts.Serve(ctx, r)
 }
 
-func (s *grpcServer) AdjustStock(ctx context.Context, r *productsv1.AdjustStockRequest) (*productsv1.Product, error) {
+// AdjustStock answers a replayed adjustment with the response header
+// client.ReplayedMetadata (see encodeStockResult).
+func (s *unaryServer) AdjustStock(ctx context.Context, r *productsv1.AdjustStockRequest) (*productsv1.Product, error) {
 	return s.adjustStock.Serve(ctx, r)
 }
 
-func (s *grpcServer) ReserveInventory(ctx context.Context, r *productsv1.ReserveInventoryRequest) (*productsv1.Reservation, error) {
+func (s *unaryServer) ReserveInventory(ctx context.Context, r *productsv1.ReserveInventoryRequest) (*productsv1.Reservation, error) {
 	return s.reserveInventory.Serve(ctx, r)
 }
 
-func (s *grpcServer) CommitReservation(ctx context.Context, r *productsv1.CommitReservationRequest) (*productsv1.Reservation, error) {
+func (s *unaryServer) CommitReservation(ctx context.Context, r *productsv1.CommitReservationRequest) (*productsv1.Reservation, error) {
 	return s.commitReservation.Serve(ctx, r)
 }
 
-func (s *grpcServer) ReleaseReservation(ctx context.Context, r *productsv1.ReleaseReservationRequest) (*productsv1.Reservation, error) {
+func (s *unaryServer) ReleaseReservation(ctx context.Context, r *productsv1.ReleaseReservationRequest) (*productsv1.Reservation, error) {
 	return s.releaseReservation.Serve(ctx, r)
 }
 
-func (s *grpcServer) RestockItems(ctx context.Context, r *productsv1.RestockItemsRequest) (*productsv1.RestockItemsResponse, error) {
+func (s *unaryServer) RestockItems(ctx context.Context, r *productsv1.RestockItemsRequest) (*productsv1.RestockItemsResponse, error) {
 	return s.restockItems.Serve(ctx, r)
 }
 
@@ -199,7 +218,18 @@ func encodeProduct(_ context.Context, p Product) (*productsv1.Product, error) {
 	return productToPB(p), nil
 }
 
-func encodeStockResult(_ context.Context, r StockResult) (*productsv1.Product, error) {
+// encodeStockResult answers the adjusted product. AdjustStock's response
+// is a bare Product, so a replay is said in the response header
+// client.ReplayedMetadata: a gRPC header over gRPC, and the
+// Idempotent-Replayed HTTP header when products/client's mapping serves
+// the call (its requests carry a grpc.ServerTransportStream, as
+// grpc-gateway's in-process handlers do). Without a stream in ctx (a
+// direct call) there is nobody to tell. SetHeader cannot fail for a unary
+// call still being served, and the adjustment is applied either way.
+func encodeStockResult(ctx context.Context, r StockResult) (*productsv1.Product, error) {
+	if r.Replayed && grpc.ServerTransportStreamFromContext(ctx) != nil {
+		_ = grpc.SetHeader(ctx, metadata.Pairs(client.ReplayedMetadata, "true"))
+	}
 	return productToPB(r.Product), nil
 }
 

@@ -1,0 +1,277 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"sync"
+
+	"github.com/gorilla/mux"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/kitshop/kitshop/kit/auth"
+	"github.com/kitshop/kitshop/kit/rest"
+	productsv1 "github.com/kitshop/kitshop/pb/products/v1"
+)
+
+// API is the part of kitshop.products.v1.ProductsService that API.md's
+// HTTP routes call. The service's own pb server is one as it stands, so
+// HTTP runs through the same endpoint chain as gRPC; RemoteAPI makes one
+// of a gRPC client, for the gateway.
+type API interface {
+	CreateProduct(context.Context, *productsv1.CreateProductRequest) (*productsv1.Product, error)
+	UpdateProduct(context.Context, *productsv1.UpdateProductRequest) (*productsv1.Product, error)
+	GetProduct(context.Context, *productsv1.GetProductRequest) (*productsv1.Product, error)
+	SearchProducts(context.Context, *productsv1.SearchProductsRequest) (*productsv1.SearchProductsResponse, error)
+	// AdjustStock sets the response header ReplayedMetadata (with
+	// grpc.SetHeader) when it repeated an adjustment already applied.
+	AdjustStock(context.Context, *productsv1.AdjustStockRequest) (*productsv1.Product, error)
+}
+
+// ReplayedMetadata is the gRPC response header, "true", with which
+// AdjustStock says that its idempotency key named an adjustment already
+// applied: nothing changed, and the product is as it is now. The response
+// is a bare Product, which has no room for it. Over HTTP it is
+// Idempotent-Replayed: true, as on every replayed idempotent request.
+const ReplayedMetadata = "idempotent-replayed"
+
+// forwarded are the gRPC response headers that the HTTP API shows, by
+// the HTTP header they become. Any other metadata stays on the gRPC side.
+var forwarded = map[string]string{ReplayedMetadata: "Idempotent-Replayed"}
+
+// settingHeaders are the methods that may set a forwarded header. Only
+// their routes carry a ServerTransportStream, so reads pay nothing for it.
+var settingHeaders = map[string]bool{productsv1.ProductsService_AdjustStock_FullMethodName: true}
+
+// RegisterHTTP serves the Products routes of API.md on router (made by
+// httpx.NewRouter) with api behind them. Authentication is the caller's
+// middleware's job: it puts the verified claims in the request context,
+// where the admin routes' guard and api (in-process) read them, or from
+// which a remote api forwards the token.
+//
+// A stock request's context carries a grpc.ServerTransportStream, as
+// grpc-gateway's in-process handlers do, so that api answers the response
+// header ReplayedMetadata the same way in-process and remotely; it
+// becomes the HTTP header Idempotent-Replayed of a success.
+func RegisterHTTP(router *mux.Router, api API) {
+	routes := Routes(api)
+	// rest.Mount, with the stock handler wrapped to carry the stream:
+	// Check is what Mount runs first, and panics the same way on a broken
+	// route.
+	if err := rest.Check(routes...); err != nil {
+		panic(err)
+	}
+	for _, rt := range routes {
+		var h http.Handler = rt
+		if m := grpcMethod(rt); settingHeaders[m] {
+			h = withHeaderStream(rt, m)
+		}
+		router.Methods(rt.Method()).Path(rt.Path()).Handler(h)
+	}
+}
+
+// Routes is the REST mapping of the Products part of API.md: the one
+// place where its JSON shapes, paths and statuses are written down. Every
+// JSON member is the pb field of the same name (see kit/rest for the
+// rules), so a field added to a products message appears in the API with
+// no edit here; the descriptor test in this package says when one cannot.
+//
+// The writes are admin-only. Their guard refuses other callers before the
+// body is read, so an anonymous caller learns nothing about what a valid
+// body looks like; the service checks again, which is what guards the
+// same methods over gRPC.
+func Routes(api API) []rest.Route {
+	return []rest.Route{
+		// Paging follows kit/page, applied by the service as for gRPC:
+		// page_size 0 is 20, above 100 is 100, negative is 400; a token
+		// reused with other filters is 400 INVALID_PAGE_TOKEN.
+		rest.Unary(rest.Spec[*productsv1.SearchProductsRequest, *productsv1.SearchProductsResponse]{
+			Method: http.MethodGet, Path: "/api/v1/products", Call: api.SearchProducts,
+			Query: []string{"q", "category", "min_price_cents", "max_price_cents", "page_size", "page_token"},
+		}),
+		rest.Unary(rest.Spec[*productsv1.GetProductRequest, *productsv1.Product]{
+			Method: http.MethodGet, Path: "/api/v1/products/{id}", Call: api.GetProduct,
+		}),
+		rest.Unary(rest.Spec[*productsv1.CreateProductRequest, *productsv1.Product]{
+			Method: http.MethodPost, Path: "/api/v1/products", Call: api.CreateProduct,
+			Guard: requireAdmin, Body: true,
+			// A price has no sensible default (0 would be a free
+			// product); a missing stock means none on hand.
+			Required: []string{"price_cents"},
+			Status:   http.StatusCreated, Location: "/api/v1/products/{id}",
+		}),
+		// Absent or null members keep their value. Stock is not among
+		// them: the stock route is the one way to change it.
+		rest.Unary(rest.Spec[*productsv1.UpdateProductRequest, *productsv1.Product]{
+			Method: http.MethodPatch, Path: "/api/v1/products/{id}", Call: api.UpdateProduct,
+			Guard: requireAdmin, Body: true,
+		}),
+		// With an Idempotency-Key a retried adjustment is applied once;
+		// the repeat answers Idempotent-Replayed: true (see
+		// ReplayedMetadata and RegisterHTTP).
+		rest.Unary(rest.Spec[*productsv1.AdjustStockRequest, *productsv1.Product]{
+			Method: http.MethodPost, Path: "/api/v1/products/{id}/stock", Call: api.AdjustStock,
+			Guard: requireAdmin, Body: true,
+			Headers:  map[string]string{"Idempotency-Key": "idempotency_key"},
+			Required: []string{"delta"},
+		}),
+	}
+}
+
+// requireAdmin is 401 without a valid token and 403 with another role.
+func requireAdmin(r *http.Request) error {
+	_, err := auth.RequireAdmin(r.Context())
+	return err
+}
+
+// grpcMethod is the full gRPC method name behind rt, for
+// grpc.Method(ctx); "" when no ProductsService method takes and answers
+// rt's messages.
+func grpcMethod(rt rest.Route) string {
+	sd := productsv1.File_products_v1_products_proto.Services().ByName("ProductsService")
+	methods := sd.Methods()
+	for i := range methods.Len() {
+		m := methods.Get(i)
+		if m.Input().FullName() == rt.Request().FullName() && m.Output().FullName() == rt.Response().FullName() &&
+			!m.IsStreamingClient() && !m.IsStreamingServer() {
+			return "/" + string(sd.FullName()) + "/" + string(m.Name())
+		}
+	}
+	return ""
+}
+
+// withHeaderStream serves next with a headerStream in the request
+// context, and writes the forwarded headers it collected before the
+// status line of a success.
+func withHeaderStream(next http.Handler, method string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := &headerStream{method: method}
+		ctx := grpc.NewContextWithServerTransportStream(r.Context(), s)
+		next.ServeHTTP(&headerWriter{ResponseWriter: w, stream: s}, r.WithContext(ctx))
+	})
+}
+
+// headerStream is the grpc.ServerTransportStream of one HTTP request: it
+// keeps the response header metadata the call sets. Once the HTTP
+// headers are written, setting more fails, as on a gRPC stream whose
+// headers were sent.
+type headerStream struct {
+	method string
+	mu     sync.Mutex
+	header metadata.MD
+	sent   bool
+}
+
+func (s *headerStream) Method() string { return s.method }
+
+func (s *headerStream) SetHeader(md metadata.MD) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sent {
+		return errHeadersSent
+	}
+	s.header = metadata.Join(s.header, md)
+	return nil
+}
+
+// SendHeader only sets: the HTTP headers go out with the response.
+func (s *headerStream) SendHeader(md metadata.MD) error { return s.SetHeader(md) }
+
+// SetTrailer accepts and drops trailers: HTTP/1.1 responses have none
+// worth sending, and nothing in API.md comes from one.
+func (s *headerStream) SetTrailer(metadata.MD) error { return nil }
+
+// writeTo copies the forwarded metadata to h, once.
+func (s *headerStream) writeTo(h http.Header) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sent {
+		return
+	}
+	s.sent = true
+	for key, name := range forwarded {
+		if v := s.header.Get(key); len(v) > 0 {
+			h.Set(name, v[len(v)-1])
+		}
+	}
+}
+
+var errHeadersSent = errors.New("products/client: response headers already written")
+
+// headerWriter adds the stream's headers when a 2xx status is written; a
+// problem gets none (an error is never a replay).
+type headerWriter struct {
+	http.ResponseWriter
+	stream *headerStream
+	wrote  bool
+}
+
+func (w *headerWriter) WriteHeader(status int) {
+	if !w.wrote {
+		w.wrote = true
+		if status >= 200 && status < 300 {
+			w.stream.writeTo(w.Header())
+		}
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *headerWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *headerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// RemoteAPI serves API with a ProductsService gRPC client, passing opts
+// on every call. The caller's identity travels as the connection's
+// interceptors send it (auth.UnaryClientInterceptor forwards the bearer
+// token that the HTTP verifier put in the context).
+func RemoteAPI(c productsv1.ProductsServiceClient, opts ...grpc.CallOption) API {
+	return remoteAPI{c: c, opts: opts}
+}
+
+type remoteAPI struct {
+	c    productsv1.ProductsServiceClient
+	opts []grpc.CallOption
+}
+
+func (r remoteAPI) CreateProduct(ctx context.Context, req *productsv1.CreateProductRequest) (*productsv1.Product, error) {
+	return r.c.CreateProduct(ctx, req, r.opts...)
+}
+
+func (r remoteAPI) UpdateProduct(ctx context.Context, req *productsv1.UpdateProductRequest) (*productsv1.Product, error) {
+	return r.c.UpdateProduct(ctx, req, r.opts...)
+}
+
+func (r remoteAPI) GetProduct(ctx context.Context, req *productsv1.GetProductRequest) (*productsv1.Product, error) {
+	return r.c.GetProduct(ctx, req, r.opts...)
+}
+
+func (r remoteAPI) SearchProducts(ctx context.Context, req *productsv1.SearchProductsRequest) (*productsv1.SearchProductsResponse, error) {
+	return r.c.SearchProducts(ctx, req, r.opts...)
+}
+
+// AdjustStock passes the service's ReplayedMetadata on to ctx's
+// ServerTransportStream (RegisterHTTP's), as the in-process server sets
+// it there directly.
+func (r remoteAPI) AdjustStock(ctx context.Context, req *productsv1.AdjustStockRequest) (*productsv1.Product, error) {
+	var header metadata.MD
+	// A fresh slice: appending to r.opts could share its array between
+	// concurrent calls.
+	p, err := r.c.AdjustStock(ctx, req, slices.Concat(r.opts, []grpc.CallOption{grpc.Header(&header)})...)
+	if err != nil {
+		return nil, err
+	}
+	if v := header.Get(ReplayedMetadata); len(v) > 0 && grpc.ServerTransportStreamFromContext(ctx) != nil {
+		// The adjustment is done; a header that cannot be set any more
+		// is not worth failing it for.
+		_ = grpc.SetHeader(ctx, metadata.Pairs(ReplayedMetadata, v[len(v)-1]))
+	}
+	return p, nil
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/typed"
+	"github.com/kitshop/kitshop/kit/valid"
 	"github.com/kitshop/kitshop/users/client"
 )
 
@@ -367,14 +368,12 @@ func (s *service) timestamp() time.Time { return s.now().UTC().Truncate(time.Mic
 
 // canonicalID refuses malformed ids before they reach the store (a
 // client's typo is InvalidArgument; NotFound is for well-formed ids nobody
-// has) and spells the others one way, so "ABC…" and "abc…" are one user
-// in every store and in the self-or-admin check.
+// has) and spells the others one way (kit/valid), so "ABC…" and "abc…"
+// are one user in every store and in the self-or-admin check.
 func canonicalID(id string) (string, error) {
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", errs.Invalid(errs.FieldViolation{Field: "id", Message: "must be a UUID"})
-	}
-	return u.String(), nil
+	var v errs.Validation
+	id = valid.ID(&v, "id", id)
+	return id, v.Err()
 }
 
 func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }

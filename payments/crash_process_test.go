@@ -106,7 +106,7 @@ func TestChargeSurvivesAProcessKill(t *testing.T) {
 	}
 }
 
-// crashEnvName is crashpoint_enabled.go's crashEnv, which normal test
+// crashEnvName is service_charge_crashpoint_enabled.go's crashEnv, which normal test
 // builds do not compile.
 const crashEnvName = "KITSHOP_TEST_CRASH_AT"
 

@@ -123,7 +123,7 @@ func attemptEvent(p Payment, now time.Time) Event {
 }
 
 // crashAfterProcessor names the point between steps 2 and 3 for the crash
-// test (see crashpoint.go).
+// test (see service_charge_crashpoint.go).
 const crashAfterProcessor = "after-processor-charge"
 
 // callProcessor is steps 2 and 3 for the attempt p.

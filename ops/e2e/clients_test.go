@@ -118,7 +118,7 @@ func TestPlatformClients(t *testing.T) {
 		// One reservation id per saga step, as orders derives them.
 		res, err := orders.products.ReserveInventory(ctx, &productsv1.ReserveInventoryRequest{
 			ReservationId: "0b6a2d3e-6f0e-4c4e-8f1d-2f1d0c9a7b01", IdempotencyKey: "saga-1-reserve",
-			Items:          []*productsv1.ReservationItem{{ProductId: product.GetId(), Quantity: 2}},
+			Items: []*productsv1.ReservationItem{{ProductId: product.GetId(), Quantity: 2}},
 		})
 		if err != nil {
 			t.Fatalf("ReserveInventory: %v", err)

@@ -34,7 +34,7 @@ func decodeBody(r *http.Request, m protoreflect.Message, t *msgTable, mem *Membe
 
 func decodeJSON(dec *jsontext.Decoder, m protoreflect.Message, t *msgTable, mem *Members) error {
 	d := decoder{dec: dec}
-	if err := d.topLevel(m, t, mem); err != nil {
+	if err := d.object(m, t, mem); err != nil {
 		return classify(err)
 	}
 	return httpx.CheckJSONEnd(dec)
@@ -46,34 +46,41 @@ type decoder struct {
 	name []byte
 }
 
-func (d *decoder) topLevel(m protoreflect.Message, t *msgTable, mem *Members) error {
+// enter reads the token that opens a composite of kind k ('{' or '['), or
+// reads the value there and complains that it is not want.
+func (d *decoder) enter(k jsontext.Kind, want string) error {
 	switch d.dec.PeekKind() {
-	case 0:
+	case k, 0: // 0: an error, which ReadToken reports
 		_, err := d.dec.ReadToken()
 		return err
-	case '{':
-		return d.object(m, t, mem)
 	}
 	raw, err := d.dec.ReadValue()
 	if err != nil {
 		return err
 	}
-	return d.wrongKind(raw, "an object")
+	return d.wrongKind(raw, want)
+}
+
+// more reports whether the composite being read has another member or
+// element. At its end it reads the closing token, and on a syntax error or
+// the end of input it reports the error.
+func (d *decoder) more() (bool, error) {
+	switch d.dec.PeekKind() {
+	case '}', ']', 0:
+		_, err := d.dec.ReadToken()
+		return false, err
+	}
+	return true, nil
 }
 
 // object reads one JSON object into m. mem, when not nil, records the
 // members it saw (only the top level does).
 func (d *decoder) object(m protoreflect.Message, t *msgTable, mem *Members) error {
-	if _, err := d.dec.ReadToken(); err != nil { // '{', peeked by the caller
+	if err := d.enter('{', "an object"); err != nil {
 		return err
 	}
 	for {
-		switch d.dec.PeekKind() {
-		case '}':
-			_, err := d.dec.ReadToken()
-			return err
-		case 0:
-			_, err := d.dec.ReadToken()
+		if more, err := d.more(); !more {
 			return err
 		}
 		raw, err := d.dec.ReadValue()
@@ -144,23 +151,11 @@ func (d *decoder) member(m protoreflect.Message, fi *fieldInfo, mem *Members) er
 }
 
 func (d *decoder) list(l protoreflect.List, fi *fieldInfo) error {
-	if d.dec.PeekKind() != '[' {
-		raw, err := d.dec.ReadValue()
-		if err != nil {
-			return err
-		}
-		return d.wrongKind(raw, "an array")
-	}
-	if _, err := d.dec.ReadToken(); err != nil {
+	if err := d.enter('[', "an array"); err != nil {
 		return err
 	}
 	for {
-		switch d.dec.PeekKind() {
-		case ']':
-			_, err := d.dec.ReadToken()
-			return err
-		case 0:
-			_, err := d.dec.ReadToken()
+		if more, err := d.more(); !more {
 			return err
 		}
 		var v protoreflect.Value
@@ -176,23 +171,11 @@ func (d *decoder) list(l protoreflect.List, fi *fieldInfo) error {
 }
 
 func (d *decoder) mapValue(mp protoreflect.Map, fi *fieldInfo) error {
-	if d.dec.PeekKind() != '{' {
-		raw, err := d.dec.ReadValue()
-		if err != nil {
-			return err
-		}
-		return d.wrongKind(raw, "an object")
-	}
-	if _, err := d.dec.ReadToken(); err != nil {
+	if err := d.enter('{', "an object"); err != nil {
 		return err
 	}
 	for {
-		switch d.dec.PeekKind() {
-		case '}':
-			_, err := d.dec.ReadToken()
-			return err
-		case 0:
-			_, err := d.dec.ReadToken()
+		if more, err := d.more(); !more {
 			return err
 		}
 		raw, err := d.dec.ReadValue()
@@ -223,13 +206,6 @@ func (d *decoder) mapValue(mp protoreflect.Map, fi *fieldInfo) error {
 // nv is a new, empty message value to fill.
 func (d *decoder) value(fd protoreflect.FieldDescriptor, msg *msgTable, enum *enumTable, nv protoreflect.Value) (protoreflect.Value, error) {
 	if msg != nil && msg.wkt == wktNone {
-		if d.dec.PeekKind() != '{' {
-			raw, err := d.dec.ReadValue()
-			if err != nil {
-				return nv, err
-			}
-			return nv, d.wrongKind(raw, "an object")
-		}
 		return nv, d.object(nv.Message(), msg, nil)
 	}
 	raw, err := d.dec.ReadValue()

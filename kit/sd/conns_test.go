@@ -33,16 +33,24 @@ func inRotation(do func() error, a, b *backendFake) bool {
 	return a.calls.Load()-a0 == 1 && b.calls.Load()-b0 == 1
 }
 
+// twoInstances starts etcd with two fake users instances, a and b,
+// registered in it.
+func twoInstances(t *testing.T) (srv *etcdtest.Server, a, b *backendFake) {
+	t.Helper()
+	srv = etcdtest.Start(t)
+	a, b = startBackendFake(t), startBackendFake(t)
+	register(t, srv, "a", a.addr)
+	register(t, srv, "b", b.addr)
+	return srv, a, b
+}
+
 // Every method of a Backend balances over the instances discovery
 // publishes, all of them through one connection per instance; the
 // connection of an instance that leaves is closed, and Close closes the
 // rest.
 func TestBackendSharesOneConnectionPerInstanceAcrossMethods(t *testing.T) {
 	t.Parallel()
-	srv := etcdtest.Start(t)
-	a, b := startBackendFake(t), startBackendFake(t)
-	register(t, srv, "a", a.addr)
-	register(t, srv, "b", b.addr)
+	srv, a, b := twoInstances(t)
 	d := &dialer{}
 	backend := recordingBackend(t, newClient(t, srv), d)
 	checkHealth := sd.Unary(backend, "Check", sd.Read, healthpb.HealthClient.Check)
@@ -105,10 +113,7 @@ func TestBackendSharesOneConnectionPerInstanceAcrossMethods(t *testing.T) {
 // another instance would say the same, and the call must not cost twice.
 func TestBackendBusinessErrorIsNotRetried(t *testing.T) {
 	t.Parallel()
-	srv := etcdtest.Start(t)
-	a, b := startBackendFake(t), startBackendFake(t)
-	register(t, srv, "a", a.addr)
-	register(t, srv, "b", b.addr)
+	srv, a, b := twoInstances(t)
 	backend := recordingBackend(t, newClient(t, srv), &dialer{})
 	checkHealth := sd.Unary(backend, "Check", sd.Read, healthpb.HealthClient.Check)
 	kittest.WaitFor(t, 5*time.Second, "both instances in rotation", func() bool {

@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"reflect"
 	"strconv"
-	"strings"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -63,16 +61,11 @@ const (
 // "address.line1"), so that clients can point at the offending input.
 func DecodeJSON[T any](r *http.Request) (T, error) {
 	var v T
-	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+	capped, err := OpenJSONBody(r)
+	if err != nil {
 		return v, err
 	}
-	if r.ContentLength > MaxBodyBytes {
-		return v, tooLarge()
-	}
-	if r.Body == nil {
-		return v, malformed("request body is empty")
-	}
-	body, err := readBody(r)
+	body, err := readBody(capped, r.ContentLength)
 	if err != nil {
 		return v, err
 	}
@@ -82,34 +75,28 @@ func DecodeJSON[T any](r *http.Request) (T, error) {
 	dec := jsontext.NewDecoder(bytes.NewReader(body), strictJSON)
 	if err := json.UnmarshalDecode(dec, &v); err != nil {
 		var zero T
-		return zero, classifyJSONError(err)
+		return zero, JSONError(err)
 	}
-	// A second value, or garbage, after the first is a client bug that
-	// would otherwise be silently ignored.
-	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
+	if err := CheckJSONEnd(dec); err != nil {
 		var zero T
-		return zero, malformed(fmt.Sprintf("unexpected data after the JSON value at offset %d", dec.InputOffset()))
+		return zero, err
 	}
 	return v, nil
 }
 
-// readBody reads the whole body, at most MaxBodyBytes of it. Holding it
-// lets checkJSONText look at every string before anything is decoded; a
-// kitshop body is a few hundred bytes, so that costs less than the decoder's
-// own buffering.
-func readBody(r *http.Request) ([]byte, error) {
-	// A nil ResponseWriter is allowed: it only loses the hint that makes
-	// the server close the connection instead of draining the excess.
-	body := http.MaxBytesReader(nil, r.Body, MaxBodyBytes)
+// readBody reads the whole (capped) body. Holding it lets checkJSONText
+// look at every string before anything is decoded; a kitshop body is a few
+// hundred bytes, so that costs less than the decoder's own buffering.
+func readBody(body io.Reader, contentLength int64) ([]byte, error) {
 	size := 512
-	if r.ContentLength > 0 {
-		size = int(r.ContentLength) + 1 // +1: room to see EOF without growing
+	if contentLength > 0 {
+		size = int(contentLength) + 1 // +1: room to see EOF without growing
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
 	if _, err := buf.ReadFrom(body); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, tooLarge()
+			return nil, BodyTooLarge()
 		}
 		return nil, errs.Wrap(errs.InvalidArgument, ReasonMalformedJSON, err, "the request body could not be read")
 	}
@@ -131,62 +118,10 @@ func JSONBody[T any]() func(context.Context, *http.Request) (T, error) {
 	return func(_ context.Context, r *http.Request) (T, error) { return DecodeJSON[T](r) }
 }
 
-func checkContentType(ct string) error {
-	if ct == "" {
-		return errs.New(errs.InvalidArgument, ReasonUnsupportedMediaType,
-			"Content-Type must be application/json").WithStatus(http.StatusUnsupportedMediaType)
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || mt != "application/json" {
-		return errs.Newf(errs.InvalidArgument, ReasonUnsupportedMediaType,
-			"Content-Type must be application/json, got %q", truncate(ct, 64)).WithStatus(http.StatusUnsupportedMediaType)
-	}
-	return nil
-}
-
-func classifyJSONError(err error) error {
-	var (
-		mbe *http.MaxBytesError
-		syn *jsontext.SyntacticError
-		sem *json.SemanticError
-	)
-	switch {
-	case errors.As(err, &mbe):
-		return tooLarge()
-	case errors.Is(err, io.EOF):
-		// UnmarshalDecode's "no value at all": nothing but whitespace.
-		return malformed("request body is empty")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return malformed("request body ends in the middle of a JSON value")
-	case errors.Is(err, jsontext.ErrDuplicateName) && errors.As(err, &syn):
-		field := fieldPath(syn.JSONPointer)
-		e := malformed(fmt.Sprintf("duplicate member %q at offset %d", field, syn.ByteOffset))
-		e.Fields = []errs.FieldViolation{{Field: field, Message: "duplicate member"}}
-		return e
-	case errors.As(err, &syn):
-		return malformed(fmt.Sprintf("malformed JSON at offset %d: %v", syn.ByteOffset, syn.Err))
-	case errors.Is(err, json.ErrUnknownName) && errors.As(err, &sem):
-		field := fieldPath(sem.JSONPointer)
-		e := errs.Newf(errs.InvalidArgument, ReasonUnknownField, "unknown field %q", field)
-		e.Fields = []errs.FieldViolation{{Field: field, Message: "unknown field"}}
-		return e
-	case errors.As(err, &sem):
-		field := fieldPath(sem.JSONPointer)
-		msg := semanticMessage(sem)
-		e := malformed(fmt.Sprintf("%s: %s (offset %d)", field, msg, sem.ByteOffset))
-		e.Fields = []errs.FieldViolation{{Field: field, Message: msg}}
-		return e
-	}
-	return errs.Wrap(errs.InvalidArgument, ReasonMalformedJSON, err, "malformed JSON request body")
-}
-
 // semanticMessage says what was wrong with a well-formed value, in a
 // client's terms: "must be an integer, got JSON string".
 func semanticMessage(sem *json.SemanticError) string {
-	got := "JSON " + jsonKindName(sem.JSONKind)
-	if sem.JSONKind == '0' && len(sem.JSONValue) > 0 {
-		got += " " + truncate(string(sem.JSONValue), 32)
-	}
+	got := GotJSON(sem.JSONKind, sem.JSONValue)
 	want := "another type"
 	if t := sem.GoType; t != nil {
 		for t.Kind() == reflect.Pointer {
@@ -199,7 +134,7 @@ func semanticMessage(sem *json.SemanticError) string {
 		// to parse. The parser's message names the input, not internals.
 		msg := "invalid value"
 		if sem.Err != nil {
-			msg += ": " + truncate(sem.Err.Error(), 100)
+			msg += ": " + Truncate(sem.Err.Error(), 100)
 		}
 		return msg
 	}
@@ -211,47 +146,6 @@ func semanticMessage(sem *json.SemanticError) string {
 }
 
 var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
-
-// fieldPath writes a JSON pointer ("/items/0/quantity") the way kitshop's
-// validation errors name fields ("items[0].quantity"). All-digit tokens are
-// array indexes: kitshop member names are snake_case words, never numbers.
-// The whole body is "(body)".
-func fieldPath(p jsontext.Pointer) string {
-	var b strings.Builder
-	for tok := range p.Tokens() {
-		if tok != "" && strings.Trim(tok, "0123456789") == "" {
-			b.WriteString("[" + tok + "]")
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(tok)
-	}
-	if b.Len() == 0 {
-		return "(body)"
-	}
-	return b.String()
-}
-
-// jsonKindName names a JSON kind as jsontext reports it.
-func jsonKindName(k jsontext.Kind) string {
-	switch k {
-	case '"':
-		return "string"
-	case '0':
-		return "number"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	}
-	return "value"
-}
 
 // jsonTypeName names what JSON a Go type decodes from, the way a JSON
 // client thinks of it.
@@ -278,20 +172,4 @@ func jsonTypeName(t reflect.Type) string {
 		return "an object"
 	}
 	return "another type"
-}
-
-func malformed(msg string) *errs.Error {
-	return errs.New(errs.InvalidArgument, ReasonMalformedJSON, msg)
-}
-
-func tooLarge() *errs.Error {
-	return errs.Newf(errs.InvalidArgument, ReasonBodyTooLarge,
-		"request body exceeds %d bytes", MaxBodyBytes).WithStatus(http.StatusRequestEntityTooLarge)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -7,7 +7,10 @@
 //
 // Every error a client sees goes through WriteProblem, so the kind and the
 // stable reason code of a kit/errs error reach the client unchanged, and no
-// cause (SQL, hosts, stack traces) ever does.
+// cause (SQL, hosts, stack traces) ever does. The answers to a bad JSON
+// body (OpenJSONBody, JSONError, UnknownField, BadJSONValue, ...) are
+// exported so that kit/rest's codec, which reads bodies by proto
+// descriptor instead of into Go structs, fails exactly as DecodeJSON does.
 //
 // Edge rules every request meets: no control characters in body strings,
 // path variables or query parameters (kit/netx.TextViolation); a query

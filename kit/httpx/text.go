@@ -38,7 +38,7 @@ func checkJSONText(body []byte) error {
 				if k, n := dec.StackIndex(dec.StackDepth()); k == '{' && n%2 == 1 {
 					msg = "member name " + msg
 				}
-				return errs.Invalid(errs.FieldViolation{Field: fieldPath(dec.StackPointer()), Message: msg})
+				return errs.Invalid(errs.FieldViolation{Field: JSONFieldPath(dec.StackPointer()), Message: msg})
 			}
 		}
 		if dec.StackDepth() == 0 {
@@ -151,7 +151,7 @@ func plainQuery(raw string) bool {
 func queryErrorText(err error) string {
 	var esc url.EscapeError
 	if errors.As(err, &esc) {
-		return "invalid escape " + strconv.Quote(truncate(string(esc), 8))
+		return "invalid escape " + strconv.Quote(Truncate(string(esc), 8))
 	}
 	if strings.Contains(err.Error(), "semicolon") {
 		return `";" is not a parameter separator; use "&"`

@@ -3,9 +3,7 @@ package rest
 import (
 	"bytes"
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -27,36 +25,19 @@ var strictJSON = []jsontext.Options{
 // decodeBody fills m from r's JSON body with the rules of httpx.DecodeJSON
 // (415, 413, 400 with field paths), reading members by t.
 func decodeBody(r *http.Request, m protoreflect.Message, t *msgTable, mem *Members) error {
-	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+	body, err := httpx.OpenJSONBody(r)
+	if err != nil {
 		return err
 	}
-	if r.ContentLength > httpx.MaxBodyBytes {
-		return tooLarge()
-	}
-	if r.Body == nil {
-		return malformed("request body is empty")
-	}
-	// A nil ResponseWriter only loses the hint that makes the server close
-	// the connection instead of draining the excess.
-	body := http.MaxBytesReader(nil, r.Body, httpx.MaxBodyBytes)
 	return decodeJSON(jsontext.NewDecoder(body, strictJSON...), m, t, mem)
 }
 
 func decodeJSON(dec *jsontext.Decoder, m protoreflect.Message, t *msgTable, mem *Members) error {
 	d := decoder{dec: dec}
-	if err := d.topLevel(m, t, mem); err != nil {
+	if err := d.object(m, t, mem); err != nil {
 		return classify(err)
 	}
-	// A second value, or garbage, after the first is a client bug that
-	// would otherwise go unnoticed.
-	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tooLarge()
-		}
-		return malformed(fmt.Sprintf("unexpected data after the JSON value at offset %d", dec.InputOffset()))
-	}
-	return nil
+	return httpx.CheckJSONEnd(dec)
 }
 
 type decoder struct {
@@ -65,34 +46,41 @@ type decoder struct {
 	name []byte
 }
 
-func (d *decoder) topLevel(m protoreflect.Message, t *msgTable, mem *Members) error {
+// enter reads the token that opens a composite of kind k ('{' or '['), or
+// reads the value there and complains that it is not want.
+func (d *decoder) enter(k jsontext.Kind, want string) error {
 	switch d.dec.PeekKind() {
-	case 0:
+	case k, 0: // 0: an error, which ReadToken reports
 		_, err := d.dec.ReadToken()
 		return err
-	case '{':
-		return d.object(m, t, mem)
 	}
 	raw, err := d.dec.ReadValue()
 	if err != nil {
 		return err
 	}
-	return d.wrongKind(raw, "an object")
+	return d.wrongKind(raw, want)
+}
+
+// more reports whether the composite being read has another member or
+// element. At its end it reads the closing token, and on a syntax error or
+// the end of input it reports the error.
+func (d *decoder) more() (bool, error) {
+	switch d.dec.PeekKind() {
+	case '}', ']', 0:
+		_, err := d.dec.ReadToken()
+		return false, err
+	}
+	return true, nil
 }
 
 // object reads one JSON object into m. mem, when not nil, records the
 // members it saw (only the top level does).
 func (d *decoder) object(m protoreflect.Message, t *msgTable, mem *Members) error {
-	if _, err := d.dec.ReadToken(); err != nil { // '{', peeked by the caller
+	if err := d.enter('{', "an object"); err != nil {
 		return err
 	}
 	for {
-		switch d.dec.PeekKind() {
-		case '}':
-			_, err := d.dec.ReadToken()
-			return err
-		case 0:
-			_, err := d.dec.ReadToken()
+		if more, err := d.more(); !more {
 			return err
 		}
 		raw, err := d.dec.ReadValue()
@@ -101,7 +89,7 @@ func (d *decoder) object(m protoreflect.Message, t *msgTable, mem *Members) erro
 		}
 		fi := d.lookup(t, raw)
 		if fi == nil {
-			return unknownMember(d.dec)
+			return httpx.UnknownField(d.dec.StackPointer())
 		}
 		if err := d.member(m, fi, mem); err != nil {
 			return err
@@ -141,7 +129,7 @@ func (d *decoder) member(m protoreflect.Message, fi *fieldInfo, mem *Members) er
 	}
 	if fi.oneof != nil {
 		if set := m.WhichOneof(fi.oneof); set != nil {
-			return badValue(d.dec, fmt.Sprintf("cannot be set together with %s", set.Name()))
+			return d.bad(fmt.Sprintf("cannot be set together with %s", set.Name()))
 		}
 	}
 	switch {
@@ -163,23 +151,11 @@ func (d *decoder) member(m protoreflect.Message, fi *fieldInfo, mem *Members) er
 }
 
 func (d *decoder) list(l protoreflect.List, fi *fieldInfo) error {
-	if d.dec.PeekKind() != '[' {
-		raw, err := d.dec.ReadValue()
-		if err != nil {
-			return err
-		}
-		return d.wrongKind(raw, "an array")
-	}
-	if _, err := d.dec.ReadToken(); err != nil {
+	if err := d.enter('[', "an array"); err != nil {
 		return err
 	}
 	for {
-		switch d.dec.PeekKind() {
-		case ']':
-			_, err := d.dec.ReadToken()
-			return err
-		case 0:
-			_, err := d.dec.ReadToken()
+		if more, err := d.more(); !more {
 			return err
 		}
 		var v protoreflect.Value
@@ -195,23 +171,11 @@ func (d *decoder) list(l protoreflect.List, fi *fieldInfo) error {
 }
 
 func (d *decoder) mapValue(mp protoreflect.Map, fi *fieldInfo) error {
-	if d.dec.PeekKind() != '{' {
-		raw, err := d.dec.ReadValue()
-		if err != nil {
-			return err
-		}
-		return d.wrongKind(raw, "an object")
-	}
-	if _, err := d.dec.ReadToken(); err != nil {
+	if err := d.enter('{', "an object"); err != nil {
 		return err
 	}
 	for {
-		switch d.dec.PeekKind() {
-		case '}':
-			_, err := d.dec.ReadToken()
-			return err
-		case 0:
-			_, err := d.dec.ReadToken()
+		if more, err := d.more(); !more {
 			return err
 		}
 		raw, err := d.dec.ReadValue()
@@ -224,7 +188,7 @@ func (d *decoder) mapValue(mp protoreflect.Map, fi *fieldInfo) error {
 		}
 		k, msg := parseText(fi.mapKey, nil, key)
 		if msg != "" {
-			return badValue(d.dec, "invalid key: "+msg)
+			return d.bad("invalid key: " + msg)
 		}
 		var v protoreflect.Value
 		if fi.msg != nil {
@@ -242,13 +206,6 @@ func (d *decoder) mapValue(mp protoreflect.Map, fi *fieldInfo) error {
 // nv is a new, empty message value to fill.
 func (d *decoder) value(fd protoreflect.FieldDescriptor, msg *msgTable, enum *enumTable, nv protoreflect.Value) (protoreflect.Value, error) {
 	if msg != nil && msg.wkt == wktNone {
-		if d.dec.PeekKind() != '{' {
-			raw, err := d.dec.ReadValue()
-			if err != nil {
-				return nv, err
-			}
-			return nv, d.wrongKind(raw, "an object")
-		}
 		return nv, d.object(nv.Message(), msg, nil)
 	}
 	raw, err := d.dec.ReadValue()
@@ -262,7 +219,7 @@ func (d *decoder) value(fd protoreflect.FieldDescriptor, msg *msgTable, enum *en
 			return nv, err
 		}
 		if msg := setTime(nv.Message(), msg, s); msg != "" {
-			return nv, badValue(d.dec, msg)
+			return nv, d.bad(msg)
 		}
 		return nv, nil
 	case enum != nil:
@@ -272,7 +229,7 @@ func (d *decoder) value(fd protoreflect.FieldDescriptor, msg *msgTable, enum *en
 		}
 		n, ok := enum.byName[s]
 		if !ok {
-			return protoreflect.Value{}, badValue(d.dec, fmt.Sprintf("must be one of %s, got %q", enum.allowed, truncate(s, 32)))
+			return protoreflect.Value{}, d.bad(fmt.Sprintf("must be one of %s, got %q", enum.allowed, httpx.Truncate(s, 32)))
 		}
 		return protoreflect.ValueOfEnum(n), nil
 	}
@@ -285,7 +242,7 @@ func (d *decoder) value(fd protoreflect.FieldDescriptor, msg *msgTable, enum *en
 		// One rule for text on every transport (kit/netx): a NUL byte
 		// reaching Postgres was a 500, and five of them shut login.
 		if msg := netx.TextViolation(s, true); msg != "" {
-			return protoreflect.Value{}, badValue(d.dec, msg)
+			return protoreflect.Value{}, d.bad(msg)
 		}
 		return protoreflect.ValueOfString(s), nil
 	case protoreflect.BytesKind:
@@ -295,7 +252,7 @@ func (d *decoder) value(fd protoreflect.FieldDescriptor, msg *msgTable, enum *en
 		}
 		b, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
-			return protoreflect.Value{}, badValue(d.dec, "must be standard base64")
+			return protoreflect.Value{}, d.bad("must be standard base64")
 		}
 		return protoreflect.ValueOfBytes(b), nil
 	case protoreflect.BoolKind:
@@ -316,7 +273,7 @@ func (d *decoder) value(fd protoreflect.FieldDescriptor, msg *msgTable, enum *en
 		}
 		f, err := strconv.ParseFloat(string(raw), bits)
 		if err != nil {
-			return protoreflect.Value{}, badValue(d.dec, "must be a number, got JSON number "+truncate(string(raw), 32)+" (out of range)")
+			return protoreflect.Value{}, d.bad("must be a number, got " + httpx.GotJSON('0', raw) + " (out of range)")
 		}
 		if bits == 32 {
 			return protoreflect.ValueOfFloat32(float32(f)), nil
@@ -328,7 +285,7 @@ func (d *decoder) value(fd protoreflect.FieldDescriptor, msg *msgTable, enum *en
 	}
 	v, p := parseInteger(fd.Kind(), raw)
 	if p != intOK {
-		return protoreflect.Value{}, badValue(d.dec, p.message("JSON number "+truncate(string(raw), 32)))
+		return protoreflect.Value{}, d.bad(p.message(httpx.GotJSON('0', raw)))
 	}
 	return v, nil
 }
@@ -354,12 +311,7 @@ func unquote(raw []byte) (string, error) {
 // wrongKind says what the member should have been: "must be an integer,
 // got JSON string", as httpx.DecodeJSON does.
 func (d *decoder) wrongKind(raw []byte, want string) error {
-	k := kindOf(raw)
-	got := "JSON " + kindName(k)
-	if k == '0' {
-		got += " " + truncate(string(raw), 32)
-	}
-	return badValue(d.dec, "must be "+want+", got "+got)
+	return d.bad("must be " + want + ", got " + httpx.GotJSON(kindOf(raw), raw))
 }
 
 func kindOf(raw []byte) jsontext.Kind {

@@ -46,9 +46,10 @@
 //     that are not pb methods, and wrap r with the verifier. Delete the
 //     hand-written decoders and the domain types' JSON tags and
 //     MarshalJSON methods.
-//  4. In <service>/client's tests: rest.Check(Routes(fake)...) must be
-//     nil, and rest.Gaps(Routes(fake)...) must equal an allow-list in
-//     which every entry says why the field is hidden
+//  4. In <service>/client's tests, state the allow-lists and let
+//     resttest.CheckCoverage(t, rest.Coverage{...}) hold the mapping to
+//     them: every pb method routed or internal, every field of the routed
+//     messages reached or hidden, each exception with its reason
 //     (users/client/rest_test.go is the model). Add ContractCases and
 //     RunContract (kit/rest/contract), and a service test running them
 //     against the service's HTTP port (users/contract_test.go).
@@ -68,6 +69,6 @@
 // size rules, as it does for gRPC.
 //
 // Adding a field afterwards takes the proto, the domain type, the store
-// and its migration: the mapping picks it up, and the Gaps test fails if
-// it cannot.
+// and its migration: the mapping picks it up, and the coverage test
+// (Coverage, built on Gaps) fails if it cannot.
 package rest

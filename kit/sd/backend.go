@@ -226,7 +226,7 @@ func (b *Backend[C]) retrying(balancer lb.Balancer, endpointer *gokitsd.DefaultE
 				return nil, err
 			}
 			attempt++
-			if !pause(ctx, retryBackoff(attempt-1)) {
+			if !sleep(ctx, retryBackoff(attempt-1)) {
 				return nil, callerGaveUp(ctx)
 			}
 		}

@@ -3,10 +3,14 @@ package sd_test
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/kitshop/kitshop/kit/etcdtest"
 	"github.com/kitshop/kitshop/kit/sd"
@@ -87,4 +91,48 @@ func waitRegistered(t *testing.T, r *sd.Registrar, timeout time.Duration) {
 	case <-time.After(timeout):
 		t.Fatalf("instance not registered within %v", timeout)
 	}
+}
+
+func register(t *testing.T, srv *etcdtest.Server, id, grpcAddr string) {
+	t.Helper()
+	putInstance(t, srv.Client(t), sd.Instance{ID: id, Name: "users", GRPCAddr: grpcAddr})
+}
+
+// dialer records every connection a pool opens.
+type dialer struct {
+	mu    sync.Mutex
+	conns map[string][]*grpc.ClientConn
+}
+
+func (d *dialer) dial(addr string) (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.conns == nil {
+		d.conns = map[string][]*grpc.ClientConn{}
+	}
+	d.conns[addr] = append(d.conns[addr], conn)
+	return conn, nil
+}
+
+func (d *dialer) dialed(addr string) []*grpc.ClientConn {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]*grpc.ClientConn(nil), d.conns[addr]...)
+}
+
+// recordingBackend is a Backend of the "users" instances registered in c,
+// whose connections d records; it is closed at the end of the test
+// (closing it earlier is fine).
+func recordingBackend(t *testing.T, c *clientv3.Client, d *dialer) *sd.Backend[healthpb.HealthClient] {
+	t.Helper()
+	b, err := sd.NewBackend(sd.BackendConfig{Service: "users", Etcd: c, Dial: d.dial}, healthpb.NewHealthClient)
+	if err != nil {
+		t.Fatalf("NewBackend: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
 }

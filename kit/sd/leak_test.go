@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
 	"github.com/kitshop/kitshop/kit/etcdtest"
 	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/sd"
@@ -37,22 +39,18 @@ func leaked() []string {
 // goroutine it finds is its own.
 func TestShutdownLeavesNoGoroutines(t *testing.T) {
 	srv := etcdtest.Start(t)
-	register(t, srv, "a", startFake(t).addr)
+	register(t, srv, "a", startBackendFake(t).addr)
 	c := newClient(t, srv)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	r := sd.NewRegistrar(c, testInstance("leak"), ttl, nil)
 	wait := runRegistrar(t, ctx, r)
-	inst, err := sd.NewInstancer(c, "users", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns := sd.NewConns((&dialer{}).dial)
-	check := sd.Endpoint(inst, conns, checkMethod, sd.EndpointOptions{})
+	backend := recordingBackend(t, c, &dialer{})
+	checkHealth := sd.Unary(backend, "Check", sd.Read, healthpb.HealthClient.Check)
 	waitRegistered(t, r, 5*time.Second)
-	if _, err := call(t, check, "kitshop"); err != nil {
-		t.Fatal(err)
-	}
+	kittest.WaitFor(t, 5*time.Second, "a call through the backend", func() bool {
+		return do(checkHealth, &healthpb.HealthCheckRequest{}) == nil
+	})
 	if len(leaked()) != len(leakMarkers) {
 		t.Fatalf("expected every marker goroutine to be running, found only %v", leaked())
 	}
@@ -64,9 +62,8 @@ func TestShutdownLeavesNoGoroutines(t *testing.T) {
 	if err := wait(); err != nil {
 		t.Fatal(err)
 	}
-	if err := conns.Close(); err != nil {
+	if err := backend.Close(); err != nil {
 		t.Fatal(err)
 	}
-	inst.Stop()
 	kittest.WaitFor(t, 3*time.Second, "background goroutines to end", func() bool { return len(leaked()) == 0 })
 }

@@ -1,7 +1,6 @@
 package sd
 
 import (
-	"context"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -127,16 +126,4 @@ func (b *Budget) refill() {
 		b.tokens = min(b.max, b.tokens+el*b.minPerSecond)
 	}
 	b.last = now
-}
-
-// pause waits for d and reports false if ctx ended first.
-func pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -344,7 +344,8 @@ func jitter(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// sleep waits for d and reports false if ctx ended first.
+// sleep waits for d and reports false if ctx ended first. Every wait in
+// the package uses it: re-registering, re-watching, a retry's backoff.
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()

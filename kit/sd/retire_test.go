@@ -3,6 +3,7 @@ package sd_test
 import (
 	"context"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/etcdtest"
 	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/sd"
@@ -21,14 +23,19 @@ import (
 // call: its connection closes only afterwards.
 func TestRetiredInstanceFinishesInFlightCalls(t *testing.T) {
 	etcd := etcdtest.Start(t)
-	entered, release := make(chan struct{}, 1), make(chan struct{})
+	// The first call is held until release; later ones (the probes
+	// below) pass.
+	entered, release := make(chan struct{}), make(chan struct{})
+	var held atomic.Bool
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		entered <- struct{}{}
-		<-release
+		if held.CompareAndSwap(false, true) {
+			close(entered)
+			<-release
+		}
 		return h(ctx, req)
 	}))
 	hs := health.NewServer()
@@ -38,25 +45,33 @@ func TestRetiredInstanceFinishesInFlightCalls(t *testing.T) {
 
 	client := etcd.Client(t)
 	putInstance(t, client, sd.Instance{ID: "slow", Name: "users", GRPCAddr: lis.Addr().String()})
-	inst, err := sd.NewInstancer(client, "users", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(inst.Stop)
 	d := &dialer{}
-	conns := sd.NewConns(d.dial)
-	t.Cleanup(func() { conns.Close() })
-	e := sd.Endpoint(inst, conns, checkMethod, sd.EndpointOptions{Timeout: 10 * time.Second})
+	backend := recordingBackend(t, newClient(t, etcd), d)
+	// One attempt, with time to spare: the call must succeed as it is,
+	// not through a retry on a fresh connection.
+	checkHealth := sd.Unary(backend, "Check", sd.Policy{Attempts: 1, AttemptTimeout: 10 * time.Second}, healthpb.HealthClient.Check)
 
 	done := make(chan error, 1)
 	go func() {
-		_, err := e(context.Background(), "")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := checkHealth(ctx, &healthpb.HealthCheckRequest{})
 		done <- err
 	}()
-	<-entered
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call never reached the instance")
+	}
 
 	deleteKey(t, client, sd.Key("users", "slow"))
-	kittest.WaitFor(t, 5*time.Second, "the instance to leave the pool", func() bool { return conns.Len() == 0 })
+	// The instance has left when a new call finds none.
+	kittest.WaitFor(t, 5*time.Second, "the instance to leave the backend", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := checkHealth(ctx, &healthpb.HealthCheckRequest{})
+		return errs.ReasonOf(err) == sd.ReasonNoInstances
+	})
 	conn := d.dialed(lis.Addr().String())[0]
 	if conn.GetState() == connectivity.Shutdown {
 		t.Fatal("connection closed under an in-flight call")

@@ -3,22 +3,20 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/httpx"
 	"github.com/kitshop/kitshop/kit/rest"
+	"github.com/kitshop/kitshop/kit/rest/resttest"
 	paymentsv1 "github.com/kitshop/kitshop/pb/payments/v1"
 )
 
@@ -43,60 +41,20 @@ var internalMethods = map[string]string{
 	"GetChargeByKey": "the saga's lookup of a charge it never learned the id of",
 }
 
-func TestRoutesCompile(t *testing.T) {
-	if err := rest.Check(Routes(&fakeAPI{})...); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestEveryFieldIsMapped walks the descriptor of every pb message behind
-// the Payments routes, nested ones included: a request field that no path
-// variable, query parameter, header, body member or hook fills, or a
-// response field that JSON never shows, fails unless listed above. A
-// field added to payments.proto therefore either reaches the API with no
-// edit or fails here, never silently.
-func TestEveryFieldIsMapped(t *testing.T) {
-	req, resp := rest.Gaps(Routes(&fakeAPI{})...)
-	check := func(side string, gaps []string, allowed map[string]string) {
-		for _, g := range gaps {
-			if _, ok := allowed[g]; !ok {
-				t.Errorf("%s field %s is not in the REST mapping (map it in rest.go, or allow-list it here with the reason)", side, g)
-			}
-		}
-		for f := range allowed {
-			if !slices.Contains(gaps, f) {
-				t.Errorf("allow-list entry %s is stale: the mapping reaches it, or it no longer exists", f)
-			}
-		}
-	}
-	check("request", req, hiddenRequestFields)
-	check("response", resp, hiddenResponseFields)
-}
-
-// TestEveryMethodIsRoutedOrInternal: a new user-facing RPC needs a route
-// (or a stated reason not to have one), and an internal one must never
-// get a route by accident.
-func TestEveryMethodIsRoutedOrInternal(t *testing.T) {
-	routed := map[string]bool{}
-	for _, rt := range Routes(&fakeAPI{}) {
-		routed[string(rt.Request().FullName())+"->"+string(rt.Response().FullName())] = true
-	}
-	methods := paymentsv1.File_payments_v1_payments_proto.Services().ByName("PaymentsService").Methods()
-	seen := map[string]bool{}
-	for i := range methods.Len() {
-		m := methods.Get(i)
-		seen[string(m.Name())] = true
-		key := string(m.Input().FullName()) + "->" + string(m.Output().FullName())
-		_, internal := internalMethods[string(m.Name())]
-		if routed[key] == internal {
-			t.Errorf("%s: routed=%v, internal=%v; exactly one must hold", m.Name(), routed[key], internal)
-		}
-	}
-	for name := range internalMethods {
-		if !seen[name] {
-			t.Errorf("internal method %s is not in PaymentsService any more", name)
-		}
-	}
+// TestMappingCoversTheService: every PaymentsService method is routed or
+// internal (an internal one must never get a route by accident), and
+// every field of the routed messages, nested ones included, reaches JSON
+// or is hidden above, with its reason. A field or method added to
+// payments.proto therefore reaches the API with no edit or fails here,
+// never silently.
+func TestMappingCoversTheService(t *testing.T) {
+	resttest.CheckCoverage(t, rest.Coverage{
+		Service:        paymentsv1.File_payments_v1_payments_proto.Services().ByName("PaymentsService"),
+		Routes:         Routes(&fakeAPI{}),
+		HiddenRequest:  hiddenRequestFields,
+		HiddenResponse: hiddenResponseFields,
+		Internal:       internalMethods,
+	})
 }
 
 // fakeAPI records the request and answers with pay, or err.
@@ -128,9 +86,7 @@ func declined() *paymentsv1.Payment {
 
 func get(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
 	t.Helper()
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
-	return w
+	return resttest.Do(t, h, http.MethodGet, path, "")
 }
 
 // TestMappingShape pins API.md's Payment byte for byte: members in order,
@@ -210,19 +166,7 @@ func TestEveryStatusHasItsAPIName(t *testing.T) {
 // survive as a gRPC status, so "not yours" stays 404 NOT_FOUND.
 func TestRemoteAPI(t *testing.T) {
 	f := &fakeAPI{pay: declined()}
-	srv := grpc.NewServer()
-	paymentsv1.RegisterPaymentsServiceServer(srv, remoteFake{f: f})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
+	conn := resttest.ServeGRPC(t, func(srv *grpc.Server) { paymentsv1.RegisterPaymentsServiceServer(srv, remoteFake{f: f}) })
 	router := httpx.NewRouter()
 	RegisterHTTP(router, RemoteAPI(paymentsv1.NewPaymentsServiceClient(conn)))
 

@@ -1,7 +1,9 @@
-// Package client is what a caller of the products service needs. For now it
-// holds the reason codes products returns; callers compare
-// errs.ReasonOf(err) with these instead of string literals, and the service
-// builds its errors from the same constants.
+// Package client is everything a caller of the products service needs:
+// the typed gRPC client over discovery (New), the reason codes the service
+// returns, which callers compare with errs.ReasonOf(err) instead of string
+// literals and the service builds its errors from, the REST mapping of the
+// Products part of API.md (Routes, RegisterHTTP) and its contract table.
+// Other services and the gateway import it; they never import products.
 package client
 
 // Reasons of the products service: the google.rpc.ErrorInfo reason over

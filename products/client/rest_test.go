@@ -3,16 +3,11 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -21,6 +16,7 @@ import (
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/httpx"
 	"github.com/kitshop/kitshop/kit/rest"
+	"github.com/kitshop/kitshop/kit/rest/resttest"
 	productsv1 "github.com/kitshop/kitshop/pb/products/v1"
 )
 
@@ -28,7 +24,7 @@ import (
 // no way to set over HTTP, each with its reason. None today: every field
 // of the routed requests is a path variable, query parameter, header or
 // body member. A field missing here and from the mapping fails
-// TestEveryFieldIsMapped.
+// TestMappingCoversTheService.
 var hiddenRequestFields = map[string]string{}
 
 // hiddenResponseFields are response fields never written to JSON. None
@@ -51,60 +47,19 @@ var internalMethods = map[string]string{
 // discovery and retries), as does a bare pb client through RemoteAPI.
 var _ API = Client(nil)
 
-func TestRoutesCompile(t *testing.T) {
-	if err := rest.Check(Routes(&fakeAPI{})...); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestEveryFieldIsMapped walks the descriptor of every pb message behind
-// the Products routes, nested ones included: a request field that no path
-// variable, query parameter, header, body member or hook fills, or a
-// response field that JSON never shows, fails unless listed above. A
-// field added to products.proto therefore either reaches the API with no
-// edit or fails here, never silently.
-func TestEveryFieldIsMapped(t *testing.T) {
-	req, resp := rest.Gaps(Routes(&fakeAPI{})...)
-	check := func(side string, gaps []string, allowed map[string]string) {
-		for _, g := range gaps {
-			if _, ok := allowed[g]; !ok {
-				t.Errorf("%s field %s is not in the REST mapping (map it in rest.go, or allow-list it here with the reason)", side, g)
-			}
-		}
-		for f := range allowed {
-			if !slices.Contains(gaps, f) {
-				t.Errorf("allow-list entry %s is stale: the mapping reaches it, or it no longer exists", f)
-			}
-		}
-	}
-	check("request", req, hiddenRequestFields)
-	check("response", resp, hiddenResponseFields)
-}
-
-// TestEveryMethodIsRoutedOrInternal: a new user-facing RPC needs a route
-// (or a stated reason not to have one), and a routed one is not listed as
-// internal.
-func TestEveryMethodIsRoutedOrInternal(t *testing.T) {
-	routed := map[string]bool{}
-	for _, rt := range Routes(&fakeAPI{}) {
-		routed[string(rt.Request().FullName())+"->"+string(rt.Response().FullName())] = true
-	}
-	methods := productsv1.File_products_v1_products_proto.Services().ByName("ProductsService").Methods()
-	seen := map[string]bool{}
-	for i := range methods.Len() {
-		m := methods.Get(i)
-		seen[string(m.Name())] = true
-		key := string(m.Input().FullName()) + "->" + string(m.Output().FullName())
-		_, internal := internalMethods[string(m.Name())]
-		if routed[key] == internal {
-			t.Errorf("%s: routed=%v, internal=%v; exactly one must hold", m.Name(), routed[key], internal)
-		}
-	}
-	for name := range internalMethods {
-		if !seen[name] {
-			t.Errorf("internalMethods lists %s, which ProductsService no longer has", name)
-		}
-	}
+// TestMappingCoversTheService: every ProductsService method is routed or
+// internal, and every field of the routed messages, nested ones included,
+// reaches JSON or is hidden above, with its reason. A field or method
+// added to products.proto therefore reaches the API with no edit or fails
+// here, never silently.
+func TestMappingCoversTheService(t *testing.T) {
+	resttest.CheckCoverage(t, rest.Coverage{
+		Service:        productsv1.File_products_v1_products_proto.Services().ByName("ProductsService"),
+		Routes:         Routes(&fakeAPI{}),
+		HiddenRequest:  hiddenRequestFields,
+		HiddenResponse: hiddenResponseFields,
+		Internal:       internalMethods,
+	})
 }
 
 // fakeAPI records requests and answers with a fixed product; replayed
@@ -181,20 +136,6 @@ func asRole(role string, h http.Handler) http.Handler {
 	})
 }
 
-func call(t *testing.T, h http.Handler, method, path, body string, header ...string) *httptest.ResponseRecorder {
-	t.Helper()
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		r.Header.Add(header[i], header[i+1])
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	return w
-}
-
 func newRouter(api API) http.Handler {
 	router := httpx.NewRouter()
 	RegisterHTTP(router, api)
@@ -205,7 +146,7 @@ func TestMappingShapes(t *testing.T) {
 	f := &fakeAPI{}
 	admin := asRole(auth.RoleAdmin, newRouter(f))
 
-	w := call(t, admin, "POST", "/api/v1/products", `{"sku":"MUG-1","name":"Mug","description":"","category":"kitchen","price_cents":0,"currency":"USD"}`)
+	w := resttest.Do(t, admin, "POST", "/api/v1/products", `{"sku":"MUG-1","name":"Mug","description":"","category":"kitchen","price_cents":0,"currency":"USD"}`)
 	if w.Code != 201 || w.Body.String() != mugJSON+"\n" || w.Header().Get("Location") != "/api/v1/products/"+mug.Id {
 		t.Fatalf("create: %d %v %s", w.Code, w.Header(), w.Body)
 	}
@@ -214,12 +155,12 @@ func TestMappingShapes(t *testing.T) {
 		t.Fatalf("create request %v", f.got)
 	}
 
-	w = call(t, admin, "GET", "/api/v1/products/"+mug.Id, "")
+	w = resttest.Do(t, admin, "GET", "/api/v1/products/"+mug.Id, "")
 	if w.Code != 200 || w.Body.String() != mugJSON+"\n" || !proto.Equal(f.got, &productsv1.GetProductRequest{Id: mug.Id}) {
 		t.Fatalf("get: %d %s, request %v", w.Code, w.Body, f.got)
 	}
 
-	w = call(t, admin, "GET", "/api/v1/products?q=blue+mug&category=kitchen&min_price_cents=100&max_price_cents=2000&page_size=5&page_token=tok&other=x", "")
+	w = resttest.Do(t, admin, "GET", "/api/v1/products?q=blue+mug&category=kitchen&min_price_cents=100&max_price_cents=2000&page_size=5&page_token=tok&other=x", "")
 	if w.Code != 200 || w.Body.String() != `{"products":[`+mugJSON+`],"next_page_token":"next","total_size":7}`+"\n" {
 		t.Fatalf("search: %d %s", w.Code, w.Body)
 	}
@@ -228,7 +169,7 @@ func TestMappingShapes(t *testing.T) {
 		t.Fatalf("search request %v", f.got)
 	}
 	// Empty parameters are absent: no price bound, the default page.
-	if w := call(t, admin, "GET", "/api/v1/products?min_price_cents=&page_size=", ""); w.Code != 200 || !proto.Equal(f.got, &productsv1.SearchProductsRequest{}) {
+	if w := resttest.Do(t, admin, "GET", "/api/v1/products?min_price_cents=&page_size=", ""); w.Code != 200 || !proto.Equal(f.got, &productsv1.SearchProductsRequest{}) {
 		t.Fatalf("empty parameters: %d, request %v", w.Code, f.got)
 	}
 
@@ -239,12 +180,12 @@ func TestMappingShapes(t *testing.T) {
 		// Null keeps the value, as absence does.
 		`{"name":null,"active":null}`: {Id: mug.Id},
 	} {
-		if w := call(t, admin, "PATCH", "/api/v1/products/"+mug.Id, body); w.Code != 200 || !proto.Equal(f.got, want) {
+		if w := resttest.Do(t, admin, "PATCH", "/api/v1/products/"+mug.Id, body); w.Code != 200 || !proto.Equal(f.got, want) {
 			t.Fatalf("PATCH %s: %d %s, request %v", body, w.Code, w.Body, f.got)
 		}
 	}
 
-	w = call(t, admin, "POST", "/api/v1/products/"+mug.Id+"/stock", `{"delta":-2}`, "Idempotency-Key", "restock-7")
+	w = resttest.Do(t, admin, "POST", "/api/v1/products/"+mug.Id+"/stock", `{"delta":-2}`, "Idempotency-Key", "restock-7")
 	if w.Code != 200 || w.Body.String() != mugJSON+"\n" || w.Header().Get("Idempotent-Replayed") != "" {
 		t.Fatalf("stock: %d %v %s", w.Code, w.Header(), w.Body)
 	}
@@ -252,7 +193,7 @@ func TestMappingShapes(t *testing.T) {
 		t.Fatalf("stock request %v", f.got)
 	}
 	f.replayed = true
-	w = call(t, admin, "POST", "/api/v1/products/"+mug.Id+"/stock", `{"delta":-2}`, "Idempotency-Key", "restock-7")
+	w = resttest.Do(t, admin, "POST", "/api/v1/products/"+mug.Id+"/stock", `{"delta":-2}`, "Idempotency-Key", "restock-7")
 	if w.Code != 200 || w.Header().Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("replayed stock: %d %v %s", w.Code, w.Header(), w.Body)
 	}
@@ -294,7 +235,7 @@ func TestMappingRefusals(t *testing.T) {
 		{"no such route", router, "POST", id + "/restock", `{}`, nil, 404, httpx.ReasonRouteNotFound},
 	} {
 		f.got = nil
-		w := call(t, c.h, c.method, c.path, c.body, c.header...)
+		w := resttest.Do(t, c.h, c.method, c.path, c.body, c.header...)
 		var problem map[string]any
 		_ = json.Unmarshal(w.Body.Bytes(), &problem)
 		if w.Code != c.status || problem["code"] != c.code || w.Header().Get("Content-Type") != "application/problem+json" {
@@ -309,7 +250,7 @@ func TestMappingRefusals(t *testing.T) {
 	f.replayed = true
 	f.err = errs.New(errs.FailedPrecondition, ReasonInsufficientStock, "insufficient stock").
 		With("product_id", mug.Id).With("available", int64(2))
-	w := call(t, admin, "POST", id+"/stock", `{"delta":-3}`)
+	w := resttest.Do(t, admin, "POST", id+"/stock", `{"delta":-3}`)
 	var problem map[string]any
 	if err := json.Unmarshal(w.Body.Bytes(), &problem); err != nil || w.Code != 409 || problem["code"] != ReasonInsufficientStock ||
 		problem["available"] != float64(2) || w.Header().Get("Idempotent-Replayed") != "" {
@@ -322,38 +263,22 @@ func TestMappingRefusals(t *testing.T) {
 // as a gRPC status, and the replay header comes back as gRPC metadata.
 func TestRemoteAPI(t *testing.T) {
 	f := &fakeAPI{}
-	srv := grpc.NewServer()
-	productsv1.RegisterProductsServiceServer(srv, remoteFake{f: f})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(lis)
-	}()
-	t.Cleanup(func() { srv.Stop(); <-served })
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
+	conn := resttest.ServeGRPC(t, func(srv *grpc.Server) { productsv1.RegisterProductsServiceServer(srv, remoteFake{f: f}) })
 	admin := asRole(auth.RoleAdmin, newRouter(RemoteAPI(productsv1.NewProductsServiceClient(conn))))
 
 	path := "/api/v1/products/" + mug.Id + "/stock"
-	w := call(t, admin, "POST", path, `{"delta":4}`, "Idempotency-Key", "k1")
+	w := resttest.Do(t, admin, "POST", path, `{"delta":4}`, "Idempotency-Key", "k1")
 	if w.Code != 200 || w.Body.String() != mugJSON+"\n" || w.Header().Get("Idempotent-Replayed") != "" ||
 		!proto.Equal(f.got, &productsv1.AdjustStockRequest{Id: mug.Id, Delta: 4, IdempotencyKey: "k1"}) {
 		t.Fatalf("%d %v %s, request %v", w.Code, w.Header(), w.Body, f.got)
 	}
 	f.replayed = true
-	if w := call(t, admin, "POST", path, `{"delta":4}`, "Idempotency-Key", "k1"); w.Code != 200 || w.Header().Get("Idempotent-Replayed") != "true" {
+	if w := resttest.Do(t, admin, "POST", path, `{"delta":4}`, "Idempotency-Key", "k1"); w.Code != 200 || w.Header().Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("replay: %d %v %s", w.Code, w.Header(), w.Body)
 	}
 
 	f.err = errs.New(errs.AlreadyExists, ReasonSKUTaken, "a product with this SKU already exists")
-	w = call(t, admin, "POST", "/api/v1/products", `{"sku":"MUG-1","price_cents":1}`)
+	w = resttest.Do(t, admin, "POST", "/api/v1/products", `{"sku":"MUG-1","price_cents":1}`)
 	var body map[string]any
 	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != 409 || body["code"] != ReasonSKUTaken {
 		t.Fatalf("%d %s", w.Code, w.Body)

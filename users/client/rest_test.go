@@ -3,29 +3,24 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/httpx"
 	"github.com/kitshop/kitshop/kit/rest"
+	"github.com/kitshop/kitshop/kit/rest/resttest"
 	commonv1 "github.com/kitshop/kitshop/pb/common/v1"
 	usersv1 "github.com/kitshop/kitshop/pb/users/v1"
 )
 
 // hiddenRequestFields are request fields that API.md deliberately gives
 // no way to set over HTTP. Every entry says why; a field missing here and
-// from the mapping fails TestEveryFieldIsMapped.
+// from the mapping fails TestMappingCoversTheService.
 var hiddenRequestFields = map[string]string{
 	// API.md has PATCH /users/me only; an empty id means the caller. An
 	// admin changing someone else is gRPC-only for now.
@@ -42,52 +37,19 @@ var internalMethods = map[string]string{
 	"ValidateUser": "the checkout saga's check, for orders and the gateway",
 }
 
-func TestRoutesCompile(t *testing.T) {
-	if err := rest.Check(Routes(&fakeAPI{})...); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestEveryFieldIsMapped walks the descriptor of every pb message behind
-// the Users routes, nested ones included: a request field that no path
-// variable, query parameter, header, body member or hook fills, or a
-// response field that JSON never shows, fails unless listed above. A
-// field added to users.proto therefore either reaches the API with no
-// edit or fails here, never silently.
-func TestEveryFieldIsMapped(t *testing.T) {
-	req, resp := rest.Gaps(Routes(&fakeAPI{})...)
-	check := func(side string, gaps []string, allowed map[string]string) {
-		for _, g := range gaps {
-			if _, ok := allowed[g]; !ok {
-				t.Errorf("%s field %s is not in the REST mapping (map it in rest.go, or allow-list it here with the reason)", side, g)
-			}
-		}
-		for f := range allowed {
-			if !slices.Contains(gaps, f) {
-				t.Errorf("allow-list entry %s is stale: the mapping reaches it, or it no longer exists", f)
-			}
-		}
-	}
-	check("request", req, hiddenRequestFields)
-	check("response", resp, hiddenResponseFields)
-}
-
-// TestEveryMethodIsRoutedOrInternal: a new user-facing RPC needs a route
-// (or a stated reason not to have one).
-func TestEveryMethodIsRoutedOrInternal(t *testing.T) {
-	routed := map[string]bool{}
-	for _, rt := range Routes(&fakeAPI{}) {
-		routed[string(rt.Request().FullName())+"->"+string(rt.Response().FullName())] = true
-	}
-	methods := usersv1.File_users_v1_users_proto.Services().ByName("UsersService").Methods()
-	for i := range methods.Len() {
-		m := methods.Get(i)
-		key := string(m.Input().FullName()) + "->" + string(m.Output().FullName())
-		_, internal := internalMethods[string(m.Name())]
-		if routed[key] == internal {
-			t.Errorf("%s: routed=%v, internal=%v; exactly one must hold", m.Name(), routed[key], internal)
-		}
-	}
+// TestMappingCoversTheService: every UsersService method is routed or
+// internal, and every field of the routed messages, nested ones included,
+// reaches JSON or is hidden above, with its reason. A field or method
+// added to users.proto therefore reaches the API with no edit or fails
+// here, never silently.
+func TestMappingCoversTheService(t *testing.T) {
+	resttest.CheckCoverage(t, rest.Coverage{
+		Service:        usersv1.File_users_v1_users_proto.Services().ByName("UsersService"),
+		Routes:         Routes(&fakeAPI{}),
+		HiddenRequest:  hiddenRequestFields,
+		HiddenResponse: hiddenResponseFields,
+		Internal:       internalMethods,
+	})
 }
 
 // fakeAPI records requests and answers with fixed users.
@@ -122,23 +84,12 @@ func (f *fakeAPI) UpdateUser(_ context.Context, r *usersv1.UpdateUserRequest) (*
 	return ada, f.err
 }
 
-func call(t *testing.T, h http.Handler, method, path, body string) *httptest.ResponseRecorder {
-	t.Helper()
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	return w
-}
-
 func TestMappingShapes(t *testing.T) {
 	f := &fakeAPI{}
 	router := httpx.NewRouter()
 	RegisterHTTP(router, f)
 
-	w := call(t, router, "POST", "/api/v1/users", `{"email":"ada@example.com","password":"correct horse","name":"Ada","address":null}`)
+	w := resttest.Do(t, router, "POST", "/api/v1/users", `{"email":"ada@example.com","password":"correct horse","name":"Ada","address":null}`)
 	const user = `{"id":"6f1c1a52-7d4c-4c59-9a55-2f0f2f2f2f2f","email":"ada@example.com","name":"Ada","role":"customer",` +
 		`"address":null,"created_at":"2024-05-01T12:00:00Z","updated_at":"2024-05-01T12:00:00.123456Z"}`
 	if w.Code != 201 || w.Body.String() != user+"\n" || w.Header().Get("Location") != "/api/v1/users/"+ada.Id {
@@ -148,7 +99,7 @@ func TestMappingShapes(t *testing.T) {
 		t.Fatalf("create request %v", f.got)
 	}
 
-	w = call(t, router, "POST", "/api/v1/auth/login", `{"email":"ada@example.com","password":"correct horse"}`)
+	w = resttest.Do(t, router, "POST", "/api/v1/auth/login", `{"email":"ada@example.com","password":"correct horse"}`)
 	if w.Code != 200 || w.Body.String() != `{"access_token":"tok","token_type":"Bearer","expires_in":3600,"user":`+user+"}\n" ||
 		w.Header().Get("Cache-Control") != "no-store" || w.Header().Get("Pragma") != "no-cache" {
 		t.Fatalf("login: %d %v %s", w.Code, w.Header(), w.Body)
@@ -158,7 +109,7 @@ func TestMappingShapes(t *testing.T) {
 		"/api/v1/users/me":        {},
 		"/api/v1/users/" + ada.Id: {Id: ada.Id},
 	} {
-		if w := call(t, router, "GET", path, ""); w.Code != 200 || !proto.Equal(f.got, want) {
+		if w := resttest.Do(t, router, "GET", path, ""); w.Code != 200 || !proto.Equal(f.got, want) {
 			t.Fatalf("GET %s: %d, request %v", path, w.Code, f.got)
 		}
 	}
@@ -171,7 +122,7 @@ func TestMappingShapes(t *testing.T) {
 			Password: proto.String("new one"), CurrentPassword: proto.String("old one"),
 		},
 	} {
-		if w := call(t, router, "PATCH", "/api/v1/users/me", body); w.Code != 200 || !proto.Equal(f.got, want) {
+		if w := resttest.Do(t, router, "PATCH", "/api/v1/users/me", body); w.Code != 200 || !proto.Equal(f.got, want) {
 			t.Fatalf("PATCH %s: %d %s, request %v", body, w.Code, w.Body, f.got)
 		}
 	}
@@ -182,23 +133,11 @@ func TestMappingShapes(t *testing.T) {
 // survive as a gRPC status.
 func TestRemoteAPI(t *testing.T) {
 	f := &fakeAPI{}
-	srv := grpc.NewServer()
-	usersv1.RegisterUsersServiceServer(srv, remoteFake{f: f})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
+	conn := resttest.ServeGRPC(t, func(srv *grpc.Server) { usersv1.RegisterUsersServiceServer(srv, remoteFake{f: f}) })
 	router := httpx.NewRouter()
 	RegisterHTTP(router, RemoteAPI(usersv1.NewUsersServiceClient(conn)))
 
-	w := call(t, router, "PATCH", "/api/v1/users/me", `{"address":null}`)
+	w := resttest.Do(t, router, "PATCH", "/api/v1/users/me", `{"address":null}`)
 	if w.Code != 200 || !proto.Equal(f.got, &usersv1.UpdateUserRequest{ClearAddress: true}) {
 		t.Fatalf("%d %s, request %v", w.Code, w.Body, f.got)
 	}
@@ -208,7 +147,7 @@ func TestRemoteAPI(t *testing.T) {
 	}
 
 	f.err = errs.New(errs.AlreadyExists, ReasonEmailTaken, "email is already registered")
-	w = call(t, router, "POST", "/api/v1/users", `{"email":"ada@example.com"}`)
+	w = resttest.Do(t, router, "POST", "/api/v1/users", `{"email":"ada@example.com"}`)
 	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != 409 || body["code"] != ReasonEmailTaken {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}

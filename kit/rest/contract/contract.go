@@ -19,6 +19,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/kitshop/kitshop/kit/httpx"
 )
 
 // T is what Run needs of a *testing.T.
@@ -108,11 +110,11 @@ func runCase(client *http.Client, baseURL string, c Case, vars Vars) error {
 	var body any
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &body); err != nil {
-			return fmt.Errorf("body is not JSON: %q", truncate(string(raw)))
+			return fmt.Errorf("body is not JSON: %q", preview(raw))
 		}
 	}
 	if resp.StatusCode != c.Status {
-		return fmt.Errorf("status %d, want %d: %s", resp.StatusCode, c.Status, truncate(string(raw)))
+		return fmt.Errorf("status %d, want %d: %s", resp.StatusCode, c.Status, preview(raw))
 	}
 	for name, path := range c.Capture {
 		s, err := member(body, path)
@@ -127,7 +129,7 @@ func runCase(client *http.Client, baseURL string, c Case, vars Vars) error {
 		}
 	} else if c.Shape != nil {
 		if err := c.Shape(body, vars); err != nil {
-			return fmt.Errorf("body %s: %w", truncate(string(raw)), err)
+			return fmt.Errorf("body %s: %w", preview(raw), err)
 		}
 	}
 	for k, want := range c.Headers {
@@ -184,9 +186,5 @@ func randomWord() string {
 	return hex.EncodeToString(b)
 }
 
-func truncate(s string) string {
-	if len(s) <= 300 {
-		return s
-	}
-	return s[:300] + "…"
-}
+// preview is enough of a body to see what went wrong in a failure message.
+func preview(raw []byte) string { return httpx.Truncate(string(raw), 300) }

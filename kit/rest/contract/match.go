@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,22 +65,12 @@ func Array(elem Matcher) Matcher {
 
 // String matches any string.
 func String() Matcher {
-	return func(v any, _ Vars) error {
-		if _, ok := v.(string); !ok {
-			return fmt.Errorf("want a string, got %s", describe(v))
-		}
-		return nil
-	}
+	return is("a string", func(v any) bool { _, ok := v.(string); return ok })
 }
 
 // NonEmpty matches a string that is not empty.
 func NonEmpty() Matcher {
-	return func(v any, _ Vars) error {
-		if s, ok := v.(string); !ok || s == "" {
-			return fmt.Errorf("want a non-empty string, got %s", describe(v))
-		}
-		return nil
-	}
+	return is("a non-empty string", func(v any) bool { s, ok := v.(string); return ok && s != "" })
 }
 
 // Equal matches the string want, with {variables} expanded.
@@ -94,54 +85,35 @@ func Equal(want string) Matcher {
 
 // UUID matches a UUID in canonical lower case, as API.md's ids are.
 func UUID() Matcher {
-	return func(v any, _ Vars) error {
+	return is("a lower-case UUID", func(v any) bool {
 		s, _ := v.(string)
-		if u, err := uuid.Parse(s); err != nil || u.String() != s {
-			return fmt.Errorf("want a lower-case UUID, got %s", describe(v))
-		}
-		return nil
-	}
+		u, err := uuid.Parse(s)
+		return err == nil && u.String() == s
+	})
 }
 
 // Time matches an RFC 3339 timestamp in UTC ("Z").
 func Time() Matcher {
-	return func(v any, _ Vars) error {
+	return is("an RFC 3339 UTC timestamp", func(v any) bool {
 		s, _ := v.(string)
-		if _, err := time.Parse(time.RFC3339Nano, s); err != nil || !strings.HasSuffix(s, "Z") {
-			return fmt.Errorf("want an RFC 3339 UTC timestamp, got %s", describe(v))
-		}
-		return nil
-	}
+		_, err := time.Parse(time.RFC3339Nano, s)
+		return err == nil && strings.HasSuffix(s, "Z")
+	})
 }
 
 // Int matches a JSON number that is an integer.
 func Int() Matcher {
-	return func(v any, _ Vars) error {
-		if f, ok := v.(float64); !ok || f != math.Trunc(f) {
-			return fmt.Errorf("want an integer, got %s", describe(v))
-		}
-		return nil
-	}
+	return is("an integer", func(v any) bool { f, ok := v.(float64); return ok && f == math.Trunc(f) })
 }
 
 // IntValue matches the integer n.
 func IntValue(n int64) Matcher {
-	return func(v any, _ Vars) error {
-		if f, ok := v.(float64); !ok || f != float64(n) {
-			return fmt.Errorf("want %d, got %s", n, describe(v))
-		}
-		return nil
-	}
+	return is(strconv.FormatInt(n, 10), func(v any) bool { f, ok := v.(float64); return ok && f == float64(n) })
 }
 
 // Bool matches true or false.
 func Bool() Matcher {
-	return func(v any, _ Vars) error {
-		if _, ok := v.(bool); !ok {
-			return fmt.Errorf("want a boolean, got %s", describe(v))
-		}
-		return nil
-	}
+	return is("a boolean", func(v any) bool { _, ok := v.(bool); return ok })
 }
 
 // Nullable matches null or what m matches.
@@ -156,9 +128,15 @@ func Nullable(m Matcher) Matcher {
 
 // Null matches null.
 func Null() Matcher {
+	return is("null", func(v any) bool { return v == nil })
+}
+
+// is is a Matcher that needs no variables: ok says whether v matches,
+// want what it should have been.
+func is(want string, ok func(v any) bool) Matcher {
 	return func(v any, _ Vars) error {
-		if v != nil {
-			return fmt.Errorf("want null, got %s", describe(v))
+		if !ok(v) {
+			return fmt.Errorf("want %s, got %s", want, describe(v))
 		}
 		return nil
 	}

@@ -19,7 +19,7 @@ var ErrConnsClosed = errors.New("sd: connection pool closed")
 // that talks to that address: a gRPC connection multiplexes all methods,
 // so one per method would only multiply sockets and handshakes. A
 // connection is reference-counted and closed when its last user releases
-// it, that is, when the instance has dropped out of every Endpoint built
+// it, that is, when the instance has dropped out of every method built
 // on this Conns.
 type Conns struct {
 	dial func(addr string) (*grpc.ClientConn, error)
@@ -103,7 +103,7 @@ func (c *Conns) release(addr string, sc *sharedConn) error {
 }
 
 // track counts e's calls on sc so that retiring sc waits for them. A call
-// that starts after sc was closed fails as Unavailable, which Endpoint's
+// that starts after sc was closed fails as Unavailable, which the Backend's
 // retry sends to another instance.
 func (c *Conns) track(sc *sharedConn, e endpoint.Endpoint) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
@@ -140,8 +140,8 @@ func (c *Conns) own(f func()) bool {
 	return true
 }
 
-// Close stops every Endpoint built on the pool from following discovery,
-// then closes every connection. Endpoints fail from then on.
+// Close stops every method built on the pool from following discovery,
+// then closes every connection. Calls fail from then on.
 func (c *Conns) Close() error {
 	c.mu.Lock()
 	if c.closed {

@@ -1,8 +1,9 @@
 // Package sd is kitshop's service discovery on etcd: a Registrar that keeps
 // a process's Instance registered under a lease (and re-registers after the
 // lease is lost), an Instancer feeding go-kit's sd/lb machinery, and
-// Endpoint, which turns discovered instances into a load-balanced,
-// retrying go-kit endpoint over shared gRPC connections.
+// Backend, the calling side of one service: discovered instances behind
+// round-robin over shared gRPC connections, with the caller's breaker,
+// retry policy and retry budget (see Unary).
 //
 // Keys are Key(name, id) = "/kitshop/services/<name>/<id>", each holding
 // the Instance as JSON and bound to a lease, so a dead process drops out

@@ -92,12 +92,15 @@ func (s BreakerSettings) withDefaults() BreakerSettings {
 		s.Failure = errs.IsInfrastructure
 	}
 	if s.Ignore == nil {
-		s.Ignore = callerGaveUp
+		s.Ignore = CallerGaveUp
 	}
 	return s
 }
 
-func callerGaveUp(err error) bool {
+// CallerGaveUp reports whether err is the caller's own cancellation or
+// deadline (kind Canceled, or DeadlineExceeded marked Expected): the
+// default Ignore.
+func CallerGaveUp(err error) bool {
 	if err == nil {
 		return false
 	}

@@ -105,6 +105,9 @@ func NewBackend[C any](cfg BackendConfig, newClient func(grpc.ClientConnInterfac
 	}
 	s := cfg.Breaker
 	s.Failure = countsAgainstBackend
+	// A skipped down instance was never called: it proves nothing either
+	// way, and must not use up a half-open breaker's probe as a success.
+	s.Ignore = func(err error) bool { return err == errInstanceDown || mw.CallerGaveUp(err) }
 	hook := s.OnStateChange
 	s.OnStateChange = func(name, from, to string) {
 		lvl := level.Warn

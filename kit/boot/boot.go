@@ -59,6 +59,7 @@ type Process struct {
 	Chain mw.Chain
 
 	id             string
+	grpcRequested  string // the gRPC address asked for, before loopbackOnly
 	httpLn, grpcLn net.Listener
 	closers        []io.Closer
 
@@ -86,6 +87,7 @@ func New(cfg config.Service, out io.Writer) (*Process, error) {
 		return nil, err
 	}
 	if p.TLS == nil {
+		p.grpcRequested = cfg.GRPCAddr
 		cfg.GRPCAddr = loopbackOnly(cfg.GRPCAddr)
 		p.Config.GRPCAddr = cfg.GRPCAddr
 	}

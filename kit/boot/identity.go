@@ -40,12 +40,16 @@ func (e *identityError) Error() string {
 	return "boot: KITSHOP_TLS_CERT names service " + e.got + ", not " + e.want
 }
 
-// loopbackOnly binds a wildcard gRPC address to 127.0.0.1: without mTLS
-// the internal methods cannot tell who calls them, so nobody beyond this
-// machine may reach them.
+// loopbackOnly binds the gRPC port to 127.0.0.1 whatever host was asked
+// for (a wildcard or another interface's address): without mTLS the
+// internal methods cannot tell who calls them, so nobody beyond this
+// machine may reach them. Loopback addresses and "localhost" stay.
 func loopbackOnly(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
-	if err != nil || (host != "" && !net.ParseIP(host).IsUnspecified()) {
+	if err != nil || host == "localhost" {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return addr
 	}
 	return net.JoinHostPort("127.0.0.1", port)
@@ -57,7 +61,7 @@ func (p *Process) logIdentity() {
 		return
 	}
 	if p.grpcLn != nil {
-		_ = level.Warn(p.Logger).Log("msg", "KITSHOP_TLS_CA/CERT/KEY unset: internal gRPC methods trust their callers, so gRPC listens on loopback only", "grpc_addr", p.GRPCAddr())
+		_ = level.Warn(p.Logger).Log("msg", "KITSHOP_TLS_CA/CERT/KEY unset: internal gRPC methods trust their callers, so gRPC listens on loopback only", "grpc_addr", p.GRPCAddr(), "requested", p.grpcRequested)
 	}
 }
 

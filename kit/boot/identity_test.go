@@ -17,7 +17,8 @@ func TestLoopbackOnly(t *testing.T) {
 		"[::]:9081":      "127.0.0.1:9081",
 		":0":             "127.0.0.1:0",
 		"127.0.0.1:9081": "127.0.0.1:9081",
-		"10.1.2.3:9081":  "10.1.2.3:9081", // an explicit choice is the operator's
+		"10.1.2.3:9081":  "127.0.0.1:9081", // another interface: still not without mTLS
+		"[::1]:9081":     "[::1]:9081",
 		"localhost:9081": "localhost:9081",
 		"":               "", // no gRPC at all
 	} {

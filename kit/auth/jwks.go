@@ -112,8 +112,11 @@ func (s *jwksSource) Keys(ctx context.Context, kid string) ([]ed25519.PublicKey,
 	s.mu.Unlock()
 	if lastErr != nil {
 		// The kid may belong to a rotation this verifier cannot see yet:
-		// the token is not known to be bad.
-		return nil, errs.Wrap(errs.Unavailable, errs.ReasonUnavailable, lastErr, "token signing keys are unavailable")
+		// the token is not known to be bad. Expected: the keys' source is
+		// down, not this service, and anyone can send a token with an
+		// unknown kid; counted against this service, a handful of forged
+		// tokens would open its callers' breakers.
+		return nil, errs.Wrap(errs.Unavailable, errs.ReasonUnavailable, lastErr, "token signing keys are unavailable").AsExpected()
 	}
 	return nil, unknownKey()
 }

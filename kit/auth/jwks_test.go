@@ -263,6 +263,11 @@ func TestJWKSUnavailable(t *testing.T) {
 	if errs.KindOf(err) != errs.Unavailable {
 		t.Fatalf("unknown kid while users is down: %v", err)
 	}
+	// ...and not this service's failure: forged tokens with made-up kids
+	// must not open its callers' breakers.
+	if errs.IsInfrastructure(err) {
+		t.Fatalf("keys unavailable counts against the verifying service: %v", err)
+	}
 
 	// users is back, rotated to B: the next retry picks it up and A is
 	// gone.

@@ -1,12 +1,14 @@
 package auth
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/kitshop/kitshop/kit/typed"
@@ -23,6 +25,27 @@ import (
 // implementation-defined: 1e300 becomes the minimum int64 on amd64 and the
 // maximum on arm64.
 const maxNumericDate = 1 << 40
+
+// checkStrictJSON refuses a token whose header or payload is not strict
+// JSON (RFC 7493): encoding/json, which golang-jwt uses, lets the last of
+// two members of one name win, so {"role":"customer","role":"admin"}
+// would read as an admin to it and as a customer to a stricter reader.
+func checkStrictJSON(token string) error {
+	parts := strings.SplitN(token, ".", 4)
+	if len(parts) != 3 {
+		return errors.New("token is not three base64url segments")
+	}
+	for _, part := range parts[:2] {
+		raw, err := base64.RawURLEncoding.Strict().DecodeString(part)
+		if err != nil {
+			return errors.New("token segment is not base64url")
+		}
+		if !jsontext.Value(raw).IsValid() {
+			return errors.New("token header or payload is not strict JSON (duplicate member?)")
+		}
+	}
+	return nil
+}
 
 // checkHeader refuses header parameters this verifier cannot honour. It
 // runs before any key is looked up, so such tokens never cause a JWKS

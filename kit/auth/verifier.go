@@ -71,6 +71,11 @@ func newParser(cfg verifierConfig) *jwt.Parser {
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(clockSkew),
 		jwt.WithTimeFunc(cfg.now),
+		// One spelling per token: base64url without padding and with
+		// the unused low bits zero (RFC 7515 section 2 and RFC 4648
+		// section 3.5), so a token cannot be varied to slip past a
+		// denylist or the verified-token cache.
+		jwt.WithStrictDecoding(),
 	}
 	if cfg.audience != "" {
 		opts = append(opts, jwt.WithAudience(cfg.audience))
@@ -105,6 +110,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 		// Expired or its key is no longer trusted: verify afresh, which
 		// gives the right error.
 		v.cache.Remove(token)
+	}
+	if err := checkStrictJSON(token); err != nil {
+		return Claims{}, invalid(err)
 	}
 	c, kid, key, err := v.verify(ctx, token)
 	if err != nil {

@@ -74,9 +74,17 @@ func Currency(v *errs.Validation, field, code string) {
 		v.Add(field, "must be an ISO 4217 code such as USD")
 		return
 	}
-	if _, err := currency.ParseISO(code); err != nil {
+	if _, err := currency.ParseISO(code); err != nil || notMoney[code] {
 		v.Add(field, "must be an ISO 4217 code such as USD")
 	}
+}
+
+// notMoney are ISO 4217 codes that name no currency anyone pays with:
+// "no currency" (XXX), the testing code (XTS), precious metals, and
+// accounting units. x/text knows them, so they are refused by name.
+var notMoney = map[string]bool{
+	"XXX": true, "XTS": true, "XAU": true, "XAG": true, "XPD": true, "XPT": true,
+	"XDR": true, "XSU": true, "XUA": true, "XBA": true, "XBB": true, "XBC": true, "XBD": true,
 }
 
 // Amount records a violation unless 0 < cents <= MaxAmountCents.

@@ -42,7 +42,7 @@ func TestIdempotencyKey(t *testing.T) {
 }
 
 func TestCurrency(t *testing.T) {
-	cases := map[string]int{"USD": 0, "EUR": 0, "JPY": 0, "usd": 1, "ABC": 1, "US": 1, "USDD": 1, "": 1}
+	cases := map[string]int{"USD": 0, "EUR": 0, "JPY": 0, "XOF": 0, "XXX": 1, "XTS": 1, "XAU": 1, "usd": 1, "ABC": 1, "US": 1, "USDD": 1, "": 1}
 	for code, want := range cases {
 		if n := violations(func(v *errs.Validation) { Currency(v, "currency", code) }); n != want {
 			t.Errorf("Currency(%q): %d violations, want %d", code, n, want)

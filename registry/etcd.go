@@ -34,8 +34,8 @@ type etcdOptions struct {
 	DataDir string
 	// LogLevel is the least severe etcd message that is logged.
 	LogLevel zapcore.Level
-	// TLS, when set, makes the client listener speak TLS and require a
-	// client certificate signed by TLS.CA (see secureClients).
+	// TLS, when set, makes the client and peer listeners speak TLS and
+	// require a certificate signed by TLS.CA (see secureClients).
 	TLS tlsx.Files
 }
 
@@ -45,16 +45,17 @@ func startEtcd(opts etcdOptions, logger log.Logger) (*embed.Etcd, io.Closer, err
 	cfg := embed.NewConfig()
 	cfg.Name = "kitshop-registry"
 	cfg.Dir = opts.DataDir
-	clientScheme := "http"
+	clientScheme, peerScheme := "http", "http"
 	if opts.TLS.Enabled() {
-		clientScheme = "https"
+		clientScheme, peerScheme = "https", "https"
 		secureClients(cfg, opts.TLS)
+		securePeers(cfg, opts.TLS)
 	}
 	listenClient, advertiseClient, err := etcdURLs(clientScheme, opts.ClientAddr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("etcd client address: %w", err)
 	}
-	listenPeer, advertisePeer, err := etcdURLs("http", opts.PeerAddr)
+	listenPeer, advertisePeer, err := etcdURLs(peerScheme, opts.PeerAddr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("etcd peer address: %w", err)
 	}

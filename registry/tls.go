@@ -33,8 +33,7 @@ func loadIdentity(f tlsx.Files) (*tlsx.Identity, error) {
 // secureClients makes etcd's client listener speak TLS with the registry's
 // certificate and require a client certificate signed by the platform CA:
 // only platform processes may register, so an attacker who reaches the
-// port cannot publish a fake instance. The peer listener stays plaintext:
-// a single node has no peers, and it listens on loopback by default.
+// port cannot publish a fake instance.
 //
 // etcd reads the files itself (and re-reads the certificate per handshake,
 // so a rotated certificate is picked up without a restart).
@@ -43,6 +42,17 @@ func secureClients(cfg *embed.Config, f tlsx.Files) {
 	cfg.ClientTLSInfo.KeyFile = f.Key
 	cfg.ClientTLSInfo.TrustedCAFile = f.CA
 	cfg.ClientTLSInfo.ClientCertAuth = true
+}
+
+// securePeers does the same for the peer listener. A single node has no
+// peers, but the listener still answers etcd's peer API (lease keep-alives
+// among it): in plaintext any local process could keep a dead instance's
+// lease, and so its registration, alive.
+func securePeers(cfg *embed.Config, f tlsx.Files) {
+	cfg.PeerTLSInfo.CertFile = f.Cert
+	cfg.PeerTLSInfo.KeyFile = f.Key
+	cfg.PeerTLSInfo.TrustedCAFile = f.CA
+	cfg.PeerTLSInfo.ClientCertAuth = true
 }
 
 // clientTLS is the registry's own etcd client's TLS configuration: like

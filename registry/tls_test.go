@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -189,5 +190,36 @@ func TestRegistryIdentityMustNameRegistry(t *testing.T) {
 	}
 	if _, err := loadIdentity(tlsx.Files{CA: files["registry"].CA}); err == nil {
 		t.Fatal("loadIdentity accepted a CA without a certificate")
+	}
+}
+
+// The peer listener answers etcd's peer API (lease keep-alives among it)
+// even on a single node: under TLS it refuses plaintext and callers
+// without a platform certificate, so nobody can keep a dead instance's
+// lease, and so its registration, alive.
+func TestEtcdPeerListenerRequiresPlatformCertificate(t *testing.T) {
+	files, err := tlsx.WriteDevFiles(t.TempDir(), "registry", "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, stop, err := startEtcd(etcdOptions{
+		ClientAddr: "127.0.0.1:0", PeerAddr: "127.0.0.1:0", DataDir: t.TempDir(),
+		LogLevel: zapcore.FatalLevel, TLS: files["registry"],
+	}, log.NewNopLogger())
+	if err != nil {
+		t.Fatalf("startEtcd: %v", err)
+	}
+	t.Cleanup(func() { _ = stop.Close() })
+	peer := e.Peers[0].Addr().String()
+	client := &http.Client{Timeout: 3 * time.Second}
+	if resp, err := client.Post("http://"+peer+"/leases", "application/protobuf", nil); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode < 400 {
+			t.Fatalf("plaintext peer API answered %d", resp.StatusCode)
+		}
+	}
+	noCert := &tls.Config{RootCAs: caPool(t, files["users"]), MinVersion: tls.VersionTLS12}
+	if err := handshakeError(peer, noCert); err == nil || !strings.Contains(err.Error(), "certificate required") {
+		t.Fatalf("TLS without a certificate to the peer listener: %v, want certificate required", err)
 	}
 }

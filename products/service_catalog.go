@@ -63,6 +63,7 @@ func (s *service) UpdateProduct(ctx context.Context, u ProductUpdate) (Product, 
 		c := strings.TrimSpace(*u.Category)
 		u.Category = &c
 		checkLen(&v, "category", c, maxCategoryLen)
+		valid.SingleLine(&v, "category", c)
 	}
 	if u.PriceCents != nil {
 		valid.Price(&v, "price_cents", *u.PriceCents)
@@ -290,6 +291,7 @@ func validateProduct(v *errs.Validation, prefix string, p Product) {
 	checkName(v, prefix+"name", p.Name)
 	checkLen(v, prefix+"description", p.Description, maxDescriptionLen)
 	checkLen(v, prefix+"category", p.Category, maxCategoryLen)
+	valid.SingleLine(v, prefix+"category", p.Category)
 	valid.Price(v, prefix+"price_cents", p.PriceCents)
 	valid.Currency(v, prefix+"currency", p.Currency)
 	v.Check(p.Stock >= 0 && p.Stock <= MaxStock, prefix+"stock", fmt.Sprintf("must be between 0 and %d", MaxStock))
@@ -301,6 +303,7 @@ func checkName(v *errs.Validation, field, name string) {
 		return
 	}
 	checkLen(v, field, name, maxNameLen)
+	valid.SingleLine(v, field, name)
 }
 
 func checkLen(v *errs.Validation, field, s string, n int) {

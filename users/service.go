@@ -393,6 +393,7 @@ func validatePassword(v *errs.Validation, field, p string) {
 func validateName(v *errs.Validation, name string) {
 	v.Check(name != "", "name", "is required")
 	v.Check(utf8.RuneCountInString(name) <= 200, "name", "must be at most 200 characters")
+	valid.SingleLine(v, "name", name)
 }
 
 func validateAddress(v *errs.Validation, a *Address) {
@@ -409,6 +410,7 @@ func validateAddress(v *errs.Validation, a *Address) {
 		{"address.state", a.State}, {"address.postal_code", a.PostalCode},
 	} {
 		v.Check(utf8.RuneCountInString(f.val) <= 200, f.name, "must be at most 200 characters")
+		valid.SingleLine(v, f.name, f.val)
 	}
 }
 

@@ -107,3 +107,15 @@ func Price(v *errs.Validation, field string, cents int64) {
 		v.Add(field, "must be at most 10000000000")
 	}
 }
+
+// SingleLine records a violation when s holds a tab or a line break. The
+// transports refuse every other control character; these three pass them
+// because descriptions are free text, so a field that is one line (a
+// name, a category, an address line) says so here. A category "c\nd"
+// could never be matched by a query parameter, which may hold no line
+// break, and a name with one forges extra lines in whatever prints it.
+func SingleLine(v *errs.Validation, field, s string) {
+	if strings.ContainsAny(s, "\t\r\n") {
+		v.Add(field, "must be a single line without tabs")
+	}
+}

@@ -62,3 +62,11 @@ func TestAmountAndPrice(t *testing.T) {
 		}
 	}
 }
+
+func TestSingleLine(t *testing.T) {
+	for s, want := range map[string]int{"Blue mug": 0, "": 0, "a\nb": 1, "a\rb": 1, "a\tb": 1} {
+		if n := violations(func(v *errs.Validation) { SingleLine(v, "name", s) }); n != want {
+			t.Errorf("SingleLine(%q): %d violations, want %d", s, n, want)
+		}
+	}
+}

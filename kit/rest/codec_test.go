@@ -171,6 +171,7 @@ func TestControlCharactersRefused(t *testing.T) {
 		{`{"status":"ACTIVE\u0000"}`, "status", netx.MsgControlCharacter},
 		{`{"at":"2024-05-01T12:00:00Z\u001b"}`, "at", netx.MsgControlCharacter},
 		{`{"labels":{"a\u0000":1}}`, "labels.a\x00", "member name " + netx.MsgControlCharacter},
+		{`{"labels":{"a\tb":1}}`, "labels.a\tb", "member name " + netx.MsgControlCharacter},
 		{`{"bo\u007fgus":1}`, "bo\x7fgus", "member name " + netx.MsgControlCharacter},
 	} {
 		_, _, err := decodeThing(t, tc.body)

@@ -192,7 +192,9 @@ func (d *decoder) mapValue(mp protoreflect.Map, fi *fieldInfo) error {
 		if err != nil {
 			return err
 		}
-		if msg := netx.TextViolation(key, true); msg != "" {
+		// A key is an identifier: single-line text, refused as text
+		// (VALIDATION_FAILED) before it is parsed by the key's type.
+		if msg := netx.TextViolation(key, false); msg != "" {
 			return d.invalidText("member name " + msg)
 		}
 		k, msg := parseText(fi.mapKey, nil, key)

@@ -60,10 +60,11 @@ type Process struct {
 
 	id             string
 	httpLn, grpcLn net.Listener
+	closers        []io.Closer
+
 	// httpLimit is httpLn's connection limit, told by the HTTP server
 	// which connections are idle (httpx.TrackIdle).
 	httpLimit *netx.LimitListener
-	closers   []io.Closer
 
 	etcdOnce sync.Once
 	etcd     *clientv3.Client

@@ -32,10 +32,10 @@ const DefaultQuietAfter = 10 * time.Second
 //     see Mark) and it has not read or written since, or not for a second
 //     (HTTP/2 exchanges a frame or two after its last stream closes), or
 //     when its server says nothing (gRPC) and it has been quiet for
-//     QuietAfter. A
-//     connection marked ConnBusy (a request in flight) is never closed,
-//     and neither is one that read or wrote within QuietAfter: a busy
-//     connection reads and writes, a parked one does not;
+//     QuietAfter. A connection marked ConnBusy (a request in flight) is
+//     never closed, and neither is an unmarked one that read or wrote
+//     within QuietAfter: a busy connection reads and writes, a parked one
+//     does not;
 //  3. when no connection is either, the new one is closed at once, so the
 //     client sees a refusal in milliseconds instead of hanging in the
 //     kernel's backlog.
@@ -46,8 +46,12 @@ const DefaultQuietAfter = 10 * time.Second
 // timeouts (HTTP's IdleTimeout, gRPC's MaxConnectionIdle of 15 minutes)
 // freed them, and every new client was refused meanwhile.
 //
-// Either way the process's file descriptors stay bounded. The servers' own
-// timeouts (HTTP ReadHeaderTimeout and IdleTimeout, gRPC's
+// A client that keeps its connections busy (a byte every few seconds)
+// still holds its places: telling it from a legitimate busy client takes
+// a per-client limit, which a load balancer in front is the place for.
+//
+// In every case the process's file descriptors stay bounded. The
+// servers' own timeouts (HTTP ReadHeaderTimeout and IdleTimeout, gRPC's
 // ConnectionTimeout and MaxConnectionIdle) close the silent and idle
 // connections that stay below the limit.
 type LimitListener struct {

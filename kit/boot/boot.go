@@ -63,6 +63,10 @@ type Process struct {
 	httpLn, grpcLn net.Listener
 	closers        []io.Closer
 
+	// httpLimit is httpLn's connection limit, told by the HTTP server
+	// which connections are idle (httpx.TrackIdle).
+	httpLimit *netx.LimitListener
+
 	etcdOnce sync.Once
 	etcd     *clientv3.Client
 	etcdErr  error
@@ -94,13 +98,16 @@ func New(cfg config.Service, out io.Writer) (*Process, error) {
 	if p.httpLn, err = lifecycle.Listen(cfg.HTTPAddr); err != nil {
 		return nil, err
 	}
-	p.httpLn = netx.Limit(p.httpLn, 0) // bounded connections (netx.DefaultMaxConns)
+	p.httpLimit = netx.Limit(p.httpLn, 0) // bounded connections (netx.DefaultMaxConns)
+	p.httpLn = p.httpLimit
 	p.OnClose(p.httpLn)
 	if cfg.GRPCAddr != "" {
 		if p.grpcLn, err = lifecycle.Listen(cfg.GRPCAddr); err != nil {
 			p.Close()
 			return nil, err
 		}
+		// gRPC says nothing about its connections, so at the limit the
+		// one quiet longest (netx.DefaultQuietAfter at least) is evicted.
 		p.grpcLn = netx.Limit(p.grpcLn, 0)
 		p.OnClose(p.grpcLn)
 	}
@@ -238,9 +245,11 @@ func (p *Process) Run(ctx context.Context, routes http.Handler, grpcSrv *grpc.Se
 	ctx, stop := lifecycle.SignalContext(ctx)
 	defer stop()
 
+	httpSrv := httpx.NewServer(p.httpLn.Addr().String(), p.Handler(routes))
+	httpx.TrackIdle(httpSrv, p.httpLimit)
 	app := &lifecycle.App{
 		Name: p.Config.Name, Logger: p.Logger, Readiness: p.Ready,
-		HTTP: httpx.NewServer(p.httpLn.Addr().String(), p.Handler(routes)), HTTPListener: p.httpListener(),
+		HTTP: httpSrv, HTTPListener: p.httpListener(),
 		Jobs: append(slices.Clone(jobs), p.monitorReadiness), DrainTimeout: p.Config.DrainTimeout,
 		DeregisterGrace: p.Config.DeregisterGrace,
 	}

@@ -86,8 +86,9 @@ func Handler[Req, Resp any](e endpoint.Endpoint, dec func(context.Context, *http
 
 // Timeout gives a Handler route its own deadline instead of
 // DefaultTimeout: shorter for a login that must fail fast, longer for a
-// report. The router's own cap (MaxRequestTimeout, the server's write
-// timeout, beyond which no answer can be written) still applies.
+// report. The router's own cap (MaxRequestTimeout, kept below the
+// server's write timeout so that a 504 can still be written) still
+// applies.
 func Timeout(d time.Duration) httptransport.ServerOption {
 	return httptransport.ServerBefore(func(ctx context.Context, _ *http.Request) context.Context {
 		return context.WithValue(ctx, timeoutKey{}, d)

@@ -2,47 +2,95 @@ package netx
 
 import (
 	"container/list"
-	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
+
+// DefaultQuietAfter is how long a connection whose server says nothing
+// about it (see Mark) must have neither read nor written before it counts
+// as parked, and may be closed to make room for a newcomer. A kitshop gRPC
+// client pings at least every 30 s and a server pings a quiet peer every
+// minute, so real connections are seldom quiet for long; one that made a
+// single request and sits on its place is.
+const DefaultQuietAfter = 10 * time.Second
 
 // LimitListener is a net.Listener that keeps at most Max of its
 // connections open at once. Accept never waits for room and never lets a
-// connection queue: when a new connection arrives at the limit,
+// connection queue: when a new connection arrives at the limit, it closes
+// the connection least likely to be missed, in this order:
 //
-//   - the oldest connection that has not sent a single byte yet is closed
-//     to make room for it: a connection that never even started its
-//     handshake is the cheapest to lose and the likeliest to be abandoned
-//     or hostile, and evicting it keeps a flood of silent connections from
-//     locking out real clients until the handshake timeout frees them;
-//   - when every open connection has spoken, the new one is closed at
-//     once, so the client sees a refusal in milliseconds instead of
-//     hanging in the kernel's backlog.
+//  1. the oldest connection that has not sent a single byte yet: one that
+//     never even started its handshake is the cheapest to lose and the
+//     likeliest to be abandoned or hostile, and evicting it keeps a flood
+//     of silent connections from locking out real clients until the
+//     handshake timeout frees them;
+//  2. otherwise, of the connections that are parked, the one whose last
+//     read or write is oldest. A connection is parked when its server has
+//     marked it ConnIdle (an HTTP keep-alive connection between requests;
+//     see Mark) and it has not read or written since, or not for a second
+//     (HTTP/2 exchanges a frame or two after its last stream closes), or
+//     when its server says nothing (gRPC) and it has been quiet for
+//     QuietAfter. A connection marked ConnBusy (a request in flight) is
+//     never closed, and neither is an unmarked one that read or wrote
+//     within QuietAfter: a busy connection reads and writes, a parked one
+//     does not;
+//  3. when no connection is either, the new one is closed at once, so the
+//     client sees a refusal in milliseconds instead of hanging in the
+//     kernel's backlog.
 //
-// Either way the process's file descriptors stay bounded, which is what
-// kept HTTP answering while 500 idle connections were held open. The
+// Without step 2, clients that completed the TLS handshake (a client
+// certificate is optional: the public methods need none), sent one
+// request and then sat idle held every place until the servers' idle
+// timeouts (HTTP's IdleTimeout, gRPC's MaxConnectionIdle of 15 minutes)
+// freed them, and every new client was refused meanwhile.
+//
+// A client that keeps its connections busy (a byte every few seconds)
+// still holds its places: telling it from a legitimate busy client takes
+// a per-client limit, which a load balancer in front is the place for.
+//
+// In every case the process's file descriptors stay bounded. The
 // servers' own timeouts (HTTP ReadHeaderTimeout and IdleTimeout, gRPC's
 // ConnectionTimeout and MaxConnectionIdle) close the silent and idle
 // connections that stay below the limit.
 type LimitListener struct {
 	net.Listener
-	max int
+	max   int
+	quiet time.Duration
 
 	mu     sync.Mutex
 	open   int
 	silent list.List // *limitedConn that have not read a byte, oldest first
+	spoken list.List // *limitedConn that have, in no particular order
 	shed   atomic.Uint64
+}
+
+// LimitOption configures Limit.
+type LimitOption func(*LimitListener)
+
+// QuietAfter sets how long a connection that its server does not Mark
+// must have been quiet before it may be evicted (DefaultQuietAfter when
+// d <= 0).
+func QuietAfter(d time.Duration) LimitOption {
+	return func(l *LimitListener) {
+		if d > 0 {
+			l.quiet = d
+		}
+	}
 }
 
 // Limit wraps l so that it holds at most max connections at once; max <= 0
 // means DefaultMaxConns().
-func Limit(l net.Listener, max int) *LimitListener {
+func Limit(l net.Listener, max int, opts ...LimitOption) *LimitListener {
 	if max <= 0 {
 		max = DefaultMaxConns()
 	}
-	return &LimitListener{Listener: l, max: max}
+	ll := &LimitListener{Listener: l, max: max, quiet: DefaultQuietAfter}
+	for _, o := range opts {
+		o(ll)
+	}
+	return ll
 }
 
 // Max is the number of connections held at most.
@@ -56,8 +104,54 @@ func (l *LimitListener) Open() int {
 }
 
 // Shed counts the connections closed to keep within Max: refused new ones
-// and evicted silent ones.
+// and evicted silent or parked ones.
 func (l *LimitListener) Shed() uint64 { return l.shed.Load() }
+
+// ConnActivity is what a server knows about one of its connections.
+type ConnActivity int32
+
+const (
+	// ConnUnknown: the server says nothing; the connection is judged by
+	// its reads and writes. Every connection starts so.
+	ConnUnknown ConnActivity = iota
+	// ConnIdle: no request in flight, as an HTTP keep-alive connection
+	// waiting for its next request.
+	ConnIdle
+	// ConnBusy: a request in flight. The connection is never evicted.
+	ConnBusy
+)
+
+// Mark tells l what c's server knows about it (net/http's ConnState hook
+// calls it through httpx.TrackIdle). c is a connection l returned or one
+// wrapping it, such as the *tls.Conn of a TLS listener on top of l; any
+// other is ignored.
+func (l *LimitListener) Mark(c net.Conn, a ConnActivity) {
+	if lc := l.find(c); lc != nil {
+		lc.mark(a)
+	}
+}
+
+// find unwraps c down to the limitedConn of l inside it, or nil.
+func (l *LimitListener) find(c net.Conn) *limitedConn {
+	// Real wrappers are one or two deep; the bound keeps a wrapper that
+	// returns itself from looping for ever.
+	for range 8 {
+		switch v := c.(type) {
+		case *limitedConn:
+			if v.l == l {
+				return v
+			}
+			c = v.Conn
+		case interface{ NetConn() net.Conn }: // *tls.Conn
+			c = v.NetConn()
+		case interface{ Unwrap() net.Conn }:
+			c = v.Unwrap()
+		default:
+			return nil
+		}
+	}
+	return nil
+}
 
 // Accept returns the next connection, making room for it as described on
 // LimitListener.
@@ -67,12 +161,11 @@ func (l *LimitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		lc := &limitedConn{Conn: c, l: l}
+		lc := newLimitedConn(c, l)
 		var evict *limitedConn
 		l.mu.Lock()
 		if l.open >= l.max {
-			front := l.silent.Front()
-			if front == nil {
+			if evict = l.victim(); evict == nil {
 				l.mu.Unlock()
 				l.shed.Add(1)
 				_ = c.Close()
@@ -81,13 +174,12 @@ func (l *LimitListener) Accept() (net.Conn, error) {
 			// The evicted connection's place passes to lc: marking it
 			// closed here keeps its Close from freeing the place again,
 			// and Open never exceeds Max, not even for an instant.
-			evict = l.silent.Remove(front).(*limitedConn)
-			evict.elem = nil
+			l.detach(evict)
 			evict.closed.Store(true)
 		} else {
 			l.open++
 		}
-		lc.elem = l.silent.PushBack(lc)
+		lc.in, lc.elem = &l.silent, l.silent.PushBack(lc)
 		l.mu.Unlock()
 		if evict != nil {
 			l.shed.Add(1)
@@ -97,63 +189,48 @@ func (l *LimitListener) Accept() (net.Conn, error) {
 	}
 }
 
-// spoke takes c off the eviction list: it has started talking.
+// victim picks the connection to close for a newcomer, or nil when every
+// open one is busy. l.mu must be held. Finding a parked connection scans
+// the open ones, which happens only at the limit and costs microseconds
+// even at the largest DefaultMaxConns.
+func (l *LimitListener) victim() *limitedConn {
+	if front := l.silent.Front(); front != nil {
+		return front.Value.(*limitedConn)
+	}
+	now := monotonic()
+	var best *limitedConn
+	var bestLast int64
+	for e := l.spoken.Front(); e != nil; e = e.Next() {
+		c := e.Value.(*limitedConn)
+		if last, ok := c.parked(now, l.quiet); ok && (best == nil || last < bestLast) {
+			best, bestLast = c, last
+		}
+	}
+	return best
+}
+
+// spoke moves c from the silent connections to the spoken ones.
 func (l *LimitListener) spoke(c *limitedConn) {
 	l.mu.Lock()
-	if c.elem != nil {
+	if c.in == &l.silent {
 		l.silent.Remove(c.elem)
-		c.elem = nil
+		c.in, c.elem = &l.spoken, l.spoken.PushBack(c)
 	}
 	l.mu.Unlock()
+}
+
+// detach takes c off whichever list holds it. l.mu must be held.
+func (l *LimitListener) detach(c *limitedConn) {
+	if c.in != nil {
+		c.in.Remove(c.elem)
+		c.in, c.elem = nil, nil
+	}
 }
 
 // release frees c's place.
 func (l *LimitListener) release(c *limitedConn) {
 	l.mu.Lock()
-	if c.elem != nil {
-		l.silent.Remove(c.elem)
-		c.elem = nil
-	}
+	l.detach(c)
 	l.open--
 	l.mu.Unlock()
 }
-
-// limitedConn counts against its listener's limit until closed.
-type limitedConn struct {
-	net.Conn
-	l      *LimitListener
-	elem   *list.Element // on l.silent; guarded by l.mu
-	spoken atomic.Bool
-	closed atomic.Bool
-}
-
-func (c *limitedConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	if n > 0 && !c.spoken.Load() && c.spoken.CompareAndSwap(false, true) {
-		c.l.spoke(c)
-	}
-	return n, err
-}
-
-// Close closes the connection and frees its place once, however often it
-// is called (servers and the evictor may both close it).
-func (c *limitedConn) Close() error {
-	err := c.Conn.Close()
-	if c.closed.CompareAndSwap(false, true) {
-		c.l.release(c)
-	}
-	return err
-}
-
-// CloseWrite keeps TCP half-close available: net/http uses it to let a
-// client read an error response before the connection goes away.
-func (c *limitedConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return errors.ErrUnsupported
-}
-
-// Unwrap returns the underlying connection, for code that needs the
-// concrete type (socket options).
-func (c *limitedConn) Unwrap() net.Conn { return c.Conn }

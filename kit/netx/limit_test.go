@@ -59,13 +59,25 @@ func closedByPeer(c net.Conn, d time.Duration) bool {
 	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
 }
 
-func listen(t *testing.T, max int) *netx.LimitListener {
+func listen(t *testing.T, max int, opts ...netx.LimitOption) *netx.LimitListener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return netx.Limit(ln, max)
+	return netx.Limit(ln, max, opts...)
+}
+
+// speak sends one byte on c and reads its echo, which proves the server
+// has read and written on the connection.
+func speak(t *testing.T, c net.Conn) {
+	t.Helper()
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestLimitEvictsTheOldestSilentConnection(t *testing.T) {
@@ -98,20 +110,16 @@ func TestLimitEvictsTheOldestSilentConnection(t *testing.T) {
 	}
 }
 
-func TestLimitRefusesANewConnectionWhenEveryoneHasSpoken(t *testing.T) {
+// TestLimitRefusesANewConnectionWhenEveryoneIsBusy: connections that
+// spoke within QuietAfter (a busy gRPC connection reads and writes) are
+// never evicted; the newcomer is refused at once instead.
+func TestLimitRefusesANewConnectionWhenEveryoneIsBusy(t *testing.T) {
 	kittest.CheckGoroutines(t)
-	l := listen(t, 2)
+	l := listen(t, 2, netx.QuietAfter(time.Hour))
 	sink(t, l)
 	addr := l.Addr().String()
 	for range 2 {
-		c := dial(t, addr)
-		if _, err := c.Write([]byte("x")); err != nil {
-			t.Fatal(err)
-		}
-		// The echo proves the server has read from it: it has spoken.
-		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
-			t.Fatal(err)
-		}
+		speak(t, dial(t, addr))
 	}
 	late := dial(t, addr)
 	begin := time.Now()
@@ -123,6 +131,38 @@ func TestLimitRefusesANewConnectionWhenEveryoneHasSpoken(t *testing.T) {
 	}
 	if n := l.Open(); n != 2 {
 		t.Fatalf("Open() = %d, want 2", n)
+	}
+}
+
+// TestLimitEvictsTheConnectionQuietLongest: when every connection has
+// spoken and the server says nothing about them (gRPC), the one whose
+// last read or write is oldest makes room, not the newcomer, and not one
+// that was accepted earlier but talked since.
+func TestLimitEvictsTheConnectionQuietLongest(t *testing.T) {
+	kittest.CheckGoroutines(t)
+	// Every connection is quiet enough at once, so only the order of
+	// their last reads and writes decides.
+	l := listen(t, 3, netx.QuietAfter(time.Nanosecond))
+	sink(t, l)
+	addr := l.Addr().String()
+	conns := []net.Conn{dial(t, addr), dial(t, addr), dial(t, addr)}
+	for _, c := range conns {
+		speak(t, c)
+	}
+	speak(t, conns[0]) // the first accepted is now the most recently active
+
+	late := dial(t, addr)
+	speak(t, late)
+	if !closedByPeer(conns[1], 5*time.Second) {
+		t.Fatal("the connection quiet longest was not evicted for the new one")
+	}
+	for i, c := range []net.Conn{conns[0], conns[2]} {
+		if closedByPeer(c, 10*time.Millisecond) {
+			t.Fatalf("a more recently active connection (%d) was evicted", i)
+		}
+	}
+	if n, shed := l.Open(), l.Shed(); n != 3 || shed != 1 {
+		t.Fatalf("Open() = %d, Shed() = %d; want 3 and 1", n, shed)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/httpx"
+	"github.com/kitshop/kitshop/kit/netx"
 )
 
 func TestDecodeEncodeRoundTrip(t *testing.T) {
@@ -158,17 +159,25 @@ func TestDecodeRejects(t *testing.T) {
 
 // TestControlCharactersRefused: the REST mapping applies kit/netx's one
 // rule for text, in bodies (newlines and tabs allowed) and in text from
-// the URL (none allowed), naming the field.
+// the URL (none allowed), naming the field. Well-formed JSON holding a
+// control character is a validation failure (400 VALIDATION_FAILED), as
+// httpx.DecodeJSON, path variables, query parameters and gRPC answer it,
+// not MALFORMED_JSON.
 func TestControlCharactersRefused(t *testing.T) {
-	for _, tc := range []struct{ body, field string }{
-		{`{"text":"a\u0000b"}`, "text"},
-		{`{"part":{"name":"x\u0007y"}}`, "part.name"},
-		{"{\"parts\":[{\"name\":\"ok\"},{\"name\":\"a\u0085b\"}]}", "parts[1].name"},
+	for _, tc := range []struct{ body, field, msg string }{
+		{`{"text":"a\u0000b"}`, "text", netx.MsgControlCharacter},
+		{`{"part":{"name":"x\u0007y"}}`, "part.name", netx.MsgControlCharacter},
+		{"{\"parts\":[{\"name\":\"ok\"},{\"name\":\"a\u0085b\"}]}", "parts[1].name", netx.MsgControlCharacter},
+		{`{"status":"ACTIVE\u0000"}`, "status", netx.MsgControlCharacter},
+		{`{"at":"2024-05-01T12:00:00Z\u001b"}`, "at", netx.MsgControlCharacter},
+		{`{"labels":{"a\u0000":1}}`, "labels.a\x00", "member name " + netx.MsgControlCharacter},
+		{`{"labels":{"a\tb":1}}`, "labels.a\tb", "member name " + netx.MsgControlCharacter},
+		{`{"bo\u007fgus":1}`, "bo\x7fgus", "member name " + netx.MsgControlCharacter},
 	} {
 		_, _, err := decodeThing(t, tc.body)
-		e := errs.As(err)
-		if e == nil || e.Kind != errs.InvalidArgument || len(e.Fields) != 1 || e.Fields[0].Field != tc.field {
-			t.Errorf("%s: got %v, want a violation of %s", tc.body, err, tc.field)
+		e := wantInvalid(t, err, http.StatusBadRequest, errs.ReasonValidation, tc.field)
+		if e.Fields[0].Message != tc.msg {
+			t.Errorf("%s: violation %q, want %q", tc.body, e.Fields[0].Message, tc.msg)
 		}
 	}
 	if _, _, err := decodeThing(t, `{"text":"line one\nline\ttwo"}`); err != nil {

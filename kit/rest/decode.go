@@ -89,6 +89,12 @@ func (d *decoder) object(m protoreflect.Message, t *msgTable, mem *Members) erro
 		}
 		fi := d.lookup(t, raw)
 		if fi == nil {
+			// Every declared name is plain text, so only an unknown one
+			// can hold a control character; it is refused as text, as
+			// httpx.DecodeJSON refuses it, before being unknown.
+			if err := d.checkName(raw); err != nil {
+				return err
+			}
 			return httpx.UnknownField(d.dec.StackPointer())
 		}
 		if err := d.member(m, fi, mem); err != nil {
@@ -186,6 +192,11 @@ func (d *decoder) mapValue(mp protoreflect.Map, fi *fieldInfo) error {
 		if err != nil {
 			return err
 		}
+		// A key is an identifier: single-line text, refused as text
+		// (VALIDATION_FAILED) before it is parsed by the key's type.
+		if msg := netx.TextViolation(key, false); msg != "" {
+			return d.invalidText("member name " + msg)
+		}
 		k, msg := parseText(fi.mapKey, nil, key)
 		if msg != "" {
 			return d.bad("invalid key: " + msg)
@@ -239,11 +250,6 @@ func (d *decoder) value(fd protoreflect.FieldDescriptor, msg *msgTable, enum *en
 		if err != nil {
 			return protoreflect.Value{}, err
 		}
-		// One rule for text on every transport (kit/netx): a NUL byte
-		// reaching Postgres was a 500, and five of them shut login.
-		if msg := netx.TextViolation(s, true); msg != "" {
-			return protoreflect.Value{}, d.bad(msg)
-		}
 		return protoreflect.ValueOfString(s), nil
 	case protoreflect.BytesKind:
 		s, err := d.stringValue(raw, "a base64 string")
@@ -291,12 +297,34 @@ func (d *decoder) value(fd protoreflect.FieldDescriptor, msg *msgTable, enum *en
 }
 
 // stringValue unquotes a JSON string value, or complains that the value
-// is not one.
+// is not one. Every string a body holds (text, enum names, timestamps,
+// base64) passes kit/netx's one rule for text first: a NUL byte reaching
+// Postgres was a 500, and five of them shut login.
 func (d *decoder) stringValue(raw []byte, want string) (string, error) {
 	if raw[0] != '"' {
 		return "", d.wrongKind(raw, want)
 	}
-	return unquote(raw)
+	s, err := unquote(raw)
+	if err != nil {
+		return "", err
+	}
+	if msg := netx.TextViolation(s, true); msg != "" {
+		return "", d.invalidText(msg)
+	}
+	return s, nil
+}
+
+// checkName refuses a member name, raw and quoted, that holds a control
+// character.
+func (d *decoder) checkName(raw []byte) error {
+	name, err := unquote(raw)
+	if err != nil {
+		return err
+	}
+	if msg := netx.TextViolation(name, true); msg != "" {
+		return d.invalidText("member name " + msg)
+	}
+	return nil
 }
 
 func unquote(raw []byte) (string, error) {

@@ -27,6 +27,16 @@
 //     optional scalars and oneof members as null, empty repeated fields
 //     as [], empty maps as {}. Nothing is HTML-escaped.
 //
+// # Deadlines
+//
+// Every Call runs under a deadline, as httpx.Handler's endpoints do:
+// httpx.DefaultTimeout (30 s) unless the Spec sets Timeout. A call that
+// fails once its deadline has passed is answered 504 DEADLINE_EXCEEDED,
+// and one whose client went away 499, whatever error the work in
+// progress made of it (netx.ContextError), so a frozen database gives a
+// 504 problem instead of an empty reply at the server's write timeout.
+// The gateway's remote calls carry the same deadline downstream.
+//
 // Tables of fields are built once per message type, so a request costs a
 // tokenizer pass and protoreflect gets and sets, nothing more.
 //

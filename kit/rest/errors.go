@@ -27,3 +27,12 @@ func classify(err error) error {
 func (d *decoder) bad(msg string) error {
 	return httpx.BadJSONValue(d.dec.StackPointer(), d.dec.InputOffset(), msg)
 }
+
+// invalidText is 400 VALIDATION_FAILED for text, just read, that breaks
+// kit/netx's rule (a control character): the answer httpx.DecodeJSON,
+// path variables, query parameters and gRPC give, with the member's full
+// path ("items[1].name"). The JSON is well formed, so it is not
+// MALFORMED_JSON.
+func (d *decoder) invalidText(msg string) error {
+	return errs.Invalid(errs.FieldViolation{Field: httpx.JSONFieldPath(d.dec.StackPointer()), Message: msg})
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gorilla/mux"
 	"google.golang.org/protobuf/proto"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/httpx"
+	"github.com/kitshop/kitshop/kit/netx"
 )
 
 // handler serves one compiled route: decode, bind, hook, call, encode.
@@ -25,6 +27,7 @@ type handler[Req, Resp proto.Message] struct {
 	guard   func(*http.Request) error
 	hook    func(*http.Request, Req, Members) error
 	respond func(http.Header, Resp) int
+	timeout time.Duration // Call's deadline
 
 	body                 *msgTable // nil: the body is not read
 	path, query, headers []binding
@@ -73,14 +76,33 @@ func (h *handler[Req, Resp]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	resp, err := h.call(r.Context(), req)
+	resp, err := h.invoke(r.Context(), req)
 	if err != nil {
-		// A remote client may hand back a gRPC status; FromGRPC restores
-		// its kind and reason, and leaves a domain error as it is.
-		httpx.WriteProblem(w, r, errs.FromGRPC(err))
+		httpx.WriteProblem(w, r, err)
 		return
 	}
 	h.write(w, r, resp)
+}
+
+// invoke runs Call under the route's deadline, as httpx.Handler runs an
+// endpoint: without one, a request whose database froze held its
+// connection until the server's write timeout cut it off with no answer
+// at all. The failure of a call whose deadline passed, or whose client
+// went away, is reported as such by netx.ContextError, the one
+// classification both transports use: 504 DEADLINE_EXCEEDED or 499, not
+// the 503 that the store's "canceling statement" would make of it. A
+// remote client may hand back a gRPC status; FromGRPC restores its kind
+// and reason first, and leaves a domain error as it is.
+func (h *handler[Req, Resp]) invoke(ctx context.Context, req Req) (Resp, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	resp, err := h.call(ctx, req)
+	if err != nil {
+		// An HTTP client sends no deadline: this one is this server's own
+		// budget for the request (false), as in httpx.Handler.
+		return resp, netx.ContextError(ctx, errs.FromGRPC(err), false)
+	}
+	return resp, nil
 }
 
 // bind fills the fields that come from the path, the query string and

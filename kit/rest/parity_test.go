@@ -60,6 +60,9 @@ func TestBadBodiesFailAsInHTTPX(t *testing.T) {
 		{"bool as string", "application/json", `{"flag":"true"}`, true},
 		{"quoted integer", "application/json", `{"part":{"qty":"5"}}`, true},
 		{"object for scalar", "application/json", `{"text":{}}`, true},
+		{"control character", "application/json", `{"text":"a\u0000b"}`, false},
+		{"nested control character", "application/json", `{"part":{"name":"x\u0007"}}`, false},
+		{"control character in a name", "application/json", `{"bo\u0000gus":1}`, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			req := func() *http.Request {

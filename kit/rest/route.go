@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/kitshop/kitshop/kit/httpx"
 )
 
 // Spec maps one HTTP route onto one unary RPC. Req and Resp are the
@@ -22,6 +25,12 @@ type Spec[Req, Resp proto.Message] struct {
 	// Call serves the request: the in-process pb server in the service
 	// itself, a client of the remote service in the gateway.
 	Call func(context.Context, Req) (Resp, error)
+	// Timeout is Call's deadline, as httpx.Timeout is a Handler route's:
+	// httpx.DefaultTimeout when zero, at most httpx.MaxRequestTimeout
+	// (the router's cap). Call's failure once it has passed is answered
+	// 504 DEADLINE_EXCEEDED, and once the client has gone 499, whatever
+	// error the work in progress made of it (see netx.ContextError).
+	Timeout time.Duration
 
 	// Guard, when set, runs first: an error is answered as is, before the
 	// body is read (an admin check, so an anonymous caller learns
@@ -137,10 +146,15 @@ func compile[Req, Resp proto.Message](s Spec[Req, Resp], rt *Route) (*handler[Re
 		return nil, errors.New("no Call")
 	case s.Hook == nil && len(s.HookFills) > 0:
 		return nil, errors.New("HookFills without a Hook")
+	case s.Timeout < 0 || s.Timeout > httpx.MaxRequestTimeout:
+		return nil, fmt.Errorf("Timeout %v is outside (0, %v], the router's cap", s.Timeout, httpx.MaxRequestTimeout)
 	}
-	h := &handler[Req, Resp]{call: s.Call, guard: s.Guard, hook: s.Hook, respond: s.Respond, status: s.Status}
+	h := &handler[Req, Resp]{call: s.Call, guard: s.Guard, hook: s.Hook, respond: s.Respond, status: s.Status, timeout: s.Timeout}
 	if h.status == 0 {
 		h.status = http.StatusOK
+	}
+	if h.timeout == 0 {
+		h.timeout = httpx.DefaultTimeout
 	}
 	reqType := zeroReq.ProtoReflect().Type()
 	if _, ok := reqType.New().Interface().(Req); !ok {

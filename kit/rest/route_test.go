@@ -369,3 +369,19 @@ func TestScreamingSnake(t *testing.T) {
 		}
 	}
 }
+
+// TestRouteControlCharacterIsAValidationFailure: through a route, a
+// control character in a body string is the 400 VALIDATION_FAILED
+// problem every other transport answers, naming the member's full path.
+func TestRouteControlCharacterIsAValidationFailure(t *testing.T) {
+	h := serve(t, []Route{Unary(Spec[*productsv1.ReserveInventoryRequest, *productsv1.Reservation]{
+		Method: http.MethodPost, Path: "/reservations", Body: true,
+		Call: func(context.Context, *productsv1.ReserveInventoryRequest) (*productsv1.Reservation, error) {
+			t.Error("a request with a control character reached the call")
+			return nil, nil
+		},
+	})})
+	body := `{"items":[{"product_id":"p1","quantity":1},{"product_id":"p\u00002","quantity":1}]}`
+	wantProblem(t, do(t, h, newRequest(http.MethodPost, "/reservations", body, nil)),
+		http.StatusBadRequest, errs.ReasonValidation, "items[1].product_id")
+}

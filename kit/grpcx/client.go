@@ -13,7 +13,6 @@ import (
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/logx"
-	"github.com/kitshop/kitshop/kit/tracing"
 )
 
 // ClientConfig is what Dial wires in. A nil Tracer leaves out client spans
@@ -44,7 +43,7 @@ func Dial(target string, cfg ClientConfig, opts ...grpc.DialOption) (*grpc.Clien
 		grpc.WithChainStreamInterceptor(streamClient()),
 	}
 	if cfg.Tracer != nil {
-		base = append(base, grpc.WithStatsHandler(tracing.GRPCClientHandler(cfg.Tracer)))
+		base = append(base, grpc.WithStatsHandler(newClientTracing(cfg.Tracer)))
 	}
 	conn, err := grpc.NewClient(target, append(base, opts...)...)
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/kitshop/kitshop/kit/health"
 	"github.com/kitshop/kitshop/kit/metrics"
-	"github.com/kitshop/kitshop/kit/tracing"
 )
 
 // ServerConfig is what NewServer wires in. Nil Logger, Tracer, RED or
@@ -134,7 +133,7 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *grpc.Server {
 		),
 	}
 	if cfg.Tracer != nil {
-		base = append(base, grpc.StatsHandler(tracing.GRPCServerHandler(cfg.Tracer)))
+		base = append(base, grpc.StatsHandler(newServerTracing(cfg.Tracer)))
 	}
 	base = append(base, grpc.StatsHandler(earlyFailures{logger: cfg.Logger, red: cfg.RED}))
 	srv := grpc.NewServer(append(base, opts...)...)

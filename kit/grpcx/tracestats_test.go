@@ -1,0 +1,250 @@
+package grpcx_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/openzipkin/zipkin-go"
+	"github.com/openzipkin/zipkin-go/model"
+	"github.com/openzipkin/zipkin-go/propagation/baggage"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/status"
+
+	"github.com/kitshop/kitshop/kit/grpcx"
+	"github.com/kitshop/kitshop/kit/kittest"
+	"github.com/kitshop/kitshop/kit/tracing"
+)
+
+// TestTracingMatchesZipkinMiddleware runs the same calls through
+// zipkin-go's gRPC stats handlers (kit/tracing's) and through kit/grpcx's
+// own, and requires the same spans (names, kinds, parents, remote
+// endpoints, tags, sampling) and the same B3 headers at the server.
+func TestTracingMatchesZipkinMiddleware(t *testing.T) {
+	f, no := false, uint64(0x0102030405060708)
+	unsampledParent := model.SpanContext{TraceID: model.TraceID{Low: 7}, ID: model.ID(no), Sampled: &f}
+	debugParent := model.SpanContext{TraceID: model.TraceID{Low: 9}, ID: model.ID(no), Debug: true}
+	bag := baggage.New("x-tenant").New()
+	bag.Add("x-tenant", "acme")
+	baggageParent := model.SpanContext{TraceID: model.TraceID{Low: 11}, ID: model.ID(no), Baggage: bag}
+
+	cases := []struct {
+		name string
+		// prepare returns the caller's context; tr is the client's tracer.
+		prepare func(ctx context.Context, tr *zipkin.Tracer) (context.Context, func())
+		fail    bool // the server answers NOT_FOUND
+	}{
+		{name: "root", prepare: plainCaller},
+		{name: "child of a local span", prepare: func(ctx context.Context, tr *zipkin.Tracer) (context.Context, func()) {
+			sp, ctx := tr.StartSpanFromContext(ctx, "local")
+			return ctx, sp.Finish
+		}},
+		{name: "failure", prepare: plainCaller, fail: true},
+		{name: "caller's metadata kept", prepare: func(ctx context.Context, _ *zipkin.Tracer) (context.Context, func()) {
+			return metadata.AppendToOutgoingContext(ctx, "x-request-id", "r-1", "x-b3-sampled", "0"), func() {}
+		}},
+		{name: "made while serving a call", prepare: func(ctx context.Context, _ *zipkin.Tracer) (context.Context, func()) {
+			addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 9), Port: 4567}
+			return peer.NewContext(ctx, &peer.Peer{Addr: addr}), func() {}
+		}},
+		{name: "unsampled parent", prepare: withParent(unsampledParent)},
+		{name: "debug parent", prepare: withParent(debugParent)},
+		{name: "parent with baggage", prepare: withParent(baggageParent)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			want := traceOnce(t, tracing.GRPCServerHandler, tracing.GRPCClientHandler, c.prepare, c.fail)
+			got := traceOnce(t, grpcx.NewServerTracing, grpcx.NewClientTracing, c.prepare, c.fail)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("kitshop's handlers traced\n%s\nzipkin-go's\n%s", got, want)
+			}
+			if c.name == "root" && !strings.Contains(want, "kind=SERVER") {
+				t.Fatalf("the comparison saw no server span:\n%s", want)
+			}
+		})
+	}
+}
+
+func plainCaller(ctx context.Context, _ *zipkin.Tracer) (context.Context, func()) {
+	return ctx, func() {}
+}
+
+func withParent(sc model.SpanContext) func(context.Context, *zipkin.Tracer) (context.Context, func()) {
+	return func(ctx context.Context, tr *zipkin.Tracer) (context.Context, func()) {
+		sp := tr.StartSpan("local", zipkin.Parent(sc))
+		return zipkin.NewContext(ctx, sp), sp.Finish
+	}
+}
+
+// traceOnce makes one UnaryCall between a server and a client using the
+// given stats handlers and describes what was traced, with ids replaced
+// by the role of the span they belong to, so two runs compare.
+func traceOnce(t *testing.T, server, client func(*zipkin.Tracer) stats.Handler,
+	prepare func(context.Context, *zipkin.Tracer) (context.Context, func()), fail bool) string {
+	t.Helper()
+	serverTr, serverRec := kittest.NewTracer(t, "server")
+	clientTr, clientRec := kittest.NewTracer(t, "client")
+	svc := &b3Echo{fail: fail}
+	srv := grpc.NewServer(grpc.StatsHandler(server(serverTr)))
+	testpb.RegisterTestServiceServer(srv, svc)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	defer srv.Stop()
+	conn, err := grpc.NewClient(lis.Addr().String(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(client(clientTr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	ctx, done := prepare(context.Background(), clientTr)
+	_, err = testpb.NewTestServiceClient(conn).UnaryCall(ctx, &testpb.SimpleRequest{})
+	done()
+	if got := status.Code(err); (got == codes.NotFound) != fail || (!fail && err != nil) {
+		t.Fatalf("UnaryCall: %v", err)
+	}
+	srv.Stop() // the server span ends after the client has its answer
+	return describe(clientRec.Spans(), serverRec.Spans(), svc.headers(), lis.Addr().String())
+}
+
+// b3Echo records the B3 headers (and the caller's own) it receives.
+type b3Echo struct {
+	testpb.UnimplementedTestServiceServer
+	fail bool
+	mu   sync.Mutex
+	seen metadata.MD
+}
+
+func (s *b3Echo) UnaryCall(ctx context.Context, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	s.mu.Lock()
+	s.seen = metadata.MD{}
+	for k, v := range md {
+		if strings.HasPrefix(k, "x-b3-") || k == "b3" || k == "x-request-id" || k == "x-tenant" {
+			s.seen[k] = v
+		}
+	}
+	s.mu.Unlock()
+	if zipkin.SpanFromContext(ctx) == nil {
+		return nil, status.Error(codes.Internal, "no server span in the handler's context")
+	}
+	if s.fail {
+		return nil, status.Error(codes.NotFound, "no such widget")
+	}
+	return &testpb.SimpleResponse{}, nil
+}
+
+func (s *b3Echo) headers() metadata.MD {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen
+}
+
+// describe renders spans and headers with ids named by role ("local",
+// "client", "server" and "trace-N" for trace ids) and addresses by kind.
+func describe(clientSpans, serverSpans []model.SpanModel, headers metadata.MD, serverAddr string) string {
+	roles := map[string]string{}
+	name := func(id string) string {
+		if id == "" {
+			return "-"
+		}
+		if r, ok := roles[id]; ok {
+			return r
+		}
+		r := fmt.Sprintf("id-%d", len(roles))
+		roles[id] = r
+		return r
+	}
+	all := append(append([]model.SpanModel(nil), clientSpans...), serverSpans...)
+	for _, s := range all {
+		role := strings.ToLower(string(s.Kind))
+		if role == "" {
+			role = s.Name
+		}
+		roles[s.ID.String()] = role
+		if _, ok := roles[s.TraceID.String()]; !ok {
+			roles[s.TraceID.String()] = fmt.Sprintf("trace-%d", len(roles))
+		}
+	}
+	var lines []string
+	for _, s := range all {
+		parent := "-"
+		if s.ParentID != nil {
+			parent = name(s.ParentID.String())
+		}
+		sampled := "nil"
+		if s.Sampled != nil {
+			sampled = fmt.Sprint(*s.Sampled)
+		}
+		var tags []string
+		for k, v := range s.Tags {
+			tags = append(tags, k+"="+v)
+		}
+		sort.Strings(tags)
+		lines = append(lines, fmt.Sprintf("span %q kind=%s trace=%s parent=%s remote=%s shared=%v debug=%v sampled=%s tags=%v",
+			s.Name, s.Kind, name(s.TraceID.String()), parent, endpointKind(s.RemoteEndpoint, serverAddr), s.Shared, s.Debug, sampled, tags))
+	}
+	keys := make([]string, 0, len(headers))
+	for k := range headers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		vals := make([]string, len(headers[k]))
+		for i, v := range headers[k] {
+			vals[i] = v
+			if strings.HasPrefix(k, "x-b3-") && strings.HasSuffix(k, "id") {
+				vals[i] = name(v)
+			}
+		}
+		lines = append(lines, fmt.Sprintf("header %s=%v", k, vals))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func endpointKind(ep *model.Endpoint, serverAddr string) string {
+	if ep == nil {
+		return "none"
+	}
+	port := "ephemeral"
+	if ep.Port == 0 {
+		port = "0"
+	} else if strings.HasSuffix(serverAddr, fmt.Sprintf(":%d", ep.Port)) {
+		port = "server's"
+	} else if ep.Port == 4567 {
+		port = "4567"
+	}
+	return fmt.Sprintf("%s:%s/%q", ep.IPv4, port, ep.ServiceName)
+}
+
+func TestSpanNamesAreBounded(t *testing.T) {
+	methods := make([]string, grpcx.MaxSpanNames+50)
+	for i := range methods {
+		methods[i] = fmt.Sprintf("/pkg.Svc%d/Method", i)
+	}
+	methods = append(methods, "/pkg.Svc0/Method")
+	names, kept := grpcx.SpanNameCache(methods)
+	if kept != grpcx.MaxSpanNames {
+		t.Errorf("kept %d span names, want the bound %d", kept, grpcx.MaxSpanNames)
+	}
+	for i, m := range methods {
+		want := strings.ReplaceAll(strings.TrimPrefix(m, "/"), "/", ".")
+		if names[i] != want {
+			t.Fatalf("span name of %s = %q, want %q", m, names[i], want)
+		}
+	}
+}

@@ -78,7 +78,7 @@ const (
 //   - at most MaxStreamsPerConn concurrent streams per connection and a
 //     HandshakeTimeout for new connections;
 //   - unary interceptors: error conversion, request id, logging and
-//     counting of failures outside the endpoint chain (unaryOutcome), a
+//     counting of failures outside the endpoint chain (outcome), a
 //     deadline for every call (DefaultTimeout, at most MaxTimeout),
 //     refusal of control characters in any string field (CheckText),
 //     panic recovery;
@@ -115,14 +115,11 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *grpc.Server {
 		grpc.MaxConcurrentStreams(orDefault(cfg.MaxStreams, MaxStreamsPerConn)),
 		grpc.ConnectionTimeout(orDefault(cfg.HandshakeTimeout, HandshakeTimeout)),
 		grpc.MaxHeaderListSize(MaxHeaderListSize),
-		grpc.ChainUnaryInterceptor(
-			unaryErrors(),
-			unaryRequestID(),
-			unaryOutcome(cfg.Logger, cfg.RED),
-			unaryDeadline(orDefault(cfg.DefaultTimeout, DefaultTimeout), orDefault(cfg.MaxTimeout, MaxTimeout)),
-			unaryValidate(),
-			unaryRecovery(cfg.Logger),
-		),
+		grpc.ChainUnaryInterceptor((&unaryChain{
+			logger: cfg.Logger, red: cfg.RED,
+			defaultTimeout: orDefault(cfg.DefaultTimeout, DefaultTimeout),
+			maxTimeout:     orDefault(cfg.MaxTimeout, MaxTimeout),
+		}).intercept),
 		grpc.ChainStreamInterceptor(
 			streamErrors(),
 			streamRequestID(),

@@ -75,7 +75,8 @@ func withOutgoingRequestID(ctx context.Context) context.Context {
 	if id == "" {
 		return ctx
 	}
-	if md, ok := metadata.FromOutgoingContext(ctx); ok && len(md.Get(RequestIDMetadata)) > 0 {
+	// One key, without copying the whole outgoing metadata.
+	if len(metadata.ValueFromOutgoingContext(ctx, RequestIDMetadata)) > 0 {
 		return ctx
 	}
 	return metadata.AppendToOutgoingContext(ctx, RequestIDMetadata, id)

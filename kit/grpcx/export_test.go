@@ -4,6 +4,8 @@ package grpcx
 var (
 	NewServerTracing = newServerTracing
 	NewClientTracing = newClientTracing
+	IDHex            = idHex
+	TraceIDHex       = traceIDHex
 )
 
 // SpanNameCache reports the span name of each full method name in turn,

@@ -122,13 +122,38 @@ func b3Pairs(sc model.SpanContext, kv *[8]string) int {
 		}
 	}
 	if !sc.TraceID.Empty() && sc.ID > 0 {
-		add(b3.TraceID, sc.TraceID.String())
-		add(b3.SpanID, sc.ID.String())
+		add(b3.TraceID, traceIDHex(sc.TraceID))
+		add(b3.SpanID, idHex(sc.ID))
 		if sc.ParentID != nil {
-			add(b3.ParentSpanID, sc.ParentID.String())
+			add(b3.ParentSpanID, idHex(*sc.ParentID))
 		}
 	}
 	return n
+}
+
+// idHex and traceIDHex spell ids as model.ID.String and
+// model.TraceID.String do ("%016x", the high half only when set), without
+// going through fmt.
+func idHex(id model.ID) string {
+	var b [16]byte
+	return string(appendHex16(b[:0], uint64(id)))
+}
+
+func traceIDHex(t model.TraceID) string {
+	var b [32]byte
+	buf := b[:0]
+	if t.High != 0 {
+		buf = appendHex16(buf, t.High)
+	}
+	return string(appendHex16(buf, t.Low))
+}
+
+func appendHex16(b []byte, v uint64) []byte {
+	const digits = "0123456789abcdef"
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, digits[v>>uint(shift)&0xf])
+	}
+	return b
 }
 
 // injectWithBaggage is zipkin-go's own injection, for the rare span that

@@ -248,3 +248,19 @@ func TestSpanNamesAreBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestB3IDsAreSpelledAsZipkinDoes: the ids kit/grpcx puts in B3 headers
+// read exactly as zipkin-go's own String methods write them.
+func TestB3IDsAreSpelledAsZipkinDoes(t *testing.T) {
+	for _, v := range []uint64{0, 1, 0xabc, 0x0102030405060708, 0xffffffffffffffff, 0x8000000000000000} {
+		if got, want := grpcx.IDHex(model.ID(v)), model.ID(v).String(); got != want {
+			t.Errorf("span id %#x spelled %q, want %q", v, got, want)
+		}
+		for _, high := range []uint64{0, 7, v} {
+			id := model.TraceID{High: high, Low: v}
+			if got, want := grpcx.TraceIDHex(id), id.String(); got != want {
+				t.Errorf("trace id %v spelled %q, want %q", id, got, want)
+			}
+		}
+	}
+}

@@ -1,12 +1,22 @@
 package grpcx
 
+import (
+	"github.com/openzipkin/zipkin-go"
+	"google.golang.org/grpc"
+)
+
 // Unexported pieces the external tests compare or probe.
 var (
 	NewServerTracing = newServerTracing
-	NewClientTracing = newClientTracing
 	IDHex            = idHex
 	TraceIDHex       = traceIDHex
 )
+
+// ClientTracing is Dial's tracing of calls, as dial options.
+func ClientTracing(t *zipkin.Tracer) []grpc.DialOption {
+	c := newClientCalls(t)
+	return []grpc.DialOption{grpc.WithChainUnaryInterceptor(c.unary), grpc.WithChainStreamInterceptor(c.stream)}
+}
 
 // SpanNameCache reports the span name of each full method name in turn,
 // as one server would, and how many names it kept.

@@ -17,9 +17,10 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// serverTracing and clientTracing are the Zipkin stats handlers NewServer
-// and Dial install. They make the spans, and send and read the B3
-// headers, that zipkin-go's middleware/grpc handlers
+// serverTracing is the Zipkin stats handler NewServer installs, and
+// clientCalls (traceclient.go) the interceptors Dial installs in place of
+// a client stats handler. Together they make the spans, and send and read
+// the B3 headers, that zipkin-go's middleware/grpc handlers
 // (tracing.GRPCServerHandler and GRPCClientHandler) make, span for span
 // and header for header (TestTracingMatchesZipkinMiddleware compares
 // them), without that middleware's cost per call, which was the largest
@@ -40,17 +41,8 @@ type serverTracing struct {
 	names  *spanNames
 }
 
-type clientTracing struct {
-	tracer *zipkin.Tracer
-	names  *spanNames
-}
-
 func newServerTracing(t *zipkin.Tracer) stats.Handler {
 	return serverTracing{tracer: t, names: &spanNames{}}
-}
-
-func newClientTracing(t *zipkin.Tracer) stats.Handler {
-	return clientTracing{tracer: t, names: &spanNames{}}
 }
 
 type connEndpointKey struct{}
@@ -81,32 +73,10 @@ func (h serverTracing) TagRPC(ctx context.Context, info *stats.RPCTagInfo) conte
 
 func (serverTracing) HandleRPC(ctx context.Context, s stats.RPCStats) { finishSpan(ctx, s) }
 
-func (clientTracing) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
-func (clientTracing) HandleConn(context.Context, stats.ConnStats)                       {}
-
-func (h clientTracing) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
-	// zipkin-go names the peer in ctx as the remote end: none on a plain
-	// client call, the server's caller on a call made while serving one.
-	span, ctx := h.tracer.StartSpanFromContext(ctx, h.names.of(info.FullMethodName),
-		zipkin.Kind(model.Client), zipkin.RemoteEndpoint(peerEndpoint(ctx)))
-	sc := span.Context()
-	if sc.Baggage != nil {
-		return injectWithBaggage(ctx, sc)
-	}
-	// InjectGRPC appends each value after any the caller set, which is
-	// what AppendToOutgoingContext does, without copying the metadata.
-	var kv [8]string
-	if n := b3Pairs(sc, &kv); n > 0 {
-		return metadata.AppendToOutgoingContext(ctx, kv[:n]...)
-	}
-	return ctx
-}
-
-func (clientTracing) HandleRPC(ctx context.Context, s stats.RPCStats) { finishSpan(ctx, s) }
-
 // b3Pairs writes the headers b3.InjectGRPC sets for sc as key, value
-// pairs into kv, in the same order, and returns how many strings it wrote.
-func b3Pairs(sc model.SpanContext, kv *[8]string) int {
+// pairs into kv (which has room for 8 strings), in the same order, and
+// returns how many strings it wrote.
+func b3Pairs(sc model.SpanContext, kv []string) int {
 	n := 0
 	add := func(k, v string) { kv[n], kv[n+1] = k, v; n += 2 }
 	if (model.SpanContext{}) == sc {
@@ -168,20 +138,26 @@ func injectWithBaggage(ctx context.Context, sc model.SpanContext) context.Contex
 	return metadata.NewOutgoingContext(ctx, md)
 }
 
-// finishSpan ends the RPC's span with zipkin-go's tags: a failed call is
-// tagged with its upper-case status code (or the error's text, for an
-// error that is no status) and marked as an error.
+// finishSpan ends the server span of the RPC s ends.
 func finishSpan(ctx context.Context, s stats.RPCStats) {
 	end, ok := s.(*stats.End)
 	if !ok {
 		return
 	}
-	span := zipkin.SpanFromContext(ctx)
-	if span == nil || zipkin.IsNoop(span) {
+	if span := zipkin.SpanFromContext(ctx); span != nil {
+		endSpan(span, end.Error)
+	}
+}
+
+// endSpan ends an RPC's span with zipkin-go's tags: a failed call is
+// tagged with its upper-case status code (or the error's text, for an
+// error that is no status) and marked as an error.
+func endSpan(span zipkin.Span, err error) {
+	if zipkin.IsNoop(span) {
 		return
 	}
-	if st, ok := status.FromError(end.Error); !ok {
-		zipkin.TagError.Set(span, end.Error.Error())
+	if st, ok := status.FromError(err); !ok {
+		zipkin.TagError.Set(span, err.Error())
 	} else if st.Code() != codes.OK {
 		c := strings.ToUpper(st.Code().String())
 		span.Tag("grpc.status_code", c)

@@ -3,12 +3,14 @@ package grpcx_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"reflect"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/openzipkin/zipkin-go"
 	"github.com/openzipkin/zipkin-go/model"
@@ -27,10 +29,11 @@ import (
 	"github.com/kitshop/kitshop/kit/tracing"
 )
 
-// TestTracingMatchesZipkinMiddleware runs the same calls through
-// zipkin-go's gRPC stats handlers (kit/tracing's) and through kit/grpcx's
-// own, and requires the same spans (names, kinds, parents, remote
-// endpoints, tags, sampling) and the same B3 headers at the server.
+// TestTracingMatchesZipkinMiddleware runs the same calls, unary and
+// streaming, through zipkin-go's gRPC stats handlers (kit/tracing's) and
+// through kit/grpcx's server stats handler and client interceptors, and
+// requires the same spans (names, kinds, parents, remote endpoints, tags,
+// sampling) and the same B3 headers at the server.
 func TestTracingMatchesZipkinMiddleware(t *testing.T) {
 	f, no := false, uint64(0x0102030405060708)
 	unsampledParent := model.SpanContext{TraceID: model.TraceID{Low: 7}, ID: model.ID(no), Sampled: &f}
@@ -43,29 +46,37 @@ func TestTracingMatchesZipkinMiddleware(t *testing.T) {
 		name string
 		// prepare returns the caller's context; tr is the client's tracer.
 		prepare func(ctx context.Context, tr *zipkin.Tracer) (context.Context, func())
-		fail    bool // the server answers NOT_FOUND
+		call    func(ctx context.Context, c testpb.TestServiceClient) error
 	}{
-		{name: "root", prepare: plainCaller},
+		{name: "root", prepare: plainCaller, call: unaryOK},
 		{name: "child of a local span", prepare: func(ctx context.Context, tr *zipkin.Tracer) (context.Context, func()) {
 			sp, ctx := tr.StartSpanFromContext(ctx, "local")
 			return ctx, sp.Finish
-		}},
-		{name: "failure", prepare: plainCaller, fail: true},
+		}, call: unaryOK},
+		{name: "failure", prepare: plainCaller, call: unaryNotFound},
 		{name: "caller's metadata kept", prepare: func(ctx context.Context, _ *zipkin.Tracer) (context.Context, func()) {
 			return metadata.AppendToOutgoingContext(ctx, "x-request-id", "r-1", "x-b3-sampled", "0"), func() {}
-		}},
+		}, call: unaryOK},
 		{name: "made while serving a call", prepare: func(ctx context.Context, _ *zipkin.Tracer) (context.Context, func()) {
 			addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 9), Port: 4567}
 			return peer.NewContext(ctx, &peer.Peer{Addr: addr}), func() {}
-		}},
-		{name: "unsampled parent", prepare: withParent(unsampledParent)},
-		{name: "debug parent", prepare: withParent(debugParent)},
-		{name: "parent with baggage", prepare: withParent(baggageParent)},
+		}, call: unaryOK},
+		{name: "unsampled parent", prepare: withParent(unsampledParent), call: unaryOK},
+		{name: "debug parent", prepare: withParent(debugParent), call: unaryOK},
+		{name: "parent with baggage", prepare: withParent(baggageParent), call: unaryOK},
+		{name: "server stream read to its end", prepare: plainCaller, call: serverStream("ok")},
+		{name: "server stream failing", prepare: plainCaller, call: serverStream("fail")},
+		{name: "server stream given up by its caller", prepare: plainCaller, call: serverStream("cancel")},
+		{name: "client stream", prepare: plainCaller, call: clientStream},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			want := traceOnce(t, tracing.GRPCServerHandler, tracing.GRPCClientHandler, c.prepare, c.fail)
-			got := traceOnce(t, grpcx.NewServerTracing, grpcx.NewClientTracing, c.prepare, c.fail)
+			zipkinClient := func(tr *zipkin.Tracer) []grpc.DialOption {
+				return []grpc.DialOption{grpc.WithStatsHandler(tracing.GRPCClientHandler(tr))}
+			}
+			sampled := c.name != "unsampled parent"
+			want := traceOnce(t, tracing.GRPCServerHandler, zipkinClient, c.prepare, c.call, sampled)
+			got := traceOnce(t, grpcx.NewServerTracing, grpcx.ClientTracing, c.prepare, c.call, sampled)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("kitshop's handlers traced\n%s\nzipkin-go's\n%s", got, want)
 			}
@@ -87,15 +98,80 @@ func withParent(sc model.SpanContext) func(context.Context, *zipkin.Tracer) (con
 	}
 }
 
-// traceOnce makes one UnaryCall between a server and a client using the
-// given stats handlers and describes what was traced, with ids replaced
-// by the role of the span they belong to, so two runs compare.
-func traceOnce(t *testing.T, server, client func(*zipkin.Tracer) stats.Handler,
-	prepare func(context.Context, *zipkin.Tracer) (context.Context, func()), fail bool) string {
+func unaryOK(ctx context.Context, c testpb.TestServiceClient) error {
+	_, err := c.UnaryCall(ctx, &testpb.SimpleRequest{})
+	return err
+}
+
+func unaryNotFound(ctx context.Context, c testpb.TestServiceClient) error {
+	_, err := c.UnaryCall(ctx, &testpb.SimpleRequest{ResponseStatus: &testpb.EchoStatus{Code: int32(codes.NotFound)}})
+	if status.Code(err) != codes.NotFound {
+		return fmt.Errorf("want NotFound, got %v", err)
+	}
+	return nil
+}
+
+// serverStream asks for two messages and reads them all ("ok"), gets
+// one and then NotFound ("fail"), or reads one and gives up ("cancel").
+func serverStream(how string) func(context.Context, testpb.TestServiceClient) error {
+	return func(ctx context.Context, c testpb.TestServiceClient) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stream, err := c.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{
+			Payload:            &testpb.Payload{Body: []byte(how)},
+			ResponseParameters: []*testpb.ResponseParameters{{}, {}},
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := stream.Recv(); err != nil {
+			return err
+		}
+		switch how {
+		case "cancel":
+			cancel()
+			return nil
+		case "fail":
+			if _, err := stream.Recv(); status.Code(err) != codes.NotFound {
+				return fmt.Errorf("want NotFound, got %v", err)
+			}
+			return nil
+		}
+		for {
+			if _, err := stream.Recv(); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func clientStream(ctx context.Context, c testpb.TestServiceClient) error {
+	stream, err := c.StreamingInputCall(ctx)
+	if err != nil {
+		return err
+	}
+	for range 2 {
+		if err := stream.Send(&testpb.StreamingInputCallRequest{}); err != nil {
+			return err
+		}
+	}
+	_, err = stream.CloseAndRecv()
+	return err
+}
+
+// traceOnce makes one call between a server and a client traced by the
+// given server stats handler and client dial options, and describes what
+// was traced, with ids replaced by the role of the span they belong to,
+// so two runs compare.
+func traceOnce(t *testing.T, server func(*zipkin.Tracer) stats.Handler, client func(*zipkin.Tracer) []grpc.DialOption,
+	prepare func(context.Context, *zipkin.Tracer) (context.Context, func()),
+	call func(context.Context, testpb.TestServiceClient) error, sampled bool) string {
 	t.Helper()
 	serverTr, serverRec := kittest.NewTracer(t, "server")
 	clientTr, clientRec := kittest.NewTracer(t, "client")
-	svc := &b3Echo{fail: fail}
+	svc := &b3Echo{}
 	srv := grpc.NewServer(grpc.StatsHandler(server(serverTr)))
 	testpb.RegisterTestServiceServer(srv, svc)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -105,31 +181,47 @@ func traceOnce(t *testing.T, server, client func(*zipkin.Tracer) stats.Handler,
 	go func() { _ = srv.Serve(lis) }()
 	defer srv.Stop()
 	conn, err := grpc.NewClient(lis.Addr().String(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(client(clientTr)))
+		append(client(clientTr), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 
 	ctx, done := prepare(context.Background(), clientTr)
-	_, err = testpb.NewTestServiceClient(conn).UnaryCall(ctx, &testpb.SimpleRequest{})
-	done()
-	if got := status.Code(err); (got == codes.NotFound) != fail || (!fail && err != nil) {
-		t.Fatalf("UnaryCall: %v", err)
+	if err := call(ctx, testpb.NewTestServiceClient(conn)); err != nil {
+		t.Fatal(err)
 	}
-	srv.Stop() // the server span ends after the client has its answer
+	done()
+	// Both ends finish their spans on their own goroutines once the call
+	// is over (a given-up stream's when the cancellation lands). An
+	// unsampled trace records none.
+	if sampled {
+		kittest.WaitFor(t, 5*time.Second, "the call's spans", func() bool {
+			return hasKind(clientRec, model.Client) && hasKind(serverRec, model.Server)
+		})
+	}
 	return describe(clientRec.Spans(), serverRec.Spans(), svc.headers(), lis.Addr().String())
 }
 
-// b3Echo records the B3 headers (and the caller's own) it receives.
+// hasKind reports whether rec holds a finished span of kind.
+func hasKind(rec *kittest.SpanRecorder, kind model.Kind) bool {
+	for _, s := range rec.Spans() {
+		if s.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// b3Echo records the B3 headers (and the caller's own) it receives, and
+// answers as the request says.
 type b3Echo struct {
 	testpb.UnimplementedTestServiceServer
-	fail bool
 	mu   sync.Mutex
 	seen metadata.MD
 }
 
-func (s *b3Echo) UnaryCall(ctx context.Context, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+func (s *b3Echo) record(ctx context.Context) error {
 	md, _ := metadata.FromIncomingContext(ctx)
 	s.mu.Lock()
 	s.seen = metadata.MD{}
@@ -140,12 +232,53 @@ func (s *b3Echo) UnaryCall(ctx context.Context, _ *testpb.SimpleRequest) (*testp
 	}
 	s.mu.Unlock()
 	if zipkin.SpanFromContext(ctx) == nil {
-		return nil, status.Error(codes.Internal, "no server span in the handler's context")
+		return status.Error(codes.Internal, "no server span in the handler's context")
 	}
-	if s.fail {
-		return nil, status.Error(codes.NotFound, "no such widget")
+	return nil
+}
+
+func (s *b3Echo) UnaryCall(ctx context.Context, r *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	if err := s.record(ctx); err != nil {
+		return nil, err
+	}
+	if c := r.GetResponseStatus().GetCode(); c != 0 {
+		return nil, status.Error(codes.Code(c), "as asked")
 	}
 	return &testpb.SimpleResponse{}, nil
+}
+
+func (s *b3Echo) StreamingOutputCall(r *testpb.StreamingOutputCallRequest, stream grpc.ServerStreamingServer[testpb.StreamingOutputCallResponse]) error {
+	if err := s.record(stream.Context()); err != nil {
+		return err
+	}
+	for i := range r.GetResponseParameters() {
+		if err := stream.Send(&testpb.StreamingOutputCallResponse{}); err != nil {
+			return err
+		}
+		switch string(r.GetPayload().GetBody()) {
+		case "fail":
+			return status.Error(codes.NotFound, "no more")
+		case "cancel":
+			if i == 0 {
+				<-stream.Context().Done()
+				return stream.Context().Err()
+			}
+		}
+	}
+	return nil
+}
+
+func (s *b3Echo) StreamingInputCall(stream grpc.ClientStreamingServer[testpb.StreamingInputCallRequest, testpb.StreamingInputCallResponse]) error {
+	if err := s.record(stream.Context()); err != nil {
+		return err
+	}
+	for {
+		if _, err := stream.Recv(); err == io.EOF {
+			return stream.SendAndClose(&testpb.StreamingInputCallResponse{})
+		} else if err != nil {
+			return err
+		}
+	}
 }
 
 func (s *b3Echo) headers() metadata.MD {

@@ -16,7 +16,7 @@ import (
 // any interceptor runs. grpc-go decodes a unary request before calling
 // the interceptors, and answers a request it cannot decode (a string
 // field holding invalid UTF-8, a message over the size limit, a corrupt
-// compressed payload) itself, so neither unaryOutcome nor an endpoint
+// compressed payload) itself, so neither the outcome step nor an endpoint
 // chain ever sees it. Calls that reach the interceptors are marked in
 // their record and reported there instead, so every failure is reported
 // once.

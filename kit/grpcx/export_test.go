@@ -25,7 +25,7 @@ func SpanNameCache(fullMethods []string) (names []string, kept int) {
 	for _, m := range fullMethods {
 		names = append(names, n.of(m))
 	}
-	return names, int(n.size.Load())
+	return names, n.size()
 }
 
 // MaxSpanNames is how many span names a handler keeps.

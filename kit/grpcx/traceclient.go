@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 
 	"github.com/openzipkin/zipkin-go"
-	"github.com/openzipkin/zipkin-go/model"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -73,8 +72,18 @@ func (c *clientCalls) begin(ctx context.Context, method string) (context.Context
 		// zipkin-go names the peer in ctx as the remote end: none on a
 		// plain client call, the server's caller on a call made while
 		// serving one.
-		span, ctx = c.tracer.StartSpanFromContext(ctx, c.names.of(method),
-			zipkin.Kind(model.Client), zipkin.RemoteEndpoint(peerEndpoint(ctx)))
+		// What StartSpanFromContext does, with the options in an array
+		// on the stack rather than a slice it grows on the heap.
+		opts := [3]zipkin.SpanOption{kindClient, noRemote}
+		if ep := peerEndpoint(ctx); ep != nil {
+			opts[1] = zipkin.RemoteEndpoint(ep)
+		}
+		nopts := 2
+		if parent := zipkin.SpanFromContext(ctx); parent != nil {
+			opts[2], nopts = zipkin.Parent(parent.Context()), 3
+		}
+		span = c.tracer.StartSpan(c.names.of(method), opts[:nopts]...)
+		ctx = zipkin.NewContext(ctx, span)
 		sc := span.Context()
 		if sc.Baggage != nil {
 			if n > 0 {

@@ -47,12 +47,21 @@ func newServerTracing(t *zipkin.Tracer) stats.Handler {
 
 type connEndpointKey struct{}
 
-// connEndpoint is the peer of one server connection as a Zipkin endpoint
-// (nil when the address says nothing zipkin can use).
-type connEndpoint struct{ ep *model.Endpoint }
+// connEndpoint is the peer of one server connection as a Zipkin remote
+// endpoint option (the endpoint nil when the address says nothing zipkin
+// can use).
+type connEndpoint struct{ remote zipkin.SpanOption }
+
+// Span options that never change, made once: each zipkin.Kind or
+// zipkin.RemoteEndpoint call allocates a closure.
+var (
+	kindServer = zipkin.Kind(model.Server)
+	kindClient = zipkin.Kind(model.Client)
+	noRemote   = zipkin.RemoteEndpoint(nil)
+)
 
 func (h serverTracing) TagConn(ctx context.Context, info *stats.ConnTagInfo) context.Context {
-	return context.WithValue(ctx, connEndpointKey{}, connEndpoint{ep: endpointOf(info.RemoteAddr)})
+	return context.WithValue(ctx, connEndpointKey{}, connEndpoint{remote: zipkin.RemoteEndpoint(endpointOf(info.RemoteAddr))})
 }
 
 func (serverTracing) HandleConn(context.Context, stats.ConnStats) {}
@@ -62,12 +71,11 @@ func (h serverTracing) TagRPC(ctx context.Context, info *stats.RPCTagInfo) conte
 		return b3.ParseHeaders(lastIncoming(ctx, b3.TraceID), lastIncoming(ctx, b3.SpanID),
 			lastIncoming(ctx, b3.ParentSpanID), lastIncoming(ctx, b3.Sampled), lastIncoming(ctx, b3.Flags))
 	})
-	remote, ok := ctx.Value(connEndpointKey{}).(connEndpoint)
+	conn, ok := ctx.Value(connEndpointKey{}).(connEndpoint)
 	if !ok {
-		remote = connEndpoint{ep: peerEndpoint(ctx)}
+		conn = connEndpoint{remote: zipkin.RemoteEndpoint(peerEndpoint(ctx))}
 	}
-	span := h.tracer.StartSpan(h.names.of(info.FullMethodName),
-		zipkin.Kind(model.Server), zipkin.Parent(parent), zipkin.RemoteEndpoint(remote.ep))
+	span := h.tracer.StartSpan(h.names.of(info.FullMethodName), kindServer, zipkin.Parent(parent), conn.remote)
 	return zipkin.NewContext(ctx, span)
 }
 
@@ -195,26 +203,44 @@ func endpointOf(addr net.Addr) *model.Endpoint {
 }
 
 // spanNames caches zipkin-go's span name of a full method name
-// ("/pkg.Service/Method" -> "pkg.Service.Method"). It stops caching at
-// maxSpanNames: a server sees whatever method names clients invent.
+// ("/pkg.Service/Method" -> "pkg.Service.Method"). The cache is copied on
+// write and read without a lock or an interface conversion. It stops
+// growing at maxSpanNames: a server sees whatever method names clients
+// invent.
 type spanNames struct {
-	cache sync.Map // full method name -> span name
-	size  atomic.Int32
+	cache atomic.Pointer[map[string]string]
+	mu    sync.Mutex
 }
 
 const maxSpanNames = 512
 
 func (n *spanNames) of(fullMethod string) string {
-	if v, ok := n.cache.Load(fullMethod); ok {
-		if name, ok := v.(string); ok {
+	if m := n.cache.Load(); m != nil {
+		if name, ok := (*m)[fullMethod]; ok {
 			return name
 		}
 	}
 	name := strings.ReplaceAll(strings.TrimPrefix(fullMethod, "/"), "/", ".")
-	if n.size.Load() < maxSpanNames {
-		if _, loaded := n.cache.LoadOrStore(fullMethod, name); !loaded {
-			n.size.Add(1)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	old := n.cache.Load()
+	if old != nil && len(*old) >= maxSpanNames {
+		return name
+	}
+	next := map[string]string{fullMethod: name}
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
 		}
 	}
+	n.cache.Store(&next)
 	return name
+}
+
+// size is how many span names n keeps.
+func (n *spanNames) size() int {
+	if m := n.cache.Load(); m != nil {
+		return len(*m)
+	}
+	return 0
 }

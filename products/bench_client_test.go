@@ -102,6 +102,41 @@ func BenchmarkGetProduct(b *testing.B) {
 	}
 }
 
+// TestGetProductBenchmarkWiring makes one call through each side of
+// BenchmarkGetProduct, plaintext and mTLS, so a change that breaks the
+// benchmark's wiring fails `make test`, which runs no benchmark.
+func TestGetProductBenchmarkWiring(t *testing.T) {
+	svc := NewService(newMemoryStore(), Options{})
+	ctx := context.Background()
+	p, err := svc.CreateProduct(ctx, NewProduct{SKU: "WIRE-1", Name: "Wire", Category: "misc", PriceCents: 100, Currency: "USD", Stock: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := tlsx.WriteDevFiles(t.TempDir(), client.Service, benchCaller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &productsv1.GetProductRequest{Id: p.ID}
+	for _, mtls := range []bool{false, true} {
+		serverFiles, callerFiles := tlsx.Files{}, tlsx.Files{}
+		if mtls {
+			serverFiles, callerFiles = files[client.Service], files[benchCaller]
+		}
+		c := newProductsCaller(t, startProductsProcess(t, svc, pub, serverFiles), callerFiles)
+		if got, err := c.GetProduct(ctx, req); err != nil || got.GetSku() != p.SKU {
+			t.Fatalf("mTLS %v: kitshop GetProduct = %v, %v", mtls, got, err)
+		}
+		bare := plainClient(t, startBareProducts(t, productToPB(p), serverFiles), callerFiles)
+		if got, err := bare.GetProduct(ctx, req); err != nil || got.GetSku() != p.SKU {
+			t.Fatalf("mTLS %v: bare GetProduct = %v, %v", mtls, got, err)
+		}
+	}
+}
+
 // benchCaller is the calling process's identity; benchRequestID the
 // request id every call carries.
 const (
@@ -133,7 +168,7 @@ func benchArgs(grpcAddr string, files tlsx.Files) []string {
 // startProductsProcess runs a products process wired as main wires it
 // (tokens verified with a fixed key, as with -jwt-public-key-file), on
 // svc, until the benchmark ends, and returns its gRPC address.
-func startProductsProcess(b *testing.B, svc Service, pub ed25519.PublicKey, files tlsx.Files) string {
+func startProductsProcess(b testing.TB, svc Service, pub ed25519.PublicKey, files tlsx.Files) string {
 	b.Helper()
 	cfg, err := config.ParseService(client.Service, ":8082", ":9082", benchArgs("127.0.0.1:0", files))
 	if err != nil {
@@ -161,7 +196,7 @@ func startProductsProcess(b *testing.B, svc Service, pub ed25519.PublicKey, file
 
 // newProductsCaller is products/client as another kitshop process builds
 // it: kit/boot's Backend configuration, pointed at addr.
-func newProductsCaller(b *testing.B, addr string, files tlsx.Files) client.Client {
+func newProductsCaller(b testing.TB, addr string, files tlsx.Files) client.Client {
 	b.Helper()
 	cfg, err := config.ParseService(benchCaller, ":8080", "", benchArgs("", files))
 	if err != nil {
@@ -188,7 +223,7 @@ func newProductsCaller(b *testing.B, addr string, files tlsx.Files) client.Clien
 // startBareProducts serves bareProducts with a plain grpc.NewServer
 // (under mTLS when files are set) until the benchmark ends and returns
 // its address.
-func startBareProducts(b *testing.B, product *productsv1.Product, files tlsx.Files) string {
+func startBareProducts(b testing.TB, product *productsv1.Product, files tlsx.Files) string {
 	b.Helper()
 	var opts []grpc.ServerOption
 	if files.Enabled() {
@@ -211,7 +246,7 @@ func startBareProducts(b *testing.B, product *productsv1.Product, files tlsx.Fil
 
 // plainClient is the generated client over a plain grpc.NewClient
 // connection to addr (under mTLS, as the caller, when files are set).
-func plainClient(b *testing.B, addr string, files tlsx.Files) productsv1.ProductsServiceClient {
+func plainClient(b testing.TB, addr string, files tlsx.Files) productsv1.ProductsServiceClient {
 	b.Helper()
 	creds := insecure.NewCredentials()
 	if files.Enabled() {

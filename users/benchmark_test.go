@@ -117,6 +117,49 @@ func BenchmarkGetUser(b *testing.B) {
 	}
 }
 
+// TestGetUserBenchmarkWiring makes one call through each side of
+// BenchmarkGetUser, plaintext and mTLS, so a change that breaks the
+// benchmark's wiring fails `make test`, which runs no benchmark.
+func TestGetUserBenchmarkWiring(t *testing.T) {
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := NewService(newMemoryStore(), key, Options{BcryptCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	u, err := svc.Register(ctx, NewUser{Email: "wiring@example.com", Password: "correct horse", Name: "Wiring"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	session, err := svc.Login(ctx, u.Email, "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := tlsx.WriteDevFiles(t.TempDir(), client.Service, benchCaller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &usersv1.GetUserRequest{Id: u.ID}
+	for _, mtls := range []bool{false, true} {
+		serverFiles, callerFiles := tlsx.Files{}, tlsx.Files{}
+		if mtls {
+			serverFiles, callerFiles = files[client.Service], files[benchCaller]
+		}
+		c := newUsersCaller(t, startUsersProcess(t, svc, pub, serverFiles), callerFiles)
+		got, err := c.GetUser(auth.WithToken(ctx, session.AccessToken), req)
+		if err != nil || got.GetEmail() != u.Email {
+			t.Fatalf("mTLS %v: kitshop GetUser = %v, %v", mtls, got, err)
+		}
+		bare := plainClient(t, startBareUsers(t, userToPB(u), serverFiles), callerFiles)
+		if got, err := bare.GetUser(ctx, req); err != nil || got.GetEmail() != u.Email {
+			t.Fatalf("mTLS %v: bare GetUser = %v, %v", mtls, got, err)
+		}
+	}
+}
+
 // benchCaller is the calling process's identity; benchRequestID the
 // request id every call carries.
 const (
@@ -149,7 +192,7 @@ func benchArgs(grpcAddr string, files tlsx.Files) []string {
 
 // startUsersProcess runs a users process wired exactly as main wires it,
 // on svc, until the benchmark ends, and returns its gRPC address.
-func startUsersProcess(b *testing.B, svc Service, pub ed25519.PublicKey, files tlsx.Files) string {
+func startUsersProcess(b testing.TB, svc Service, pub ed25519.PublicKey, files tlsx.Files) string {
 	b.Helper()
 	cfg, err := config.ParseService(client.Service, ":8081", ":9081", benchArgs("127.0.0.1:0", files))
 	if err != nil {
@@ -178,7 +221,7 @@ func startUsersProcess(b *testing.B, svc Service, pub ed25519.PublicKey, files t
 // newUsersCaller is users/client as another kitshop process builds it:
 // kit/boot's Backend configuration (dialer with mTLS, tracing, token
 // forwarding; breaker settings; client metrics), pointed at addr.
-func newUsersCaller(b *testing.B, addr string, files tlsx.Files) client.Client {
+func newUsersCaller(b testing.TB, addr string, files tlsx.Files) client.Client {
 	b.Helper()
 	cfg, err := config.ParseService(benchCaller, ":8080", "", benchArgs("", files))
 	if err != nil {
@@ -204,7 +247,7 @@ func newUsersCaller(b *testing.B, addr string, files tlsx.Files) client.Client {
 
 // startBareUsers serves bareUsers with a plain grpc.NewServer (under mTLS
 // when files are set) until the benchmark ends and returns its address.
-func startBareUsers(b *testing.B, user *usersv1.User, files tlsx.Files) string {
+func startBareUsers(b testing.TB, user *usersv1.User, files tlsx.Files) string {
 	b.Helper()
 	var opts []grpc.ServerOption
 	if files.Enabled() {
@@ -227,7 +270,7 @@ func startBareUsers(b *testing.B, user *usersv1.User, files tlsx.Files) string {
 
 // plainClient is the generated client over a plain grpc.NewClient
 // connection to addr (under mTLS, as the caller, when files are set).
-func plainClient(b *testing.B, addr string, files tlsx.Files) usersv1.UsersServiceClient {
+func plainClient(b testing.TB, addr string, files tlsx.Files) usersv1.UsersServiceClient {
 	b.Helper()
 	creds := insecure.NewCredentials()
 	if files.Enabled() {

@@ -16,8 +16,8 @@ import (
 // clientCalls is the innermost pair of interceptors Dial installs. Every
 // call carries the request id from ctx as x-request-id (unless the caller
 // put one in the outgoing metadata itself), so the id a client sent the
-// gateway shows up in every service's logs, and, with
-// a tracer, a Zipkin client span whose B3 headers go out with it: the
+// gateway shows up in every service's logs. With a tracer, every call
+// also gets a Zipkin client span whose B3 headers go out with it: the
 // span and headers zipkin-go's client stats handler makes (see
 // serverTracing), without a stats handler, for which grpc-go copies the
 // outgoing metadata and allocates an event six times per call. Being the
@@ -26,7 +26,9 @@ import (
 //
 // The span covers the call: it ends when a unary call returns, and when
 // a stream ends as grpc-go ends it (its last message received or an
-// error, a failed send, or the end of its context).
+// error, a failed send, or the end of its context). Unlike the stats
+// handler, which grpc-go calls per attempt, it makes one span when
+// grpc-go transparently retries a call that never reached the server.
 type clientCalls struct {
 	tracer *zipkin.Tracer // nil: the request id only
 	names  *spanNames

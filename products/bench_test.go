@@ -100,8 +100,10 @@ func BenchmarkReserveInventory(b *testing.B) {
 
 // BenchmarkGetProductGRPC measures GetProduct over a real connection through
 // the whole chain: client interceptors, server interceptors, auth, tracing
-// (spans made, not reported), JSON logging, RED metrics, breaker, service,
-// store.
+// (spans made, not reported), JSON logging, RED metrics, service, store,
+// on the memory store and on Postgres. BenchmarkGetProduct
+// (bench_client_test.go) compares the memory case, as a products process
+// and products/client build it, with bare grpc-go.
 func BenchmarkGetProductGRPC(b *testing.B) {
 	for _, bc := range []struct {
 		name  string

@@ -1,35 +1,67 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"io"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/boot"
 	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/kit/grpcx"
+	"github.com/kitshop/kitshop/kit/logx"
+	"github.com/kitshop/kitshop/kit/tlsx"
 	usersv1 "github.com/kitshop/kitshop/pb/users/v1"
+	"github.com/kitshop/kitshop/users/client"
 )
 
-// BenchmarkGetUser compares GetUser served through everything a real
-// users process puts in front of it (kit/boot's gRPC server: tracing stats
-// handler, request ids, recovery, error conversion, JWT verification,
-// health; the endpoint chain: tracing, JSON logging, metrics, breaker;
-// the service's authorization and the memory store) with a bare grpc-go
-// server returning the same message, over real loopback connections in
-// the same run.
+// BenchmarkGetUser compares GetUser through the whole kitshop chain with a
+// bare grpc-go server returning the same message, over real loopback
+// connections, back to back in the same run (the VM is noisy: compare the
+// pair of one run, never figures of different runs).
+//
+//   - kitshop: a users process built as main builds it (kit/boot's gRPC
+//     server with every interceptor: error conversion, request ids,
+//     outcome reporting, deadlines, the control-character walk, recovery,
+//     the allow-list, JWT verification, the tracing and failure-reporting
+//     stats handlers; the endpoint chain: tracing, logging, metrics, load
+//     shedding; the service and the memory store), called the way another
+//     kitshop process calls it: users/client over the sd.BackendConfig
+//     that kit/boot.Process.Backend makes (go-kit endpointer over a fixed
+//     instancer, round robin, breaker, retry policy and budget, client
+//     tracing and metrics, the token forwarded from ctx).
+//   - bare-grpc: grpc.NewServer returning a fixed message, called with the
+//     plain generated client, sending the same metadata (token, request
+//     id).
+//
+// The -mtls variants run both over mutual TLS (the dev CA), so the cost of
+// TLS shows apart from the chain's. 32 concurrent callers (16 per core)
+// keep both cores busy, so ns/op is the inverse of throughput, not one
+// call's latency; req/s is reported too. For a ratio, run the pair
+// several times with -count=1 each (-count=n runs one side n times
+// before the other) and take the median of the per-run ratios:
+//
+//	go test -run '^$' -bench 'GetUser/(kitshop|bare-grpc)$' -benchtime 2s ./users
 func BenchmarkGetUser(b *testing.B) {
-	pub, key, _ := ed25519.GenerateKey(rand.Reader)
-	store := newMemoryStore()
-	svc, err := NewService(store, key, Options{BcryptCost: bcrypt.MinCost})
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := NewService(newMemoryStore(), key, Options{BcryptCost: bcrypt.MinCost})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,29 +74,98 @@ func BenchmarkGetUser(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	callCtx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+session.AccessToken)
 	req := &usersv1.GetUserRequest{Id: u.ID}
+	files, err := tlsx.WriteDevFiles(b.TempDir(), client.Service, benchCaller)
+	if err != nil {
+		b.Fatal(err)
+	}
 
-	b.Run("kitshop", func(b *testing.B) {
-		cfg := config.Service{Name: "users", HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", LogLevel: "info",
-			TraceSampleRate: 1, BreakerFailures: 5, BreakerOpenTimeout: 60e9, AdvertiseHost: "127.0.0.1"}
-		p, err := boot.New(cfg, io.Discard)
-		if err != nil {
-			b.Fatal(err)
+	// The caller's context as the gateway hands it to the client: the
+	// user's token (forwarded as metadata) and the request id.
+	callerCtx := auth.WithToken(logx.WithRequestID(ctx, benchRequestID), session.AccessToken)
+	// The same metadata, spelled out for the plain client.
+	bareCtx := metadata.AppendToOutgoingContext(ctx,
+		"authorization", "Bearer "+session.AccessToken, grpcx.RequestIDMetadata, benchRequestID)
+
+	for _, mtls := range []bool{false, true} {
+		suffix, serverFiles, callerFiles := "", tlsx.Files{}, tlsx.Files{}
+		if mtls {
+			suffix, serverFiles, callerFiles = "-mtls", files[client.Service], files[benchCaller]
 		}
-		defer p.Close()
-		verifier := auth.NewVerifier(auth.StaticKeys(pub))
-		srv := p.GRPCServer(verifier.GRPCServerOptions()...)
-		usersv1.RegisterUsersServiceServer(srv, NewGRPCServer(MakeEndpoints(svc, p.Chain)))
-		p.Ready.SetReady(true)
-		benchGetUser(b, srv, callCtx, req)
-	})
-	b.Run("bare-grpc", func(b *testing.B) {
-		srv := grpc.NewServer()
-		usersv1.RegisterUsersServiceServer(srv, bareUsers{user: userToPB(u)})
-		benchGetUser(b, srv, callCtx, req)
-	})
+		b.Run("kitshop"+suffix, func(b *testing.B) {
+			addr := startUsersProcess(b, svc, pub, serverFiles)
+			c := newUsersCaller(b, addr, callerFiles)
+			benchCalls(b, func() error {
+				_, err := c.GetUser(callerCtx, req)
+				return err
+			})
+		})
+		b.Run("bare-grpc"+suffix, func(b *testing.B) {
+			c := plainClient(b, startBareUsers(b, userToPB(u), serverFiles), callerFiles)
+			benchCalls(b, func() error {
+				_, err := c.GetUser(bareCtx, req)
+				return err
+			})
+		})
+		b.Run("server-chain"+suffix, func(b *testing.B) {
+			c := plainClient(b, startUsersProcess(b, svc, pub, serverFiles), callerFiles)
+			benchCalls(b, func() error {
+				_, err := c.GetUser(bareCtx, req)
+				return err
+			})
+		})
+	}
 }
+
+// TestGetUserBenchmarkWiring makes one call through each side of
+// BenchmarkGetUser, plaintext and mTLS, so a change that breaks the
+// benchmark's wiring fails `make test`, which runs no benchmark.
+func TestGetUserBenchmarkWiring(t *testing.T) {
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := NewService(newMemoryStore(), key, Options{BcryptCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	u, err := svc.Register(ctx, NewUser{Email: "wiring@example.com", Password: "correct horse", Name: "Wiring"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	session, err := svc.Login(ctx, u.Email, "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := tlsx.WriteDevFiles(t.TempDir(), client.Service, benchCaller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &usersv1.GetUserRequest{Id: u.ID}
+	for _, mtls := range []bool{false, true} {
+		serverFiles, callerFiles := tlsx.Files{}, tlsx.Files{}
+		if mtls {
+			serverFiles, callerFiles = files[client.Service], files[benchCaller]
+		}
+		c := newUsersCaller(t, startUsersProcess(t, svc, pub, serverFiles), callerFiles)
+		got, err := c.GetUser(auth.WithToken(ctx, session.AccessToken), req)
+		if err != nil || got.GetEmail() != u.Email {
+			t.Fatalf("mTLS %v: kitshop GetUser = %v, %v", mtls, got, err)
+		}
+		bare := plainClient(t, startBareUsers(t, userToPB(u), serverFiles), callerFiles)
+		if got, err := bare.GetUser(ctx, req); err != nil || got.GetEmail() != u.Email {
+			t.Fatalf("mTLS %v: bare GetUser = %v, %v", mtls, got, err)
+		}
+	}
+}
+
+// benchCaller is the calling process's identity; benchRequestID the
+// request id every call carries.
+const (
+	benchCaller    = "gateway"
+	benchRequestID = "bench-request-0123456789"
+)
 
 // bareUsers answers GetUser with a fixed message: the floor any
 // implementation pays for gRPC itself.
@@ -77,20 +178,124 @@ func (s bareUsers) GetUser(context.Context, *usersv1.GetUserRequest) (*usersv1.U
 	return s.user, nil
 }
 
-func benchGetUser(b *testing.B, srv *grpc.Server, ctx context.Context, req *usersv1.GetUserRequest) {
+// benchArgs are the command-line flags of a benchmark process: loopback
+// ports, no registry, no shutdown grace (nobody discovers it), and the
+// TLS files when files are set. Everything else keeps its default, as
+// `go run ./users` would.
+func benchArgs(grpcAddr string, files tlsx.Files) []string {
+	args := []string{"-http-addr=127.0.0.1:0", "-grpc-addr=" + grpcAddr, "-etcd-endpoints=", "-deregister-grace=0"}
+	if files.Enabled() {
+		args = append(args, "-tls-ca="+files.CA, "-tls-cert="+files.Cert, "-tls-key="+files.Key)
+	}
+	return args
+}
+
+// startUsersProcess runs a users process wired exactly as main wires it,
+// on svc, until the benchmark ends, and returns its gRPC address.
+func startUsersProcess(b testing.TB, svc Service, pub ed25519.PublicKey, files tlsx.Files) string {
+	b.Helper()
+	cfg, err := config.ParseService(client.Service, ":8081", ":9081", benchArgs("127.0.0.1:0", files))
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := boot.New(cfg, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	verifier := auth.NewVerifier(auth.StaticKeys(pub))
+	endpoints := MakeEndpoints(svc, p.Chain)
+	grpcSrv := p.GRPCServer(append(p.AllowCallers(internalMethods), verifier.GRPCServerOptions()...)...)
+	usersv1.RegisterUsersServiceServer(grpcSrv, NewGRPCServer(endpoints))
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, NewHTTPHandler(endpoints, svc.JWKS(), verifier), grpcSrv) }()
+	b.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	})
+	return p.GRPCAddr()
+}
+
+// newUsersCaller is users/client as another kitshop process builds it:
+// kit/boot's Backend configuration (dialer with mTLS, tracing, token
+// forwarding; breaker settings; client metrics), pointed at addr.
+func newUsersCaller(b testing.TB, addr string, files tlsx.Files) client.Client {
+	b.Helper()
+	cfg, err := config.ParseService(benchCaller, ":8080", "", benchArgs("", files))
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := boot.New(cfg, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = p.Close() })
+	bc, err := p.Backend(client.Service)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bc.Addr = addr
+	c, err := client.New(bc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// startBareUsers serves bareUsers with a plain grpc.NewServer (under mTLS
+// when files are set) until the benchmark ends and returns its address.
+func startBareUsers(b testing.TB, user *usersv1.User, files tlsx.Files) string {
+	b.Helper()
+	var opts []grpc.ServerOption
+	if files.Enabled() {
+		id, err := tlsx.Load(files)
+		if err != nil {
+			b.Fatal(err)
+		}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(id.ServerConfig())))
+	}
+	srv := grpc.NewServer(opts...)
+	usersv1.RegisterUsersServiceServer(srv, bareUsers{user: user})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	go func() { _ = srv.Serve(lis) }()
-	defer srv.Stop()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	b.Cleanup(srv.Stop)
+	return lis.Addr().String()
+}
+
+// plainClient is the generated client over a plain grpc.NewClient
+// connection to addr (under mTLS, as the caller, when files are set).
+func plainClient(b testing.TB, addr string, files tlsx.Files) usersv1.UsersServiceClient {
+	b.Helper()
+	creds := insecure.NewCredentials()
+	if files.Enabled() {
+		id, err := tlsx.Load(files)
+		if err != nil {
+			b.Fatal(err)
+		}
+		creds = credentials.NewTLS(id.ClientConfig(client.Service))
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer conn.Close()
-	client := usersv1.NewUsersServiceClient(conn)
-	if _, err := client.GetUser(ctx, req); err != nil {
+	b.Cleanup(func() { _ = conn.Close() })
+	return usersv1.NewUsersServiceClient(conn)
+}
+
+// benchCalls makes b.N calls from 32 goroutines after one warm-up call
+// (which also opens the connection). Besides ns/op and allocations it
+// reports req/s and cpu-ns/op, the process's CPU time per call (client
+// and server together): on a shared machine that figure moves less with
+// the neighbours' load than wall time does.
+func benchCalls(b *testing.B, call func() error) {
+	b.Helper()
+	if err := call(); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
@@ -98,12 +303,45 @@ func benchGetUser(b *testing.B, srv *grpc.Server, ctx context.Context, req *user
 	// server's throughput rather than one call's latency.
 	b.SetParallelism(16)
 	b.ResetTimer()
+	start, cpu := time.Now(), processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := client.GetUser(ctx, req); err != nil {
+			if err := call(); err != nil {
 				b.Error(err)
 				return
 			}
 		}
 	})
+	elapsed, used := time.Since(start), processCPU()-cpu
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	if cpu > 0 {
+		b.ReportMetric(float64(used)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+// processCPU is the CPU time (user and system) this process has used,
+// from /proc/self/stat, or 0 where that is unavailable.
+func processCPU() time.Duration {
+	stat, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start at
+	// "state"; utime and stime are the 12th and 13th, in clock ticks
+	// (USER_HZ, 100 on every Linux ABI).
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * (time.Second / 100)
 }

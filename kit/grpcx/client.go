@@ -12,8 +12,6 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/kitshop/kitshop/kit/errs"
-	"github.com/kitshop/kitshop/kit/logx"
-	"github.com/kitshop/kitshop/kit/tracing"
 )
 
 // ClientConfig is what Dial wires in. A nil Tracer leaves out client spans
@@ -28,58 +26,44 @@ type ClientConfig struct {
 // The connection uses plaintext: kitshop's processes trust their network,
 // and transport security (mTLS through a service mesh or sidecar) is a
 // deployment concern. Pass grpc.WithTransportCredentials in opts to
-// override. The connection also gets keepalive pings, the Zipkin client
-// stats handler, request-id propagation, and interceptors that rebuild
-// domain errors from statuses (errs.FromGRPC), so a caller sees the same
-// kind and reason the callee returned.
+// override. The connection also gets keepalive pings, Zipkin client spans
+// with B3 propagation, request-id propagation, and interceptors that
+// rebuild domain errors from statuses (errs.FromGRPC), so a caller sees
+// the same kind and reason the callee returned. opts' interceptors run
+// inside the error conversion and outside the tracing.
 func Dial(target string, cfg ClientConfig, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
-	base := []grpc.DialOption{
+	calls := newClientCalls(cfg.Tracer)
+	all := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{
 			Time:                clientPingEvery,
 			Timeout:             clientPingTimeout,
 			PermitWithoutStream: true,
 		}),
-		grpc.WithChainUnaryInterceptor(unaryClient()),
-		grpc.WithChainStreamInterceptor(streamClient()),
-	}
-	if cfg.Tracer != nil {
-		base = append(base, grpc.WithStatsHandler(tracing.GRPCClientHandler(cfg.Tracer)))
-	}
-	conn, err := grpc.NewClient(target, append(base, opts...)...)
+		grpc.WithChainUnaryInterceptor(unaryClient),
+		grpc.WithChainStreamInterceptor(streamClient),
+	}, opts...)
+	// Innermost, after the caller's interceptors: see clientCalls.
+	all = append(all, grpc.WithChainUnaryInterceptor(calls.unary), grpc.WithChainStreamInterceptor(calls.stream))
+	conn, err := grpc.NewClient(target, all...)
 	if err != nil {
 		return nil, errs.Wrap(errs.Internal, errs.ReasonInternal, err, "invalid gRPC target")
 	}
 	return conn, nil
 }
 
-func unaryClient() grpc.UnaryClientInterceptor {
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		return errs.FromGRPC(invoker(withOutgoingRequestID(ctx), method, req, reply, cc, opts...))
-	}
+// unaryClient and streamClient, outermost, turn statuses back into domain
+// errors.
+func unaryClient(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	return errs.FromGRPC(invoker(ctx, method, req, reply, cc, opts...))
 }
 
-func streamClient() grpc.StreamClientInterceptor {
-	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		cs, err := streamer(withOutgoingRequestID(ctx), desc, cc, method, opts...)
-		if err != nil {
-			return nil, errs.FromGRPC(err)
-		}
-		return &errClientStream{ClientStream: cs}, nil
+func streamClient(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	cs, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		return nil, errs.FromGRPC(err)
 	}
-}
-
-// withOutgoingRequestID forwards ctx's request id unless the caller already
-// set one in the outgoing metadata.
-func withOutgoingRequestID(ctx context.Context) context.Context {
-	id := logx.RequestID(ctx)
-	if id == "" {
-		return ctx
-	}
-	if md, ok := metadata.FromOutgoingContext(ctx); ok && len(md.Get(RequestIDMetadata)) > 0 {
-		return ctx
-	}
-	return metadata.AppendToOutgoingContext(ctx, RequestIDMetadata, id)
+	return &errClientStream{ClientStream: cs}, nil
 }
 
 // errClientStream converts a stream's status errors to domain errors. io.EOF

@@ -19,25 +19,23 @@ const (
 	MaxTimeout     = 2 * time.Minute
 )
 
-// unaryDeadline gives every unary call a deadline and reports the failure
-// of work that outlived it, or whose caller cancelled, as such (see
-// netx.ContextError): a caller's own deadline or cancellation is never
-// an infrastructure failure of this server.
-func unaryDeadline(def, max time.Duration) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		callers := true
-		var cancel context.CancelFunc
-		if dl, ok := ctx.Deadline(); !ok {
-			ctx, cancel = context.WithTimeout(ctx, def)
-			callers = false
-		} else if time.Until(dl) > max {
-			ctx, cancel = context.WithTimeout(ctx, max)
-			callers = false
-		}
-		if cancel != nil {
-			defer cancel()
-		}
-		resp, err := h(ctx, req)
-		return resp, netx.ContextError(ctx, err, callers)
+// deadline gives every unary call a deadline and reports the failure of
+// work that outlived it, or whose caller cancelled, as such (see
+// netx.ContextError): a caller's own deadline or cancellation is never an
+// infrastructure failure of this server.
+func (c *unaryChain) deadline(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	callers := true
+	var cancel context.CancelFunc
+	if dl, ok := ctx.Deadline(); !ok {
+		ctx, cancel = context.WithTimeout(ctx, c.defaultTimeout)
+		callers = false
+	} else if time.Until(dl) > c.maxTimeout {
+		ctx, cancel = context.WithTimeout(ctx, c.maxTimeout)
+		callers = false
 	}
+	if cancel != nil {
+		defer cancel()
+	}
+	resp, err := c.validate(ctx, req, info, h)
+	return resp, netx.ContextError(ctx, err, callers)
 }

@@ -15,7 +15,8 @@
 // "grpc", so every failed call is reported exactly once. go-kit has no
 // streaming support, so the stream interceptors here do the same logging
 // and metrics for streaming RPCs, with transport "grpc-stream"; spans for
-// both kinds come from the Zipkin stats handler.
+// both kinds come from the server's Zipkin stats handler and, on the
+// calling side, from Dial's innermost interceptors (see tracestats.go).
 //
 // Every request is held to kitshop's edge rules before a handler sees it:
 // no control characters in any string field (CheckText), a deadline on

@@ -26,22 +26,9 @@ const RequestIDMetadata = "x-request-id"
 // maxRequestID bounds an id taken from a peer: it goes into every log line.
 const maxRequestID = 128
 
-func unaryErrors() grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		resp, err := h(ctx, req)
-		return resp, errs.ToGRPC(err)
-	}
-}
-
 func streamErrors() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 		return errs.ToGRPC(h(srv, ss))
-	}
-}
-
-func unaryRequestID() grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		return h(withIncomingRequestID(ctx), req)
 	}
 }
 
@@ -74,13 +61,6 @@ type ctxStream struct {
 }
 
 func (s *ctxStream) Context() context.Context { return s.ctx }
-
-func unaryRecovery(logger log.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
-		defer recoverInto(ctx, logger, info.FullMethod, &err)
-		return h(ctx, req)
-	}
-}
 
 func streamRecovery(logger log.Logger) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/kitshop/kitshop/kit/health"
 	"github.com/kitshop/kitshop/kit/metrics"
-	"github.com/kitshop/kitshop/kit/tracing"
 )
 
 // ServerConfig is what NewServer wires in. Nil Logger, Tracer, RED or
@@ -79,7 +78,7 @@ const (
 //   - at most MaxStreamsPerConn concurrent streams per connection and a
 //     HandshakeTimeout for new connections;
 //   - unary interceptors: error conversion, request id, logging and
-//     counting of failures outside the endpoint chain (unaryOutcome), a
+//     counting of failures outside the endpoint chain (outcome), a
 //     deadline for every call (DefaultTimeout, at most MaxTimeout),
 //     refusal of control characters in any string field (CheckText),
 //     panic recovery;
@@ -116,14 +115,11 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *grpc.Server {
 		grpc.MaxConcurrentStreams(orDefault(cfg.MaxStreams, MaxStreamsPerConn)),
 		grpc.ConnectionTimeout(orDefault(cfg.HandshakeTimeout, HandshakeTimeout)),
 		grpc.MaxHeaderListSize(MaxHeaderListSize),
-		grpc.ChainUnaryInterceptor(
-			unaryErrors(),
-			unaryRequestID(),
-			unaryOutcome(cfg.Logger, cfg.RED),
-			unaryDeadline(orDefault(cfg.DefaultTimeout, DefaultTimeout), orDefault(cfg.MaxTimeout, MaxTimeout)),
-			unaryValidate(),
-			unaryRecovery(cfg.Logger),
-		),
+		grpc.ChainUnaryInterceptor((&unaryChain{
+			logger: cfg.Logger, red: cfg.RED,
+			defaultTimeout: orDefault(cfg.DefaultTimeout, DefaultTimeout),
+			maxTimeout:     orDefault(cfg.MaxTimeout, MaxTimeout),
+		}).intercept),
 		grpc.ChainStreamInterceptor(
 			streamErrors(),
 			streamRequestID(),
@@ -134,7 +130,7 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *grpc.Server {
 		),
 	}
 	if cfg.Tracer != nil {
-		base = append(base, grpc.StatsHandler(tracing.GRPCServerHandler(cfg.Tracer)))
+		base = append(base, grpc.StatsHandler(newServerTracing(cfg.Tracer)))
 	}
 	base = append(base, grpc.StatsHandler(earlyFailures{logger: cfg.Logger, red: cfg.RED}))
 	srv := grpc.NewServer(append(base, opts...)...)

@@ -16,7 +16,7 @@ import (
 // any interceptor runs. grpc-go decodes a unary request before calling
 // the interceptors, and answers a request it cannot decode (a string
 // field holding invalid UTF-8, a message over the size limit, a corrupt
-// compressed payload) itself, so neither unaryOutcome nor an endpoint
+// compressed payload) itself, so neither the outcome step nor an endpoint
 // chain ever sees it. Calls that reach the interceptors are marked in
 // their record and reported there instead, so every failure is reported
 // once.
@@ -25,24 +25,35 @@ type earlyFailures struct {
 	red    *metrics.RED
 }
 
-type rpcRecordKey struct{}
-
-// rpcRecord is one call's, shared by the stats handler and interceptors.
+// rpcRecord is one call's, shared by the stats handler, the interceptors
+// and, as its mw.ChainObserver, the endpoint chain. All of them run on
+// the call's goroutine, so the flags need no synchronisation.
 type rpcRecord struct {
 	method      string
 	begin       time.Time
 	intercepted bool // an interceptor took the call; it reports the outcome
+	entered     bool // the endpoint chain took the call
+	failed      bool // and has logged and counted its failure
+}
+
+func (r *rpcRecord) ChainEntered() { r.entered = true }
+func (r *rpcRecord) ChainFailed()  { r.failed = true }
+
+// recordOf is ctx's call record, or nil.
+func recordOf(ctx context.Context) *rpcRecord {
+	r, _ := mw.ChainObserverFrom(ctx).(*rpcRecord)
+	return r
 }
 
 // markIntercepted notes that an interceptor reports ctx's call.
 func markIntercepted(ctx context.Context) {
-	if r, ok := ctx.Value(rpcRecordKey{}).(*rpcRecord); ok {
+	if r := recordOf(ctx); r != nil {
 		r.intercepted = true
 	}
 }
 
 func (h earlyFailures) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
-	return context.WithValue(ctx, rpcRecordKey{}, &rpcRecord{method: info.FullMethodName, begin: time.Now()})
+	return mw.WithChainObserver(ctx, &rpcRecord{method: info.FullMethodName, begin: time.Now()})
 }
 
 func (h earlyFailures) HandleRPC(ctx context.Context, s stats.RPCStats) {
@@ -50,8 +61,8 @@ func (h earlyFailures) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	if !ok || end.Error == nil {
 		return
 	}
-	r, ok := ctx.Value(rpcRecordKey{}).(*rpcRecord)
-	if !ok || r.intercepted {
+	r := recordOf(ctx)
+	if r == nil || r.intercepted {
 		return
 	}
 	method, took := methodName(r.method), time.Since(r.begin)

@@ -12,18 +12,16 @@ import (
 	"github.com/kitshop/kitshop/kit/netx"
 )
 
-// unaryValidate refuses a request with a control character or invalid
-// UTF-8 in any string field, however deeply nested, with InvalidArgument
+// validate refuses a request with a control character or invalid UTF-8
+// in any string field, however deeply nested, with InvalidArgument
 // VALIDATION_FAILED naming the field ("items[0].name"), before any
 // handler sees it: Postgres refuses NUL bytes, and five logins with one
 // used to be five 500s. The rule is kit/netx's, the one HTTP applies.
-func unaryValidate() grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		if err := CheckText(req); err != nil {
-			return nil, err
-		}
-		return h(ctx, req)
+func (c *unaryChain) validate(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if err := CheckText(req); err != nil {
+		return nil, err
 	}
+	return c.recovered(ctx, req, info, h)
 }
 
 // streamValidate applies the same check to every message a stream

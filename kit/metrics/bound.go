@@ -18,53 +18,65 @@ const MethodOther = "OTHER"
 
 type labelKey struct{ transport, method string }
 
-// methodBound admits the first MaxMethods methods of each transport. The
-// admitted set is copied on write and read without a lock: after start-up
-// every lookup is a hit, and Start runs on every request.
+// methodBound admits the first MaxMethods methods of each transport and
+// keeps the series of each admitted method (and of each transport's
+// MethodOther). The admitted set is copied on write and read without a
+// lock: after start-up every lookup is a hit, and Start runs on every
+// request.
 type methodBound struct {
-	seen   atomic.Pointer[map[labelKey]struct{}]
+	seen   atomic.Pointer[map[labelKey]*series]
 	mu     sync.Mutex
 	counts map[string]int // admitted methods per transport; guarded by mu
 }
 
-// label is method if it is (or can be) admitted for transport, else
-// MethodOther.
-func (b *methodBound) label(transport, method string) string {
-	if b == nil {
-		return method // a RED not built by NewRED; nothing to bound with
-	}
+// series is the series of method if it is (or can be) admitted for
+// transport, else the series of MethodOther.
+func (b *methodBound) series(r *RED, transport, method string) *series {
 	if m := b.seen.Load(); m != nil {
-		if _, ok := (*m)[labelKey{transport, method}]; ok {
-			return method
+		if s, ok := (*m)[labelKey{transport, method}]; ok {
+			return s
 		}
 	}
-	return b.admit(transport, method)
+	return b.admit(r, transport, method)
 }
 
-func (b *methodBound) admit(transport, method string) string {
+func (b *methodBound) admit(r *RED, transport, method string) *series {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	old := b.seen.Load()
-	if old != nil {
-		if _, ok := (*old)[labelKey{transport, method}]; ok {
-			return method
+	if m := b.seen.Load(); m != nil {
+		if s, ok := (*m)[labelKey{transport, method}]; ok {
+			return s
 		}
 	}
 	if b.counts == nil {
 		b.counts = map[string]int{}
 	}
+	key := labelKey{transport, method}
 	if b.counts[transport] >= MaxMethods {
-		return MethodOther
+		key.method = MethodOther
+		if m := b.seen.Load(); m != nil {
+			if s, ok := (*m)[key]; ok {
+				return s
+			}
+		}
+	} else {
+		b.counts[transport]++
 	}
-	next := make(map[labelKey]struct{}, 1)
+	s := newSeries(r, key.transport, key.method)
+	b.store(key, s)
+	return s
+}
+
+// store adds s under key to a copy of the admitted set; mu is held.
+func (b *methodBound) store(key labelKey, s *series) {
+	old := b.seen.Load()
+	next := make(map[labelKey]*series, 1)
 	if old != nil {
-		next = make(map[labelKey]struct{}, len(*old)+1)
-		for k := range *old {
-			next[k] = struct{}{}
+		next = make(map[labelKey]*series, len(*old)+1)
+		for k, v := range *old {
+			next[k] = v
 		}
 	}
-	next[labelKey{transport, method}] = struct{}{}
-	b.counts[transport]++
+	next[key] = s
 	b.seen.Store(&next)
-	return method
 }

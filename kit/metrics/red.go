@@ -14,6 +14,7 @@ package metrics
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -108,37 +109,57 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 // At most MaxMethods method labels are recorded per transport; later ones
 // are recorded as MethodOther.
 func (r *RED) Observe(transport, method, code string, d time.Duration) {
-	r.observe(transport, r.methods.label(transport, method), code, d)
+	r.series(transport, method).observe(code, d)
 }
 
 // InFlight counts a request as in flight and returns the function that
 // stops counting it. Call that exactly once, typically deferred.
 func (r *RED) InFlight(transport, method string) (done func()) {
-	return r.inFlight(transport, r.methods.label(transport, method))
+	g := r.series(transport, method).inFlight()
+	g.Inc()
+	return g.Dec
 }
 
 // Start is InFlight and Observe together: it marks a request in flight and
 // returns the function that ends it with the outcome's code.
 func (r *RED) Start(transport, method string) (end func(code string)) {
-	method = r.methods.label(transport, method)
-	begin := time.Now()
-	done := r.inFlight(transport, method)
-	return func(code string) {
-		done()
-		r.observe(transport, method, code, time.Since(begin))
+	s := r.series(transport, method)
+	begin := s.start()
+	return func(code string) { s.end(begin, code) }
+}
+
+// Method returns the recorder of one transport and method, for a caller
+// that records every call of it (an endpoint's middleware): it finds the
+// method's series once, on its first call, where Start looks them up on
+// every call, and its Start and End allocate nothing.
+func (r *RED) Method(transport, method string) *Method {
+	return &Method{red: r, transport: transport, method: method}
+}
+
+// Method records the calls of one transport and method; see RED.Method.
+type Method struct {
+	red               *RED
+	transport, method string
+	once              sync.Once
+	s                 *series
+}
+
+// Start marks a call in flight and returns when it began, for End.
+func (m *Method) Start() time.Time {
+	m.once.Do(func() { m.s = m.red.series(m.transport, m.method) })
+	return m.s.start()
+}
+
+// End ends the call Start began with its outcome's code.
+func (m *Method) End(begin time.Time, code string) { m.s.end(begin, code) }
+
+// series returns the series of method under transport, bounded (see
+// MaxMethods).
+func (r *RED) series(transport, method string) *series {
+	if r.methods == nil {
+		return newSeries(r, transport, method) // a RED not built by NewRED; nothing to bound with or keep
 	}
-}
-
-// observe and inFlight take a method label already bounded.
-func (r *RED) observe(transport, method, code string, d time.Duration) {
-	r.RequestsVec.WithLabelValues(r.service, transport, method, code).Inc()
-	r.DurationVec.WithLabelValues(r.service, transport, method).Observe(d.Seconds())
-}
-
-func (r *RED) inFlight(transport, method string) (done func()) {
-	g := r.InFlightVec.WithLabelValues(r.service, transport, method)
-	g.Inc()
-	return g.Dec
+	return r.methods.series(r, transport, method)
 }
 
 // Code is the code label for an outcome: CodeOK for nil, else the errs kind.

@@ -120,6 +120,25 @@ func CallerGaveUp(err error) bool {
 // Each call to Breaker makes a new breaker: share the returned middleware,
 // not the settings, between endpoints that should trip together.
 func Breaker(name string, s BreakerSettings) endpoint.Middleware {
+	cb := NewCircuitBreaker(name, s)
+	return func(next endpoint.Endpoint) endpoint.Endpoint {
+		return func(ctx context.Context, request any) (any, error) {
+			return cb.Do(func() (any, error) { return next(ctx, request) })
+		}
+	}
+}
+
+// CircuitBreaker is the breaker Breaker wraps around endpoints, for a
+// caller that runs each call through it directly: kit/sd.Backend, whose
+// attempt is a different function every time, and which would otherwise
+// build a middleware and an endpoint per call to wrap it.
+type CircuitBreaker struct {
+	cb *gobreaker.CircuitBreaker[any]
+}
+
+// NewCircuitBreaker returns a breaker named name; see Breaker for what
+// it counts and how it fails.
+func NewCircuitBreaker(name string, s BreakerSettings) *CircuitBreaker {
 	s = s.withDefaults()
 	st := gobreaker.Settings{
 		Name:         name,
@@ -134,14 +153,14 @@ func Breaker(name string, s BreakerSettings) endpoint.Middleware {
 			s.OnStateChange(name, from.String(), to.String())
 		}
 	}
-	cb := gobreaker.NewCircuitBreaker[any](st)
-	return func(next endpoint.Endpoint) endpoint.Endpoint {
-		return func(ctx context.Context, request any) (any, error) {
-			resp, err := cb.Execute(func() (any, error) { return next(ctx, request) })
-			if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-				return nil, errs.Wrap(errs.Unavailable, ReasonBreakerOpen, err, "service temporarily unavailable")
-			}
-			return resp, err
-		}
+	return &CircuitBreaker{cb: gobreaker.NewCircuitBreaker[any](st)}
+}
+
+// Do runs call unless the breaker refuses it, and counts its outcome.
+func (b *CircuitBreaker) Do(call func() (any, error)) (any, error) {
+	resp, err := b.cb.Execute(call)
+	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		return nil, errs.Wrap(errs.Unavailable, ReasonBreakerOpen, err, "service temporarily unavailable")
 	}
+	return resp, err
 }

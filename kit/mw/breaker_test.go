@@ -161,3 +161,13 @@ func TestBreakerSettingsFromEnv(t *testing.T) {
 		t.Error("bad duration accepted")
 	}
 }
+
+// TestCircuitBreakerDoDoesNotAllocate: kit/sd runs every attempt of every
+// call through Do.
+func TestCircuitBreakerDoDoesNotAllocate(t *testing.T) {
+	cb := mw.NewCircuitBreaker("test", mw.BreakerSettings{})
+	ok := func() (any, error) { return nil, nil }
+	if n := testing.AllocsPerRun(100, func() { _, _ = cb.Do(ok) }); n != 0 {
+		t.Fatalf("Do allocates %v times per call", n)
+	}
+}

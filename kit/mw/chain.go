@@ -41,9 +41,12 @@ type Chain struct {
 // Wrap applies the server-side chain to the endpoint for method. From the
 // outside in:
 //
-//	tracing -> logging -> metrics -> shedding -> rate limit -> e
+//	(observer) -> tracing -> logging -> metrics -> shedding -> rate limit -> e
 //
 // Why this order:
+//   - the ChainObserver a transport may have put in ctx is told about the
+//     call outside everything else, so it hears of a failure only once
+//     the failure has been logged and counted;
 //   - tracing is outermost so its span (the transport's server span,
 //     tagged with the endpoint and outcome; see ServerTracing) covers
 //     everything below and the log line (which reads ctx) names the trace;
@@ -61,6 +64,7 @@ type Chain struct {
 // not starve the others; the shedder is shared.
 func (c Chain) Wrap(method string, e endpoint.Endpoint) endpoint.Endpoint {
 	mws := []endpoint.Middleware{
+		observed,
 		ServerTracing(c.Tracer, method),
 		logging(c.Logger, method, !c.QuietSuccesses),
 		Metrics(c.RED, metrics.TransportEndpoint, method),

@@ -18,11 +18,12 @@ func Metrics(red *metrics.RED, transport, method string) endpoint.Middleware {
 	if red == nil {
 		return func(next endpoint.Endpoint) endpoint.Endpoint { return next }
 	}
+	m := red.Method(transport, method)
 	return func(next endpoint.Endpoint) endpoint.Endpoint {
 		return func(ctx context.Context, request any) (any, error) {
-			end := red.Start(transport, method)
+			begin := m.Start()
 			code := errs.Internal.String() // what a panic reports
-			defer func() { end(code) }()
+			defer func() { m.End(begin, code) }()
 			resp, err := next(ctx, request)
 			code = metrics.Code(err)
 			return resp, err

@@ -72,7 +72,7 @@ type Backend[C any] struct {
 	inst      gokitsd.Instancer
 	stopInst  func()
 	conns     *Conns
-	breaker   endpoint.Middleware
+	breaker   *mw.CircuitBreaker
 	budget    *Budget
 }
 
@@ -123,7 +123,7 @@ func NewBackend[C any](cfg BackendConfig, newClient func(grpc.ClientConnInterfac
 	if cfg.Caller != "" {
 		name = cfg.Caller + "->" + cfg.Service
 	}
-	b.breaker = mw.Breaker(name, s)
+	b.breaker = mw.NewCircuitBreaker(name, s)
 	return b, nil
 }
 
@@ -241,26 +241,29 @@ func (b *Backend[C]) retrying(balancer lb.Balancer, endpointer *gokitsd.DefaultE
 // here counts it; an expiry of the attempt's own timeout becomes
 // DeadlineExceeded/ATTEMPT_TIMEOUT, which does count.
 func (b *Backend[C]) attempt(ctx context.Context, e endpoint.Endpoint, request any, timeout time.Duration) (any, error) {
-	return b.breaker(func(ctx context.Context, request any) (any, error) {
-		actx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		resp, err := e(actx, request)
-		if err == nil || err == errInstanceDown {
-			return resp, err
-		}
-		err = errs.FromGRPC(err)
-		switch {
-		case ctx.Err() != nil:
-			return nil, callerGaveUp(ctx)
-		case errors.Is(actx.Err(), context.DeadlineExceeded),
-			errs.KindOf(err) == errs.DeadlineExceeded && ownDeadline(ctx, actx):
-			// The second case: the server's copy of our deadline (the
-			// grpc-timeout header) expired a hair before our own timer.
-			return nil, errs.Wrap(errs.DeadlineExceeded, ReasonAttemptTimeout, err,
-				b.cfg.Service+" did not answer in time")
-		}
-		return nil, err
-	})(ctx, request)
+	return b.breaker.Do(func() (any, error) { return b.try(ctx, e, request, timeout) })
+}
+
+// try is one attempt's call, with its own timeout, inside the breaker.
+func (b *Backend[C]) try(ctx context.Context, e endpoint.Endpoint, request any, timeout time.Duration) (any, error) {
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := e(actx, request)
+	if err == nil || err == errInstanceDown {
+		return resp, err
+	}
+	err = errs.FromGRPC(err)
+	switch {
+	case ctx.Err() != nil:
+		return nil, callerGaveUp(ctx)
+	case errors.Is(actx.Err(), context.DeadlineExceeded),
+		errs.KindOf(err) == errs.DeadlineExceeded && ownDeadline(ctx, actx):
+		// The second case: the server's copy of our deadline (the
+		// grpc-timeout header) expired a hair before our own timer.
+		return nil, errs.Wrap(errs.DeadlineExceeded, ReasonAttemptTimeout, err,
+			b.cfg.Service+" did not answer in time")
+	}
+	return nil, err
 }
 
 // ownDeadline reports whether the attempt's deadline was the client's own

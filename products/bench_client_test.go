@@ -1,0 +1,323 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/kitshop/kitshop/kit/auth"
+	"github.com/kitshop/kitshop/kit/boot"
+	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/kit/grpcx"
+	"github.com/kitshop/kitshop/kit/logx"
+	"github.com/kitshop/kitshop/kit/tlsx"
+	productsv1 "github.com/kitshop/kitshop/pb/products/v1"
+	"github.com/kitshop/kitshop/products/client"
+)
+
+// BenchmarkGetProduct compares GetProduct through the whole kitshop chain
+// with a bare grpc-go server returning the same message, over real
+// loopback connections, back to back in the same run (the VM is noisy:
+// compare the pair of one run, never figures of different runs).
+//
+//   - kitshop: a products process built as main builds it (kit/boot's
+//     gRPC server with every interceptor, the allow-list, JWT
+//     verification, the tracing and failure-reporting stats handlers; the
+//     endpoint chain: tracing, logging, metrics, load shedding; the
+//     service and the memory store), called the way the gateway calls it:
+//     products/client over the sd.BackendConfig that
+//     kit/boot.Process.Backend makes (go-kit endpointer over a fixed
+//     instancer, round robin, breaker, retry policy and budget, client
+//     tracing and metrics).
+//   - bare-grpc: grpc.NewServer returning a fixed message, called with the
+//     plain generated client, sending the same request id.
+//
+// The call is an anonymous catalog read (no token), the common case of
+// GetProduct; BenchmarkGetUser covers a call carrying a JWT. The -mtls
+// variants run both over mutual TLS. 32 concurrent callers, as in
+// BenchmarkGetUser; run the pair several times with -count=1 each and
+// take the median of the per-run ratios:
+//
+//	go test -run '^$' -bench 'GetProduct/(kitshop|bare-grpc)$' -benchtime 2s ./products
+func BenchmarkGetProduct(b *testing.B) {
+	svc := NewService(newMemoryStore(), Options{})
+	ctx := context.Background()
+	p, err := svc.CreateProduct(ctx, NewProduct{SKU: "MUG-1", Name: "Blue mug", Description: "A ceramic coffee mug",
+		Category: "kitchen", PriceCents: 1299, Currency: "USD", Stock: 5})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := &productsv1.GetProductRequest{Id: p.ID}
+	files, err := tlsx.WriteDevFiles(b.TempDir(), client.Service, benchCaller)
+	if err != nil {
+		b.Fatal(err)
+	}
+	callerCtx := logx.WithRequestID(ctx, benchRequestID)
+	bareCtx := metadata.AppendToOutgoingContext(ctx, grpcx.RequestIDMetadata, benchRequestID)
+
+	for _, mtls := range []bool{false, true} {
+		suffix, serverFiles, callerFiles := "", tlsx.Files{}, tlsx.Files{}
+		if mtls {
+			suffix, serverFiles, callerFiles = "-mtls", files[client.Service], files[benchCaller]
+		}
+		b.Run("kitshop"+suffix, func(b *testing.B) {
+			addr := startProductsProcess(b, svc, pub, serverFiles)
+			c := newProductsCaller(b, addr, callerFiles)
+			benchCalls(b, func() error {
+				_, err := c.GetProduct(callerCtx, req)
+				return err
+			})
+		})
+		b.Run("bare-grpc"+suffix, func(b *testing.B) {
+			c := plainClient(b, startBareProducts(b, productToPB(p), serverFiles), callerFiles)
+			benchCalls(b, func() error {
+				_, err := c.GetProduct(bareCtx, req)
+				return err
+			})
+		})
+		b.Run("server-chain"+suffix, func(b *testing.B) {
+			c := plainClient(b, startProductsProcess(b, svc, pub, serverFiles), callerFiles)
+			benchCalls(b, func() error {
+				_, err := c.GetProduct(bareCtx, req)
+				return err
+			})
+		})
+	}
+}
+
+// TestGetProductBenchmarkWiring makes one call through each side of
+// BenchmarkGetProduct, plaintext and mTLS, so a change that breaks the
+// benchmark's wiring fails `make test`, which runs no benchmark.
+func TestGetProductBenchmarkWiring(t *testing.T) {
+	svc := NewService(newMemoryStore(), Options{})
+	ctx := context.Background()
+	p, err := svc.CreateProduct(ctx, NewProduct{SKU: "WIRE-1", Name: "Wire", Category: "misc", PriceCents: 100, Currency: "USD", Stock: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := tlsx.WriteDevFiles(t.TempDir(), client.Service, benchCaller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &productsv1.GetProductRequest{Id: p.ID}
+	for _, mtls := range []bool{false, true} {
+		serverFiles, callerFiles := tlsx.Files{}, tlsx.Files{}
+		if mtls {
+			serverFiles, callerFiles = files[client.Service], files[benchCaller]
+		}
+		c := newProductsCaller(t, startProductsProcess(t, svc, pub, serverFiles), callerFiles)
+		if got, err := c.GetProduct(ctx, req); err != nil || got.GetSku() != p.SKU {
+			t.Fatalf("mTLS %v: kitshop GetProduct = %v, %v", mtls, got, err)
+		}
+		bare := plainClient(t, startBareProducts(t, productToPB(p), serverFiles), callerFiles)
+		if got, err := bare.GetProduct(ctx, req); err != nil || got.GetSku() != p.SKU {
+			t.Fatalf("mTLS %v: bare GetProduct = %v, %v", mtls, got, err)
+		}
+	}
+}
+
+// benchCaller is the calling process's identity; benchRequestID the
+// request id every call carries.
+const (
+	benchCaller    = "gateway"
+	benchRequestID = "bench-request-0123456789"
+)
+
+// bareProducts answers GetProduct with a fixed message.
+type bareProducts struct {
+	productsv1.UnimplementedProductsServiceServer
+	product *productsv1.Product
+}
+
+func (s bareProducts) GetProduct(context.Context, *productsv1.GetProductRequest) (*productsv1.Product, error) {
+	return s.product, nil
+}
+
+// benchArgs are the command-line flags of a benchmark process: loopback
+// ports, no registry, no shutdown grace (nobody discovers it), and the
+// TLS files when files are set; everything else keeps its default.
+func benchArgs(grpcAddr string, files tlsx.Files) []string {
+	args := []string{"-http-addr=127.0.0.1:0", "-grpc-addr=" + grpcAddr, "-etcd-endpoints=", "-deregister-grace=0"}
+	if files.Enabled() {
+		args = append(args, "-tls-ca="+files.CA, "-tls-cert="+files.Cert, "-tls-key="+files.Key)
+	}
+	return args
+}
+
+// startProductsProcess runs a products process wired as main wires it
+// (tokens verified with a fixed key, as with -jwt-public-key-file), on
+// svc, until the benchmark ends, and returns its gRPC address.
+func startProductsProcess(b testing.TB, svc Service, pub ed25519.PublicKey, files tlsx.Files) string {
+	b.Helper()
+	cfg, err := config.ParseService(client.Service, ":8082", ":9082", benchArgs("127.0.0.1:0", files))
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := boot.New(cfg, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	verifier := auth.NewVerifier(auth.StaticKeys(pub))
+	endpoints := MakeEndpoints(svc, p.Chain)
+	grpcSrv := p.GRPCServer(append(p.AllowCallers(internalMethods), verifier.GRPCServerOptions()...)...)
+	productsv1.RegisterProductsServiceServer(grpcSrv, NewGRPCServer(endpoints, svc, p.Ready))
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, NewHTTPHandler(endpoints, verifier), grpcSrv) }()
+	b.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	})
+	return p.GRPCAddr()
+}
+
+// newProductsCaller is products/client as another kitshop process builds
+// it: kit/boot's Backend configuration, pointed at addr.
+func newProductsCaller(b testing.TB, addr string, files tlsx.Files) client.Client {
+	b.Helper()
+	cfg, err := config.ParseService(benchCaller, ":8080", "", benchArgs("", files))
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := boot.New(cfg, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = p.Close() })
+	bc, err := p.Backend(client.Service)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bc.Addr = addr
+	c, err := client.New(bc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// startBareProducts serves bareProducts with a plain grpc.NewServer
+// (under mTLS when files are set) until the benchmark ends and returns
+// its address.
+func startBareProducts(b testing.TB, product *productsv1.Product, files tlsx.Files) string {
+	b.Helper()
+	var opts []grpc.ServerOption
+	if files.Enabled() {
+		id, err := tlsx.Load(files)
+		if err != nil {
+			b.Fatal(err)
+		}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(id.ServerConfig())))
+	}
+	srv := grpc.NewServer(opts...)
+	productsv1.RegisterProductsServiceServer(srv, bareProducts{product: product})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	b.Cleanup(srv.Stop)
+	return lis.Addr().String()
+}
+
+// plainClient is the generated client over a plain grpc.NewClient
+// connection to addr (under mTLS, as the caller, when files are set).
+func plainClient(b testing.TB, addr string, files tlsx.Files) productsv1.ProductsServiceClient {
+	b.Helper()
+	creds := insecure.NewCredentials()
+	if files.Enabled() {
+		id, err := tlsx.Load(files)
+		if err != nil {
+			b.Fatal(err)
+		}
+		creds = credentials.NewTLS(id.ClientConfig(client.Service))
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = conn.Close() })
+	return productsv1.NewProductsServiceClient(conn)
+}
+
+// benchCalls makes b.N calls from 32 goroutines after one warm-up call
+// (which also opens the connection). Besides ns/op and allocations it
+// reports req/s and cpu-ns/op, the process's CPU time per call (client
+// and server together): on a shared machine that figure moves less with
+// the neighbours' load than wall time does.
+func benchCalls(b *testing.B, call func() error) {
+	b.Helper()
+	if err := call(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	// 16 callers per core keep both cores busy, so ns/op measures the
+	// server's throughput rather than one call's latency.
+	b.SetParallelism(16)
+	b.ResetTimer()
+	start, cpu := time.Now(), processCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := call(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	elapsed, used := time.Since(start), processCPU()-cpu
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	if cpu > 0 {
+		b.ReportMetric(float64(used)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+// processCPU is the CPU time (user and system) this process has used,
+// from /proc/self/stat, or 0 where that is unavailable.
+func processCPU() time.Duration {
+	stat, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start at
+	// "state"; utime and stime are the 12th and 13th, in clock ticks
+	// (USER_HZ, 100 on every Linux ABI).
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * (time.Second / 100)
+}

@@ -146,3 +146,27 @@ func TestHTTPClientWithoutTracer(t *testing.T) {
 		t.Errorf("HTTPClient(nil) = %+v, want a plain client", c)
 	}
 }
+
+// The production tracer gives unsampled calls no-op spans: they must still
+// carry the caller's trace on, with its decision, and the request still
+// learns its trace id.
+func TestProductionTracerUnsampledCallsKeepTheTrace(t *testing.T) {
+	tracer, closer, err := tracing.New(tracing.Config{Service: "products", SampleRate: tracing.NeverSample})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	const trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	seenTrace, _, rec, _ := serve(t, tracer, http.Header{"Traceparent": {"00-" + trace + "-00f067aa0ba902b7-00"}})
+	if tp := rec.Header().Get("traceparent"); !strings.HasSuffix(tp, "-00") || !strings.Contains(tp, trace) {
+		t.Errorf("traceparent = %q, want the same trace, flags 00", tp)
+	}
+	if seenTrace != trace {
+		t.Errorf("handler saw trace %q, want %q", seenTrace, trace)
+	}
+	// A new trace at a zero sample rate still gets an id to answer with.
+	seenTrace, _, rec, _ = serve(t, tracer, nil)
+	if seenTrace == "" || !strings.Contains(rec.Header().Get("traceparent"), seenTrace) {
+		t.Errorf("new unsampled trace: id %q, traceparent %q", seenTrace, rec.Header().Get("traceparent"))
+	}
+}

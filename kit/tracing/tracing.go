@@ -92,6 +92,11 @@ func New(cfg Config) (*zipkin.Tracer, io.Closer, error) {
 		// Each hop gets its own span id, as W3C Trace Context assumes:
 		// a traceparent we send back then names our span, not the caller's.
 		zipkin.WithSharedSpans(false),
+		// An unsampled call gets a span that only carries the trace
+		// context on (ids, the sampling decision) and records nothing:
+		// at a production sample rate most calls then pay next to
+		// nothing for tracing.
+		zipkin.WithNoopSpan(true),
 	)
 	if err != nil {
 		_ = rep.Close()

@@ -1,27 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"io"
-	"net"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/boot"
 	"github.com/kitshop/kitshop/kit/config"
 	"github.com/kitshop/kitshop/kit/grpcx"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/tlsx"
 	productsv1 "github.com/kitshop/kitshop/pb/products/v1"
@@ -80,21 +73,21 @@ func BenchmarkGetProduct(b *testing.B) {
 		b.Run("kitshop"+suffix, func(b *testing.B) {
 			addr := startProductsProcess(b, svc, pub, serverFiles)
 			c := newProductsCaller(b, addr, callerFiles)
-			benchCalls(b, func() error {
+			kittest.BenchCalls(b, func() error {
 				_, err := c.GetProduct(callerCtx, req)
 				return err
 			})
 		})
 		b.Run("bare-grpc"+suffix, func(b *testing.B) {
 			c := plainClient(b, startBareProducts(b, productToPB(p), serverFiles), callerFiles)
-			benchCalls(b, func() error {
+			kittest.BenchCalls(b, func() error {
 				_, err := c.GetProduct(bareCtx, req)
 				return err
 			})
 		})
 		b.Run("server-chain"+suffix, func(b *testing.B) {
 			c := plainClient(b, startProductsProcess(b, svc, pub, serverFiles), callerFiles)
-			benchCalls(b, func() error {
+			kittest.BenchCalls(b, func() error {
 				_, err := c.GetProduct(bareCtx, req)
 				return err
 			})
@@ -220,104 +213,14 @@ func newProductsCaller(b testing.TB, addr string, files tlsx.Files) client.Clien
 	return c
 }
 
-// startBareProducts serves bareProducts with a plain grpc.NewServer
-// (under mTLS when files are set) until the benchmark ends and returns
-// its address.
+// startBareProducts serves bareProducts with a plain grpc.NewServer (under mTLS when
+// files are set) until the benchmark ends and returns its address.
 func startBareProducts(b testing.TB, product *productsv1.Product, files tlsx.Files) string {
-	b.Helper()
-	var opts []grpc.ServerOption
-	if files.Enabled() {
-		id, err := tlsx.Load(files)
-		if err != nil {
-			b.Fatal(err)
-		}
-		opts = append(opts, grpc.Creds(credentials.NewTLS(id.ServerConfig())))
-	}
-	srv := grpc.NewServer(opts...)
-	productsv1.RegisterProductsServiceServer(srv, bareProducts{product: product})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go func() { _ = srv.Serve(lis) }()
-	b.Cleanup(srv.Stop)
-	return lis.Addr().String()
+	return kittest.BareServer(b, files, func(srv *grpc.Server) { productsv1.RegisterProductsServiceServer(srv, bareProducts{product: product}) })
 }
 
-// plainClient is the generated client over a plain grpc.NewClient
-// connection to addr (under mTLS, as the caller, when files are set).
+// plainClient is the generated client over a plain connection to addr
+// (under mTLS, as the caller, when files are set).
 func plainClient(b testing.TB, addr string, files tlsx.Files) productsv1.ProductsServiceClient {
-	b.Helper()
-	creds := insecure.NewCredentials()
-	if files.Enabled() {
-		id, err := tlsx.Load(files)
-		if err != nil {
-			b.Fatal(err)
-		}
-		creds = credentials.NewTLS(id.ClientConfig(client.Service))
-	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = conn.Close() })
-	return productsv1.NewProductsServiceClient(conn)
-}
-
-// benchCalls makes b.N calls from 32 goroutines after one warm-up call
-// (which also opens the connection). Besides ns/op and allocations it
-// reports req/s and cpu-ns/op, the process's CPU time per call (client
-// and server together): on a shared machine that figure moves less with
-// the neighbours' load than wall time does.
-func benchCalls(b *testing.B, call func() error) {
-	b.Helper()
-	if err := call(); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	// 16 callers per core keep both cores busy, so ns/op measures the
-	// server's throughput rather than one call's latency.
-	b.SetParallelism(16)
-	b.ResetTimer()
-	start, cpu := time.Now(), processCPU()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := call(); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	elapsed, used := time.Since(start), processCPU()-cpu
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
-	if cpu > 0 {
-		b.ReportMetric(float64(used)/float64(b.N), "cpu-ns/op")
-	}
-}
-
-// processCPU is the CPU time (user and system) this process has used,
-// from /proc/self/stat, or 0 where that is unavailable.
-func processCPU() time.Duration {
-	stat, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may hold spaces) start at
-	// "state"; utime and stime are the 12th and 13th, in clock ticks
-	// (USER_HZ, 100 on every Linux ABI).
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0
-	}
-	return time.Duration(utime+stime) * (time.Second / 100)
+	return productsv1.NewProductsServiceClient(kittest.PlainConn(b, addr, files, client.Service))
 }

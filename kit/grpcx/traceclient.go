@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/kitshop/kitshop/kit/logx"
+	"github.com/kitshop/kitshop/kit/tracing"
 )
 
 // clientCalls is the innermost pair of interceptors Dial installs. Every
@@ -76,15 +77,23 @@ func (c *clientCalls) begin(ctx context.Context, method string) (context.Context
 		// serving one.
 		// What StartSpanFromContext does, with the options in an array
 		// on the stack rather than a slice it grows on the heap.
-		opts := [3]zipkin.SpanOption{kindClient, noRemote}
-		if ep := peerEndpoint(ctx); ep != nil {
-			opts[1] = zipkin.RemoteEndpoint(ep)
+		parent := zipkin.SpanFromContext(ctx)
+		if parent != nil {
+			// An unsampled trace records nothing: its span only needs
+			// ids, without the tracer, the peer or the span name.
+			span, _ = tracing.UnsampledChild(parent.Context())
 		}
-		nopts := 2
-		if parent := zipkin.SpanFromContext(ctx); parent != nil {
-			opts[2], nopts = zipkin.Parent(parent.Context()), 3
+		if span == nil {
+			opts := [3]zipkin.SpanOption{kindClient, noRemote}
+			if ep := peerEndpoint(ctx); ep != nil {
+				opts[1] = zipkin.RemoteEndpoint(ep)
+			}
+			nopts := 2
+			if parent != nil {
+				opts[2], nopts = zipkin.Parent(parent.Context()), 3
+			}
+			span = c.tracer.StartSpan(c.names.of(method), opts[:nopts]...)
 		}
-		span = c.tracer.StartSpan(c.names.of(method), opts[:nopts]...)
 		ctx = zipkin.NewContext(ctx, span)
 		sc := span.Context()
 		if sc.Baggage != nil {

@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
+
+	"github.com/kitshop/kitshop/kit/tracing"
 )
 
 // serverTracing is the Zipkin stats handler NewServer installs, and
@@ -71,6 +73,9 @@ func (h serverTracing) TagRPC(ctx context.Context, info *stats.RPCTagInfo) conte
 		return b3.ParseHeaders(lastIncoming(ctx, b3.TraceID), lastIncoming(ctx, b3.SpanID),
 			lastIncoming(ctx, b3.ParentSpanID), lastIncoming(ctx, b3.Sampled), lastIncoming(ctx, b3.Flags))
 	})
+	if span, ok := tracing.UnsampledChild(parent); ok {
+		return zipkin.NewContext(ctx, span)
+	}
 	conn, ok := ctx.Value(connEndpointKey{}).(connEndpoint)
 	if !ok {
 		conn = connEndpoint{remote: zipkin.RemoteEndpoint(peerEndpoint(ctx))}
@@ -100,10 +105,21 @@ func b3Pairs(sc model.SpanContext, kv []string) int {
 		}
 	}
 	if !sc.TraceID.Empty() && sc.ID > 0 {
-		add(b3.TraceID, traceIDHex(sc.TraceID))
-		add(b3.SpanID, idHex(sc.ID))
+		// The ids are spelled into one buffer and sliced from one
+		// string: one allocation instead of three.
+		var b [64]byte
+		buf := appendTraceIDHex(b[:0], sc.TraceID)
+		traceEnd := len(buf)
+		buf = appendHex16(buf, uint64(sc.ID))
+		spanEnd := len(buf)
 		if sc.ParentID != nil {
-			add(b3.ParentSpanID, idHex(*sc.ParentID))
+			buf = appendHex16(buf, uint64(*sc.ParentID))
+		}
+		ids := string(buf)
+		add(b3.TraceID, ids[:traceEnd])
+		add(b3.SpanID, ids[traceEnd:spanEnd])
+		if sc.ParentID != nil {
+			add(b3.ParentSpanID, ids[spanEnd:])
 		}
 	}
 	return n
@@ -119,11 +135,14 @@ func idHex(id model.ID) string {
 
 func traceIDHex(t model.TraceID) string {
 	var b [32]byte
-	buf := b[:0]
+	return string(appendTraceIDHex(b[:0], t))
+}
+
+func appendTraceIDHex(b []byte, t model.TraceID) []byte {
 	if t.High != 0 {
-		buf = appendHex16(buf, t.High)
+		b = appendHex16(b, t.High)
 	}
-	return string(appendHex16(buf, t.Low))
+	return appendHex16(b, t.Low)
 }
 
 func appendHex16(b []byte, v uint64) []byte {
@@ -161,7 +180,7 @@ func finishSpan(ctx context.Context, s stats.RPCStats) {
 // tagged with its upper-case status code (or the error's text, for an
 // error that is no status) and marked as an error.
 func endSpan(span zipkin.Span, err error) {
-	if zipkin.IsNoop(span) {
+	if !tracing.Records(span) {
 		return
 	}
 	if st, ok := status.FromError(err); !ok {

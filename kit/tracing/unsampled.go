@@ -1,0 +1,73 @@
+package tracing
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/openzipkin/zipkin-go"
+	"github.com/openzipkin/zipkin-go/model"
+)
+
+// UnsampledChild is the span a tracer built by New starts as a child of
+// parent when parent's trace is not sampled, made without the tracer: a
+// new span id under parent's trace (kit/tracing's tracers share no spans,
+// so a server span gets its own id too), the parent's id and baggage, and
+// the "not sampled" decision, recording nothing. zipkin-go's own no-op
+// span costs the full span's allocations (a span with its tag map, the
+// ids behind pointers, then the no-op span copying them); this one is a
+// single allocation, which is what makes a production sample rate cheap
+// for the calls it skips. ok is false when parent is sampled, debug,
+// undecided, empty or a failed extraction: then the tracer decides, as
+// before.
+func UnsampledChild(parent model.SpanContext) (span zipkin.Span, ok bool) {
+	if parent.Err != nil || parent.Debug || parent.Sampled == nil || *parent.Sampled ||
+		parent.TraceID.Empty() || parent.ID == 0 {
+		return nil, false
+	}
+	s := &unsampledSpan{parentID: parent.ID}
+	s.sc = model.SpanContext{
+		TraceID:  parent.TraceID,
+		ID:       newSpanID(),
+		ParentID: &s.parentID,
+		Sampled:  &s.sampled,
+		Baggage:  parent.Baggage,
+	}
+	return s, true
+}
+
+// Records reports whether span records anything: false for zipkin-go's
+// no-op spans and UnsampledChild's, so callers can skip building tags.
+func Records(span zipkin.Span) bool {
+	if zipkin.IsNoop(span) {
+		return false
+	}
+	_, unsampled := span.(*unsampledSpan)
+	return !unsampled
+}
+
+// newSpanID is a random non-zero span id, as zipkin-go's default
+// generator makes them.
+func newSpanID() model.ID {
+	for {
+		if id := rand.Uint64(); id != 0 {
+			return model.ID(id)
+		}
+	}
+}
+
+// unsampledSpan carries a trace on without recording it. The pointers in
+// its context point into the span itself, so one allocation holds all.
+type unsampledSpan struct {
+	sc       model.SpanContext
+	parentID model.ID
+	sampled  bool // always false
+}
+
+func (s *unsampledSpan) Context() model.SpanContext       { return s.sc }
+func (*unsampledSpan) SetName(string)                     {}
+func (*unsampledSpan) SetRemoteEndpoint(*model.Endpoint)  {}
+func (*unsampledSpan) Annotate(time.Time, string)         {}
+func (*unsampledSpan) Tag(string, string)                 {}
+func (*unsampledSpan) Finish()                            {}
+func (*unsampledSpan) FinishedWithDuration(time.Duration) {}
+func (*unsampledSpan) Flush()                             {}

@@ -30,9 +30,10 @@ import (
 //   - the server's remote endpoint is worked out once per connection, not
 //     per call (zipkin-go parses the peer address and looks the host up
 //     on every RPC);
-//   - B3 headers are read one by one instead of from a copy of all the
-//     incoming metadata, and appended to the outgoing metadata instead of
-//     into two successive copies of it;
+//   - B3 headers are read from the copy of the incoming metadata grpc-go
+//     makes for stats handlers anyway (see pendingSpan) instead of from
+//     another copy, and appended to the outgoing metadata instead of into
+//     two successive copies of it;
 //   - span names are computed once per method;
 //   - of the six or so events per RPC, only the end is looked at.
 //
@@ -68,23 +69,54 @@ func (h serverTracing) TagConn(ctx context.Context, info *stats.ConnTagInfo) con
 
 func (serverTracing) HandleConn(context.Context, stats.ConnStats) {}
 
-func (h serverTracing) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
+// TagRPC puts a pendingSpan in ctx; the InHeader event grpc-go delivers
+// next starts it.
+func (h serverTracing) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context {
+	return zipkin.NewContext(ctx, &pendingSpan{})
+}
+
+func (h serverTracing) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	switch s := s.(type) {
+	case *stats.InHeader:
+		h.start(ctx, s)
+	case *stats.End:
+		finishSpan(ctx, s)
+	}
+}
+
+// pendingSpan is the server span of one RPC. grpc-go copies the incoming
+// metadata for the stats handlers, calls TagRPC, then at once, on the
+// same goroutine and before any interceptor or handler can see the
+// context, hands the copy over with the InHeader event. Starting the span
+// there reads the B3 headers from that copy instead of copying them out
+// of the context one by one (4 allocations per call); the span starts
+// the same few instructions later. It forwards every Span method to the
+// span InHeader started.
+type pendingSpan struct{ zipkin.Span }
+
+// Unwrap is the started span, for tracing.Records and endSpan.
+func (p *pendingSpan) Unwrap() zipkin.Span { return p.Span }
+
+func (h serverTracing) start(ctx context.Context, in *stats.InHeader) {
+	p, ok := zipkin.SpanFromContext(ctx).(*pendingSpan)
+	if !ok || p.Span != nil {
+		return
+	}
+	md := in.Header
 	parent := h.tracer.Extract(func() (*model.SpanContext, error) {
-		return b3.ParseHeaders(lastIncoming(ctx, b3.TraceID), lastIncoming(ctx, b3.SpanID),
-			lastIncoming(ctx, b3.ParentSpanID), lastIncoming(ctx, b3.Sampled), lastIncoming(ctx, b3.Flags))
+		return b3.ParseHeaders(lastValue(md, b3.TraceID), lastValue(md, b3.SpanID),
+			lastValue(md, b3.ParentSpanID), lastValue(md, b3.Sampled), lastValue(md, b3.Flags))
 	})
 	if span, ok := tracing.UnsampledChild(parent); ok {
-		return zipkin.NewContext(ctx, span)
+		p.Span = span
+		return
 	}
 	conn, ok := ctx.Value(connEndpointKey{}).(connEndpoint)
 	if !ok {
-		conn = connEndpoint{remote: zipkin.RemoteEndpoint(peerEndpoint(ctx))}
+		conn = connEndpoint{remote: zipkin.RemoteEndpoint(endpointOf(in.RemoteAddr))}
 	}
-	span := h.tracer.StartSpan(h.names.of(info.FullMethodName), kindServer, zipkin.Parent(parent), conn.remote)
-	return zipkin.NewContext(ctx, span)
+	p.Span = h.tracer.StartSpan(h.names.of(in.FullMethod), kindServer, zipkin.Parent(parent), conn.remote)
 }
-
-func (serverTracing) HandleRPC(ctx context.Context, s stats.RPCStats) { finishSpan(ctx, s) }
 
 // b3Pairs writes the headers b3.InjectGRPC sets for sc as key, value
 // pairs into kv (which has room for 8 strings), in the same order, and
@@ -166,13 +198,9 @@ func injectWithBaggage(ctx context.Context, sc model.SpanContext) context.Contex
 }
 
 // finishSpan ends the server span of the RPC s ends.
-func finishSpan(ctx context.Context, s stats.RPCStats) {
-	end, ok := s.(*stats.End)
-	if !ok {
-		return
-	}
-	if span := zipkin.SpanFromContext(ctx); span != nil {
-		endSpan(span, end.Error)
+func finishSpan(ctx context.Context, end *stats.End) {
+	if p, ok := zipkin.SpanFromContext(ctx).(*pendingSpan); ok && p.Span != nil {
+		endSpan(p.Span, end.Error)
 	}
 }
 
@@ -193,10 +221,10 @@ func endSpan(span zipkin.Span, err error) {
 	span.Finish()
 }
 
-// lastIncoming is the last value of key in the incoming metadata, as
-// b3.GetGRPCHeader reads it, or "".
-func lastIncoming(ctx context.Context, key string) string {
-	v := metadata.ValueFromIncomingContext(ctx, key)
+// lastValue is the last value of key in md (keys in lower case, as
+// grpc-go's copy has them), as b3.GetGRPCHeader reads it, or "".
+func lastValue(md metadata.MD, key string) string {
+	v := md[key]
 	if len(v) == 0 {
 		return ""
 	}

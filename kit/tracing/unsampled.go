@@ -38,7 +38,12 @@ func UnsampledChild(parent model.SpanContext) (span zipkin.Span, ok bool) {
 // Records reports whether span records anything: false for zipkin-go's
 // no-op spans and UnsampledChild's, so callers can skip building tags.
 func Records(span zipkin.Span) bool {
-	if zipkin.IsNoop(span) {
+	// A span standing for another (kit/grpcx's server span) answers
+	// for it.
+	if w, ok := span.(interface{ Unwrap() zipkin.Span }); ok {
+		span = w.Unwrap()
+	}
+	if span == nil || zipkin.IsNoop(span) {
 		return false
 	}
 	_, unsampled := span.(*unsampledSpan)

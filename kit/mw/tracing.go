@@ -87,13 +87,23 @@ func tagOutcome(sp zipkin.Span, err error) {
 }
 
 // startSpan is tracer.StartSpanFromContext, with the span of a trace that
-// is not sampled made cheaply (tracing.UnsampledChild): it records
-// nothing, so only its ids matter.
+// is not sampled made cheaply (tracing.UnsampledChild, UnsampledRoot): it
+// records nothing, so only its ids matter.
 func startSpan(ctx context.Context, tracer *zipkin.Tracer, name string) (zipkin.Span, context.Context) {
 	if parent := zipkin.SpanFromContext(ctx); parent != nil {
 		if sp, ok := tracing.UnsampledChild(parent.Context()); ok {
 			return sp, zipkin.NewContext(ctx, sp)
 		}
+		return tracer.StartSpanFromContext(ctx, name)
 	}
-	return tracer.StartSpanFromContext(ctx, name)
+	// A new trace: decided ahead of the tracer where kit/tracing can.
+	sp, decided := tracing.UnsampledRoot(tracer)
+	switch {
+	case sp != nil:
+	case decided:
+		sp = tracer.StartSpan(name, tracing.SampledRoot)
+	default:
+		sp = tracer.StartSpan(name)
+	}
+	return sp, zipkin.NewContext(ctx, sp)
 }

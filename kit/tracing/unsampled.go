@@ -1,7 +1,9 @@
 package tracing
 
 import (
+	"io"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/openzipkin/zipkin-go"
@@ -76,3 +78,55 @@ func (*unsampledSpan) Tag(string, string)                 {}
 func (*unsampledSpan) Finish()                            {}
 func (*unsampledSpan) FinishedWithDuration(time.Duration) {}
 func (*unsampledSpan) Flush()                             {}
+
+// samplers holds the sampler of each tracer New built with a rate below
+// 1, so UnsampledRoot can decide ahead of the tracer. Closing the tracer
+// forgets it.
+var samplers sync.Map // *zipkin.Tracer -> zipkin.Sampler
+
+// sampledYes backs SampledRoot's decision; nothing writes through it.
+var sampledYes = true
+
+// SampledRoot, among a root span's options, makes the tracer start a new,
+// sampled trace without consulting its sampler: the decision
+// UnsampledRoot made stands.
+var SampledRoot = zipkin.Parent(model.SpanContext{Sampled: &sampledYes})
+
+// UnsampledRoot makes the sampling decision for a new trace of tracer the
+// way the tracer would (its sampler, on a new random 128-bit trace id),
+// when New built tracer with a sample rate below 1. A trace not sampled
+// gets its root span here, in one allocation, and ok is true. A sampled
+// one gets span nil and ok true: the caller starts the root with tracer,
+// adding SampledRoot to its options. For any other tracer span is nil and
+// ok false: the tracer decides, as it always did.
+func UnsampledRoot(tracer *zipkin.Tracer) (span zipkin.Span, ok bool) {
+	v, known := samplers.Load(tracer)
+	if !known {
+		return nil, false
+	}
+	// zipkin-go's 128-bit generator draws two non-negative int63s; the
+	// root's span id is the trace id's low half.
+	low := rand.Uint64() >> 1
+	for low == 0 {
+		low = rand.Uint64() >> 1
+	}
+	tid := model.TraceID{High: rand.Uint64() >> 1, Low: low}
+	if v.(zipkin.Sampler)(tid.Low) {
+		return nil, true
+	}
+	s := &unsampledSpan{}
+	s.sc = model.SpanContext{TraceID: tid, ID: model.ID(low), Sampled: &s.sampled}
+	return s, true
+}
+
+// forgetSampler is the tracer's Closer: it drops the tracer's sampler,
+// then closes the reporter.
+type forgetSampler struct {
+	tracer *zipkin.Tracer
+	rep    io.Closer
+}
+
+func (f forgetSampler) Close() error {
+	samplers.Delete(f.tracer)
+	return f.rep.Close()
+}

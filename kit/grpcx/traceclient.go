@@ -40,7 +40,8 @@ func newClientCalls(t *zipkin.Tracer) *clientCalls {
 }
 
 func (c *clientCalls) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	ctx, span := c.begin(ctx, method)
+	// Nothing below the innermost interceptor reads the span from ctx.
+	ctx, span := c.begin(ctx, method, false)
 	err := invoker(ctx, method, req, reply, cc, opts...)
 	if span != nil {
 		endSpan(span, err)
@@ -49,7 +50,8 @@ func (c *clientCalls) unary(ctx context.Context, method string, req, reply any, 
 }
 
 func (c *clientCalls) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	ctx, span := c.begin(ctx, method)
+	// The stream's Context() carries the span, as zipkin-go's does.
+	ctx, span := c.begin(ctx, method, true)
 	cs, err := streamer(ctx, desc, cc, method, opts...)
 	switch {
 	case span == nil:
@@ -62,8 +64,9 @@ func (c *clientCalls) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grp
 }
 
 // begin starts the call's span, if tracing, and adds the request id and
-// the span's B3 headers to the outgoing metadata in one append.
-func (c *clientCalls) begin(ctx context.Context, method string) (context.Context, zipkin.Span) {
+// the span's B3 headers to the outgoing metadata in one append. The span
+// goes into the returned ctx only when withSpan is set.
+func (c *clientCalls) begin(ctx context.Context, method string, withSpan bool) (context.Context, zipkin.Span) {
 	var kv [10]string
 	n := 0
 	if id := logx.RequestID(ctx); id != "" && len(metadata.ValueFromOutgoingContext(ctx, RequestIDMetadata)) == 0 {
@@ -94,7 +97,9 @@ func (c *clientCalls) begin(ctx context.Context, method string) (context.Context
 			}
 			span = c.tracer.StartSpan(c.names.of(method), opts[:nopts]...)
 		}
-		ctx = zipkin.NewContext(ctx, span)
+		if withSpan {
+			ctx = zipkin.NewContext(ctx, span)
+		}
 		sc := span.Context()
 		if sc.Baggage != nil {
 			if n > 0 {

@@ -56,6 +56,11 @@ func (h *serverStats) TagRPC(ctx context.Context, info *stats.RPCTagInfo) contex
 // HandleRPC passes the events on as the two handlers took them: tracing
 // first.
 func (h *serverStats) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	if in, ok := s.(*stats.InHeader); ok {
+		if r := recordOf(ctx); r != nil {
+			r.header, r.requestIDs = true, in.Header[RequestIDMetadata]
+		}
+	}
 	if h.tracing != nil {
 		h.tracing.HandleRPC(ctx, s)
 	}

@@ -35,7 +35,8 @@ import (
 //     another copy, and appended to the outgoing metadata instead of into
 //     two successive copies of it;
 //   - span names are computed once per method;
-//   - of the six or so events per RPC, only the end is looked at.
+//   - of the six or so events per RPC, only the header and the end are
+//     looked at.
 //
 // They belong with kit/tracing; they live here because kit/grpcx is what
 // wires them.

@@ -80,7 +80,9 @@ func OutgoingContext(ctx context.Context) context.Context {
 	if token == "" {
 		return ctx
 	}
-	if md, ok := metadata.FromOutgoingContext(ctx); ok && len(md.Get(authorizationKey)) > 0 {
+	// ValueFromOutgoingContext looks the one key up where
+	// FromOutgoingContext would copy all the outgoing metadata per call.
+	if len(metadata.ValueFromOutgoingContext(ctx, authorizationKey)) > 0 {
 		return ctx
 	}
 	return metadata.AppendToOutgoingContext(ctx, authorizationKey, "Bearer "+token)

@@ -189,3 +189,28 @@ func TestGRPCInterceptorsRefuseMalformedClaims(t *testing.T) {
 		}
 	}
 }
+
+// TestOutgoingContextKeepsExplicitAuthorization: OutgoingContext adds the
+// forwarded token only when no authorization is set, however the caller
+// set it (appended, or in a metadata map with a key in any case), and
+// leaves other metadata alone.
+func TestOutgoingContextKeepsExplicitAuthorization(t *testing.T) {
+	ctx := WithToken(t.Context(), "tok")
+	for name, tc := range map[string]struct {
+		ctx  context.Context
+		want []string
+	}{
+		"none":          {ctx, []string{"Bearer tok"}},
+		"other only":    {metadata.AppendToOutgoingContext(ctx, "x-request-id", "r1"), []string{"Bearer tok"}},
+		"appended":      {metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer mine"), []string{"Bearer mine"}},
+		"map, any case": {metadata.NewOutgoingContext(ctx, metadata.MD{"Authorization": {"Bearer mine"}}), []string{"Bearer mine"}},
+	} {
+		got := metadata.ValueFromOutgoingContext(OutgoingContext(tc.ctx), "authorization")
+		if len(got) != len(tc.want) || got[0] != tc.want[0] {
+			t.Errorf("%s: authorization = %q, want %q", name, got, tc.want)
+		}
+	}
+	if got := OutgoingContext(t.Context()); len(metadata.ValueFromOutgoingContext(got, "authorization")) != 0 {
+		t.Error("no token: an authorization was added")
+	}
+}

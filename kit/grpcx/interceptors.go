@@ -39,8 +39,15 @@ func streamRequestID() grpc.StreamServerInterceptor {
 }
 
 func withIncomingRequestID(ctx context.Context) context.Context {
-	// One key, without copying the whole metadata map.
-	if v := metadata.ValueFromIncomingContext(ctx, RequestIDMetadata); len(v) > 0 && validRequestID(v[0]) {
+	// One key, without copying the whole metadata map, or any of it when
+	// the stats handler has seen grpc-go's copy.
+	var v []string
+	if r := recordOf(ctx); r != nil && r.header {
+		v = r.requestIDs
+	} else {
+		v = metadata.ValueFromIncomingContext(ctx, RequestIDMetadata)
+	}
+	if len(v) > 0 && validRequestID(v[0]) {
 		return logx.WithRequestID(ctx, v[0])
 	}
 	return ctx

@@ -71,8 +71,9 @@ const (
 //     otherwise, under "", cfg.Service and each registered service's full
 //     name;
 //   - server reflection, so grpcurl works without .proto files;
-//   - the Zipkin server stats handler (a server span per RPC, B3 from
-//     metadata);
+//   - one stats handler (serverStats): the Zipkin server span per RPC,
+//     B3 from metadata, and the report of calls failing before any
+//     interceptor;
 //   - keepalive enforcement, so dead peers are noticed and abusive pings
 //     refused, and idle connections closed;
 //   - at most MaxStreamsPerConn concurrent streams per connection and a
@@ -129,10 +130,7 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *grpc.Server {
 			streamRecovery(cfg.Logger),
 		),
 	}
-	if cfg.Tracer != nil {
-		base = append(base, grpc.StatsHandler(newServerTracing(cfg.Tracer)))
-	}
-	base = append(base, grpc.StatsHandler(earlyFailures{logger: cfg.Logger, red: cfg.RED}))
+	base = append(base, grpc.StatsHandler(newServerStats(cfg.Tracer, earlyFailures{logger: cfg.Logger, red: cfg.RED})))
 	srv := grpc.NewServer(append(base, opts...)...)
 
 	hs := grpchealth.NewServer()

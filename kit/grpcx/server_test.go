@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openzipkin/zipkin-go"
+	"github.com/openzipkin/zipkin-go/model"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -336,5 +338,28 @@ func TestTraceAndRequestIDCrossTheHop(t *testing.T) {
 	}
 	if !clientSpan {
 		t.Error("no CLIENT span recorded by the caller")
+	}
+}
+
+// TestUnsampledTraceCrossesTheHop: a call in a trace that is not sampled
+// records no span on either side, yet the server's log line carries the
+// caller's trace id and request id (the cheap unsampled spans of
+// kit/tracing carry the trace on).
+func TestUnsampledTraceCrossesTheHop(t *testing.T) {
+	f := start(t)
+	no := false
+	parent := model.SpanContext{TraceID: model.TraceID{High: 3, Low: 5}, ID: 9, Sampled: &no}
+	sp := f.clientTr.StartSpan("caller-op", zipkin.Parent(parent))
+	ctx := logx.WithRequestID(zipkin.NewContext(context.Background(), sp), "req-unsampled")
+	if _, err := testpb.NewTestServiceClient(f.conn).UnaryCall(ctx, &testpb.SimpleRequest{ResponseSize: 3}); err != nil {
+		t.Fatal(err)
+	}
+	sp.Finish()
+	l := f.logs.Find(t, "request_id", "req-unsampled")
+	if want := tracing.TraceID(ctx); l == nil || l["trace_id"] != want {
+		t.Errorf("server log line = %v, want trace_id %s", l, want)
+	}
+	if n := len(f.spans.Spans()) + len(f.clientRec.Spans()); n != 0 {
+		t.Errorf("%d spans recorded for an unsampled trace", n)
 	}
 }

@@ -34,6 +34,11 @@ type rpcRecord struct {
 	intercepted bool // an interceptor took the call; it reports the outcome
 	entered     bool // the endpoint chain took the call
 	failed      bool // and has logged and counted its failure
+	// header is set once the InHeader event came (serverStats), and
+	// requestIDs is then the x-request-id of the incoming metadata, read
+	// from grpc-go's copy of it rather than copied again.
+	header     bool
+	requestIDs []string
 }
 
 func (r *rpcRecord) ChainEntered() { r.entered = true }

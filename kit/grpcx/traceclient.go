@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/kitshop/kitshop/kit/logx"
+	"github.com/kitshop/kitshop/kit/tracing"
 )
 
 // clientCalls is the innermost pair of interceptors Dial installs. Every
@@ -39,7 +40,8 @@ func newClientCalls(t *zipkin.Tracer) *clientCalls {
 }
 
 func (c *clientCalls) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	ctx, span := c.begin(ctx, method)
+	// Nothing below the innermost interceptor reads the span from ctx.
+	ctx, span := c.begin(ctx, method, false)
 	err := invoker(ctx, method, req, reply, cc, opts...)
 	if span != nil {
 		endSpan(span, err)
@@ -48,7 +50,8 @@ func (c *clientCalls) unary(ctx context.Context, method string, req, reply any, 
 }
 
 func (c *clientCalls) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	ctx, span := c.begin(ctx, method)
+	// The stream's Context() carries the span, as zipkin-go's does.
+	ctx, span := c.begin(ctx, method, true)
 	cs, err := streamer(ctx, desc, cc, method, opts...)
 	switch {
 	case span == nil:
@@ -61,8 +64,9 @@ func (c *clientCalls) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grp
 }
 
 // begin starts the call's span, if tracing, and adds the request id and
-// the span's B3 headers to the outgoing metadata in one append.
-func (c *clientCalls) begin(ctx context.Context, method string) (context.Context, zipkin.Span) {
+// the span's B3 headers to the outgoing metadata in one append. The span
+// goes into the returned ctx only when withSpan is set.
+func (c *clientCalls) begin(ctx context.Context, method string, withSpan bool) (context.Context, zipkin.Span) {
 	var kv [10]string
 	n := 0
 	if id := logx.RequestID(ctx); id != "" && len(metadata.ValueFromOutgoingContext(ctx, RequestIDMetadata)) == 0 {
@@ -76,16 +80,26 @@ func (c *clientCalls) begin(ctx context.Context, method string) (context.Context
 		// serving one.
 		// What StartSpanFromContext does, with the options in an array
 		// on the stack rather than a slice it grows on the heap.
-		opts := [3]zipkin.SpanOption{kindClient, noRemote}
-		if ep := peerEndpoint(ctx); ep != nil {
-			opts[1] = zipkin.RemoteEndpoint(ep)
+		parent := zipkin.SpanFromContext(ctx)
+		if parent != nil {
+			// An unsampled trace records nothing: its span only needs
+			// ids, without the tracer, the peer or the span name.
+			span, _ = tracing.UnsampledChild(parent.Context())
 		}
-		nopts := 2
-		if parent := zipkin.SpanFromContext(ctx); parent != nil {
-			opts[2], nopts = zipkin.Parent(parent.Context()), 3
+		if span == nil {
+			opts := [3]zipkin.SpanOption{kindClient, noRemote}
+			if ep := peerEndpoint(ctx); ep != nil {
+				opts[1] = zipkin.RemoteEndpoint(ep)
+			}
+			nopts := 2
+			if parent != nil {
+				opts[2], nopts = zipkin.Parent(parent.Context()), 3
+			}
+			span = c.tracer.StartSpan(c.names.of(method), opts[:nopts]...)
 		}
-		span = c.tracer.StartSpan(c.names.of(method), opts[:nopts]...)
-		ctx = zipkin.NewContext(ctx, span)
+		if withSpan {
+			ctx = zipkin.NewContext(ctx, span)
+		}
 		sc := span.Context()
 		if sc.Baggage != nil {
 			if n > 0 {

@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
+
+	"github.com/kitshop/kitshop/kit/tracing"
 )
 
 // serverTracing is the Zipkin stats handler NewServer installs, and
@@ -28,11 +30,13 @@ import (
 //   - the server's remote endpoint is worked out once per connection, not
 //     per call (zipkin-go parses the peer address and looks the host up
 //     on every RPC);
-//   - B3 headers are read one by one instead of from a copy of all the
-//     incoming metadata, and appended to the outgoing metadata instead of
-//     into two successive copies of it;
+//   - B3 headers are read from the copy of the incoming metadata grpc-go
+//     makes for stats handlers anyway (see pendingSpan) instead of from
+//     another copy, and appended to the outgoing metadata instead of into
+//     two successive copies of it;
 //   - span names are computed once per method;
-//   - of the six or so events per RPC, only the end is looked at.
+//   - of the six or so events per RPC, only the header and the end are
+//     looked at.
 //
 // They belong with kit/tracing; they live here because kit/grpcx is what
 // wires them.
@@ -66,20 +70,54 @@ func (h serverTracing) TagConn(ctx context.Context, info *stats.ConnTagInfo) con
 
 func (serverTracing) HandleConn(context.Context, stats.ConnStats) {}
 
-func (h serverTracing) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
-	parent := h.tracer.Extract(func() (*model.SpanContext, error) {
-		return b3.ParseHeaders(lastIncoming(ctx, b3.TraceID), lastIncoming(ctx, b3.SpanID),
-			lastIncoming(ctx, b3.ParentSpanID), lastIncoming(ctx, b3.Sampled), lastIncoming(ctx, b3.Flags))
-	})
-	conn, ok := ctx.Value(connEndpointKey{}).(connEndpoint)
-	if !ok {
-		conn = connEndpoint{remote: zipkin.RemoteEndpoint(peerEndpoint(ctx))}
-	}
-	span := h.tracer.StartSpan(h.names.of(info.FullMethodName), kindServer, zipkin.Parent(parent), conn.remote)
-	return zipkin.NewContext(ctx, span)
+// TagRPC puts a pendingSpan in ctx; the InHeader event grpc-go delivers
+// next starts it.
+func (h serverTracing) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context {
+	return zipkin.NewContext(ctx, &pendingSpan{})
 }
 
-func (serverTracing) HandleRPC(ctx context.Context, s stats.RPCStats) { finishSpan(ctx, s) }
+func (h serverTracing) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	switch s := s.(type) {
+	case *stats.InHeader:
+		h.start(ctx, s)
+	case *stats.End:
+		finishSpan(ctx, s)
+	}
+}
+
+// pendingSpan is the server span of one RPC. grpc-go copies the incoming
+// metadata for the stats handlers, calls TagRPC, then at once, on the
+// same goroutine and before any interceptor or handler can see the
+// context, hands the copy over with the InHeader event. Starting the span
+// there reads the B3 headers from that copy instead of copying them out
+// of the context one by one (4 allocations per call); the span starts
+// the same few instructions later. It forwards every Span method to the
+// span InHeader started.
+type pendingSpan struct{ zipkin.Span }
+
+// Unwrap is the started span, for tracing.Records and endSpan.
+func (p *pendingSpan) Unwrap() zipkin.Span { return p.Span }
+
+func (h serverTracing) start(ctx context.Context, in *stats.InHeader) {
+	p, ok := zipkin.SpanFromContext(ctx).(*pendingSpan)
+	if !ok || p.Span != nil {
+		return
+	}
+	md := in.Header
+	parent := h.tracer.Extract(func() (*model.SpanContext, error) {
+		return b3.ParseHeaders(lastValue(md, b3.TraceID), lastValue(md, b3.SpanID),
+			lastValue(md, b3.ParentSpanID), lastValue(md, b3.Sampled), lastValue(md, b3.Flags))
+	})
+	if span, ok := tracing.UnsampledChild(parent); ok {
+		p.Span = span
+		return
+	}
+	conn, ok := ctx.Value(connEndpointKey{}).(connEndpoint)
+	if !ok {
+		conn = connEndpoint{remote: zipkin.RemoteEndpoint(endpointOf(in.RemoteAddr))}
+	}
+	p.Span = h.tracer.StartSpan(h.names.of(in.FullMethod), kindServer, zipkin.Parent(parent), conn.remote)
+}
 
 // b3Pairs writes the headers b3.InjectGRPC sets for sc as key, value
 // pairs into kv (which has room for 8 strings), in the same order, and
@@ -100,10 +138,21 @@ func b3Pairs(sc model.SpanContext, kv []string) int {
 		}
 	}
 	if !sc.TraceID.Empty() && sc.ID > 0 {
-		add(b3.TraceID, traceIDHex(sc.TraceID))
-		add(b3.SpanID, idHex(sc.ID))
+		// The ids are spelled into one buffer and sliced from one
+		// string: one allocation instead of three.
+		var b [64]byte
+		buf := appendTraceIDHex(b[:0], sc.TraceID)
+		traceEnd := len(buf)
+		buf = appendHex16(buf, uint64(sc.ID))
+		spanEnd := len(buf)
 		if sc.ParentID != nil {
-			add(b3.ParentSpanID, idHex(*sc.ParentID))
+			buf = appendHex16(buf, uint64(*sc.ParentID))
+		}
+		ids := string(buf)
+		add(b3.TraceID, ids[:traceEnd])
+		add(b3.SpanID, ids[traceEnd:spanEnd])
+		if sc.ParentID != nil {
+			add(b3.ParentSpanID, ids[spanEnd:])
 		}
 	}
 	return n
@@ -119,11 +168,14 @@ func idHex(id model.ID) string {
 
 func traceIDHex(t model.TraceID) string {
 	var b [32]byte
-	buf := b[:0]
+	return string(appendTraceIDHex(b[:0], t))
+}
+
+func appendTraceIDHex(b []byte, t model.TraceID) []byte {
 	if t.High != 0 {
-		buf = appendHex16(buf, t.High)
+		b = appendHex16(b, t.High)
 	}
-	return string(appendHex16(buf, t.Low))
+	return appendHex16(b, t.Low)
 }
 
 func appendHex16(b []byte, v uint64) []byte {
@@ -147,13 +199,9 @@ func injectWithBaggage(ctx context.Context, sc model.SpanContext) context.Contex
 }
 
 // finishSpan ends the server span of the RPC s ends.
-func finishSpan(ctx context.Context, s stats.RPCStats) {
-	end, ok := s.(*stats.End)
-	if !ok {
-		return
-	}
-	if span := zipkin.SpanFromContext(ctx); span != nil {
-		endSpan(span, end.Error)
+func finishSpan(ctx context.Context, end *stats.End) {
+	if p, ok := zipkin.SpanFromContext(ctx).(*pendingSpan); ok && p.Span != nil {
+		endSpan(p.Span, end.Error)
 	}
 }
 
@@ -161,7 +209,7 @@ func finishSpan(ctx context.Context, s stats.RPCStats) {
 // tagged with its upper-case status code (or the error's text, for an
 // error that is no status) and marked as an error.
 func endSpan(span zipkin.Span, err error) {
-	if zipkin.IsNoop(span) {
+	if !tracing.Records(span) {
 		return
 	}
 	if st, ok := status.FromError(err); !ok {
@@ -174,10 +222,10 @@ func endSpan(span zipkin.Span, err error) {
 	span.Finish()
 }
 
-// lastIncoming is the last value of key in the incoming metadata, as
-// b3.GetGRPCHeader reads it, or "".
-func lastIncoming(ctx context.Context, key string) string {
-	v := metadata.ValueFromIncomingContext(ctx, key)
+// lastValue is the last value of key in md (keys in lower case, as
+// grpc-go's copy has them), as b3.GetGRPCHeader reads it, or "".
+func lastValue(md metadata.MD, key string) string {
+	v := md[key]
 	if len(v) == 0 {
 		return ""
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/openzipkin/zipkin-go"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/tracing"
 )
 
 // Span tags set by Tracing on failure.
@@ -30,7 +31,7 @@ func Tracing(tracer *zipkin.Tracer, name string) endpoint.Middleware {
 	}
 	return func(next endpoint.Endpoint) endpoint.Endpoint {
 		return func(ctx context.Context, request any) (any, error) {
-			sp, ctx := tracer.StartSpanFromContext(ctx, name)
+			sp, ctx := startSpan(ctx, tracer, name)
 			defer sp.Finish()
 			resp, err := next(ctx, request)
 			tagOutcome(sp, err)
@@ -74,7 +75,7 @@ func ServerTracing(tracer *zipkin.Tracer, name string) endpoint.Middleware {
 // "error" tag, which paints the trace red: a NotFound, a declined card or
 // a processor's expected hiccup is a correct answer, not a fault to chase.
 func tagOutcome(sp zipkin.Span, err error) {
-	if err == nil {
+	if err == nil || !tracing.Records(sp) {
 		return
 	}
 	e := errs.As(err)
@@ -83,4 +84,26 @@ func tagOutcome(sp zipkin.Span, err error) {
 	if errs.IsInfrastructure(err) {
 		zipkin.TagError.Set(sp, e.Kind.String())
 	}
+}
+
+// startSpan is tracer.StartSpanFromContext, with the span of a trace that
+// is not sampled made cheaply (tracing.UnsampledChild, UnsampledRoot): it
+// records nothing, so only its ids matter.
+func startSpan(ctx context.Context, tracer *zipkin.Tracer, name string) (zipkin.Span, context.Context) {
+	if parent := zipkin.SpanFromContext(ctx); parent != nil {
+		if sp, ok := tracing.UnsampledChild(parent.Context()); ok {
+			return sp, zipkin.NewContext(ctx, sp)
+		}
+		return tracer.StartSpanFromContext(ctx, name)
+	}
+	// A new trace: decided ahead of the tracer where kit/tracing can.
+	sp, decided := tracing.UnsampledRoot(tracer)
+	switch {
+	case sp != nil:
+	case decided:
+		sp = tracer.StartSpan(name, tracing.SampledRoot)
+	default:
+		sp = tracer.StartSpan(name)
+	}
+	return sp, zipkin.NewContext(ctx, sp)
 }

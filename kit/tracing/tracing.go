@@ -102,6 +102,12 @@ func New(cfg Config) (*zipkin.Tracer, io.Closer, error) {
 		_ = rep.Close()
 		return nil, nil, fmt.Errorf("tracing: %w", err)
 	}
+	if cfg.SampleRate != 0 && cfg.SampleRate < 1 {
+		// See UnsampledRoot; at rate 1 the tracer samples everything
+		// and needs no decision ahead of it.
+		samplers.Store(tracer, sampler)
+		return tracer, forgetSampler{tracer: tracer, rep: rep}, nil
+	}
 	return tracer, rep, nil
 }
 

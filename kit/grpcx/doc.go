@@ -19,7 +19,8 @@
 // calling side, from Dial's innermost interceptors (see tracestats.go).
 //
 // Every request is held to kitshop's edge rules before a handler sees it:
-// no control characters in any string field (CheckText), a deadline on
+// a payload that decodes (else InvalidArgument MALFORMED_MESSAGE, never
+// Internal; see serverCodec), no control characters in any string field (CheckText), a deadline on
 // every unary call, a bounded number of streams per connection, and a
 // handshake timeout for new connections.
 package grpcx

@@ -14,7 +14,6 @@ import (
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/grpcx"
@@ -287,23 +286,6 @@ func TestEveryFailedUnaryCallIsReportedOnce(t *testing.T) {
 	if n := grpcCount(f, "Internal"); n != 0 {
 		t.Fatalf("chain panic counted again under transport grpc (%v)", n)
 	}
-}
-
-// TestUndecodableRequestIsReported: grpc-go refuses a request it cannot
-// unmarshal (here a string field with invalid UTF-8) before any
-// interceptor runs; that failure is reported too.
-func TestUndecodableRequestIsReported(t *testing.T) {
-	f := start(t)
-	inner := protowire.AppendString(protowire.AppendTag(nil, 2, protowire.BytesType), "\xff\xfe")
-	wire := protowire.AppendBytes(protowire.AppendTag(nil, 7, protowire.BytesType), inner)
-	var reply []byte
-	err := f.conn.Invoke(context.Background(), "/"+unaryCall, wire, &reply, grpc.ForceCodec(rawCodec{}))
-	if status.Code(err) == codes.OK {
-		t.Fatal("a request with invalid UTF-8 was accepted")
-	}
-	kittest.WaitFor(t, 5*time.Second, "the failure logged and counted", func() bool {
-		return len(failureLines(t, f)) == 1 && grpcCount(f, "Internal") == 1
-	})
 }
 
 // rawCodec sends bytes as they are, to put on the wire what a proto

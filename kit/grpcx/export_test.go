@@ -3,6 +3,7 @@ package grpcx
 import (
 	"github.com/openzipkin/zipkin-go"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/mem"
 )
 
 // Unexported pieces the external tests compare or probe.
@@ -30,3 +31,11 @@ func SpanNameCache(fullMethods []string) (names []string, kept int) {
 
 // MaxSpanNames is how many span names a handler keeps.
 const MaxSpanNames = maxSpanNames
+
+// CheckRequest is what the server checks on every received message.
+var CheckRequest = checkRequest
+
+// ServerUnmarshal decodes data into v as the server's codec does.
+func ServerUnmarshal(data []byte, v any) error {
+	return newServerCodec().Unmarshal(mem.BufferSlice{mem.SliceBuffer(data)}, v)
+}

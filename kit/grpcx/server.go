@@ -78,14 +78,18 @@ const (
 //     refused, and idle connections closed;
 //   - at most MaxStreamsPerConn concurrent streams per connection and a
 //     HandshakeTimeout for new connections;
+//   - a request payload that does not decode (broken wire encoding,
+//     invalid UTF-8 in a string field) answered InvalidArgument
+//     MALFORMED_MESSAGE before any handler runs, and reported as the
+//     client's error, never as Internal (serverCodec);
 //   - unary interceptors: error conversion, request id, logging and
 //     counting of failures outside the endpoint chain (outcome), a
 //     deadline for every call (DefaultTimeout, at most MaxTimeout),
-//     refusal of control characters in any string field (CheckText),
-//     panic recovery;
+//     refusal of undecodable requests and of control characters in any
+//     string field (CheckText), panic recovery;
 //   - stream interceptors: error conversion, request id, logging, metrics,
-//     control-character refusal on every received message, panic
-//     recovery.
+//     refusal of undecodable messages and control characters on every
+//     received message, panic recovery.
 //
 // opts are appended last. Register every service before the process is
 // declared ready: health statuses are set per registered service when the
@@ -104,6 +108,10 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *grpc.Server {
 		// call, 9% of the CPU in BenchmarkGetUser. When every worker is
 		// busy grpc-go still spawns a goroutine, so nothing queues.
 		grpc.NumStreamWorkers(streamWorkers()),
+		// A request that does not decode is the client's error
+		// (InvalidArgument MALFORMED_MESSAGE), not Internal: see
+		// serverCodec.
+		grpc.ForceServerCodecV2(newServerCodec()),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             serverMinPing,
 			PermitWithoutStream: true,

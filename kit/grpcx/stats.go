@@ -13,13 +13,13 @@ import (
 )
 
 // earlyFailures is a stats handler reporting the calls that fail before
-// any interceptor runs. grpc-go decodes a unary request before calling
-// the interceptors, and answers a request it cannot decode (a string
-// field holding invalid UTF-8, a message over the size limit, a corrupt
-// compressed payload) itself, so neither the outcome step nor an endpoint
-// chain ever sees it. Calls that reach the interceptors are marked in
-// their record and reported there instead, so every failure is reported
-// once.
+// any interceptor runs. grpc-go reads a unary request before calling
+// the interceptors, and answers a request it cannot read (a message over
+// the size limit, a corrupt compressed payload; one that does not
+// unmarshal reaches the interceptors through serverCodec) itself, so
+// neither the outcome step nor an endpoint chain ever sees it. Calls
+// that reach the interceptors are marked in their record and reported
+// there instead, so every failure is reported once.
 type earlyFailures struct {
 	logger log.Logger
 	red    *metrics.RED

@@ -12,19 +12,20 @@ import (
 	"github.com/kitshop/kitshop/kit/netx"
 )
 
-// validate refuses a request with a control character or invalid UTF-8
-// in any string field, however deeply nested, with InvalidArgument
+// validate refuses a request serverCodec could not decode with
+// InvalidArgument MALFORMED_MESSAGE, and one with a control character or
+// invalid UTF-8 in any string field, however deeply nested, with InvalidArgument
 // VALIDATION_FAILED naming the field ("items[0].name"), before any
 // handler sees it: Postgres refuses NUL bytes, and five logins with one
 // used to be five 500s. The rule is kit/netx's, the one HTTP applies.
 func (c *unaryChain) validate(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	if err := CheckText(req); err != nil {
+	if err := checkRequest(req); err != nil {
 		return nil, err
 	}
 	return c.recovered(ctx, req, info, h)
 }
 
-// streamValidate applies the same check to every message a stream
+// streamValidate applies the same checks to every message a stream
 // receives, the request of a server stream included.
 func streamValidate() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
@@ -38,7 +39,22 @@ func (s *validatingStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	return CheckText(m)
+	return checkRequest(m)
+}
+
+// checkRequest is what the server checks on every message it receives,
+// before any handler sees it: that serverCodec could decode it (see
+// malformed), and then CheckText.
+func checkRequest(msg any) error {
+	m, ok := msg.(proto.Message)
+	if !ok || m == nil {
+		return nil
+	}
+	r := m.ProtoReflect()
+	if err := malformed(r); err != nil {
+		return err
+	}
+	return checkText(r)
 }
 
 // CheckText returns an InvalidArgument VALIDATION_FAILED error naming the
@@ -53,7 +69,11 @@ func CheckText(msg any) error {
 	if !ok || m == nil {
 		return nil
 	}
-	if path, problem := checkMessage(m.ProtoReflect()); problem != "" {
+	return checkText(m.ProtoReflect())
+}
+
+func checkText(m protoreflect.Message) error {
+	if path, problem := checkMessage(m); problem != "" {
 		return errs.Invalid(errs.FieldViolation{Field: path, Message: problem})
 	}
 	return nil

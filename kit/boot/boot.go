@@ -66,6 +66,9 @@ type Process struct {
 	// httpLimit is httpLn's connection limit, told by the HTTP server
 	// which connections are idle (httpx.TrackIdle).
 	httpLimit *netx.LimitListener
+	// grpcLimit is grpcLn's, told by the gRPC server which connections
+	// have calls in flight (grpcx.ServerConfig.ConnLimit).
+	grpcLimit *netx.LimitListener
 
 	etcdOnce sync.Once
 	etcd     *clientv3.Client
@@ -106,9 +109,11 @@ func New(cfg config.Service, out io.Writer) (*Process, error) {
 			p.Close()
 			return nil, err
 		}
-		// gRPC says nothing about its connections, so at the limit the
-		// one quiet longest (netx.DefaultQuietAfter at least) is evicted.
-		p.grpcLn = netx.Limit(p.grpcLn, 0)
+		// The gRPC server counts each connection's calls in flight here
+		// (GRPCServer); at the limit the connection without one that was
+		// quiet longest (netx.DefaultQuietAfter at least) is evicted.
+		p.grpcLimit = netx.Limit(p.grpcLn, 0)
+		p.grpcLn = p.grpcLimit
 		p.OnClose(p.grpcLn)
 	}
 	tracer, closer, err := tracing.New(tracing.Config{
@@ -198,6 +203,7 @@ func (p *Process) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 	}
 	return grpcx.NewServer(grpcx.ServerConfig{
 		Service: p.Config.Name, Logger: p.Logger, Tracer: p.Tracer, RED: p.RED, Readiness: p.Ready,
+		ConnLimit: p.grpcLimit,
 	}, opts...)
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/health"
 	"github.com/kitshop/kitshop/kit/metrics"
+	"github.com/kitshop/kitshop/kit/netx"
 )
 
 // ServerConfig is what NewServer wires in. Nil Logger, Tracer, RED or
@@ -27,6 +28,12 @@ type ServerConfig struct {
 	Tracer    *zipkin.Tracer
 	RED       *metrics.RED
 	Readiness *health.Readiness
+	// ConnLimit is the listener the server will Serve, when it is a
+	// kit/netx.Limit: the server counts each connection's calls in flight
+	// there (netx.LimitListener.Calls), so that at the limit a connection
+	// whose only call is slow and quiet is never evicted as idle. Nil
+	// leaves the listener judging connections by their I/O alone.
+	ConnLimit *netx.LimitListener
 
 	// Connection and call limits; zero means the default constant.
 	MaxStreams       uint32        // concurrent streams per connection (MaxStreamsPerConn)
@@ -72,8 +79,9 @@ const (
 //     name;
 //   - server reflection, so grpcurl works without .proto files;
 //   - one stats handler (serverStats): the Zipkin server span per RPC,
-//     B3 from metadata, and the report of calls failing before any
-//     interceptor;
+//     B3 from metadata, the report of calls failing before any
+//     interceptor, and the count of each connection's calls in flight
+//     for cfg.ConnLimit;
 //   - keepalive enforcement, so dead peers are noticed and abusive pings
 //     refused, and idle connections closed;
 //   - at most MaxStreamsPerConn concurrent streams per connection and a
@@ -138,7 +146,7 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *grpc.Server {
 			streamRecovery(cfg.Logger),
 		),
 	}
-	base = append(base, grpc.StatsHandler(newServerStats(cfg.Tracer, earlyFailures{logger: cfg.Logger, red: cfg.RED})))
+	base = append(base, grpc.StatsHandler(newServerStats(cfg.Tracer, earlyFailures{logger: cfg.Logger, red: cfg.RED}, cfg.ConnLimit)))
 	srv := grpc.NewServer(append(base, opts...)...)
 
 	hs := grpchealth.NewServer()

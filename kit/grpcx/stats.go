@@ -10,6 +10,7 @@ import (
 	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/metrics"
 	"github.com/kitshop/kitshop/kit/mw"
+	"github.com/kitshop/kitshop/kit/netx"
 )
 
 // earlyFailures is a stats handler reporting the calls that fail before
@@ -39,6 +40,9 @@ type rpcRecord struct {
 	// from grpc-go's copy of it rather than copied again.
 	header     bool
 	requestIDs []string
+	// conn counts the calls in flight on the call's connection (see
+	// serverStats), nil when nothing counts them.
+	conn *netx.ConnCalls
 }
 
 func (r *rpcRecord) ChainEntered() { r.entered = true }

@@ -3,6 +3,7 @@ package netx
 import (
 	"container/list"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,11 +32,12 @@ const DefaultQuietAfter = 10 * time.Second
 //     marked it ConnIdle (an HTTP keep-alive connection between requests;
 //     see Mark) and it has not read or written since, or not for a second
 //     (HTTP/2 exchanges a frame or two after its last stream closes), or
-//     when its server says nothing (gRPC) and it has been quiet for
-//     QuietAfter. A connection marked ConnBusy (a request in flight) is
-//     never closed, and neither is an unmarked one that read or wrote
-//     within QuietAfter: a busy connection reads and writes, a parked one
-//     does not;
+//     when its server says nothing about it and it has been quiet for
+//     QuietAfter. A connection marked ConnBusy (an HTTP request in
+//     flight) or with a call in flight (a gRPC server counts its calls,
+//     see Calls) is never closed, however long the call is quiet, and
+//     neither is an unmarked one that read or wrote within QuietAfter: a
+//     busy connection reads and writes, a parked one does not;
 //  3. when no connection is either, the new one is closed at once, so the
 //     client sees a refusal in milliseconds instead of hanging in the
 //     kernel's backlog.
@@ -63,6 +65,8 @@ type LimitListener struct {
 	open   int
 	silent list.List // *limitedConn that have not read a byte, oldest first
 	spoken list.List // *limitedConn that have, in no particular order
+	// byAddr finds an open TCP connection by its addresses, for Calls.
+	byAddr map[connKey]*limitedConn
 	shed   atomic.Uint64
 }
 
@@ -86,7 +90,7 @@ func Limit(l net.Listener, max int, opts ...LimitOption) *LimitListener {
 	if max <= 0 {
 		max = DefaultMaxConns()
 	}
-	ll := &LimitListener{Listener: l, max: max, quiet: DefaultQuietAfter}
+	ll := &LimitListener{Listener: l, max: max, quiet: DefaultQuietAfter, byAddr: map[connKey]*limitedConn{}}
 	for _, o := range opts {
 		o(ll)
 	}
@@ -153,6 +157,65 @@ func (l *LimitListener) find(c net.Conn) *limitedConn {
 	return nil
 }
 
+// ConnCalls counts the calls in flight on one connection of a
+// LimitListener. While the count is above zero the connection is never
+// evicted, whether or not it reads or writes: a slow call does neither.
+// A nil *ConnCalls counts nothing.
+type ConnCalls struct{ n atomic.Int32 }
+
+// Begin counts a call that started on the connection.
+func (c *ConnCalls) Begin() {
+	if c != nil {
+		c.n.Add(1)
+	}
+}
+
+// End counts a call that Begin counted as finished.
+func (c *ConnCalls) End() {
+	if c != nil {
+		c.n.Add(-1)
+	}
+}
+
+func (c *ConnCalls) inFlight() bool { return c.n.Load() > 0 }
+
+// Calls returns the call counter of the open connection of l with these
+// local and remote addresses, or nil when l holds none (or they are not
+// TCP addresses, which alone tell connections apart). It is for servers
+// that cannot Mark their connections because they never see the
+// net.Conn, only its addresses: a gRPC stats handler (see kit/grpcx)
+// looks its connection up once, when the connection starts, and counts
+// each call's begin and end. A connection evicted or closed meanwhile
+// keeps its counter, which then counts for nothing.
+func (l *LimitListener) Calls(local, remote net.Addr) *ConnCalls {
+	k, ok := addrKey(local, remote)
+	if !ok {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c := l.byAddr[k]; c != nil {
+		return &c.calls
+	}
+	return nil
+}
+
+// connKey is a TCP connection's addresses: unique among the open
+// connections of one listener, even one bound to several addresses.
+type connKey struct{ local, remote netip.AddrPort }
+
+func addrKey(local, remote net.Addr) (connKey, bool) {
+	lt, ok := local.(*net.TCPAddr)
+	if !ok {
+		return connKey{}, false
+	}
+	rt, ok := remote.(*net.TCPAddr)
+	if !ok {
+		return connKey{}, false
+	}
+	return connKey{local: lt.AddrPort(), remote: rt.AddrPort()}, true
+}
+
 // Accept returns the next connection, making room for it as described on
 // LimitListener.
 func (l *LimitListener) Accept() (net.Conn, error) {
@@ -180,6 +243,9 @@ func (l *LimitListener) Accept() (net.Conn, error) {
 			l.open++
 		}
 		lc.in, lc.elem = &l.silent, l.silent.PushBack(lc)
+		if lc.keyed && l.byAddr[lc.key] == nil {
+			l.byAddr[lc.key] = lc
+		}
 		l.mu.Unlock()
 		if evict != nil {
 			l.shed.Add(1)
@@ -224,6 +290,9 @@ func (l *LimitListener) detach(c *limitedConn) {
 	if c.in != nil {
 		c.in.Remove(c.elem)
 		c.in, c.elem = nil, nil
+	}
+	if c.keyed && l.byAddr[c.key] == c {
+		delete(l.byAddr, c.key)
 	}
 }
 

@@ -19,6 +19,13 @@ type limitedConn struct {
 	// are guarded by l.mu.
 	in   *list.List
 	elem *list.Element
+	// key is the connection's addresses (keyed: it has TCP ones), under
+	// which l.byAddr finds it.
+	key   connKey
+	keyed bool
+	// calls counts the calls in flight, for servers that count them
+	// (LimitListener.Calls).
+	calls ConnCalls
 
 	spoken atomic.Bool
 	closed atomic.Bool
@@ -31,6 +38,7 @@ type limitedConn struct {
 
 func newLimitedConn(c net.Conn, l *LimitListener) *limitedConn {
 	lc := &limitedConn{Conn: c, l: l}
+	lc.key, lc.keyed = addrKey(c.LocalAddr(), c.RemoteAddr())
 	lc.last.Store(monotonic())
 	return lc
 }
@@ -75,7 +83,7 @@ const idleGrace = time.Second
 
 // parked reports whether the connection may be evicted for a newcomer at
 // time now, and when it last read or wrote (older goes first):
-//   - marked busy: never;
+//   - marked busy, or a call in flight: never;
 //   - marked idle and entirely quiet since: yes, however recently, since
 //     nothing is in flight;
 //   - marked idle but not quiet since: once it has been quiet for
@@ -83,6 +91,9 @@ const idleGrace = time.Second
 //   - otherwise: once it has been quiet for quiet.
 func (c *limitedConn) parked(now int64, quiet time.Duration) (int64, bool) {
 	last := c.last.Load()
+	if c.calls.inFlight() {
+		return last, false
+	}
 	switch ConnActivity(c.activity.Load()) {
 	case ConnBusy:
 		return last, false

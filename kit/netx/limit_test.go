@@ -227,3 +227,43 @@ func TestIdleConnectionFloodDoesNotFreezeHTTP(t *testing.T) {
 		t.Fatalf("Shed() = %d, want at least %d", l.Shed(), flood-limit)
 	}
 }
+
+// TestLimitKeepsAConnectionWithACallInFlight: a connection whose server
+// counts a call in flight on it (Calls) is never evicted, though it is
+// the one quiet longest; once the call ends it is judged as before.
+func TestLimitKeepsAConnectionWithACallInFlight(t *testing.T) {
+	kittest.CheckGoroutines(t)
+	l := listen(t, 2, netx.QuietAfter(time.Nanosecond))
+	sink(t, l)
+	addr := l.Addr().String()
+	busy, other := dial(t, addr), dial(t, addr)
+	speak(t, busy)
+	speak(t, other)
+	// The server sees the client's addresses the other way round.
+	calls := l.Calls(busy.RemoteAddr(), busy.LocalAddr())
+	if calls == nil {
+		t.Fatal("Calls found no counter for an open connection")
+	}
+	if l.Calls(busy.LocalAddr(), busy.RemoteAddr()) != nil {
+		t.Fatal("Calls found a connection under addresses it does not have")
+	}
+	calls.Begin()
+
+	speak(t, dial(t, addr))
+	if !closedByPeer(other, 5*time.Second) {
+		t.Fatal("the connection without a call was not evicted for the new one")
+	}
+	if closedByPeer(busy, 10*time.Millisecond) {
+		t.Fatal("the connection with a call in flight was evicted")
+	}
+
+	// Call over: the connection quiet longest goes first again.
+	calls.End()
+	speak(t, dial(t, addr))
+	if !closedByPeer(busy, 5*time.Second) {
+		t.Fatal("the connection quiet longest was kept after its call ended")
+	}
+	if l.Calls(busy.RemoteAddr(), busy.LocalAddr()) != nil {
+		t.Fatal("Calls still finds an evicted connection")
+	}
+}

@@ -172,14 +172,16 @@ func followReadiness(srv *grpc.Server, hs *grpchealth.Server, cfg ServerConfig) 
 			st = healthgrpc.HealthCheckResponse_SERVING
 		}
 		hs.SetServingStatus("", st)
-		if cfg.Service != "" {
-			hs.SetServingStatus(cfg.Service, st)
-		}
 		for name := range srv.GetServiceInfo() {
 			if name == healthgrpc.Health_ServiceDesc.ServiceName || isReflection(name) {
 				continue
 			}
 			hs.SetServingStatus(name, st)
+		}
+		// The process's own name last: a client watching it learns of
+		// the change only once every other name says the same.
+		if cfg.Service != "" {
+			hs.SetServingStatus(cfg.Service, st)
 		}
 	})
 }

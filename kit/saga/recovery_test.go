@@ -273,9 +273,17 @@ func TestLeaseRenewedWhileWorkingAndLossStopsTheDrive(t *testing.T) {
 			t.Errorf("thief's Claim: %v", err)
 		}
 		close(stolen)
-		<-ctx.Done() // the heartbeat notices and cuts the step
+		select { // the heartbeat notices and cuts the step
+		case <-ctx.Done():
+			if cause := context.Cause(ctx); !errors.Is(cause, saga.ErrLeaseLost) {
+				t.Errorf("step cut by %v, want ErrLeaseLost", cause)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("the lost lease did not cut the step")
+		}
 		return ctx.Err()
 	}
+	a.Retry.Budget = time.Hour // only the lease may cut the step
 	d := def(a)
 	w.start(d, "s1")
 	e, err := saga.New(saga.Config{Store: w.store, Definitions: []*saga.Definition{d}, Owner: "e1",

@@ -155,6 +155,10 @@ func TestCrashDuringCompensationIsResumed(t *testing.T) {
 	}
 	wantStatus(t, w.load("s1"), saga.Compensated)
 	wantLog(t, w.effects(), "do:a", "do:b", "undo:c", "undo:b", "undo:a")
+	// The heir redoes the interrupted compensation only, not the finished one.
+	if c, b := w.count(w.calls, "undo:c"), w.count(w.calls, "undo:b"); c != 1 || b != 2 {
+		t.Errorf("compensations called: c %d, b %d; want 1, 2", c, b)
+	}
 }
 
 // block makes s's first Do signal entered and wait for release.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -43,6 +44,12 @@ type Engine struct {
 	now          func() time.Time
 	sleep        func(context.Context, time.Duration) error
 	onTransition func(State)
+
+	// driving holds the ids this engine is driving now. A lease is per
+	// owner, so the store would let a second Run of this engine claim a
+	// saga the first is driving; this keeps them apart.
+	mu      sync.Mutex
+	driving map[string]bool
 }
 
 // saveTimeout bounds a save made after the caller's context ended: an
@@ -56,7 +63,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{store: cfg.Store, defs: make(map[string]*Definition), owner: cfg.Owner,
 		ttl: cfg.LeaseTTL, renew: cfg.RenewEvery, batch: cfg.ResumeBatch,
-		now: cfg.Now, sleep: cfg.Sleep, onTransition: cfg.OnTransition}
+		now: cfg.Now, sleep: cfg.Sleep, onTransition: cfg.OnTransition, driving: make(map[string]bool)}
 	for _, d := range cfg.Definitions {
 		if err := d.validate(); err != nil {
 			return nil, err
@@ -105,6 +112,10 @@ func (e *Engine) Run(ctx context.Context, id string) (State, error) {
 	if err != nil {
 		return st, err
 	}
+	if !e.enter(id) {
+		return st, fmt.Errorf("saga %s: driven by this engine already: %w", id, ErrLeaseHeld)
+	}
+	defer e.leave(id)
 	now := e.now()
 	claimed, err := e.store.Claim(ctx, id, e.owner, now, now.Add(e.ttl))
 	if err != nil {
@@ -145,6 +156,22 @@ func (e *Engine) Resume(ctx context.Context) (int, error) {
 		}
 	}
 	return finished, errors.Join(failures...)
+}
+
+func (e *Engine) enter(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.driving[id] {
+		return false
+	}
+	e.driving[id] = true
+	return true
+}
+
+func (e *Engine) leave(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.driving, id)
 }
 
 // definition returns st's definition, checking that its steps are those

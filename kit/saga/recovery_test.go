@@ -190,6 +190,11 @@ func TestTwoEnginesOnlyOneDrives(t *testing.T) {
 	if _, err := two.Run(context.Background(), "s1"); !errors.Is(err, saga.ErrLeaseHeld) {
 		t.Fatalf("second engine's Run = %v, want ErrLeaseHeld", err)
 	}
+	// The lease is per owner: a second Run of the same engine is kept out
+	// by the engine itself.
+	if _, err := one.Run(context.Background(), "s1"); !errors.Is(err, saga.ErrLeaseHeld) {
+		t.Fatalf("same engine's second Run = %v, want ErrLeaseHeld", err)
+	}
 	if n, err := two.Resume(context.Background()); n != 0 || err != nil {
 		t.Fatalf("second engine's Resume = %d, %v: it must not see a leased saga", n, err)
 	}

@@ -19,6 +19,11 @@ type driver struct {
 
 func (d *driver) drive() error {
 	for {
+		// Checked before every step, so that no step is marked started
+		// for a drive that is already over.
+		if d.ctx.Err() != nil {
+			return d.stopped()
+		}
 		switch d.st.Status {
 		case Running:
 			i := d.nextForward()
@@ -108,6 +113,9 @@ func (d *driver) compensate() error {
 		step, ss := &d.def.Steps[i], &d.st.Steps[i]
 		if !ss.Status.needsCompensation() {
 			continue
+		}
+		if d.ctx.Err() != nil {
+			return d.stopped()
 		}
 		if step.Compensate == nil {
 			d.setStep(i, StepCompensated)

@@ -371,3 +371,16 @@ func TestCallerCancelDuringBackoffStops(t *testing.T) {
 		t.Fatalf("failure %+v after %d calls", st.Failure, w.count(w.calls, "do:a"))
 	}
 }
+
+func TestRunWithAnEndedContextTouchesNothing(t *testing.T) {
+	w := newWorld(t)
+	d := def(w.step("a", nil))
+	w.start(d, "s1")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := w.engine("e1", d).Run(ctx, "s1"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v", err)
+	}
+	wantStatus(t, w.load("s1"), saga.Running, saga.StepPending)
+	wantLog(t, w.effects())
+}

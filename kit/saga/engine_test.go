@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/saga"
@@ -199,11 +200,15 @@ func TestCompensationExhaustedRequiresAttention(t *testing.T) {
 	}{
 		"Transient": {errUnavailable, testRetry.Attempts},
 		"Business":  {errs.New(errs.FailedPrecondition, "REFUND_REFUSED", "no"), 1},
+		"OwnPolicy": {errUnavailable, 7},
 	} {
 		t.Run(name, func(t *testing.T) {
 			w := newWorld(t)
 			b := w.step("b", nil)
 			b.Compensate = func(context.Context, *saga.Call) error { return c.err }
+			if name == "OwnPolicy" {
+				b.CompensateRetry = saga.Retry{Attempts: 7, Base: time.Millisecond, Max: time.Millisecond, Budget: time.Minute}
+			}
 			d := def(w.step("a", nil), b, w.step("c", always(errDeclined)))
 			w.start(d, "s1")
 			e := w.engine("e1", d)

@@ -44,7 +44,11 @@ func backoff(r Retry, n int) time.Duration {
 // the in-memory state and saved with the next transition.
 func (d *driver) try(i int, compensating bool, fn func(context.Context, *Call) error) (call *Call, failure, stop error) {
 	step, ss := &d.def.Steps[i], &d.st.Steps[i]
-	r := step.Retry.withDefaults()
+	r := step.Retry
+	if compensating && step.CompensateRetry != (Retry{}) {
+		r = step.CompensateRetry
+	}
+	r = r.withDefaults()
 	deadline := d.e.now().Add(r.Budget)
 	for n := 1; ; n++ {
 		if compensating {

@@ -38,8 +38,11 @@ type Step struct {
 	// Transient, when set, marks further errors of this step retryable
 	// (beyond Unavailable and DeadlineExceeded, which always are).
 	Transient func(error) bool
-	// Retry bounds the attempts of Do, Recover and Compensate.
-	Retry Retry
+	// Retry bounds the attempts of Do and Recover, and of Compensate
+	// unless CompensateRetry is set: an undo usually deserves more patience
+	// than the action, since its alternative is an operator.
+	Retry           Retry
+	CompensateRetry Retry
 }
 
 // Outcome is Recover's verdict on a step whose outcome was lost.

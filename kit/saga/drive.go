@@ -15,6 +15,9 @@ type driver struct {
 	def *Definition
 	st  *State
 	ctx context.Context // the caller's, cancelled also when the lease is lost
+	// saved is st as last persisted: what Run returns, whatever st holds
+	// after a failed save or an interrupted step.
+	saved State
 }
 
 func (d *driver) drive() error {
@@ -170,6 +173,7 @@ func (d *driver) save() error {
 	case err != nil:
 		return fmt.Errorf("saga %s: save: %w", d.st.ID, err)
 	}
+	d.saved = d.st.Clone()
 	if d.e.onTransition != nil {
 		d.e.onTransition(d.st.Clone())
 	}

@@ -125,9 +125,9 @@ func (e *Engine) Run(ctx context.Context, id string) (State, error) {
 	work, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	defer e.heartbeat(work, cancel, id)()
-	d := &driver{e: e, def: def, st: &st, ctx: work}
+	d := &driver{e: e, def: def, st: &st, ctx: work, saved: st.Clone()}
 	err = d.drive()
-	return st.Clone(), err
+	return d.saved, err
 }
 
 // Resume drives every saga left unfinished with a free or expired lease:

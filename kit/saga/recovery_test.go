@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -331,12 +332,15 @@ func TestCallerDeadlineLeavesTheSagaRunning(t *testing.T) {
 	e := w.engine("e1", d)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	_, err := e.Run(ctx, "s1")
+	returned, err := e.Run(ctx, "s1")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Run = %v, want the caller's deadline", err)
 	}
 	st := w.load("s1")
 	wantStatus(t, st, saga.Running, saga.StepDone, saga.StepStarted, saga.StepPending)
+	if !reflect.DeepEqual(returned, st) {
+		t.Errorf("Run returned %+v, not the persisted %+v", returned, st)
+	}
 	if st.Failure != nil || len(w.slept) != 0 {
 		t.Fatalf("the caller's deadline counted as a failure: %+v, slept %v", st.Failure, w.slept)
 	}

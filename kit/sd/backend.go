@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
@@ -162,15 +163,18 @@ func Unary[C, Req, Resp any](b *Backend[C], method string, p Policy, call func(C
 			return nil, nil, err
 		}
 		conn, client := ref.sc.conn, b.newClient(ref.sc.conn)
+		var health instanceHealth
 		e := func(ctx context.Context, request any) (any, error) {
-			if conn.GetState() == connectivity.TransientFailure && !forced(ctx) {
+			if health.down(conn) && !forced(ctx) {
 				return nil, errInstanceDown
 			}
 			req, err := typed.Cast[Req](request)
 			if err != nil {
 				return nil, err
 			}
-			return call(client, ctx, req)
+			resp, err := call(client, ctx, req)
+			health.observe(err)
+			return resp, err
 		}
 		return b.conns.track(ref.sc, e), ref, nil
 	}
@@ -190,6 +194,39 @@ func Unary[C, Req, Resp any](b *Backend[C], method string, p Policy, call func(C
 	}
 }
 
+// instanceHealth remembers that an instance has just failed to answer, so
+// that the calls right after it (this call's retry, other callers) go to
+// another instance while gRPC reconnects in the background. Without it, a
+// killed instance whose connection is back to CONNECTING is tried again
+// by every caller round-robin sends there, each attempt failing anew.
+type instanceHealth struct{ failedAt atomic.Int64 }
+
+// downFor is how long an instance that failed is passed over unless its
+// connection is ready again.
+const downFor = 2 * time.Second
+
+func (h *instanceHealth) down(conn *grpc.ClientConn) bool {
+	switch conn.GetState() {
+	case connectivity.Ready:
+		return false
+	case connectivity.TransientFailure:
+		return true
+	}
+	f := h.failedAt.Load()
+	return f != 0 && time.Since(time.Unix(0, f)) < downFor
+}
+
+// observe notes a failure that says the instance could not serve: an
+// Unavailable it did not mark Expected (a refused connection, a shed call).
+func (h *instanceHealth) observe(err error) {
+	if err == nil {
+		return
+	}
+	if e := errs.As(err); e.Kind == errs.Unavailable && !e.Expected {
+		h.failedAt.Store(time.Now().UnixNano())
+	}
+}
+
 // errInstanceDown: the instance's connection is in TRANSIENT_FAILURE, so
 // the attempt is skipped for the next instance without touching the
 // network or the breaker.
@@ -201,50 +238,54 @@ type forceKey struct{}
 // down, because every instance does: gRPC may have reconnected since.
 func forced(ctx context.Context) bool { return ctx.Value(forceKey{}) != nil }
 
+// retrying runs a whole call, all its attempts, through the backend's
+// breaker: the breaker asks "did the backend answer?", so an instance that
+// died while another answered on retry does not count against the
+// backend (it would trip a per-backend breaker for the whole service when
+// one of its instances dies), while a backend no attempt can reach does.
 func (b *Backend[C]) retrying(balancer lb.Balancer, endpointer *gokitsd.DefaultEndpointer, p Policy) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
-		b.budget.Deposit()
-		skips := 0
-		for attempt := 1; ; {
-			e, err := balancer.Endpoint()
-			if err != nil {
-				return nil, errs.Wrap(errs.Unavailable, ReasonNoInstances, err,
-					"no instance of "+b.cfg.Service+" is available")
+		return b.breaker.Do(func() (any, error) { return b.attempts(ctx, balancer, endpointer, p, request) })
+	}
+}
+
+func (b *Backend[C]) attempts(ctx context.Context, balancer lb.Balancer, endpointer *gokitsd.DefaultEndpointer, p Policy, request any) (any, error) {
+	b.budget.Deposit()
+	skips := 0
+	for attempt := 1; ; {
+		e, err := balancer.Endpoint()
+		if err != nil {
+			return nil, errs.Wrap(errs.Unavailable, ReasonNoInstances, err,
+				"no instance of "+b.cfg.Service+" is available")
+		}
+		actx := ctx
+		if skips > 0 {
+			if n, _ := endpointer.Endpoints(); skips >= len(n) {
+				actx = context.WithValue(ctx, forceKey{}, true)
 			}
-			actx := ctx
-			if skips > 0 {
-				if n, _ := endpointer.Endpoints(); skips >= len(n) {
-					actx = context.WithValue(ctx, forceKey{}, true)
-				}
-			}
-			resp, err := b.attempt(actx, e, request, p.AttemptTimeout)
-			if err == nil {
-				return resp, nil
-			}
-			if err == errInstanceDown {
-				skips++
-				continue
-			}
-			if attempt >= p.Attempts || !retryable(err) || !b.budget.Withdraw() {
-				return nil, err
-			}
-			attempt++
-			if !sleep(ctx, retryBackoff(attempt-1)) {
-				return nil, callerGaveUp(ctx)
-			}
+		}
+		resp, err := b.try(actx, e, request, p.AttemptTimeout)
+		if err == nil {
+			return resp, nil
+		}
+		if err == errInstanceDown {
+			skips++
+			continue
+		}
+		if attempt >= p.Attempts || !retryable(err) || !b.budget.Withdraw() {
+			return nil, err
+		}
+		attempt++
+		if !sleep(ctx, retryBackoff(attempt-1)) {
+			return nil, callerGaveUp(ctx)
 		}
 	}
 }
 
-// attempt makes one try through the breaker. Errors leave it classified:
-// the caller's own end (ctx) is marked Expected so no breaker upstream or
-// here counts it; an expiry of the attempt's own timeout becomes
-// DeadlineExceeded/ATTEMPT_TIMEOUT, which does count.
-func (b *Backend[C]) attempt(ctx context.Context, e endpoint.Endpoint, request any, timeout time.Duration) (any, error) {
-	return b.breaker.Do(func() (any, error) { return b.try(ctx, e, request, timeout) })
-}
-
-// try is one attempt's call, with its own timeout, inside the breaker.
+// try is one attempt's call, with its own timeout. Errors leave it
+// classified: the caller's own end (ctx) is marked Expected so that no
+// breaker, here or upstream, counts it; an expiry of the attempt's own
+// timeout becomes DeadlineExceeded/ATTEMPT_TIMEOUT, which does count.
 func (b *Backend[C]) try(ctx context.Context, e endpoint.Endpoint, request any, timeout time.Duration) (any, error) {
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -3,6 +3,7 @@ package sd_test
 import (
 	"context"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -249,5 +250,39 @@ func TestBackendWithoutInstancesFailsFast(t *testing.T) {
 	err := check(context.Background(), get)
 	if errs.ReasonOf(err) != sd.ReasonNoInstances {
 		t.Fatalf("got %v, want NO_INSTANCES", err)
+	}
+}
+
+// After an instance fails to answer, the calls right after it go to the
+// other instance while gRPC reconnects in the background: with two
+// attempts per call and eight concurrent callers, round-robin alone would
+// send some calls' both attempts to the dead instance.
+func TestBackendPassesOverAnInstanceThatJustFailed(t *testing.T) {
+	t.Parallel()
+	srv, a, b := twoInstances(t)
+	backend := newBackend(t, sd.BackendConfig{Etcd: newClient(t, srv)})
+	twice := sd.Policy{Attempts: 2, AttemptTimeout: 2 * time.Second}
+	get := sd.Unary(backend, "Check", twice, healthpb.HealthClient.Check)
+	kittest.WaitFor(t, 5*time.Second, "both instances in rotation", func() bool {
+		_ = check(context.Background(), get)
+		return a.calls.Load() > 0 && b.calls.Load() > 0
+	})
+	a.srv.Stop() // killed: its key stays until its lease expires
+	var failures atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				if err := check(context.Background(), get); err != nil {
+					failures.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := failures.Load(); n > 0 {
+		t.Fatalf("%d of 400 reads failed after one instance died", n)
 	}
 }

@@ -201,19 +201,16 @@ func Unary[C, Req, Resp any](b *Backend[C], method string, p Policy, call func(C
 // by every caller round-robin sends there, each attempt failing anew.
 type instanceHealth struct{ failedAt atomic.Int64 }
 
-// downFor is how long an instance that failed is passed over unless its
-// connection is ready again.
+// downFor is how long an instance that failed is passed over (unless
+// every instance is). Its connection's state cannot say sooner: right
+// after a peer dies the connection may still report READY.
 const downFor = 2 * time.Second
 
 func (h *instanceHealth) down(conn *grpc.ClientConn) bool {
-	switch conn.GetState() {
-	case connectivity.Ready:
-		return false
-	case connectivity.TransientFailure:
+	if f := h.failedAt.Load(); f != 0 && time.Since(time.Unix(0, f)) < downFor {
 		return true
 	}
-	f := h.failedAt.Load()
-	return f != 0 && time.Since(time.Unix(0, f)) < downFor
+	return conn.GetState() == connectivity.TransientFailure
 }
 
 // observe notes a failure that says the instance could not serve: an
@@ -251,35 +248,41 @@ func (b *Backend[C]) retrying(balancer lb.Balancer, endpointer *gokitsd.DefaultE
 
 func (b *Backend[C]) attempts(ctx context.Context, balancer lb.Balancer, endpointer *gokitsd.DefaultEndpointer, p Policy, request any) (any, error) {
 	b.budget.Deposit()
-	skips := 0
-	for attempt := 1; ; {
+	for attempt := 1; ; attempt++ {
 		e, err := balancer.Endpoint()
 		if err != nil {
 			return nil, errs.Wrap(errs.Unavailable, ReasonNoInstances, err,
 				"no instance of "+b.cfg.Service+" is available")
 		}
-		actx := ctx
-		if skips > 0 {
-			if n, _ := endpointer.Endpoints(); skips >= len(n) {
-				actx = context.WithValue(ctx, forceKey{}, true)
-			}
+		resp, err := b.try(ctx, e, request, p.AttemptTimeout)
+		if err == errInstanceDown {
+			resp, err = b.tryAnother(ctx, endpointer, e, request, p.AttemptTimeout)
 		}
-		resp, err := b.try(actx, e, request, p.AttemptTimeout)
 		if err == nil {
 			return resp, nil
-		}
-		if err == errInstanceDown {
-			skips++
-			continue
 		}
 		if attempt >= p.Attempts || !retryable(err) || !b.budget.Withdraw() {
 			return nil, err
 		}
-		attempt++
-		if !sleep(ctx, retryBackoff(attempt-1)) {
+		if !sleep(ctx, retryBackoff(attempt)) {
 			return nil, callerGaveUp(ctx)
 		}
 	}
+}
+
+// tryAnother makes the attempt round-robin gave to an instance that is
+// down on the first instance that is not, without counting it as another
+// attempt (the other callers moving the round-robin on could otherwise
+// hand this call the dead instance again). When every instance looks
+// down it goes to the one it was given: gRPC may have reconnected since.
+func (b *Backend[C]) tryAnother(ctx context.Context, endpointer *gokitsd.DefaultEndpointer, given endpoint.Endpoint, request any, timeout time.Duration) (any, error) {
+	eps, _ := endpointer.Endpoints()
+	for _, e := range eps {
+		if resp, err := b.try(ctx, e, request, timeout); err != errInstanceDown {
+			return resp, err
+		}
+	}
+	return b.try(context.WithValue(ctx, forceKey{}, true), given, request, timeout)
 }
 
 // try is one attempt's call, with its own timeout. Errors leave it

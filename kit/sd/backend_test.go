@@ -276,7 +276,9 @@ func TestBackendPassesOverAnInstanceThatJustFailed(t *testing.T) {
 			defer wg.Done()
 			for range 50 {
 				if err := check(context.Background(), get); err != nil {
-					failures.Add(1)
+					if failures.Add(1) == 1 {
+						t.Logf("first failure: %v", err)
+					}
 				}
 			}
 		}()

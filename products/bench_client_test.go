@@ -4,15 +4,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"io"
 	"testing"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/kitshop/kitshop/kit/auth"
-	"github.com/kitshop/kitshop/kit/boot"
-	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/kit/boot/boottest"
 	"github.com/kitshop/kitshop/kit/grpcx"
 	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/logx"
@@ -147,65 +145,24 @@ func (s bareProducts) GetProduct(context.Context, *productsv1.GetProductRequest)
 	return s.product, nil
 }
 
-// benchArgs are the command-line flags of a benchmark process: loopback
-// ports, no registry, no shutdown grace (nobody discovers it), and the
-// TLS files when files are set; everything else keeps its default.
-func benchArgs(grpcAddr string, files tlsx.Files) []string {
-	args := []string{"-http-addr=127.0.0.1:0", "-grpc-addr=" + grpcAddr, "-etcd-endpoints=", "-deregister-grace=0"}
-	if files.Enabled() {
-		args = append(args, "-tls-ca="+files.CA, "-tls-cert="+files.Cert, "-tls-key="+files.Key)
-	}
-	return args
-}
-
 // startProductsProcess runs a products process wired as main wires it
 // (tokens verified with a fixed key, as with -jwt-public-key-file), on
 // svc, until the benchmark ends, and returns its gRPC address.
 func startProductsProcess(b testing.TB, svc Service, pub ed25519.PublicKey, files tlsx.Files) string {
 	b.Helper()
-	cfg, err := config.ParseService(client.Service, ":8082", ":9082", benchArgs("127.0.0.1:0", files))
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := boot.New(cfg, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := boottest.Process(b, client.Service, true, files)
 	verifier := auth.NewVerifier(auth.StaticKeys(pub))
 	endpoints := MakeEndpoints(svc, p.Chain)
 	grpcSrv := p.GRPCServer(append(p.AllowCallers(internalMethods), verifier.GRPCServerOptions()...)...)
 	productsv1.RegisterProductsServiceServer(grpcSrv, NewGRPCServer(endpoints, svc, p.Ready))
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, NewHTTPHandler(endpoints, verifier), grpcSrv) }()
-	b.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			b.Error(err)
-		}
-	})
-	return p.GRPCAddr()
+	return boottest.Serve(b, p, NewHTTPHandler(endpoints, verifier), grpcSrv)
 }
 
 // newProductsCaller is products/client as another kitshop process builds
 // it: kit/boot's Backend configuration, pointed at addr.
 func newProductsCaller(b testing.TB, addr string, files tlsx.Files) client.Client {
 	b.Helper()
-	cfg, err := config.ParseService(benchCaller, ":8080", "", benchArgs("", files))
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := boot.New(cfg, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = p.Close() })
-	bc, err := p.Backend(client.Service)
-	if err != nil {
-		b.Fatal(err)
-	}
-	bc.Addr = addr
-	c, err := client.New(bc)
+	c, err := client.New(boottest.Backend(b, benchCaller, client.Service, addr, files))
 	if err != nil {
 		b.Fatal(err)
 	}

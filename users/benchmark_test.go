@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"io"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
@@ -12,8 +11,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/kitshop/kitshop/kit/auth"
-	"github.com/kitshop/kitshop/kit/boot"
-	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/kit/boot/boottest"
 	"github.com/kitshop/kitshop/kit/grpcx"
 	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/logx"
@@ -171,66 +169,23 @@ func (s bareUsers) GetUser(context.Context, *usersv1.GetUserRequest) (*usersv1.U
 	return s.user, nil
 }
 
-// benchArgs are the command-line flags of a benchmark process: loopback
-// ports, no registry, no shutdown grace (nobody discovers it), and the
-// TLS files when files are set. Everything else keeps its default, as
-// `go run ./users` would.
-func benchArgs(grpcAddr string, files tlsx.Files) []string {
-	args := []string{"-http-addr=127.0.0.1:0", "-grpc-addr=" + grpcAddr, "-etcd-endpoints=", "-deregister-grace=0"}
-	if files.Enabled() {
-		args = append(args, "-tls-ca="+files.CA, "-tls-cert="+files.Cert, "-tls-key="+files.Key)
-	}
-	return args
-}
-
 // startUsersProcess runs a users process wired exactly as main wires it,
 // on svc, until the benchmark ends, and returns its gRPC address.
 func startUsersProcess(b testing.TB, svc Service, pub ed25519.PublicKey, files tlsx.Files) string {
 	b.Helper()
-	cfg, err := config.ParseService(client.Service, ":8081", ":9081", benchArgs("127.0.0.1:0", files))
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := boot.New(cfg, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := boottest.Process(b, client.Service, true, files)
 	verifier := auth.NewVerifier(auth.StaticKeys(pub))
 	endpoints := MakeEndpoints(svc, p.Chain)
 	grpcSrv := p.GRPCServer(append(p.AllowCallers(internalMethods), verifier.GRPCServerOptions()...)...)
 	usersv1.RegisterUsersServiceServer(grpcSrv, NewGRPCServer(endpoints))
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, NewHTTPHandler(endpoints, svc.JWKS(), verifier), grpcSrv) }()
-	b.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			b.Error(err)
-		}
-	})
-	return p.GRPCAddr()
+	return boottest.Serve(b, p, NewHTTPHandler(endpoints, svc.JWKS(), verifier), grpcSrv)
 }
 
 // newUsersCaller is users/client as another kitshop process builds it:
-// kit/boot's Backend configuration (dialer with mTLS, tracing, token
-// forwarding; breaker settings; client metrics), pointed at addr.
+// kit/boot's Backend configuration, pointed at addr.
 func newUsersCaller(b testing.TB, addr string, files tlsx.Files) client.Client {
 	b.Helper()
-	cfg, err := config.ParseService(benchCaller, ":8080", "", benchArgs("", files))
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := boot.New(cfg, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = p.Close() })
-	bc, err := p.Backend(client.Service)
-	if err != nil {
-		b.Fatal(err)
-	}
-	bc.Addr = addr
-	c, err := client.New(bc)
+	c, err := client.New(boottest.Backend(b, benchCaller, client.Service, addr, files))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/kit/sd"
 	"github.com/kitshop/kitshop/kit/tlsx"
 )
 
@@ -112,5 +113,22 @@ func TestAnotherServicesCertificateStopsTheStart(t *testing.T) {
 	t.Setenv("KITSHOP_TLS_KEY", "")
 	if _, err := config.ParseService("widgets", "127.0.0.1:0", ":0", nil); err == nil || !strings.Contains(err.Error(), "mTLS needs all three") {
 		t.Fatalf("configuration with CA and certificate but no key: %v", err)
+	}
+}
+
+// Without mTLS a registry entry is no identity: only users instances on
+// this machine may serve the keys that verify tokens.
+func TestPlaintextTakesKeysOnlyFromLoopbackInstances(t *testing.T) {
+	got := loopbackInstances([]sd.Instance{
+		{ID: "a", HTTPAddr: "127.0.0.1:8081"}, {ID: "b", HTTPAddr: "203.0.113.9:8081"},
+		{ID: "c", HTTPAddr: "[::1]:8081"}, {ID: "d", HTTPAddr: "localhost:8081"},
+		{ID: "e", HTTPAddr: "users.internal:8081"}, {ID: "f", HTTPAddr: "garbage"},
+	})
+	var ids []string
+	for _, in := range got {
+		ids = append(ids, in.ID)
+	}
+	if strings.Join(ids, ",") != "a,c,d" {
+		t.Fatalf("kept %v, want a,c,d", ids)
 	}
 }

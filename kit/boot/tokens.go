@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"math/rand/v2"
+	"net"
 
 	"github.com/go-kit/log/level"
 
@@ -35,7 +36,9 @@ func DefineTokenFlags(fs *flag.FlagSet) TokenFlags {
 // order: a key file, a fixed JWKS URL, or (the default) the JWKS of
 // whichever users instance the registry lists. Under mTLS a JWKS is
 // fetched only from a peer whose certificate names users: an etcd entry
-// or a URL alone is not trusted to say where the keys are. The registry is consulted
+// or a URL alone is not trusted to say where the keys are. Without mTLS
+// only users instances on loopback are used (see loopbackInstances). The
+// registry is consulted
 // on each (rare, cached) fetch, so a users service restarted on another
 // port is found again.
 func (p *Process) Verifier(f TokenFlags) (*auth.Verifier, error) {
@@ -74,9 +77,33 @@ func (p *Process) tokenKeys(f TokenFlags) (auth.KeySource, error) {
 		if err != nil {
 			return "", err
 		}
+		if p.TLS == nil {
+			insts = loopbackInstances(insts)
+		}
 		if len(insts) == 0 {
 			return "", errors.New("no users instance is registered")
 		}
 		return p.HTTPScheme() + "://" + insts[rand.IntN(len(insts))].HTTPAddr + "/.well-known/jwks.json", nil
 	}, p.HTTPClient("users")), nil
+}
+
+// loopbackInstances keeps the instances on this machine. Without mTLS an
+// etcd entry proves nothing about who serves the keys, so a plaintext
+// process only takes keys from where it trusts its internal callers too:
+// loopback (gRPC is bound there then, and the registry's etcd listens
+// there by default). A users instance registered on another address is
+// ignored: verifying tokens with its keys would let whoever wrote the key
+// mint an admin token.
+func loopbackInstances(insts []sd.Instance) []sd.Instance {
+	var out []sd.Instance
+	for _, in := range insts {
+		host, _, err := net.SplitHostPort(in.HTTPAddr)
+		if err != nil {
+			continue
+		}
+		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+			out = append(out, in)
+		}
+	}
+	return out
 }

@@ -235,7 +235,7 @@ func (s *service) validateCharge(req ChargeRequest) (ChargeRequest, error) {
 	valid.Amount(&v, "amount_cents", req.AmountCents)
 	valid.Currency(&v, "currency", req.Currency)
 	valid.IdempotencyKey(&v, "idempotency_key", req.IdempotencyKey)
-	req.Card.validate(&v, "card", s.now())
+	req.Card.Validate(&v, "card", s.now())
 	return req, v.Err()
 }
 

@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/kitshop/kitshop/kit/card"
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/orders/client"
@@ -254,4 +257,27 @@ func OrderOf(err error) (Order, bool) {
 		return f.order, true
 	}
 	return Order{}, false
+}
+
+// Options tune the service; zero values take the defaults (service_saga.go).
+type Options struct {
+	Logger log.Logger
+	// Metrics registers the saga metrics (sagas by outcome, orders
+	// requiring attention); nil registers nothing.
+	Metrics prometheus.Registerer
+	// Owner names this instance in saga leases: unique among instances.
+	Owner string
+	// ReservationTTL is how long ReserveInventory holds stock (15m).
+	ReservationTTL time.Duration
+	// LeaseTTL is how soon another instance takes over a dead one's
+	// sagas (30s); ResumeInterval is how often unfinished sagas are
+	// looked for (5s).
+	LeaseTTL, ResumeInterval time.Duration
+	// MaxDriving bounds the sagas this instance drives at once (256);
+	// more wait in the database for the resume loop.
+	MaxDriving int
+	// IdempotencyTTL is how long an idempotency key is kept (24h).
+	IdempotencyTTL time.Duration
+	// Now is the clock; tests inject one.
+	Now func() time.Time
 }

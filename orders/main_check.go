@@ -93,7 +93,7 @@ func (f checkFlags) validate() error {
 func checkCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The process's own info lines (its start-up) would bury the report;
 	// -log-level or KITSHOP_LOG_LEVEL still ask for them.
-	if _, set := os.LookupEnv("KITSHOP_LOG_LEVEL"); !set {
+	if strings.TrimSpace(os.Getenv("KITSHOP_LOG_LEVEL")) == "" {
 		args = append([]string{"-log-level=warn"}, args...)
 	}
 	var flags checkFlags

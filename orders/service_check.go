@@ -329,14 +329,14 @@ func (r *checkRun) judgeCharge(ctx context.Context, o Order, v *verdict) error {
 				p.GetAmountCents(), p.GetCurrency(), o.TotalCents, o.Currency))
 		}
 		if p.GetRefundedCents() > 0 {
-			wrong = append(wrong, fmt.Sprintf("%d of it refunded", p.GetRefundedCents()))
+			wrong = append(wrong, fmt.Sprintf("%d %s of it refunded", p.GetRefundedCents(), p.GetCurrency()))
 		}
 		if o.PaymentID != p.GetId() {
-			recorded := o.PaymentID
-			if recorded == "" {
-				recorded = "none"
+			if o.PaymentID == "" {
+				wrong = append(wrong, "the order records no payment id")
+			} else {
+				wrong = append(wrong, "the order records payment "+o.PaymentID)
 			}
-			wrong = append(wrong, fmt.Sprintf("order records payment %s", recorded))
 		}
 		if len(wrong) > 0 {
 			v.add(KindPaymentMismatch, o.ID, p.GetId(), "%s", strings.Join(wrong, "; "))

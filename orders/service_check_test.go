@@ -1,22 +1,31 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
+	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/kittest"
+	"github.com/kitshop/kitshop/kit/pg"
+	"github.com/kitshop/kitshop/kit/pg/pgtest"
 	"github.com/kitshop/kitshop/kit/saga"
+	"github.com/kitshop/kitshop/kit/tlsx"
 	paymentsclient "github.com/kitshop/kitshop/payments/client"
 	paymentsv1 "github.com/kitshop/kitshop/pb/payments/v1"
 	productsv1 "github.com/kitshop/kitshop/pb/products/v1"
@@ -593,5 +602,122 @@ func TestCheckEndsWithItsContext(t *testing.T) {
 	cancel()
 	if err := <-done; !errors.Is(err, ErrCheckIncomplete) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run: %v", err)
+	}
+}
+
+// ckProductsServer and ckPaymentsServer serve the fakes over gRPC, with
+// errors as the services send them (ErrorInfo reasons).
+type ckProductsServer struct {
+	productsv1.UnimplementedProductsServiceServer
+	f *ckProducts
+}
+
+func (s ckProductsServer) GetReservation(ctx context.Context, r *productsv1.GetReservationRequest) (*productsv1.Reservation, error) {
+	res, err := s.f.GetReservation(ctx, r)
+	return res, errs.ToGRPC(err)
+}
+
+type ckPaymentsServer struct {
+	paymentsv1.UnimplementedPaymentsServiceServer
+	f *ckPayments
+}
+
+func (s ckPaymentsServer) GetChargeByKey(ctx context.Context, r *paymentsv1.GetChargeByKeyRequest) (*paymentsv1.Payment, error) {
+	p, err := s.f.GetChargeByKey(ctx, r)
+	return p, errs.ToGRPC(err)
+}
+
+func (s ckPaymentsServer) ListPayments(ctx context.Context, r *paymentsv1.ListPaymentsRequest) (*paymentsv1.ListPaymentsResponse, error) {
+	resp, err := s.f.ListPayments(ctx, r)
+	return resp, errs.ToGRPC(err)
+}
+
+// TestCheckCommand runs `orders check` as main runs it: the orders schema
+// on a real Postgres, products and payments over gRPC through their
+// client packages (at fixed addresses, as KITSHOP_<SERVICE>_ADDR gives
+// them), and the exit classification: nil when all agrees,
+// discrepanciesFound when something does not, anything else when the
+// check could not be made.
+func TestCheckCommand(t *testing.T) {
+	for _, env := range []string{"DATABASE_URL", "KITSHOP_ORDERS_DATABASE_URL", "KITSHOP_ETCD_ENDPOINTS",
+		"KITSHOP_TLS_CA", "KITSHOP_TLS_CERT", "KITSHOP_TLS_KEY", "KITSHOP_LOG_LEVEL"} {
+		t.Setenv(env, "")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url := pgtest.URL(t)
+	db, err := pg.OpenMigrated(ctx, url, "orders", migrationFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := newPostgresStore(db)
+	t.Cleanup(func() { _ = store.Close() })
+	w := newCkWorldOn(t, store)
+	w.sold(StatusConfirmed)
+	t.Setenv("KITSHOP_PRODUCTS_ADDR", kittest.BareServer(t, tlsx.Files{}, func(s *grpc.Server) {
+		productsv1.RegisterProductsServiceServer(s, ckProductsServer{f: w.products})
+	}))
+	paymentsAddr := kittest.BareServer(t, tlsx.Files{}, func(s *grpc.Server) {
+		paymentsv1.RegisterPaymentsServiceServer(s, ckPaymentsServer{f: w.payments})
+	})
+	t.Setenv("KITSHOP_PAYMENTS_ADDR", paymentsAddr)
+	check := func(args ...string) (string, string, error) {
+		var stdout, stderr bytes.Buffer
+		args = append([]string{"-database-url=" + url, "-etcd-endpoints=", "-call-timeout=2s"}, args...)
+		err := checkCommand(ctx, args, &stdout, &stderr)
+		return stdout.String(), stderr.String(), err
+	}
+
+	out, _, err := check()
+	if err != nil || out != "checked 1 orders and 1 payments: 0 discrepancies, 0 skipped as in flight\n" {
+		t.Fatalf("consistent: %q, %v", out, err)
+	}
+
+	ra := w.order(StatusRequiresAttention, ckOld, ckOld, "", "PAYMENT_FAILED")
+	out, _, err = check()
+	var found *discrepanciesFound
+	if !errors.As(err, &found) || found.n != 1 {
+		t.Fatalf("err = %v, want one discrepancy found", err)
+	}
+	if want := "ORDER_REQUIRES_ATTENTION order=" + ra.ID + " payment=- "; !strings.HasPrefix(out, want) ||
+		!strings.HasSuffix(out, "\nchecked 2 orders and 1 payments: 1 discrepancies, 0 skipped as in flight\n") {
+		t.Fatalf("output %q, want a line starting %q and the summary", out, want)
+	}
+
+	out, errOut, err := check("-json")
+	if !errors.As(err, &found) {
+		t.Fatalf("json: %v", err)
+	}
+	var doc struct {
+		Report
+		Complete bool `json:"complete"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("json output %q: %v", out, err)
+	}
+	if !doc.Complete || doc.OrdersChecked != 2 || len(doc.Discrepancies) != 1 || doc.Discrepancies[0].Kind != KindRequiresAttention ||
+		doc.Discrepancies[0].OrderID != ra.ID || !strings.Contains(errOut, "1 discrepancies") {
+		t.Fatalf("json report %+v, stderr %q", doc, errOut)
+	}
+
+	// Could not check: payments not answering, a schema never migrated,
+	// no database at all, bad flags.
+	t.Setenv("KITSHOP_PAYMENTS_ADDR", kittest.FreeAddr(t))
+	out, _, err = check()
+	if !errors.Is(err, ErrCheckIncomplete) || errors.As(err, &found) || !strings.Contains(out, "INCOMPLETE") {
+		t.Fatalf("payments down: %q, %v", out, err)
+	}
+	t.Setenv("KITSHOP_PAYMENTS_ADDR", paymentsAddr)
+	if _, _, err = check("-database-url=" + pgtest.URL(t)); !errors.Is(err, ErrCheckIncomplete) {
+		t.Fatalf("unmigrated schema: %v", err)
+	}
+	if err := checkCommand(ctx, []string{"-etcd-endpoints="}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "orders database") {
+		t.Fatalf("memory store: %v", err)
+	}
+	if _, _, err := check("-grace=0"); err == nil || errors.As(err, &found) {
+		t.Fatalf("-grace=0: %v", err)
+	}
+	if _, _, err := check("-h"); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
 	}
 }

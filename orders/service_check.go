@@ -246,8 +246,8 @@ func (r *checkRun) walkOrders(ctx context.Context) error {
 			r.tally(1, 0, flight(v), v.found)
 			return nil
 		})
-		if err != nil {
-			return err
+		if err != nil || len(page) < checkPageSize {
+			return err // a short page is the last
 		}
 		after = page[len(page)-1].ID
 	}

@@ -14,6 +14,7 @@ type Endpoints struct {
 	Refund         endpoint.Endpoint // RefundRequest -> RefundResult
 	GetPayment     endpoint.Endpoint // string (payment id) -> Payment
 	GetChargeByKey endpoint.Endpoint // string (charge idempotency key) -> Payment
+	ListPayments   endpoint.Endpoint // ListRequest -> PaymentPage
 }
 
 // MakeEndpoints wires s behind chain; method names match the gRPC methods
@@ -24,5 +25,6 @@ func MakeEndpoints(s Service, chain mw.Chain) Endpoints {
 		Refund:         chain.Wrap("Refund", typed.Endpoint(s.Refund)),
 		GetPayment:     chain.Wrap("GetPayment", typed.Endpoint(s.GetPayment)),
 		GetChargeByKey: chain.Wrap("GetChargeByKey", typed.Endpoint(s.GetChargeByKey)),
+		ListPayments:   chain.Wrap("ListPayments", typed.Endpoint(s.ListPayments)),
 	}
 }

@@ -1,6 +1,7 @@
 // Command payments charges and refunds cards through a simulated processor
 // (see API.md, Payments) over HTTP on :8084 and gRPC on :9084. Charge,
-// Refund and GetChargeByKey are for the orders saga (gRPC only);
+// Refund and GetChargeByKey are for the orders saga, ListPayments for its
+// consistency checker (gRPC only);
 // GetPayment serves the payment's owner or an admin on both transports.
 package main
 
@@ -98,12 +99,14 @@ func run(ctx context.Context, args []string) error {
 	return p.Run(ctx, NewHTTPHandler(endpoints, verifier), grpcSrv, svc.RecoveryJob(*charges.recoveryInterval))
 }
 
-// internalMethods are the saga's: only orders may move money, checked
+// internalMethods are the saga's, and the orders consistency checker's
+// ListPayments: only orders may move money or see every payment, checked
 // against the caller's certificate under mTLS.
 var internalMethods = tlsx.AllowList{
 	paymentsv1.PaymentsService_Charge_FullMethodName:         {"orders"},
 	paymentsv1.PaymentsService_Refund_FullMethodName:         {"orders"},
 	paymentsv1.PaymentsService_GetChargeByKey_FullMethodName: {"orders"},
+	paymentsv1.PaymentsService_ListPayments_FullMethodName:   {"orders"},
 }
 
 // openUsers is the users service as Charge needs it, through users/client

@@ -10,13 +10,15 @@ import (
 
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/page"
 	"github.com/kitshop/kitshop/kit/valid"
 	"github.com/kitshop/kitshop/payments/client"
 )
 
 // Service charges and refunds cards and keeps the record of every attempt.
 // Charge, Refund and GetChargeByKey are called by the orders saga, service
-// to service; GetPayment by customers (owner or admin).
+// to service, and ListPayments by the orders consistency checker;
+// GetPayment by customers (owner or admin).
 type Service interface {
 	// Charge authorizes and captures req.AmountCents on req.Card in one step.
 	//
@@ -84,6 +86,15 @@ type Service interface {
 	// returned PENDING only while its outcome cannot be known yet. No
 	// charge under key is ErrChargeNotFound.
 	GetChargeByKey(ctx context.Context, key string) (Payment, error)
+
+	// ListPayments lists payments in every status, oldest first
+	// (created_at, then id), in keyset pages (kit/page rules), for the
+	// orders consistency checker: a payment recorded between two pages
+	// never causes one that existed to be repeated or skipped. With
+	// req.OrderID, only that order's. It changes nothing. A malformed
+	// page token, or one issued for another OrderID, is
+	// ErrInvalidPageToken.
+	ListPayments(ctx context.Context, req ListRequest) (PaymentPage, error)
 }
 
 // Users is what payments needs from the users service: whether a user id
@@ -248,6 +259,7 @@ var (
 	ErrIdempotencyKeyReused  = errs.ErrIdempotencyKeyReused
 	ErrRefundExceedsCaptured = errs.New(errs.FailedPrecondition, client.ReasonRefundExceedsCaptured, "refund exceeds the captured amount not yet refunded")
 	ErrNotCaptured           = errs.New(errs.FailedPrecondition, client.ReasonNotCaptured, "payment was not captured")
+	ErrInvalidPageToken      = page.ErrInvalidToken
 )
 
 const maxRefundReasonLen = 500

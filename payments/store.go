@@ -58,6 +58,11 @@ type Store interface {
 	// must settle.
 	Pending(ctx context.Context, cutoff time.Time, limit int) ([]Payment, error)
 
+	// ListPayments returns up to q.Limit payments in (created_at, id)
+	// order, strictly after q.After when it is set, of q.OrderID only when
+	// that is set.
+	ListPayments(ctx context.Context, q PaymentQuery) ([]Payment, error)
+
 	// Events returns a payment's ledger in the order it was written; an
 	// unknown id has none.
 	Events(ctx context.Context, paymentID string) ([]Event, error)

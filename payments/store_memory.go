@@ -150,6 +150,36 @@ func (m *memoryStore) Pending(ctx context.Context, cutoff time.Time, limit int) 
 	return out, nil
 }
 
+// ListPayments sorts every payment on each call: the memory store is for
+// running without a database, where payments are few.
+func (m *memoryStore) ListPayments(ctx context.Context, q PaymentQuery) ([]Payment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Payment
+	for _, p := range m.payments {
+		if q.OrderID != "" && p.OrderID != q.OrderID {
+			continue
+		}
+		if q.After != nil && comparePayment(p, *q.After) <= 0 {
+			continue
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b Payment) int {
+		return comparePayment(a, PaymentCursor{CreatedAt: b.CreatedAt, ID: b.ID})
+	})
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
+}
+
+// comparePayment orders p against a cursor as the Postgres store's
+// (created_at, id) row comparison does; canonical ids compare as uuids do.
+func comparePayment(p Payment, c PaymentCursor) int {
+	return cmp.Or(p.CreatedAt.Compare(c.CreatedAt), cmp.Compare(p.ID, c.ID))
+}
+
 func (m *memoryStore) Events(ctx context.Context, paymentID string) ([]Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -212,6 +212,44 @@ func (s *postgresStore) Pending(ctx context.Context, cutoff time.Time, limit int
 	return out, nil
 }
 
+// ListPayments walks payments_created_idx (created_at, id); with an order
+// id, payments_order_id_idx finds the order's few payments first.
+func (s *postgresStore) ListPayments(ctx context.Context, q PaymentQuery) ([]Payment, error) {
+	var after any // NULL: from the first
+	afterID := ""
+	if q.After != nil {
+		after, afterID = q.After.CreatedAt, q.After.ID
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+paymentColumns+` FROM payments
+		WHERE ($1::uuid IS NULL OR order_id = $1::uuid)
+		  AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
+		ORDER BY created_at, id LIMIT $4`, nullable(q.OrderID), after, nullable(afterID), q.Limit)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	defer rows.Close()
+	var out []Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, s.classify(err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.classify(err)
+	}
+	return out, nil
+}
+
+// nullable is s, or NULL when s is empty (an unset filter).
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 func (s *postgresStore) Events(ctx context.Context, paymentID string) ([]Event, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT `+eventColumns+` FROM payment_events WHERE payment_id = $1 ORDER BY seq`, paymentID)

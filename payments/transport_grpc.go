@@ -18,6 +18,7 @@ type grpcServer struct {
 	refund         *grpcx.Handler[*paymentsv1.RefundRequest, *paymentsv1.RefundResponse]
 	getPayment     *grpcx.Handler[*paymentsv1.GetPaymentRequest, *paymentsv1.Payment]
 	getChargeByKey *grpcx.Handler[*paymentsv1.GetChargeByKeyRequest, *paymentsv1.Payment]
+	listPayments   *grpcx.Handler[*paymentsv1.ListPaymentsRequest, *paymentsv1.ListPaymentsResponse]
 }
 
 // The HTTP transport serves payments/client's REST mapping over this same
@@ -31,6 +32,7 @@ func NewGRPCServer(e Endpoints) paymentsv1.PaymentsServiceServer {
 		refund:         grpcx.NewHandler(e.Refund, decodeRefund, encodeRefund),
 		getPayment:     grpcx.NewHandler(e.GetPayment, decodeGetPayment, encodePayment),
 		getChargeByKey: grpcx.NewHandler(e.GetChargeByKey, decodeGetChargeByKey, encodePayment),
+		listPayments:   grpcx.NewHandler(e.ListPayments, decodeListPayments, encodePaymentPage),
 	}
 }
 
@@ -48,6 +50,10 @@ func (s *grpcServer) GetPayment(ctx context.Context, r *paymentsv1.GetPaymentReq
 
 func (s *grpcServer) GetChargeByKey(ctx context.Context, r *paymentsv1.GetChargeByKeyRequest) (*paymentsv1.Payment, error) {
 	return s.getChargeByKey.Serve(ctx, r)
+}
+
+func (s *grpcServer) ListPayments(ctx context.Context, r *paymentsv1.ListPaymentsRequest) (*paymentsv1.ListPaymentsResponse, error) {
+	return s.listPayments.Serve(ctx, r)
 }
 
 // decodeCharge moves the card out of the pb message, whose printing is
@@ -73,6 +79,18 @@ func decodeRefund(_ context.Context, r *paymentsv1.RefundRequest) (RefundRequest
 
 func decodeGetChargeByKey(_ context.Context, r *paymentsv1.GetChargeByKeyRequest) (string, error) {
 	return r.GetIdempotencyKey(), nil
+}
+
+func decodeListPayments(_ context.Context, r *paymentsv1.ListPaymentsRequest) (ListRequest, error) {
+	return ListRequest{PageSize: int(r.GetPageSize()), PageToken: r.GetPageToken(), OrderID: r.GetOrderId()}, nil
+}
+
+func encodePaymentPage(_ context.Context, pg PaymentPage) (*paymentsv1.ListPaymentsResponse, error) {
+	out := &paymentsv1.ListPaymentsResponse{Payments: make([]*paymentsv1.Payment, len(pg.Payments)), NextPageToken: pg.NextPageToken}
+	for i, p := range pg.Payments {
+		out.Payments[i] = paymentToPB(p)
+	}
+	return out, nil
 }
 
 func encodeRefund(_ context.Context, r RefundResult) (*paymentsv1.RefundResponse, error) {

@@ -25,6 +25,7 @@ type Endpoints struct {
 	CommitReservation  endpoint.Endpoint // ReservationRef -> Reservation (internal)
 	ReleaseReservation endpoint.Endpoint // ReservationRef -> Reservation (internal)
 	RestockItems       endpoint.Endpoint // RestockRequest -> RestockResult (internal)
+	GetReservation     endpoint.Endpoint // ReservationRef -> Reservation (internal)
 }
 
 // MakeEndpoints wires s behind chain; method names match the gRPC methods
@@ -33,9 +34,10 @@ type Endpoints struct {
 // Catalog writes need an admin token (auth.RequireAdmin on the verified
 // claims the transports put in ctx), enforced here so that HTTP and gRPC
 // cannot disagree. Reads are public. The internal calls (reservations and
-// RestockItems) are the checkout saga's service-to-service calls: they
-// carry no user token, are served over gRPC only, and under mTLS accept
-// the orders service alone (the allow-list is wired in main).
+// RestockItems) are the checkout saga's service-to-service calls, and
+// GetReservation the orders consistency checker's: they carry no user
+// token, are served over gRPC only, and under mTLS accept the orders
+// service alone (the allow-list is wired in main).
 func MakeEndpoints(s Service, chain mw.Chain) Endpoints {
 	return Endpoints{
 		CreateProduct:      chain.Wrap("CreateProduct", adminOnly(typed.Endpoint(s.CreateProduct))),
@@ -48,6 +50,7 @@ func MakeEndpoints(s Service, chain mw.Chain) Endpoints {
 		CommitReservation:  chain.Wrap("CommitReservation", typed.Endpoint(s.CommitReservation)),
 		ReleaseReservation: chain.Wrap("ReleaseReservation", typed.Endpoint(s.ReleaseReservation)),
 		RestockItems:       chain.Wrap("RestockItems", typed.Endpoint(s.RestockItems)),
+		GetReservation:     chain.Wrap("GetReservation", typed.Endpoint(s.GetReservation)),
 	}
 }
 

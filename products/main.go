@@ -63,11 +63,13 @@ func run(ctx context.Context, args []string) error {
 		svc.RunStockFeed, reaperJob(svc, *reapEvery, p.Logger))
 }
 
-// internalMethods hold and return stock for the orders saga; only orders
-// may call them, checked against the caller's certificate under mTLS.
+// internalMethods hold and return stock for the orders saga, and show a
+// reservation to the orders consistency checker; only orders may call
+// them, checked against the caller's certificate under mTLS.
 var internalMethods = tlsx.AllowList{
 	productsv1.ProductsService_ReserveInventory_FullMethodName:   {"orders"},
 	productsv1.ProductsService_CommitReservation_FullMethodName:  {"orders"},
 	productsv1.ProductsService_ReleaseReservation_FullMethodName: {"orders"},
 	productsv1.ProductsService_RestockItems_FullMethodName:       {"orders"},
+	productsv1.ProductsService_GetReservation_FullMethodName:     {"orders"},
 }

@@ -76,6 +76,12 @@ type Service interface {
 	// with other items (after merging) is ErrIdempotencyKeyReused.
 	// ErrProductNotFound (Meta product_id) for an unknown product.
 	RestockItems(ctx context.Context, r RestockRequest) (RestockResult, error)
+	// GetReservation returns the reservation r names (by ReservationID or
+	// ReservationKey, exactly one) as it is now, and changes nothing: the
+	// orders consistency checker's view of a checkout's stock.
+	// ErrReservationNotFound when there is none. r.IdempotencyKey plays
+	// no part (a read needs none) beyond being validated.
+	GetReservation(ctx context.Context, r ReservationRef) (Reservation, error)
 
 	// ListProducts calls emit with the whole catalog (active or not) in id
 	// order, batchSize products at a time (0 means DefaultListBatch; more

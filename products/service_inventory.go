@@ -273,6 +273,14 @@ func (s *service) ReleaseReservation(ctx context.Context, r ReservationRef) (Res
 	return s.store.TransitionReservation(ctx, ref, now, release)
 }
 
+func (s *service) GetReservation(ctx context.Context, r ReservationRef) (Reservation, error) {
+	ref, err := checkRef(r)
+	if err != nil {
+		return Reservation{}, err
+	}
+	return s.store.GetReservation(ctx, ref)
+}
+
 // checkRef validates r and returns what the store looks the reservation up
 // by.
 func checkRef(r ReservationRef) (ReservationLookup, error) {

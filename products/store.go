@@ -66,6 +66,9 @@ type Store interface {
 	// Internal. ErrReservationNotFound when ref names nothing.
 	TransitionReservation(ctx context.Context, ref ReservationLookup, now time.Time,
 		decide func(Reservation) (ReservationStatus, error)) (Reservation, error)
+	// GetReservation returns the reservation ref names as it is now, items
+	// included. ErrReservationNotFound when ref names nothing.
+	GetReservation(ctx context.Context, ref ReservationLookup) (Reservation, error)
 	// ExpireReservations moves up to limit RESERVED reservations whose
 	// expiry is at or before now to EXPIRED, giving their units back, and
 	// reports how many. Reservations another caller holds locked are

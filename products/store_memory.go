@@ -301,6 +301,20 @@ func (m *memoryStore) TransitionReservation(_ context.Context, ref ReservationLo
 	return cloneReservation(*r), nil
 }
 
+func (m *memoryStore) GetReservation(_ context.Context, ref ReservationLookup) (Reservation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id := ref.ID
+	if id == "" {
+		id = m.resByKey[ref.Key]
+	}
+	r, ok := m.reservations[id]
+	if !ok {
+		return Reservation{}, ErrReservationNotFound
+	}
+	return cloneReservation(*r), nil
+}
+
 // settleLocked moves r to status to, with its effect on stock: a RESERVED
 // reservation's committed units leave stock and any other ending gives
 // them back; an EXPIRED one being committed takes its units again.

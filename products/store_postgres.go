@@ -581,7 +581,25 @@ func (s *postgresStore) ExpireReservations(ctx context.Context, now time.Time, l
 	return n, err
 }
 
-func loadReservation(ctx context.Context, tx *sql.Tx, query string, args ...any) (Reservation, error) {
+// GetReservation reads the reservation row and then its items without a
+// transaction: items are written with the row, in the transaction that
+// creates it, and never change, so a row that is visible has its items.
+func (s *postgresStore) GetReservation(ctx context.Context, ref ReservationLookup) (Reservation, error) {
+	query, arg := `SELECT `+reservationColumns+` FROM reservations WHERE id = $1`, ref.ID
+	if ref.ID == "" {
+		query, arg = `SELECT `+reservationColumns+` FROM reservations WHERE idempotency_key = $1`, ref.Key
+	}
+	return loadReservation(ctx, s.db, query, arg)
+}
+
+// querier is what loadReservation reads with: a transaction that holds the
+// row locked, or the pool for a plain read.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func loadReservation(ctx context.Context, tx querier, query string, args ...any) (Reservation, error) {
 	var r Reservation
 	var status string
 	err := tx.QueryRowContext(ctx, query, args...).Scan(&r.ID, &r.IdempotencyKey, &status, &r.ExpiresAt, &r.CreatedAt, &r.UpdatedAt)

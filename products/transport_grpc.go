@@ -35,6 +35,7 @@ type unaryServer struct {
 	commitReservation  *grpcx.Handler[*productsv1.CommitReservationRequest, *productsv1.Reservation]
 	releaseReservation *grpcx.Handler[*productsv1.ReleaseReservationRequest, *productsv1.Reservation]
 	restockItems       *grpcx.Handler[*productsv1.RestockItemsRequest, *productsv1.RestockItemsResponse]
+	getReservation     *grpcx.Handler[*productsv1.GetReservationRequest, *productsv1.Reservation]
 }
 
 func newUnaryServer(e Endpoints) *unaryServer {
@@ -49,6 +50,7 @@ func newUnaryServer(e Endpoints) *unaryServer {
 		commitReservation:  grpcx.NewHandler(e.CommitReservation, decodeCommit, encodeReservation),
 		releaseReservation: grpcx.NewHandler(e.ReleaseReservation, decodeRelease, encodeReservation),
 		restockItems:       grpcx.NewHandler(e.RestockItems, decodeRestock, encodeRestock),
+		getReservation:     grpcx.NewHandler(e.GetReservation, decodeGetReservation, encodeReservation),
 	}
 }
 
@@ -113,6 +115,10 @@ func (s *unaryServer) ReleaseReservation(ctx context.Context, r *productsv1.Rele
 
 func (s *unaryServer) RestockItems(ctx context.Context, r *productsv1.RestockItemsRequest) (*productsv1.RestockItemsResponse, error) {
 	return s.restockItems.Serve(ctx, r)
+}
+
+func (s *unaryServer) GetReservation(ctx context.Context, r *productsv1.GetReservationRequest) (*productsv1.Reservation, error) {
+	return s.getReservation.Serve(ctx, r)
 }
 
 // ListProducts sends the catalog one store batch per message, so the
@@ -204,6 +210,10 @@ func decodeCommit(_ context.Context, r *productsv1.CommitReservationRequest) (Re
 func decodeRelease(_ context.Context, r *productsv1.ReleaseReservationRequest) (ReservationRef, error) {
 	return ReservationRef{ReservationID: r.GetReservationId(), ReservationKey: r.GetReservationIdempotencyKey(),
 		IdempotencyKey: r.GetIdempotencyKey()}, nil
+}
+
+func decodeGetReservation(_ context.Context, r *productsv1.GetReservationRequest) (ReservationRef, error) {
+	return ReservationRef{ReservationID: r.GetReservationId(), ReservationKey: r.GetReservationIdempotencyKey()}, nil
 }
 
 func decodeRestock(_ context.Context, r *productsv1.RestockItemsRequest) (RestockRequest, error) {

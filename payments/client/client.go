@@ -23,6 +23,9 @@ type Client interface {
 	Refund(context.Context, *paymentsv1.RefundRequest) (*paymentsv1.RefundResponse, error)
 	GetChargeByKey(context.Context, *paymentsv1.GetChargeByKeyRequest) (*paymentsv1.Payment, error)
 	GetPayment(context.Context, *paymentsv1.GetPaymentRequest) (*paymentsv1.Payment, error)
+	// ListPayments is internal too (orders' consistency checker): a read,
+	// retried like GetPayment.
+	ListPayments(context.Context, *paymentsv1.ListPaymentsRequest) (*paymentsv1.ListPaymentsResponse, error)
 	// Close releases the connections; calls fail afterwards.
 	Close() error
 }
@@ -43,6 +46,7 @@ func New(cfg sd.BackendConfig) (Client, error) {
 		refund:         sd.Unary(b, "Refund", sd.Keyed, paymentsv1.PaymentsServiceClient.Refund),
 		getChargeByKey: sd.Unary(b, "GetChargeByKey", sd.Read, paymentsv1.PaymentsServiceClient.GetChargeByKey),
 		getPayment:     sd.Unary(b, "GetPayment", sd.Read, paymentsv1.PaymentsServiceClient.GetPayment),
+		listPayments:   sd.Unary(b, "ListPayments", sd.Read, paymentsv1.PaymentsServiceClient.ListPayments),
 	}, nil
 }
 
@@ -52,6 +56,7 @@ type client struct {
 	refund         func(context.Context, *paymentsv1.RefundRequest) (*paymentsv1.RefundResponse, error)
 	getChargeByKey func(context.Context, *paymentsv1.GetChargeByKeyRequest) (*paymentsv1.Payment, error)
 	getPayment     func(context.Context, *paymentsv1.GetPaymentRequest) (*paymentsv1.Payment, error)
+	listPayments   func(context.Context, *paymentsv1.ListPaymentsRequest) (*paymentsv1.ListPaymentsResponse, error)
 }
 
 func (c *client) Charge(ctx context.Context, r *paymentsv1.ChargeRequest) (*paymentsv1.Payment, error) {
@@ -68,4 +73,8 @@ func (c *client) GetChargeByKey(ctx context.Context, r *paymentsv1.GetChargeByKe
 
 func (c *client) GetPayment(ctx context.Context, r *paymentsv1.GetPaymentRequest) (*paymentsv1.Payment, error) {
 	return c.getPayment(ctx, r)
+}
+
+func (c *client) ListPayments(ctx context.Context, r *paymentsv1.ListPaymentsRequest) (*paymentsv1.ListPaymentsResponse, error) {
+	return c.listPayments(ctx, r)
 }

@@ -39,6 +39,7 @@ var internalMethods = map[string]string{
 	"Charge":         "moves money; the orders saga's, with a card it collected",
 	"Refund":         "moves money back; the saga's compensation and cancellation",
 	"GetChargeByKey": "the saga's lookup of a charge it never learned the id of",
+	"ListPayments":   "every customer's payments, for orders' consistency checker only",
 }
 
 // TestMappingCoversTheService: every PaymentsService method is routed or

@@ -10,8 +10,9 @@ import (
 // Service is the name products registers under.
 const Service = "products"
 
-// Client calls the products service's unary methods. Reads and the
-// keyed inventory writes (reserve, commit, release, restock) are retried
+// Client calls the products service's unary methods. Reads (GetReservation
+// among them) and the keyed inventory writes (reserve, commit, release,
+// restock) are retried
 // on another instance when one is unavailable or an attempt times out;
 // catalog writes are sent once. Errors keep the kind and reason the
 // service returned (see the Reason constants), or are Unavailable with
@@ -29,6 +30,9 @@ type Client interface {
 	CommitReservation(context.Context, *productsv1.CommitReservationRequest) (*productsv1.Reservation, error)
 	ReleaseReservation(context.Context, *productsv1.ReleaseReservationRequest) (*productsv1.Reservation, error)
 	RestockItems(context.Context, *productsv1.RestockItemsRequest) (*productsv1.RestockItemsResponse, error)
+	// GetReservation is internal too (orders' consistency checker): a
+	// read, NOT_FOUND/RESERVATION_NOT_FOUND when there is none.
+	GetReservation(context.Context, *productsv1.GetReservationRequest) (*productsv1.Reservation, error)
 	// Close releases the connections; calls fail afterwards.
 	Close() error
 }
@@ -56,6 +60,7 @@ func New(cfg sd.BackendConfig) (Client, error) {
 		commitReservation:  sd.Unary(b, "CommitReservation", sd.Keyed, pc.CommitReservation),
 		releaseReservation: sd.Unary(b, "ReleaseReservation", sd.Keyed, pc.ReleaseReservation),
 		restockItems:       sd.Unary(b, "RestockItems", sd.Keyed, pc.RestockItems),
+		getReservation:     sd.Unary(b, "GetReservation", sd.Read, pc.GetReservation),
 	}, nil
 }
 
@@ -71,6 +76,7 @@ type client struct {
 	commitReservation  func(context.Context, *productsv1.CommitReservationRequest) (*productsv1.Reservation, error)
 	releaseReservation func(context.Context, *productsv1.ReleaseReservationRequest) (*productsv1.Reservation, error)
 	restockItems       func(context.Context, *productsv1.RestockItemsRequest) (*productsv1.RestockItemsResponse, error)
+	getReservation     func(context.Context, *productsv1.GetReservationRequest) (*productsv1.Reservation, error)
 }
 
 func (c *client) CreateProduct(ctx context.Context, r *productsv1.CreateProductRequest) (*productsv1.Product, error) {
@@ -111,4 +117,8 @@ func (c *client) ReleaseReservation(ctx context.Context, r *productsv1.ReleaseRe
 
 func (c *client) RestockItems(ctx context.Context, r *productsv1.RestockItemsRequest) (*productsv1.RestockItemsResponse, error) {
 	return c.restockItems(ctx, r)
+}
+
+func (c *client) GetReservation(ctx context.Context, r *productsv1.GetReservationRequest) (*productsv1.Reservation, error) {
+	return c.getReservation(ctx, r)
 }

@@ -38,6 +38,7 @@ var internalMethods = map[string]string{
 	"CommitReservation":  "checkout saga, orders only",
 	"ReleaseReservation": "checkout saga, orders only",
 	"RestockItems":       "cancelled orders, orders only",
+	"GetReservation":     "orders' consistency checker reads a checkout's reservation; orders only",
 	"ListProducts":       "stream: the whole catalog, for bulk readers",
 	"ImportProducts":     "stream: bulk upsert for admins over gRPC",
 	"WatchStock":         "stream: stock changes pushed to watchers",

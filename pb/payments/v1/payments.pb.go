@@ -549,6 +549,122 @@ func (x *GetPaymentRequest) GetId() string {
 	return ""
 }
 
+type ListPaymentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Default 20, at most 100.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Opaque; from a previous response.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Optional: only this order's payments.
+	OrderId       string `protobuf:"bytes,3,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPaymentsRequest) Reset() {
+	*x = ListPaymentsRequest{}
+	mi := &file_payments_v1_payments_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPaymentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPaymentsRequest) ProtoMessage() {}
+
+func (x *ListPaymentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_payments_v1_payments_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPaymentsRequest.ProtoReflect.Descriptor instead.
+func (*ListPaymentsRequest) Descriptor() ([]byte, []int) {
+	return file_payments_v1_payments_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListPaymentsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPaymentsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListPaymentsRequest) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+type ListPaymentsResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Payments []*Payment             `protobuf:"bytes,1,rep,name=payments,proto3" json:"payments,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPaymentsResponse) Reset() {
+	*x = ListPaymentsResponse{}
+	mi := &file_payments_v1_payments_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPaymentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPaymentsResponse) ProtoMessage() {}
+
+func (x *ListPaymentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_payments_v1_payments_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPaymentsResponse.ProtoReflect.Descriptor instead.
+func (*ListPaymentsResponse) Descriptor() ([]byte, []int) {
+	return file_payments_v1_payments_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListPaymentsResponse) GetPayments() []*Payment {
+	if x != nil {
+		return x.Payments
+	}
+	return nil
+}
+
+func (x *ListPaymentsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 type GetChargeByKeyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The idempotency_key the Charge was sent with.
@@ -559,7 +675,7 @@ type GetChargeByKeyRequest struct {
 
 func (x *GetChargeByKeyRequest) Reset() {
 	*x = GetChargeByKeyRequest{}
-	mi := &file_payments_v1_payments_proto_msgTypes[5]
+	mi := &file_payments_v1_payments_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +687,7 @@ func (x *GetChargeByKeyRequest) String() string {
 func (*GetChargeByKeyRequest) ProtoMessage() {}
 
 func (x *GetChargeByKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_payments_v1_payments_proto_msgTypes[5]
+	mi := &file_payments_v1_payments_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +700,7 @@ func (x *GetChargeByKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetChargeByKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetChargeByKeyRequest) Descriptor() ([]byte, []int) {
-	return file_payments_v1_payments_proto_rawDescGZIP(), []int{5}
+	return file_payments_v1_payments_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetChargeByKeyRequest) GetIdempotencyKey() string {
@@ -636,7 +752,15 @@ const file_payments_v1_payments_proto_rawDesc = "" +
 	"\apayment\x18\x02 \x01(\v2\x1c.kitshop.payments.v1.PaymentR\apayment\x12!\n" +
 	"\famount_cents\x18\x03 \x01(\x03R\vamountCents\"#\n" +
 	"\x11GetPaymentRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"@\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"l\n" +
+	"\x13ListPaymentsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x19\n" +
+	"\border_id\x18\x03 \x01(\tR\aorderId\"x\n" +
+	"\x14ListPaymentsResponse\x128\n" +
+	"\bpayments\x18\x01 \x03(\v2\x1c.kitshop.payments.v1.PaymentR\bpayments\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"@\n" +
 	"\x15GetChargeByKeyRequest\x12'\n" +
 	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey*\xbd\x01\n" +
 	"\rPaymentStatus\x12\x1e\n" +
@@ -649,13 +773,14 @@ const file_payments_v1_payments_proto_rawDesc = "" +
 	"\rRefundOutcome\x12\x1e\n" +
 	"\x1aREFUND_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17REFUND_OUTCOME_REFUNDED\x10\x01\x12$\n" +
-	" REFUND_OUTCOME_NOTHING_TO_REFUND\x10\x022\xe0\x02\n" +
+	" REFUND_OUTCOME_NOTHING_TO_REFUND\x10\x022\xc5\x03\n" +
 	"\x0fPaymentsService\x12J\n" +
 	"\x06Charge\x12\".kitshop.payments.v1.ChargeRequest\x1a\x1c.kitshop.payments.v1.Payment\x12Q\n" +
 	"\x06Refund\x12\".kitshop.payments.v1.RefundRequest\x1a#.kitshop.payments.v1.RefundResponse\x12R\n" +
 	"\n" +
 	"GetPayment\x12&.kitshop.payments.v1.GetPaymentRequest\x1a\x1c.kitshop.payments.v1.Payment\x12Z\n" +
-	"\x0eGetChargeByKey\x12*.kitshop.payments.v1.GetChargeByKeyRequest\x1a\x1c.kitshop.payments.v1.PaymentB6Z4github.com/kitshop/kitshop/pb/payments/v1;paymentsv1b\x06proto3"
+	"\x0eGetChargeByKey\x12*.kitshop.payments.v1.GetChargeByKeyRequest\x1a\x1c.kitshop.payments.v1.Payment\x12c\n" +
+	"\fListPayments\x12(.kitshop.payments.v1.ListPaymentsRequest\x1a).kitshop.payments.v1.ListPaymentsResponseB6Z4github.com/kitshop/kitshop/pb/payments/v1;paymentsv1b\x06proto3"
 
 var (
 	file_payments_v1_payments_proto_rawDescOnce sync.Once
@@ -670,7 +795,7 @@ func file_payments_v1_payments_proto_rawDescGZIP() []byte {
 }
 
 var file_payments_v1_payments_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_payments_v1_payments_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_payments_v1_payments_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_payments_v1_payments_proto_goTypes = []any{
 	(PaymentStatus)(0),            // 0: kitshop.payments.v1.PaymentStatus
 	(RefundOutcome)(0),            // 1: kitshop.payments.v1.RefundOutcome
@@ -679,30 +804,35 @@ var file_payments_v1_payments_proto_goTypes = []any{
 	(*RefundRequest)(nil),         // 4: kitshop.payments.v1.RefundRequest
 	(*RefundResponse)(nil),        // 5: kitshop.payments.v1.RefundResponse
 	(*GetPaymentRequest)(nil),     // 6: kitshop.payments.v1.GetPaymentRequest
-	(*GetChargeByKeyRequest)(nil), // 7: kitshop.payments.v1.GetChargeByKeyRequest
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
-	(*v1.Card)(nil),               // 9: kitshop.common.v1.Card
+	(*ListPaymentsRequest)(nil),   // 7: kitshop.payments.v1.ListPaymentsRequest
+	(*ListPaymentsResponse)(nil),  // 8: kitshop.payments.v1.ListPaymentsResponse
+	(*GetChargeByKeyRequest)(nil), // 9: kitshop.payments.v1.GetChargeByKeyRequest
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*v1.Card)(nil),               // 11: kitshop.common.v1.Card
 }
 var file_payments_v1_payments_proto_depIdxs = []int32{
 	0,  // 0: kitshop.payments.v1.Payment.status:type_name -> kitshop.payments.v1.PaymentStatus
-	8,  // 1: kitshop.payments.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 2: kitshop.payments.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
-	9,  // 3: kitshop.payments.v1.ChargeRequest.card:type_name -> kitshop.common.v1.Card
+	10, // 1: kitshop.payments.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
+	10, // 2: kitshop.payments.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
+	11, // 3: kitshop.payments.v1.ChargeRequest.card:type_name -> kitshop.common.v1.Card
 	1,  // 4: kitshop.payments.v1.RefundResponse.outcome:type_name -> kitshop.payments.v1.RefundOutcome
 	2,  // 5: kitshop.payments.v1.RefundResponse.payment:type_name -> kitshop.payments.v1.Payment
-	3,  // 6: kitshop.payments.v1.PaymentsService.Charge:input_type -> kitshop.payments.v1.ChargeRequest
-	4,  // 7: kitshop.payments.v1.PaymentsService.Refund:input_type -> kitshop.payments.v1.RefundRequest
-	6,  // 8: kitshop.payments.v1.PaymentsService.GetPayment:input_type -> kitshop.payments.v1.GetPaymentRequest
-	7,  // 9: kitshop.payments.v1.PaymentsService.GetChargeByKey:input_type -> kitshop.payments.v1.GetChargeByKeyRequest
-	2,  // 10: kitshop.payments.v1.PaymentsService.Charge:output_type -> kitshop.payments.v1.Payment
-	5,  // 11: kitshop.payments.v1.PaymentsService.Refund:output_type -> kitshop.payments.v1.RefundResponse
-	2,  // 12: kitshop.payments.v1.PaymentsService.GetPayment:output_type -> kitshop.payments.v1.Payment
-	2,  // 13: kitshop.payments.v1.PaymentsService.GetChargeByKey:output_type -> kitshop.payments.v1.Payment
-	10, // [10:14] is the sub-list for method output_type
-	6,  // [6:10] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	2,  // 6: kitshop.payments.v1.ListPaymentsResponse.payments:type_name -> kitshop.payments.v1.Payment
+	3,  // 7: kitshop.payments.v1.PaymentsService.Charge:input_type -> kitshop.payments.v1.ChargeRequest
+	4,  // 8: kitshop.payments.v1.PaymentsService.Refund:input_type -> kitshop.payments.v1.RefundRequest
+	6,  // 9: kitshop.payments.v1.PaymentsService.GetPayment:input_type -> kitshop.payments.v1.GetPaymentRequest
+	9,  // 10: kitshop.payments.v1.PaymentsService.GetChargeByKey:input_type -> kitshop.payments.v1.GetChargeByKeyRequest
+	7,  // 11: kitshop.payments.v1.PaymentsService.ListPayments:input_type -> kitshop.payments.v1.ListPaymentsRequest
+	2,  // 12: kitshop.payments.v1.PaymentsService.Charge:output_type -> kitshop.payments.v1.Payment
+	5,  // 13: kitshop.payments.v1.PaymentsService.Refund:output_type -> kitshop.payments.v1.RefundResponse
+	2,  // 14: kitshop.payments.v1.PaymentsService.GetPayment:output_type -> kitshop.payments.v1.Payment
+	2,  // 15: kitshop.payments.v1.PaymentsService.GetChargeByKey:output_type -> kitshop.payments.v1.Payment
+	8,  // 16: kitshop.payments.v1.PaymentsService.ListPayments:output_type -> kitshop.payments.v1.ListPaymentsResponse
+	12, // [12:17] is the sub-list for method output_type
+	7,  // [7:12] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_payments_v1_payments_proto_init() }
@@ -716,7 +846,7 @@ func file_payments_v1_payments_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_payments_v1_payments_proto_rawDesc), len(file_payments_v1_payments_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

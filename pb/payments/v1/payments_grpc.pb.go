@@ -23,6 +23,7 @@ const (
 	PaymentsService_Refund_FullMethodName         = "/kitshop.payments.v1.PaymentsService/Refund"
 	PaymentsService_GetPayment_FullMethodName     = "/kitshop.payments.v1.PaymentsService/GetPayment"
 	PaymentsService_GetChargeByKey_FullMethodName = "/kitshop.payments.v1.PaymentsService/GetChargeByKey"
+	PaymentsService_ListPayments_FullMethodName   = "/kitshop.payments.v1.PaymentsService/ListPayments"
 )
 
 // PaymentsServiceClient is the client API for PaymentsService service.
@@ -31,9 +32,10 @@ const (
 //
 // PaymentsService charges and refunds cards through a simulated processor.
 //
-// Charge, Refund and GetChargeByKey are INTERNAL methods: their only caller
-// is the orders service (its checkout saga). Under mTLS they accept the
-// orders identity alone; anyone else gets PERMISSION_DENIED. GetPayment is
+// Charge, Refund, GetChargeByKey and ListPayments are INTERNAL methods:
+// their only caller is the orders service (its checkout saga, and its
+// consistency checker). Under mTLS they accept the orders identity alone;
+// anyone else gets PERMISSION_DENIED. GetPayment is
 // user-facing and checks the forwarded JWT (owner or admin).
 //
 // Reason codes in google.rpc.ErrorInfo are the constants of the Go package
@@ -76,6 +78,17 @@ type PaymentsServiceClient interface {
 	// outcome cannot be known yet. No charge under the key is
 	// NOT_FOUND/CHARGE_NOT_FOUND.
 	GetChargeByKey(ctx context.Context, in *GetChargeByKeyRequest, opts ...grpc.CallOption) (*Payment, error)
+	// INTERNAL (callers: orders only).
+	//
+	// ListPayments lists payments in every state, oldest first (created_at,
+	// then id), in keyset pages: a payment recorded between two pages never
+	// causes one that existed to be repeated or skipped. With order_id, only
+	// that order's payments. It changes nothing (a PENDING payment is listed
+	// as it stands, not settled). The orders consistency checker walks it
+	// to find money that no order accounts for. page_size and page_token
+	// follow the platform's paging rules (default 20, at most 100; a token
+	// reused with another order_id is INVALID_ARGUMENT/INVALID_PAGE_TOKEN).
+	ListPayments(ctx context.Context, in *ListPaymentsRequest, opts ...grpc.CallOption) (*ListPaymentsResponse, error)
 }
 
 type paymentsServiceClient struct {
@@ -126,15 +139,26 @@ func (c *paymentsServiceClient) GetChargeByKey(ctx context.Context, in *GetCharg
 	return out, nil
 }
 
+func (c *paymentsServiceClient) ListPayments(ctx context.Context, in *ListPaymentsRequest, opts ...grpc.CallOption) (*ListPaymentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPaymentsResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_ListPayments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PaymentsServiceServer is the server API for PaymentsService service.
 // All implementations must embed UnimplementedPaymentsServiceServer
 // for forward compatibility.
 //
 // PaymentsService charges and refunds cards through a simulated processor.
 //
-// Charge, Refund and GetChargeByKey are INTERNAL methods: their only caller
-// is the orders service (its checkout saga). Under mTLS they accept the
-// orders identity alone; anyone else gets PERMISSION_DENIED. GetPayment is
+// Charge, Refund, GetChargeByKey and ListPayments are INTERNAL methods:
+// their only caller is the orders service (its checkout saga, and its
+// consistency checker). Under mTLS they accept the orders identity alone;
+// anyone else gets PERMISSION_DENIED. GetPayment is
 // user-facing and checks the forwarded JWT (owner or admin).
 //
 // Reason codes in google.rpc.ErrorInfo are the constants of the Go package
@@ -177,6 +201,17 @@ type PaymentsServiceServer interface {
 	// outcome cannot be known yet. No charge under the key is
 	// NOT_FOUND/CHARGE_NOT_FOUND.
 	GetChargeByKey(context.Context, *GetChargeByKeyRequest) (*Payment, error)
+	// INTERNAL (callers: orders only).
+	//
+	// ListPayments lists payments in every state, oldest first (created_at,
+	// then id), in keyset pages: a payment recorded between two pages never
+	// causes one that existed to be repeated or skipped. With order_id, only
+	// that order's payments. It changes nothing (a PENDING payment is listed
+	// as it stands, not settled). The orders consistency checker walks it
+	// to find money that no order accounts for. page_size and page_token
+	// follow the platform's paging rules (default 20, at most 100; a token
+	// reused with another order_id is INVALID_ARGUMENT/INVALID_PAGE_TOKEN).
+	ListPayments(context.Context, *ListPaymentsRequest) (*ListPaymentsResponse, error)
 	mustEmbedUnimplementedPaymentsServiceServer()
 }
 
@@ -198,6 +233,9 @@ func (UnimplementedPaymentsServiceServer) GetPayment(context.Context, *GetPaymen
 }
 func (UnimplementedPaymentsServiceServer) GetChargeByKey(context.Context, *GetChargeByKeyRequest) (*Payment, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetChargeByKey not implemented")
+}
+func (UnimplementedPaymentsServiceServer) ListPayments(context.Context, *ListPaymentsRequest) (*ListPaymentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPayments not implemented")
 }
 func (UnimplementedPaymentsServiceServer) mustEmbedUnimplementedPaymentsServiceServer() {}
 func (UnimplementedPaymentsServiceServer) testEmbeddedByValue()                         {}
@@ -292,6 +330,24 @@ func _PaymentsService_GetChargeByKey_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentsService_ListPayments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPaymentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).ListPayments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_ListPayments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).ListPayments(ctx, req.(*ListPaymentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentsService_ServiceDesc is the grpc.ServiceDesc for PaymentsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -314,6 +370,10 @@ var PaymentsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetChargeByKey",
 			Handler:    _PaymentsService_GetChargeByKey_Handler,
+		},
+		{
+			MethodName: "ListPayments",
+			Handler:    _PaymentsService_ListPayments_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1095,6 +1095,61 @@ func (x *ReleaseReservationRequest) GetReservationIdempotencyKey() string {
 	return ""
 }
 
+// Names the reservation by reservation_id, or by
+// reservation_idempotency_key (the idempotency_key its ReserveInventory
+// call was sent with): exactly one of the two.
+type GetReservationRequest struct {
+	state                     protoimpl.MessageState `protogen:"open.v1"`
+	ReservationId             string                 `protobuf:"bytes,1,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
+	ReservationIdempotencyKey string                 `protobuf:"bytes,2,opt,name=reservation_idempotency_key,json=reservationIdempotencyKey,proto3" json:"reservation_idempotency_key,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
+}
+
+func (x *GetReservationRequest) Reset() {
+	*x = GetReservationRequest{}
+	mi := &file_products_v1_products_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReservationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReservationRequest) ProtoMessage() {}
+
+func (x *GetReservationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_products_v1_products_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReservationRequest.ProtoReflect.Descriptor instead.
+func (*GetReservationRequest) Descriptor() ([]byte, []int) {
+	return file_products_v1_products_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetReservationRequest) GetReservationId() string {
+	if x != nil {
+		return x.ReservationId
+	}
+	return ""
+}
+
+func (x *GetReservationRequest) GetReservationIdempotencyKey() string {
+	if x != nil {
+		return x.ReservationIdempotencyKey
+	}
+	return ""
+}
+
 type RestockItemsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required; at most 200 bytes.
@@ -1107,7 +1162,7 @@ type RestockItemsRequest struct {
 
 func (x *RestockItemsRequest) Reset() {
 	*x = RestockItemsRequest{}
-	mi := &file_products_v1_products_proto_msgTypes[14]
+	mi := &file_products_v1_products_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1174,7 @@ func (x *RestockItemsRequest) String() string {
 func (*RestockItemsRequest) ProtoMessage() {}
 
 func (x *RestockItemsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[14]
+	mi := &file_products_v1_products_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1187,7 @@ func (x *RestockItemsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestockItemsRequest.ProtoReflect.Descriptor instead.
 func (*RestockItemsRequest) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{14}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RestockItemsRequest) GetIdempotencyKey() string {
@@ -1159,7 +1214,7 @@ type RestockItem struct {
 
 func (x *RestockItem) Reset() {
 	*x = RestockItem{}
-	mi := &file_products_v1_products_proto_msgTypes[15]
+	mi := &file_products_v1_products_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1226,7 @@ func (x *RestockItem) String() string {
 func (*RestockItem) ProtoMessage() {}
 
 func (x *RestockItem) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[15]
+	mi := &file_products_v1_products_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1239,7 @@ func (x *RestockItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestockItem.ProtoReflect.Descriptor instead.
 func (*RestockItem) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{15}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RestockItem) GetProductId() string {
@@ -1213,7 +1268,7 @@ type RestockItemsResponse struct {
 
 func (x *RestockItemsResponse) Reset() {
 	*x = RestockItemsResponse{}
-	mi := &file_products_v1_products_proto_msgTypes[16]
+	mi := &file_products_v1_products_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1225,7 +1280,7 @@ func (x *RestockItemsResponse) String() string {
 func (*RestockItemsResponse) ProtoMessage() {}
 
 func (x *RestockItemsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[16]
+	mi := &file_products_v1_products_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1238,7 +1293,7 @@ func (x *RestockItemsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestockItemsResponse.ProtoReflect.Descriptor instead.
 func (*RestockItemsResponse) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{16}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RestockItemsResponse) GetProducts() []*Product {
@@ -1265,7 +1320,7 @@ type ListProductsRequest struct {
 
 func (x *ListProductsRequest) Reset() {
 	*x = ListProductsRequest{}
-	mi := &file_products_v1_products_proto_msgTypes[17]
+	mi := &file_products_v1_products_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1332,7 @@ func (x *ListProductsRequest) String() string {
 func (*ListProductsRequest) ProtoMessage() {}
 
 func (x *ListProductsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[17]
+	mi := &file_products_v1_products_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1345,7 @@ func (x *ListProductsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProductsRequest.ProtoReflect.Descriptor instead.
 func (*ListProductsRequest) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{17}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListProductsRequest) GetBatchSize() int32 {
@@ -1309,7 +1364,7 @@ type ListProductsResponse struct {
 
 func (x *ListProductsResponse) Reset() {
 	*x = ListProductsResponse{}
-	mi := &file_products_v1_products_proto_msgTypes[18]
+	mi := &file_products_v1_products_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1321,7 +1376,7 @@ func (x *ListProductsResponse) String() string {
 func (*ListProductsResponse) ProtoMessage() {}
 
 func (x *ListProductsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[18]
+	mi := &file_products_v1_products_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1334,7 +1389,7 @@ func (x *ListProductsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProductsResponse.ProtoReflect.Descriptor instead.
 func (*ListProductsResponse) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{18}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListProductsResponse) GetProducts() []*Product {
@@ -1361,7 +1416,7 @@ type ImportProductsRequest struct {
 
 func (x *ImportProductsRequest) Reset() {
 	*x = ImportProductsRequest{}
-	mi := &file_products_v1_products_proto_msgTypes[19]
+	mi := &file_products_v1_products_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1373,7 +1428,7 @@ func (x *ImportProductsRequest) String() string {
 func (*ImportProductsRequest) ProtoMessage() {}
 
 func (x *ImportProductsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[19]
+	mi := &file_products_v1_products_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1386,7 +1441,7 @@ func (x *ImportProductsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportProductsRequest.ProtoReflect.Descriptor instead.
 func (*ImportProductsRequest) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{19}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ImportProductsRequest) GetSku() string {
@@ -1459,7 +1514,7 @@ type ImportError struct {
 
 func (x *ImportError) Reset() {
 	*x = ImportError{}
-	mi := &file_products_v1_products_proto_msgTypes[20]
+	mi := &file_products_v1_products_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1471,7 +1526,7 @@ func (x *ImportError) String() string {
 func (*ImportError) ProtoMessage() {}
 
 func (x *ImportError) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[20]
+	mi := &file_products_v1_products_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1484,7 +1539,7 @@ func (x *ImportError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportError.ProtoReflect.Descriptor instead.
 func (*ImportError) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{20}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ImportError) GetRow() int64 {
@@ -1527,7 +1582,7 @@ type ImportProductsResponse struct {
 
 func (x *ImportProductsResponse) Reset() {
 	*x = ImportProductsResponse{}
-	mi := &file_products_v1_products_proto_msgTypes[21]
+	mi := &file_products_v1_products_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1539,7 +1594,7 @@ func (x *ImportProductsResponse) String() string {
 func (*ImportProductsResponse) ProtoMessage() {}
 
 func (x *ImportProductsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[21]
+	mi := &file_products_v1_products_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1552,7 +1607,7 @@ func (x *ImportProductsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportProductsResponse.ProtoReflect.Descriptor instead.
 func (*ImportProductsResponse) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{21}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ImportProductsResponse) GetCreated() int64 {
@@ -1596,7 +1651,7 @@ type WatchStockRequest struct {
 
 func (x *WatchStockRequest) Reset() {
 	*x = WatchStockRequest{}
-	mi := &file_products_v1_products_proto_msgTypes[22]
+	mi := &file_products_v1_products_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1608,7 +1663,7 @@ func (x *WatchStockRequest) String() string {
 func (*WatchStockRequest) ProtoMessage() {}
 
 func (x *WatchStockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[22]
+	mi := &file_products_v1_products_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1621,7 +1676,7 @@ func (x *WatchStockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchStockRequest.ProtoReflect.Descriptor instead.
 func (*WatchStockRequest) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{22}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WatchStockRequest) GetAction() isWatchStockRequest_Action {
@@ -1674,7 +1729,7 @@ type StockSubscription struct {
 
 func (x *StockSubscription) Reset() {
 	*x = StockSubscription{}
-	mi := &file_products_v1_products_proto_msgTypes[23]
+	mi := &file_products_v1_products_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1686,7 +1741,7 @@ func (x *StockSubscription) String() string {
 func (*StockSubscription) ProtoMessage() {}
 
 func (x *StockSubscription) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[23]
+	mi := &file_products_v1_products_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1699,7 +1754,7 @@ func (x *StockSubscription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StockSubscription.ProtoReflect.Descriptor instead.
 func (*StockSubscription) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{23}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StockSubscription) GetProductIds() []string {
@@ -1722,7 +1777,7 @@ type StockLevel struct {
 
 func (x *StockLevel) Reset() {
 	*x = StockLevel{}
-	mi := &file_products_v1_products_proto_msgTypes[24]
+	mi := &file_products_v1_products_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +1789,7 @@ func (x *StockLevel) String() string {
 func (*StockLevel) ProtoMessage() {}
 
 func (x *StockLevel) ProtoReflect() protoreflect.Message {
-	mi := &file_products_v1_products_proto_msgTypes[24]
+	mi := &file_products_v1_products_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +1802,7 @@ func (x *StockLevel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StockLevel.ProtoReflect.Descriptor instead.
 func (*StockLevel) Descriptor() ([]byte, []int) {
-	return file_products_v1_products_proto_rawDescGZIP(), []int{24}
+	return file_products_v1_products_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StockLevel) GetProductId() string {
@@ -1884,7 +1939,10 @@ const file_products_v1_products_proto_rawDesc = "" +
 	"\x19ReleaseReservationRequest\x12%\n" +
 	"\x0ereservation_id\x18\x01 \x01(\tR\rreservationId\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12>\n" +
-	"\x1breservation_idempotency_key\x18\x03 \x01(\tR\x19reservationIdempotencyKey\"v\n" +
+	"\x1breservation_idempotency_key\x18\x03 \x01(\tR\x19reservationIdempotencyKey\"~\n" +
+	"\x15GetReservationRequest\x12%\n" +
+	"\x0ereservation_id\x18\x01 \x01(\tR\rreservationId\x12>\n" +
+	"\x1breservation_idempotency_key\x18\x02 \x01(\tR\x19reservationIdempotencyKey\"v\n" +
 	"\x13RestockItemsRequest\x12'\n" +
 	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\x126\n" +
 	"\x05items\x18\x02 \x03(\v2 .kitshop.products.v1.RestockItemR\x05items\"H\n" +
@@ -1941,7 +1999,7 @@ const file_products_v1_products_proto_rawDesc = "" +
 	"\x1bRESERVATION_STATUS_RESERVED\x10\x01\x12 \n" +
 	"\x1cRESERVATION_STATUS_COMMITTED\x10\x02\x12\x1f\n" +
 	"\x1bRESERVATION_STATUS_RELEASED\x10\x03\x12\x1e\n" +
-	"\x1aRESERVATION_STATUS_EXPIRED\x10\x042\x91\n" +
+	"\x1aRESERVATION_STATUS_EXPIRED\x10\x042\xf1\n" +
 	"\n" +
 	"\x0fProductsService\x12X\n" +
 	"\rCreateProduct\x12).kitshop.products.v1.CreateProductRequest\x1a\x1c.kitshop.products.v1.Product\x12X\n" +
@@ -1954,7 +2012,8 @@ const file_products_v1_products_proto_rawDesc = "" +
 	"\x10ReserveInventory\x12,.kitshop.products.v1.ReserveInventoryRequest\x1a .kitshop.products.v1.Reservation\x12d\n" +
 	"\x11CommitReservation\x12-.kitshop.products.v1.CommitReservationRequest\x1a .kitshop.products.v1.Reservation\x12f\n" +
 	"\x12ReleaseReservation\x12..kitshop.products.v1.ReleaseReservationRequest\x1a .kitshop.products.v1.Reservation\x12c\n" +
-	"\fRestockItems\x12(.kitshop.products.v1.RestockItemsRequest\x1a).kitshop.products.v1.RestockItemsResponse\x12e\n" +
+	"\fRestockItems\x12(.kitshop.products.v1.RestockItemsRequest\x1a).kitshop.products.v1.RestockItemsResponse\x12^\n" +
+	"\x0eGetReservation\x12*.kitshop.products.v1.GetReservationRequest\x1a .kitshop.products.v1.Reservation\x12e\n" +
 	"\fListProducts\x12(.kitshop.products.v1.ListProductsRequest\x1a).kitshop.products.v1.ListProductsResponse0\x01\x12k\n" +
 	"\x0eImportProducts\x12*.kitshop.products.v1.ImportProductsRequest\x1a+.kitshop.products.v1.ImportProductsResponse(\x01\x12Y\n" +
 	"\n" +
@@ -1973,7 +2032,7 @@ func file_products_v1_products_proto_rawDescGZIP() []byte {
 }
 
 var file_products_v1_products_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_products_v1_products_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_products_v1_products_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_products_v1_products_proto_goTypes = []any{
 	(ReservationStatus)(0),            // 0: kitshop.products.v1.ReservationStatus
 	(*Product)(nil),                   // 1: kitshop.products.v1.Product
@@ -1990,39 +2049,40 @@ var file_products_v1_products_proto_goTypes = []any{
 	(*ReserveInventoryRequest)(nil),   // 12: kitshop.products.v1.ReserveInventoryRequest
 	(*CommitReservationRequest)(nil),  // 13: kitshop.products.v1.CommitReservationRequest
 	(*ReleaseReservationRequest)(nil), // 14: kitshop.products.v1.ReleaseReservationRequest
-	(*RestockItemsRequest)(nil),       // 15: kitshop.products.v1.RestockItemsRequest
-	(*RestockItem)(nil),               // 16: kitshop.products.v1.RestockItem
-	(*RestockItemsResponse)(nil),      // 17: kitshop.products.v1.RestockItemsResponse
-	(*ListProductsRequest)(nil),       // 18: kitshop.products.v1.ListProductsRequest
-	(*ListProductsResponse)(nil),      // 19: kitshop.products.v1.ListProductsResponse
-	(*ImportProductsRequest)(nil),     // 20: kitshop.products.v1.ImportProductsRequest
-	(*ImportError)(nil),               // 21: kitshop.products.v1.ImportError
-	(*ImportProductsResponse)(nil),    // 22: kitshop.products.v1.ImportProductsResponse
-	(*WatchStockRequest)(nil),         // 23: kitshop.products.v1.WatchStockRequest
-	(*StockSubscription)(nil),         // 24: kitshop.products.v1.StockSubscription
-	(*StockLevel)(nil),                // 25: kitshop.products.v1.StockLevel
-	(*timestamppb.Timestamp)(nil),     // 26: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),       // 27: google.protobuf.Duration
+	(*GetReservationRequest)(nil),     // 15: kitshop.products.v1.GetReservationRequest
+	(*RestockItemsRequest)(nil),       // 16: kitshop.products.v1.RestockItemsRequest
+	(*RestockItem)(nil),               // 17: kitshop.products.v1.RestockItem
+	(*RestockItemsResponse)(nil),      // 18: kitshop.products.v1.RestockItemsResponse
+	(*ListProductsRequest)(nil),       // 19: kitshop.products.v1.ListProductsRequest
+	(*ListProductsResponse)(nil),      // 20: kitshop.products.v1.ListProductsResponse
+	(*ImportProductsRequest)(nil),     // 21: kitshop.products.v1.ImportProductsRequest
+	(*ImportError)(nil),               // 22: kitshop.products.v1.ImportError
+	(*ImportProductsResponse)(nil),    // 23: kitshop.products.v1.ImportProductsResponse
+	(*WatchStockRequest)(nil),         // 24: kitshop.products.v1.WatchStockRequest
+	(*StockSubscription)(nil),         // 25: kitshop.products.v1.StockSubscription
+	(*StockLevel)(nil),                // 26: kitshop.products.v1.StockLevel
+	(*timestamppb.Timestamp)(nil),     // 27: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),       // 28: google.protobuf.Duration
 }
 var file_products_v1_products_proto_depIdxs = []int32{
-	26, // 0: kitshop.products.v1.Product.created_at:type_name -> google.protobuf.Timestamp
-	26, // 1: kitshop.products.v1.Product.updated_at:type_name -> google.protobuf.Timestamp
+	27, // 0: kitshop.products.v1.Product.created_at:type_name -> google.protobuf.Timestamp
+	27, // 1: kitshop.products.v1.Product.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 2: kitshop.products.v1.BatchGetProductsResponse.products:type_name -> kitshop.products.v1.Product
 	1,  // 3: kitshop.products.v1.SearchProductsResponse.products:type_name -> kitshop.products.v1.Product
 	0,  // 4: kitshop.products.v1.Reservation.status:type_name -> kitshop.products.v1.ReservationStatus
 	10, // 5: kitshop.products.v1.Reservation.items:type_name -> kitshop.products.v1.ReservationItem
-	26, // 6: kitshop.products.v1.Reservation.expires_at:type_name -> google.protobuf.Timestamp
-	26, // 7: kitshop.products.v1.Reservation.created_at:type_name -> google.protobuf.Timestamp
-	26, // 8: kitshop.products.v1.Reservation.updated_at:type_name -> google.protobuf.Timestamp
+	27, // 6: kitshop.products.v1.Reservation.expires_at:type_name -> google.protobuf.Timestamp
+	27, // 7: kitshop.products.v1.Reservation.created_at:type_name -> google.protobuf.Timestamp
+	27, // 8: kitshop.products.v1.Reservation.updated_at:type_name -> google.protobuf.Timestamp
 	10, // 9: kitshop.products.v1.ReserveInventoryRequest.items:type_name -> kitshop.products.v1.ReservationItem
-	27, // 10: kitshop.products.v1.ReserveInventoryRequest.ttl:type_name -> google.protobuf.Duration
-	16, // 11: kitshop.products.v1.RestockItemsRequest.items:type_name -> kitshop.products.v1.RestockItem
+	28, // 10: kitshop.products.v1.ReserveInventoryRequest.ttl:type_name -> google.protobuf.Duration
+	17, // 11: kitshop.products.v1.RestockItemsRequest.items:type_name -> kitshop.products.v1.RestockItem
 	1,  // 12: kitshop.products.v1.RestockItemsResponse.products:type_name -> kitshop.products.v1.Product
 	1,  // 13: kitshop.products.v1.ListProductsResponse.products:type_name -> kitshop.products.v1.Product
-	21, // 14: kitshop.products.v1.ImportProductsResponse.errors:type_name -> kitshop.products.v1.ImportError
-	24, // 15: kitshop.products.v1.WatchStockRequest.subscribe:type_name -> kitshop.products.v1.StockSubscription
-	24, // 16: kitshop.products.v1.WatchStockRequest.unsubscribe:type_name -> kitshop.products.v1.StockSubscription
-	26, // 17: kitshop.products.v1.StockLevel.at:type_name -> google.protobuf.Timestamp
+	22, // 14: kitshop.products.v1.ImportProductsResponse.errors:type_name -> kitshop.products.v1.ImportError
+	25, // 15: kitshop.products.v1.WatchStockRequest.subscribe:type_name -> kitshop.products.v1.StockSubscription
+	25, // 16: kitshop.products.v1.WatchStockRequest.unsubscribe:type_name -> kitshop.products.v1.StockSubscription
+	27, // 17: kitshop.products.v1.StockLevel.at:type_name -> google.protobuf.Timestamp
 	2,  // 18: kitshop.products.v1.ProductsService.CreateProduct:input_type -> kitshop.products.v1.CreateProductRequest
 	3,  // 19: kitshop.products.v1.ProductsService.UpdateProduct:input_type -> kitshop.products.v1.UpdateProductRequest
 	4,  // 20: kitshop.products.v1.ProductsService.GetProduct:input_type -> kitshop.products.v1.GetProductRequest
@@ -2032,25 +2092,27 @@ var file_products_v1_products_proto_depIdxs = []int32{
 	12, // 24: kitshop.products.v1.ProductsService.ReserveInventory:input_type -> kitshop.products.v1.ReserveInventoryRequest
 	13, // 25: kitshop.products.v1.ProductsService.CommitReservation:input_type -> kitshop.products.v1.CommitReservationRequest
 	14, // 26: kitshop.products.v1.ProductsService.ReleaseReservation:input_type -> kitshop.products.v1.ReleaseReservationRequest
-	15, // 27: kitshop.products.v1.ProductsService.RestockItems:input_type -> kitshop.products.v1.RestockItemsRequest
-	18, // 28: kitshop.products.v1.ProductsService.ListProducts:input_type -> kitshop.products.v1.ListProductsRequest
-	20, // 29: kitshop.products.v1.ProductsService.ImportProducts:input_type -> kitshop.products.v1.ImportProductsRequest
-	23, // 30: kitshop.products.v1.ProductsService.WatchStock:input_type -> kitshop.products.v1.WatchStockRequest
-	1,  // 31: kitshop.products.v1.ProductsService.CreateProduct:output_type -> kitshop.products.v1.Product
-	1,  // 32: kitshop.products.v1.ProductsService.UpdateProduct:output_type -> kitshop.products.v1.Product
-	1,  // 33: kitshop.products.v1.ProductsService.GetProduct:output_type -> kitshop.products.v1.Product
-	6,  // 34: kitshop.products.v1.ProductsService.BatchGetProducts:output_type -> kitshop.products.v1.BatchGetProductsResponse
-	8,  // 35: kitshop.products.v1.ProductsService.SearchProducts:output_type -> kitshop.products.v1.SearchProductsResponse
-	1,  // 36: kitshop.products.v1.ProductsService.AdjustStock:output_type -> kitshop.products.v1.Product
-	11, // 37: kitshop.products.v1.ProductsService.ReserveInventory:output_type -> kitshop.products.v1.Reservation
-	11, // 38: kitshop.products.v1.ProductsService.CommitReservation:output_type -> kitshop.products.v1.Reservation
-	11, // 39: kitshop.products.v1.ProductsService.ReleaseReservation:output_type -> kitshop.products.v1.Reservation
-	17, // 40: kitshop.products.v1.ProductsService.RestockItems:output_type -> kitshop.products.v1.RestockItemsResponse
-	19, // 41: kitshop.products.v1.ProductsService.ListProducts:output_type -> kitshop.products.v1.ListProductsResponse
-	22, // 42: kitshop.products.v1.ProductsService.ImportProducts:output_type -> kitshop.products.v1.ImportProductsResponse
-	25, // 43: kitshop.products.v1.ProductsService.WatchStock:output_type -> kitshop.products.v1.StockLevel
-	31, // [31:44] is the sub-list for method output_type
-	18, // [18:31] is the sub-list for method input_type
+	16, // 27: kitshop.products.v1.ProductsService.RestockItems:input_type -> kitshop.products.v1.RestockItemsRequest
+	15, // 28: kitshop.products.v1.ProductsService.GetReservation:input_type -> kitshop.products.v1.GetReservationRequest
+	19, // 29: kitshop.products.v1.ProductsService.ListProducts:input_type -> kitshop.products.v1.ListProductsRequest
+	21, // 30: kitshop.products.v1.ProductsService.ImportProducts:input_type -> kitshop.products.v1.ImportProductsRequest
+	24, // 31: kitshop.products.v1.ProductsService.WatchStock:input_type -> kitshop.products.v1.WatchStockRequest
+	1,  // 32: kitshop.products.v1.ProductsService.CreateProduct:output_type -> kitshop.products.v1.Product
+	1,  // 33: kitshop.products.v1.ProductsService.UpdateProduct:output_type -> kitshop.products.v1.Product
+	1,  // 34: kitshop.products.v1.ProductsService.GetProduct:output_type -> kitshop.products.v1.Product
+	6,  // 35: kitshop.products.v1.ProductsService.BatchGetProducts:output_type -> kitshop.products.v1.BatchGetProductsResponse
+	8,  // 36: kitshop.products.v1.ProductsService.SearchProducts:output_type -> kitshop.products.v1.SearchProductsResponse
+	1,  // 37: kitshop.products.v1.ProductsService.AdjustStock:output_type -> kitshop.products.v1.Product
+	11, // 38: kitshop.products.v1.ProductsService.ReserveInventory:output_type -> kitshop.products.v1.Reservation
+	11, // 39: kitshop.products.v1.ProductsService.CommitReservation:output_type -> kitshop.products.v1.Reservation
+	11, // 40: kitshop.products.v1.ProductsService.ReleaseReservation:output_type -> kitshop.products.v1.Reservation
+	18, // 41: kitshop.products.v1.ProductsService.RestockItems:output_type -> kitshop.products.v1.RestockItemsResponse
+	11, // 42: kitshop.products.v1.ProductsService.GetReservation:output_type -> kitshop.products.v1.Reservation
+	20, // 43: kitshop.products.v1.ProductsService.ListProducts:output_type -> kitshop.products.v1.ListProductsResponse
+	23, // 44: kitshop.products.v1.ProductsService.ImportProducts:output_type -> kitshop.products.v1.ImportProductsResponse
+	26, // 45: kitshop.products.v1.ProductsService.WatchStock:output_type -> kitshop.products.v1.StockLevel
+	32, // [32:46] is the sub-list for method output_type
+	18, // [18:32] is the sub-list for method input_type
 	18, // [18:18] is the sub-list for extension type_name
 	18, // [18:18] is the sub-list for extension extendee
 	0,  // [0:18] is the sub-list for field type_name
@@ -2063,8 +2125,8 @@ func file_products_v1_products_proto_init() {
 	}
 	file_products_v1_products_proto_msgTypes[2].OneofWrappers = []any{}
 	file_products_v1_products_proto_msgTypes[6].OneofWrappers = []any{}
-	file_products_v1_products_proto_msgTypes[19].OneofWrappers = []any{}
-	file_products_v1_products_proto_msgTypes[22].OneofWrappers = []any{
+	file_products_v1_products_proto_msgTypes[20].OneofWrappers = []any{}
+	file_products_v1_products_proto_msgTypes[23].OneofWrappers = []any{
 		(*WatchStockRequest_Subscribe)(nil),
 		(*WatchStockRequest_Unsubscribe)(nil),
 	}
@@ -2074,7 +2136,7 @@ func file_products_v1_products_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_products_v1_products_proto_rawDesc), len(file_products_v1_products_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   25,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	ProductsService_CommitReservation_FullMethodName  = "/kitshop.products.v1.ProductsService/CommitReservation"
 	ProductsService_ReleaseReservation_FullMethodName = "/kitshop.products.v1.ProductsService/ReleaseReservation"
 	ProductsService_RestockItems_FullMethodName       = "/kitshop.products.v1.ProductsService/RestockItems"
+	ProductsService_GetReservation_FullMethodName     = "/kitshop.products.v1.ProductsService/GetReservation"
 	ProductsService_ListProducts_FullMethodName       = "/kitshop.products.v1.ProductsService/ListProducts"
 	ProductsService_ImportProducts_FullMethodName     = "/kitshop.products.v1.ProductsService/ImportProducts"
 	ProductsService_WatchStock_FullMethodName         = "/kitshop.products.v1.ProductsService/WatchStock"
@@ -44,10 +45,11 @@ const (
 // ImportProducts) need an admin JWT in the "authorization" metadata.
 //
 // Internal calls (ReserveInventory, CommitReservation, ReleaseReservation,
-// RestockItems) serve the checkout saga of the orders service and carry no
-// user token. Under mTLS their only allowed caller is orders; any other
-// caller gets PERMISSION_DENIED. They are idempotent: a saga may repeat any
-// of them after a timeout.
+// RestockItems, GetReservation) serve the orders service (its checkout
+// saga, and its consistency checker) and carry no user token. Under mTLS
+// their only allowed caller is orders; any other caller gets
+// PERMISSION_DENIED. They are idempotent: a saga may repeat any of them
+// after a timeout.
 type ProductsServiceClient interface {
 	CreateProduct(ctx context.Context, in *CreateProductRequest, opts ...grpc.CallOption) (*Product, error)
 	UpdateProduct(ctx context.Context, in *UpdateProductRequest, opts ...grpc.CallOption) (*Product, error)
@@ -92,6 +94,14 @@ type ProductsServiceClient interface {
 	// FAILED_PRECONDITION/IDEMPOTENCY_KEY_REUSED (422 over HTTP).
 	// Internal: callers are orders only. There is no HTTP route.
 	RestockItems(ctx context.Context, in *RestockItemsRequest, opts ...grpc.CallOption) (*RestockItemsResponse, error)
+	// GetReservation returns a reservation as it is now, named by
+	// reservation_id or by reservation_idempotency_key, and changes nothing:
+	// the orders consistency checker compares it with the order it was made
+	// for. A reservation released before it was made (see
+	// ReleaseReservation) is RELEASED with no items. NOT_FOUND/
+	// RESERVATION_NOT_FOUND when there is none.
+	// Internal: callers are orders only. There is no HTTP route.
+	GetReservation(ctx context.Context, in *GetReservationRequest, opts ...grpc.CallOption) (*Reservation, error)
 	// ListProducts streams the whole catalog in batches, in id order.
 	ListProducts(ctx context.Context, in *ListProductsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListProductsResponse], error)
 	// ImportProducts upserts by SKU; bad rows are reported, not fatal.
@@ -214,6 +224,16 @@ func (c *productsServiceClient) RestockItems(ctx context.Context, in *RestockIte
 	return out, nil
 }
 
+func (c *productsServiceClient) GetReservation(ctx context.Context, in *GetReservationRequest, opts ...grpc.CallOption) (*Reservation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Reservation)
+	err := c.cc.Invoke(ctx, ProductsService_GetReservation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *productsServiceClient) ListProducts(ctx context.Context, in *ListProductsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListProductsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &ProductsService_ServiceDesc.Streams[0], ProductsService_ListProducts_FullMethodName, cOpts...)
@@ -269,10 +289,11 @@ type ProductsService_WatchStockClient = grpc.BidiStreamingClient[WatchStockReque
 // ImportProducts) need an admin JWT in the "authorization" metadata.
 //
 // Internal calls (ReserveInventory, CommitReservation, ReleaseReservation,
-// RestockItems) serve the checkout saga of the orders service and carry no
-// user token. Under mTLS their only allowed caller is orders; any other
-// caller gets PERMISSION_DENIED. They are idempotent: a saga may repeat any
-// of them after a timeout.
+// RestockItems, GetReservation) serve the orders service (its checkout
+// saga, and its consistency checker) and carry no user token. Under mTLS
+// their only allowed caller is orders; any other caller gets
+// PERMISSION_DENIED. They are idempotent: a saga may repeat any of them
+// after a timeout.
 type ProductsServiceServer interface {
 	CreateProduct(context.Context, *CreateProductRequest) (*Product, error)
 	UpdateProduct(context.Context, *UpdateProductRequest) (*Product, error)
@@ -317,6 +338,14 @@ type ProductsServiceServer interface {
 	// FAILED_PRECONDITION/IDEMPOTENCY_KEY_REUSED (422 over HTTP).
 	// Internal: callers are orders only. There is no HTTP route.
 	RestockItems(context.Context, *RestockItemsRequest) (*RestockItemsResponse, error)
+	// GetReservation returns a reservation as it is now, named by
+	// reservation_id or by reservation_idempotency_key, and changes nothing:
+	// the orders consistency checker compares it with the order it was made
+	// for. A reservation released before it was made (see
+	// ReleaseReservation) is RELEASED with no items. NOT_FOUND/
+	// RESERVATION_NOT_FOUND when there is none.
+	// Internal: callers are orders only. There is no HTTP route.
+	GetReservation(context.Context, *GetReservationRequest) (*Reservation, error)
 	// ListProducts streams the whole catalog in batches, in id order.
 	ListProducts(*ListProductsRequest, grpc.ServerStreamingServer[ListProductsResponse]) error
 	// ImportProducts upserts by SKU; bad rows are reported, not fatal.
@@ -368,6 +397,9 @@ func (UnimplementedProductsServiceServer) ReleaseReservation(context.Context, *R
 }
 func (UnimplementedProductsServiceServer) RestockItems(context.Context, *RestockItemsRequest) (*RestockItemsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RestockItems not implemented")
+}
+func (UnimplementedProductsServiceServer) GetReservation(context.Context, *GetReservationRequest) (*Reservation, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetReservation not implemented")
 }
 func (UnimplementedProductsServiceServer) ListProducts(*ListProductsRequest, grpc.ServerStreamingServer[ListProductsResponse]) error {
 	return status.Error(codes.Unimplemented, "method ListProducts not implemented")
@@ -579,6 +611,24 @@ func _ProductsService_RestockItems_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProductsService_GetReservation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetReservationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProductsServiceServer).GetReservation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProductsService_GetReservation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProductsServiceServer).GetReservation(ctx, req.(*GetReservationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProductsService_ListProducts_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(ListProductsRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -650,6 +700,10 @@ var ProductsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RestockItems",
 			Handler:    _ProductsService_RestockItems_Handler,
+		},
+		{
+			MethodName: "GetReservation",
+			Handler:    _ProductsService_GetReservation_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -102,17 +102,20 @@ func (n *pgNotifier) start() {
 		n.mu.Lock()
 		n.listening = true
 		n.mu.Unlock()
-		n.broadcast()
 	}()
 }
 
 // event follows the listener's connection, from its goroutine.
 func (n *pgNotifier) event(ev pq.ListenerEventType, _ error) {
 	n.mu.Lock()
+	was := n.connected
 	n.connected = ev == pq.ListenerEventConnected || ev == pq.ListenerEventReconnected
 	n.mu.Unlock()
-	// Waiters pick their interval again: poll while it is down.
-	n.broadcast()
+	if was && !n.connected {
+		// Waiters relying on notifications go back to polling. (A
+		// reconnect wakes them through a nil notification.)
+		n.broadcast()
+	}
 }
 
 // close stops the listener and waits, bounded, for its goroutines.

@@ -122,8 +122,9 @@ func (n *pgNotifier) event(ev pq.ListenerEventType, _ error) {
 	n.mu.Lock()
 	was := n.connected
 	n.connected = ev == pq.ListenerEventConnected || ev == pq.ListenerEventReconnected
+	lost := was && !n.connected
 	n.mu.Unlock()
-	if was && !n.connected {
+	if lost {
 		// Waiters relying on notifications go back to polling. (A
 		// reconnect wakes them through a nil notification.)
 		n.broadcast()

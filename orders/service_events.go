@@ -127,6 +127,7 @@ func (e *eventJobs) Jobs() []func(context.Context) error {
 
 // runRelay relays whenever woken and at least every relayEvery.
 func (e *eventJobs) runRelay(ctx context.Context) error {
+	e.init()
 	var failures int
 	t := time.NewTimer(0) // a first round at start: leftovers of a crash
 	defer t.Stop()
@@ -179,6 +180,7 @@ func (e *eventJobs) relayRound(ctx context.Context) (moved int, more bool, err e
 // ends: batches back to back while there is a backlog, then it sleeps in
 // Store.WaitEvents until the log grows.
 func (e *eventJobs) runNotifications(ctx context.Context) error {
+	e.init()
 	var failures int
 	var lastIdle time.Time
 	for ctx.Err() == nil {

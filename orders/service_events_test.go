@@ -15,6 +15,8 @@ import (
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/logx"
+	"github.com/kitshop/kitshop/kit/pg"
+	"github.com/kitshop/kitshop/kit/pg/pgtest"
 	"github.com/kitshop/kitshop/kit/saga"
 )
 
@@ -35,6 +37,32 @@ func evStoreCases() []evStoreCase {
 		{name: "memory", open: func(t *testing.T) Store { return evMemoryStore(t) }},
 		{name: "postgres", open: func(t *testing.T) Store { return evPostgresStores(t, 1)[0] }, instances: evPostgresStores},
 	}
+}
+
+func evMemoryStore(t *testing.T) Store {
+	s := newMemoryStore()
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// evPostgresStores opens n stores on one fresh database, each with its own
+// pool and listener, as n instances would.
+func evPostgresStores(t *testing.T, n int) []Store {
+	t.Helper()
+	url := pgtest.URL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out []Store
+	for range n {
+		db, err := pg.OpenMigrated(ctx, url, "orders", migrationFiles)
+		if err != nil {
+			t.Fatalf("open the orders schema: %v", err)
+		}
+		s := newPostgresStore(db).withListener(url)
+		t.Cleanup(func() { _ = s.Close() })
+		out = append(out, s)
+	}
+	return out
 }
 
 // evOrder is an order created in a store, with its checkout saga's state

@@ -57,6 +57,17 @@ func (w *evWatch) expect(t *testing.T, want Status) Order {
 		}
 		return o
 	case err := <-w.done:
+		// Both may be ready (a final status, then the end): what was
+		// sent comes first.
+		select {
+		case o := <-w.sent:
+			w.done <- err
+			if o.Status != want {
+				t.Fatalf("watch sent %s, want %s", o.Status, want)
+			}
+			return o
+		default:
+		}
 		t.Fatalf("watch ended with %v while %s was expected", err, want)
 	case <-time.After(10 * time.Second):
 		t.Fatalf("watch sent nothing in 10s; want %s", want)
@@ -161,7 +172,9 @@ func TestWatchOrderSeesAChangeBetweenLoadAndWait(t *testing.T) {
 				return got, err
 			}
 			sent := make(chan Order, 4)
-			err := newWatchHub(10, time.Minute).watch(context.Background(), s, load, o.ID, func(o Order) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := newWatchHub(10, time.Minute).watch(ctx, s, load, o.ID, func(o Order) error {
 				sent <- o
 				return nil
 			})
@@ -261,18 +274,22 @@ func TestWatchOrderEndsOnSendError(t *testing.T) {
 	o := evCreate(t, s)
 	errGone := errors.New("client gone")
 	sends := 0
+	first := make(chan struct{})
 	done := make(chan error, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	go func() {
-		done <- newWatchHub(10, time.Minute).watch(context.Background(), s,
-			func(ctx context.Context, id string) (Order, error) { return s.Order(ctx, id) }, o.ID,
+		done <- newWatchHub(10, time.Minute).watch(ctx, s, s.Order, o.ID,
 			func(Order) error {
 				sends++
-				if sends == 2 {
-					return errGone
+				if sends == 1 {
+					close(first)
+					return nil
 				}
-				return nil
+				return errGone
 			})
 	}()
+	<-first
 	evSetStatus(t, s, o, StatusConfirmed, "")
 	evRelayAll(t, s)
 	select {
@@ -367,9 +384,15 @@ func TestWatchOrderAcrossInstances(t *testing.T) {
 			o := evCreate(t, a)
 			w := evStartWatch(t, context.Background(), newWatchHub(10, time.Minute), b, o.ID)
 			w.expect(t, StatusPending)
+			// Delivered by a's NOTIFY through b's listener: well within
+			// the 10s safety poll of a listening store.
 			evSetStatus(t, a, o, StatusConfirmed, "")
+			start := time.Now()
 			evRelayAll(t, a)
 			w.expect(t, StatusConfirmed)
+			if d := time.Since(start); d > 5*time.Second {
+				t.Fatalf("the change took %v to reach the other instance", d)
+			}
 			evSetStatus(t, a, o, StatusRequiresAttention, "")
 			evRelayAll(t, a)
 			w.expect(t, StatusRequiresAttention)

@@ -258,19 +258,26 @@ func TestNotificationWorkerCatchesUpWithoutGapsOrDuplicates(t *testing.T) {
 					t.Fatalf("notification %d = %+v for event %+v (kind %q)", i, n, ev, kind)
 				}
 			}
-			// Logged, once each, without personal data.
-			lines := 0
-			for _, l := range logs.Lines(t) {
-				if l["msg"] != "order notification" {
-					continue
+			// Logged, once each, without personal data. The worker logs
+			// after its batch committed, so the last lines may lag the
+			// offset.
+			var lines []map[string]any
+			kittest.WaitFor(t, 10*time.Second, "a log line per notification", func() bool {
+				lines = lines[:0]
+				for _, l := range logs.Lines(t) {
+					if l["msg"] == "order notification" {
+						lines = append(lines, l)
+					}
 				}
-				lines++
+				return len(lines) >= len(events)
+			})
+			if len(lines) != len(events) {
+				t.Fatalf("%d notification log lines for %d events", len(lines), len(events))
+			}
+			for _, l := range lines {
 				if l["level"] != "info" || l["user_id"] != nil || l["message"] != nil || l["kind"] == nil || l["order_id"] == nil {
 					t.Fatalf("notification log line %v", l)
 				}
-			}
-			if lines != len(events) {
-				t.Fatalf("%d notification log lines for %d events", lines, len(events))
 			}
 		})
 	}
@@ -368,6 +375,9 @@ func TestEventJobsKeepGoingAfterErrors(t *testing.T) {
 	if s.relayCalls.Load() < 4 || s.consumeCalls.Load() < 4 {
 		t.Fatalf("relay calls %d, consume calls %d: the failures were not retried", s.relayCalls.Load(), s.consumeCalls.Load())
 	}
+	kittest.WaitFor(t, 5*time.Second, "the notification's log line", func() bool {
+		return strings.Contains(logs.String(), `"msg":"order notification"`)
+	})
 	out := logs.String()
 	for _, want := range []string{"order event relay failed; retrying", "notification worker failed; retrying"} {
 		if !strings.Contains(out, want) {

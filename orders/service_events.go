@@ -9,6 +9,8 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+
+	"github.com/kitshop/kitshop/kit/saga"
 )
 
 // The order event stream, service side.
@@ -72,8 +74,9 @@ const (
 // relayEvery and now take their defaults, so a literal with store and
 // logger set is ready; newEventJobs is the same with the defaults filled.
 //
-// The service calls StatusChanged after every write that changed an
-// order's status, and adds Jobs() to its own.
+// The service adds Jobs() to its own, and keeps signalling(store) as its
+// store so that every status change it writes wakes the relay at once
+// (StatusChanged).
 type eventJobs struct {
 	store      Store
 	logger     log.Logger
@@ -115,6 +118,45 @@ func (e *eventJobs) StatusChanged() {
 	case e.wake <- struct{}{}:
 	default:
 	}
+}
+
+// signalling returns store with every write that may change an order's
+// status (CreateOrder, SaveSaga with a status in its change, Ship)
+// followed, once it succeeded, by StatusChanged. The service keeps the
+// result as its store, so no write path can forget the signal; a spurious
+// one (a status that was already the stored one) costs one empty relay.
+func (e *eventJobs) signalling(store Store) Store {
+	e.init()
+	return &signallingStore{Store: store, jobs: e}
+}
+
+type signallingStore struct {
+	Store
+	jobs *eventJobs
+}
+
+func (s *signallingStore) CreateOrder(ctx context.Context, o Order, st saga.State, idem *IdemClaim) (IdemRecord, bool, error) {
+	rec, created, err := s.Store.CreateOrder(ctx, o, st, idem)
+	if err == nil && created {
+		s.jobs.StatusChanged()
+	}
+	return rec, created, err
+}
+
+func (s *signallingStore) SaveSaga(ctx context.Context, st *saga.State, change *OrderChange) error {
+	err := s.Store.SaveSaga(ctx, st, change)
+	if err == nil && change != nil && change.Status != "" {
+		s.jobs.StatusChanged()
+	}
+	return err
+}
+
+func (s *signallingStore) Ship(ctx context.Context, id string, now time.Time) (Order, error) {
+	o, err := s.Store.Ship(ctx, id, now)
+	if err == nil {
+		s.jobs.StatusChanged()
+	}
+	return o, err
 }
 
 // Jobs are the relay loop and the notification worker. Each returns nil

@@ -443,18 +443,35 @@ func TestRelayKeepsOrder(t *testing.T) {
 }
 
 // TestRelayRunsOnStatusChanged: with a long period, the signal alone makes
-// the relay publish a new event promptly.
+// the relay publish a new event promptly; the signalling store sends it
+// after each status-changing write, and not after a failed one.
 func TestRelayRunsOnStatusChanged(t *testing.T) {
-	s := evMemoryStore(t)
-	jobs := &eventJobs{store: s, logger: log.NewNopLogger(), relayEvery: time.Hour}
+	base := evMemoryStore(t)
+	jobs := &eventJobs{store: base, logger: log.NewNopLogger(), relayEvery: time.Hour}
+	s := jobs.signalling(base)
 	evRun(t, jobs.runRelay)
-	evCreate(t, s) // may be taken by the first round at start
+	o := evCreate(t, s)
+	kittest.WaitFor(t, 5*time.Second, "the PENDING event", func() bool { return len(evAllEvents(t, s)) == 1 })
+	// The first round at start is surely over: these need the signal.
+	evSetStatus(t, s, o, StatusConfirmed, "")
+	kittest.WaitFor(t, 5*time.Second, "the CONFIRMED event", func() bool { return len(evAllEvents(t, s)) == 2 })
+	evShip(t, s, o)
+	kittest.WaitFor(t, 5*time.Second, "the SHIPPED event", func() bool { return len(evAllEvents(t, s)) == 3 })
+
+	// Written past the signalling store: only StatusChanged relays it.
+	evCreate(t, base)
 	jobs.StatusChanged()
-	kittest.WaitFor(t, 5*time.Second, "the first event", func() bool { return len(evAllEvents(t, s)) == 1 })
-	// Now the first round is surely over: this one needs the signal.
-	evCreate(t, s)
-	jobs.StatusChanged()
-	kittest.WaitFor(t, 5*time.Second, "the second event", func() bool { return len(evAllEvents(t, s)) == 2 })
+	kittest.WaitFor(t, 5*time.Second, "the fourth event", func() bool { return len(evAllEvents(t, s)) == 4 })
+
+	// A refused write signals nothing (and there is nothing to relay).
+	if _, err := s.Ship(context.Background(), o.ID, time.Now()); err == nil {
+		t.Fatal("shipping twice succeeded")
+	}
+	select {
+	case <-jobs.wake:
+		t.Fatal("a failed Ship signalled the relay")
+	default:
+	}
 }
 
 // TestRelayPublishesWithoutSignal: events another instance wrote (no

@@ -263,7 +263,9 @@ func TestPrefers(t *testing.T) {
 
 // Mistakes in the new Spec fields are found when the route is built.
 func TestAnswerSpecMistakes(t *testing.T) {
-	call := func(context.Context, *ordersv1.CreateOrderRequest) (*ordersv1.CreateOrderResponse, error) { return nil, nil }
+	call := func(context.Context, *ordersv1.CreateOrderRequest) (*ordersv1.CreateOrderResponse, error) {
+		return nil, nil
+	}
 	type spec = Spec[*ordersv1.CreateOrderRequest, *ordersv1.CreateOrderResponse]
 	for name, s := range map[string]spec{
 		"body field is a scalar":    {BodyField: "replayed"},
@@ -290,7 +292,9 @@ func TestAnswerSpecMistakes(t *testing.T) {
 // Coverage counts what BodyField leaves out as a response gap: a field
 // kept off the body must be allow-listed with its reason.
 func TestBodyFieldGaps(t *testing.T) {
-	rt := placing(func(context.Context, *ordersv1.CreateOrderRequest) (*ordersv1.CreateOrderResponse, error) { return nil, nil })
+	rt := placing(func(context.Context, *ordersv1.CreateOrderRequest) (*ordersv1.CreateOrderResponse, error) {
+		return nil, nil
+	})
 	req, resp := Gaps(rt)
 	if len(req) != 0 || !slices.Equal(resp, []string{"kitshop.orders.v1.CreateOrderResponse.replayed"}) {
 		t.Fatalf("gaps %v %v", req, resp)

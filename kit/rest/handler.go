@@ -40,7 +40,7 @@ type handler[Req, Resp proto.Message] struct {
 	status      int
 	location    []locationPart
 	respHeaders [][2]string
-	metadata    map[string]string   // gRPC response header -> HTTP header
+	metadata    map[string]string // gRPC response header -> HTTP header
 	details     map[protoreflect.FullName]detailMember
 }
 

@@ -344,4 +344,3 @@ func (r remoteFake) CancelOrder(ctx context.Context, req *ordersv1.CancelOrderRe
 	resp, err := r.f.CancelOrder(ctx, req)
 	return resp, errs.ToGRPC(err)
 }
-

@@ -19,8 +19,8 @@ import (
 	"github.com/kitshop/kitshop/kit/boot"
 	"github.com/kitshop/kitshop/kit/config"
 	"github.com/kitshop/kitshop/kit/sd"
-	ordersv1 "github.com/kitshop/kitshop/pb/orders/v1"
 	paymentsclient "github.com/kitshop/kitshop/payments/client"
+	ordersv1 "github.com/kitshop/kitshop/pb/orders/v1"
 	productsclient "github.com/kitshop/kitshop/products/client"
 	usersclient "github.com/kitshop/kitshop/users/client"
 )

@@ -160,9 +160,13 @@ func decodePlaceOrder(_ context.Context, r *ordersv1.CreateOrderRequest) (PlaceO
 	}, nil
 }
 
-func decodeGetOrder(_ context.Context, r *ordersv1.GetOrderRequest) (string, error) { return r.GetId(), nil }
+func decodeGetOrder(_ context.Context, r *ordersv1.GetOrderRequest) (string, error) {
+	return r.GetId(), nil
+}
 
-func decodeShipOrder(_ context.Context, r *ordersv1.ShipOrderRequest) (string, error) { return r.GetId(), nil }
+func decodeShipOrder(_ context.Context, r *ordersv1.ShipOrderRequest) (string, error) {
+	return r.GetId(), nil
+}
 
 func decodeListOrders(_ context.Context, r *ordersv1.ListOrdersRequest) (ListRequest, error) {
 	return ListRequest{PageSize: int(r.GetPageSize()), PageToken: r.GetPageToken()}, nil

@@ -167,6 +167,38 @@ func TestRename(t *testing.T) {
 	if slices.Contains(req, "kitshop.orders.v1.CreateOrderRequest.payment.number") {
 		t.Fatalf("a renamed field counts as unreached: %v", req)
 	}
+
+	// The service checks the card under the field's proto path; the
+	// client reads the member it sent, whichever hop the error took.
+	invalid := errs.Invalid(errs.FieldViolation{Field: "payment.number", Message: "fails the Luhn check"},
+		errs.FieldViolation{Field: "payment.cvc", Message: "must be 3 or 4 digits"},
+		errs.FieldViolation{Field: "payment.numbers", Message: "not the renamed field"})
+	for name, fail := range map[string]error{"in-process": invalid, "remote": errs.ToGRPC(invalid)} {
+		rt := placing(func(context.Context, *ordersv1.CreateOrderRequest) (*ordersv1.CreateOrderResponse, error) {
+			return nil, fail
+		})
+		w := serveOne(t, rt, http.MethodPost, "/api/v1/orders", placeBody)
+		bad.Errors = nil
+		if err := json.Unmarshal(w.Body.Bytes(), &bad); err != nil || w.Code != http.StatusBadRequest || len(bad.Errors) != 3 ||
+			bad.Errors[0].Field != "payment.card_number" || bad.Errors[1].Field != "payment.cvc" || bad.Errors[2].Field != "payment.numbers" {
+			t.Fatalf("%s: %d %s", name, w.Code, w.Body)
+		}
+	}
+	if len(invalid.Fields) != 3 || invalid.Fields[0].Field != "payment.number" {
+		t.Fatalf("renaming changed the error it was given: %v", invalid.Fields)
+	}
+}
+
+func TestRenameField(t *testing.T) {
+	rs := []rename{{path: []string{"items", "product_id"}, name: "sku_id"}, {path: []string{"payment", "number"}, name: "card_number"}}
+	for in, want := range map[string]string{
+		"items[2].product_id": "items[2].sku_id", "items.product_id": "items.sku_id", "items[0].quantity": "items[0].quantity",
+		"payment.number": "payment.card_number", "payment": "payment", "number": "number", "payment.number.x": "payment.card_number.x",
+	} {
+		if got := renameField(in, rs); got != want {
+			t.Errorf("renameField(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
 
 // An error's Order detail is the problem's order member, in the

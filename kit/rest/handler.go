@@ -42,6 +42,7 @@ type handler[Req, Resp proto.Message] struct {
 	respHeaders [][2]string
 	metadata    map[string]string // gRPC response header -> HTTP header
 	details     map[protoreflect.FullName]detailMember
+	renames     []rename
 }
 
 // binding ties a path variable, query parameter or header to a field.
@@ -96,8 +97,12 @@ func (h *handler[Req, Resp]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // fail answers err as a problem, with the error's details that the route
-// renders (Spec.ErrorDetails) as members.
+// renders (Spec.ErrorDetails) as members, and its field violations under
+// the members' API names (Spec.Rename).
 func (h *handler[Req, Resp]) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if len(h.renames) > 0 {
+		err = renameViolations(err, h.renames)
+	}
 	if len(h.details) == 0 {
 		httpx.WriteProblem(w, r, err)
 		return

@@ -66,7 +66,9 @@ type Spec[Req, Resp proto.Message] struct {
 	// the member name ({"payment.number": "card_number"}). It is for a
 	// shared message that API.md spells differently in one place; where
 	// only one API uses a message, rename the proto field instead. Field
-	// violations name the member as the client sent it.
+	// violations name the member as the client sent it, those of the
+	// decoder and those Call reports under the field's proto path
+	// ("payment.number", "items[2].x") alike.
 	Rename map[string]string
 
 	// Status is the success status: 200 when zero, 201 for creates; 204
@@ -268,6 +270,7 @@ func compile[Req, Resp proto.Message](s Spec[Req, Resp], rt *Route) (*handler[Re
 		if h.body, err = h.body.renamed(strings.Split(path, "."), path, name); err != nil {
 			return nil, fmt.Errorf("Rename: %w", err)
 		}
+		h.renames = append(h.renames, rename{path: strings.Split(path, "."), name: name})
 	}
 	for _, name := range s.Required {
 		if h.body.byName[name] == nil {

@@ -2,11 +2,14 @@ package rest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/kitshop/kitshop/kit/errs"
 )
 
 // msgTable is everything the codec needs to know about one message type,
@@ -299,4 +302,69 @@ func plainName(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// rename is one Spec.Rename entry: a field's proto path and its member
+// name.
+type rename struct {
+	path []string
+	name string
+}
+
+// renameViolations is err with the field violations that name a renamed
+// field by its proto path ("payment.number", or "items[0].x" for a path
+// items.x) naming it by its member name instead. err is not changed: a
+// copy is returned when anything is renamed.
+func renameViolations(err error, renames []rename) error {
+	e := errs.As(err)
+	if e == nil || len(e.Fields) == 0 {
+		return err
+	}
+	var fields []errs.FieldViolation
+	for i, f := range e.Fields {
+		renamed := renameField(f.Field, renames)
+		if renamed == f.Field {
+			continue
+		}
+		if fields == nil {
+			fields = slices.Clone(e.Fields)
+		}
+		fields[i].Field = renamed
+	}
+	if fields == nil {
+		return err
+	}
+	c := *e
+	c.Fields = fields
+	return &c
+}
+
+func renameField(field string, renames []rename) string {
+	segs := strings.Split(field, ".")
+	changed := false
+	for _, r := range renames {
+		if len(segs) < len(r.path) {
+			continue
+		}
+		match := true
+		for i, p := range r.path {
+			if name, _, _ := strings.Cut(segs[i], "["); name != p {
+				match = false
+				break
+			}
+		}
+		if match {
+			last := len(r.path) - 1
+			_, index, indexed := strings.Cut(segs[last], "[")
+			segs[last] = r.name
+			if indexed {
+				segs[last] += "[" + index
+			}
+			changed = true
+		}
+	}
+	if !changed {
+		return field
+	}
+	return strings.Join(segs, ".")
 }

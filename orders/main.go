@@ -126,8 +126,8 @@ func serve(ctx context.Context, args []string) error {
 	return p.Run(ctx, NewHTTPHandler(endpoints, verifier), grpcSrv, svc.Jobs()...)
 }
 
-// peers are the services the sagas call, through their client packages.
-type peers struct {
+// peerClients are the services the sagas call, through their client packages.
+type peerClients struct {
 	users    usersclient.Client
 	products productsclient.Client
 	payments paymentsclient.Client
@@ -137,8 +137,8 @@ type peers struct {
 // registry or its KITSHOP_<SERVICE>_ADDR. Orders cannot place an order
 // without all three, so a peer with neither is a start-up error naming
 // the settings, not a service that fails every checkout.
-func openPeers(p *boot.Process) (peers, error) {
-	var out peers
+func openPeers(p *boot.Process) (peerClients, error) {
+	var out peerClients
 	var err error
 	if out.users, err = openPeer(p, usersclient.Service, usersclient.New); err != nil {
 		return out, err

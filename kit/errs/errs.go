@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+
+	"google.golang.org/protobuf/proto"
 )
 
 // Reasons every service shares. Services define their own next to their
@@ -59,7 +62,14 @@ type Error struct {
 	// It keeps its kind (clients still retry an Unavailable), but breakers
 	// and load-balancer retries do not count it against the callee.
 	Expected bool
-	Err      error
+	// Details are public, structured context a client may need beyond
+	// Meta's scalars: whole messages, such as the order a declined
+	// checkout left behind. Over gRPC each is a status detail of its own
+	// type (see ToGRPC); over HTTP a route may render them as problem
+	// members (kit/rest's Spec.ErrorDetails). Add them with WithDetail.
+	// They are shown to the caller, so nothing secret belongs here.
+	Details []proto.Message
+	Err     error
 }
 
 // New returns an error of the given kind and reason.
@@ -115,6 +125,18 @@ func (e *Error) With(key string, value any) *Error {
 		c.Meta[k] = v
 	}
 	c.Meta[key] = metaValue(value)
+	return &c
+}
+
+// WithDetail returns a copy of e with one more detail (see Details). The
+// copy has its own slice, so details added to e or to other copies never
+// show up in it. A nil m is ignored.
+func (e *Error) WithDetail(m proto.Message) *Error {
+	c := *e
+	if m == nil || !m.ProtoReflect().IsValid() {
+		return &c
+	}
+	c.Details = append(slices.Clip(e.Details), m)
 	return &c
 }
 

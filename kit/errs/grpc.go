@@ -7,6 +7,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -21,7 +23,10 @@ const Domain = "kitshop"
 //   - a google.protobuf.Struct private to kitshop (see private.go) with
 //     what ErrorInfo cannot say: the Meta values' JSON types and the HTTP
 //     status and Expected flags. Keeping those flags out of ErrorInfo keeps
-//     its metadata to public context.
+//     its metadata to public context;
+//   - each of the error's Details, as a detail of its own type (an order
+//     as a kitshop.orders.v1.Order), after those above. A detail that
+//     cannot be encoded is left out rather than losing the others.
 //
 // Causes are dropped: they are for the server's logs.
 func ToGRPC(err error) error {
@@ -57,12 +62,24 @@ func ToGRPC(err error) error {
 	if withDetails, derr := st.WithDetails(details...); derr == nil {
 		st = withDetails
 	}
+	for _, d := range e.Details {
+		if d == nil || !d.ProtoReflect().IsValid() {
+			continue
+		}
+		if withDetail, derr := st.WithDetails(protoadapt.MessageV1Of(d)); derr == nil {
+			st = withDetail
+		}
+	}
 	return st.Err()
 }
 
 // FromGRPC is the inverse of ToGRPC: it rebuilds an *Error from a status
-// error so the kind and reason survive the hop. Non-status errors go
-// through As.
+// error so the kind and reason survive the hop. Every detail of a kitshop
+// status other than ErrorInfo, BadRequest and the private Struct comes
+// back in Details, as a message of its own type when this binary links it
+// in (one it does not know is dropped). Details of foreign statuses are
+// dropped: they may be debugging information never meant for a client.
+// Non-status errors go through As.
 func FromGRPC(err error) error {
 	if err == nil {
 		return nil
@@ -91,6 +108,7 @@ func fromStatusError(err error) *Error {
 	var (
 		info    map[string]string
 		private *structpb.Struct
+		public  []proto.Message
 	)
 	for _, d := range st.Details() {
 		switch d := d.(type) {
@@ -105,10 +123,17 @@ func fromStatusError(err error) *Error {
 		case *structpb.Struct:
 			if p := d.GetFields()[privateKey].GetStructValue(); p != nil {
 				private = p
+			} else {
+				public = append(public, d)
 			}
+		case proto.Message:
+			public = append(public, d)
 		}
+		// Anything else is the error Details reports for a detail whose
+		// type this binary does not know: there is nothing to restore.
 	}
 	if fromKitshop {
+		e.Details = public
 		// Only kitshop's own statuses may set the HTTP status or Expected:
 		// a foreign service's ErrorInfo means nothing to us beyond its
 		// reason.

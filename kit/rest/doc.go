@@ -64,13 +64,24 @@
 //     RunContract (kit/rest/contract), and a service test running them
 //     against the service's HTTP port (users/contract_test.go).
 //
-// What products and payments will reach for in a Spec: Query for
-// search filters and page_size/page_token; Headers for Idempotency-Key;
-// Required for members whose zero value could pass for a real one
-// (price_cents, delta); Status 201 with Location for creates; Guard for
-// products' admin check before the body is read; Respond for headers and
-// statuses that depend on the response (202 while an order is PENDING,
-// Idempotent-Replayed); Hook and HookFills for the odd case.
+// What services reach for in a Spec: Query for search filters and
+// page_size/page_token; Headers for Idempotency-Key; Required for members
+// whose zero value could pass for a real one (price_cents, delta); Status
+// 201 with Location for creates; Guard for an admin check before the body
+// is read; Respond for headers and statuses that depend on the response
+// (202 while an order is PENDING, Idempotent-Replayed); Hook and HookFills
+// for the odd case (Prefers turns "Prefer: respond-async" into a field).
+//
+// Orders needed four more, each for an answer that is more than one
+// message: BodyField, when the API's body is one field of the response
+// (CreateOrderResponse's order; its replayed flag becomes a header in
+// Respond); Metadata, for gRPC response headers that become HTTP headers
+// on success and failure alike (idempotent-replayed; ForwardMetadata is
+// the remote API's half); ErrorDetails, for the messages an error carries
+// (errs.Error.Details) rendered as problem members (the order a 402
+// leaves); and Rename, for a member of a shared message that API.md
+// spells otherwise (common.v1.Card's number is the order's
+// payment.card_number).
 //
 // Where the pb message and API.md disagree, change the proto (a field's
 // name or its optional presence) rather than adding mapping code: the

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -35,9 +36,13 @@ type handler[Req, Resp proto.Message] struct {
 	track                bool // record body members for hook and required
 
 	resp        *msgTable
+	bodyField   protoreflect.FieldDescriptor // nil: the body is Resp itself
 	status      int
 	location    []locationPart
 	respHeaders [][2]string
+	metadata    map[string]string // gRPC response header -> HTTP header
+	details     map[protoreflect.FullName]detailMember
+	renames     []rename
 }
 
 // binding ties a path variable, query parameter or header to a field.
@@ -49,7 +54,7 @@ type binding struct {
 func (h *handler[Req, Resp]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.guard != nil {
 		if err := h.guard(r); err != nil {
-			httpx.WriteProblem(w, r, err)
+			h.fail(w, r, err)
 			return
 		}
 	}
@@ -62,26 +67,52 @@ func (h *handler[Req, Resp]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			track = &mem
 		}
 		if err := decodeBody(r, m, h.body, track); err != nil {
-			httpx.WriteProblem(w, r, err)
+			h.fail(w, r, err)
 			return
 		}
 	}
 	if err := h.bind(r, m, mem); err != nil {
-		httpx.WriteProblem(w, r, err)
+		h.fail(w, r, err)
 		return
 	}
 	if h.hook != nil {
 		if err := h.hook(r, req, mem); err != nil {
-			httpx.WriteProblem(w, r, err)
+			h.fail(w, r, err)
 			return
 		}
 	}
-	resp, err := h.invoke(r.Context(), req)
+	ctx := r.Context()
+	var stream *headerStream
+	if len(h.metadata) > 0 {
+		stream = &headerStream{}
+		ctx = grpc.NewContextWithServerTransportStream(ctx, stream)
+	}
+	resp, err := h.invoke(ctx, req)
+	stream.writeTo(w.Header(), h.metadata)
 	if err != nil {
-		httpx.WriteProblem(w, r, err)
+		h.fail(w, r, err)
 		return
 	}
 	h.write(w, r, resp)
+}
+
+// fail answers err as a problem, with the error's details that the route
+// renders (Spec.ErrorDetails) as members, and its field violations under
+// the members' API names (Spec.Rename).
+func (h *handler[Req, Resp]) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if len(h.renames) > 0 {
+		err = renameViolations(err, h.renames)
+	}
+	if len(h.details) == 0 {
+		httpx.WriteProblem(w, r, err)
+		return
+	}
+	// The error NewProblem describes: a failure once the request ended
+	// is the 504 or 499, and carries nothing of the work's details.
+	e := errs.As(netx.ContextError(r.Context(), err, false))
+	p := httpx.NewProblem(r.Context(), r.URL.Path, e)
+	addDetails(p, e, h.details)
+	p.Write(w)
 }
 
 // invoke runs Call under the route's deadline, as httpx.Handler runs an
@@ -160,6 +191,11 @@ const maxPooledBuffer = 64 << 10
 
 func (h *handler[Req, Resp]) write(w http.ResponseWriter, r *http.Request, resp Resp) {
 	rm := resp.ProtoReflect()
+	if h.bodyField != nil && rm.IsValid() {
+		// An unset field gives an invalid message: answered below as
+		// the nil response it amounts to.
+		rm = rm.Get(h.bodyField).Message()
+	}
 	if !rm.IsValid() && h.status != http.StatusNoContent {
 		httpx.WriteProblem(w, r, errs.Internalf(errors.New("nil response"), "rest: %s", r.URL.Path))
 		return

@@ -61,6 +61,15 @@ type Spec[Req, Resp proto.Message] struct {
 	// coverage check (Gaps) counts them as reachable.
 	Hook      func(r *http.Request, req Req, body Members) error
 	HookFills []string
+	// Rename gives body members whose JSON name is not their proto field
+	// name their API name: request field path (dotted, proto names) to
+	// the member name ({"payment.number": "card_number"}). It is for a
+	// shared message that API.md spells differently in one place; where
+	// only one API uses a message, rename the proto field instead. Field
+	// violations name the member as the client sent it, those of the
+	// decoder and those Call reports under the field's proto path
+	// ("payment.number", "items[2].x") alike.
+	Rename map[string]string
 
 	// Status is the success status: 200 when zero, 201 for creates; 204
 	// sends no body.
@@ -76,6 +85,29 @@ type Spec[Req, Resp proto.Message] struct {
 	Respond func(h http.Header, resp Resp) int
 	// Hide are response fields (dotted for nested ones) never written.
 	Hide []string
+	// BodyField, when set, names a message field of Resp whose message
+	// is the whole body ("order": the API answers the Order that a
+	// CreateOrderResponse carries). Resp's other fields are not written;
+	// Respond still sees all of them (to turn replayed into a header),
+	// and Location names fields of the body message. A response without
+	// it is a server bug, answered 500.
+	BodyField string
+	// Metadata maps gRPC response header keys that Call may set to the
+	// HTTP headers they become ("idempotent-replayed":
+	// "Idempotent-Replayed"). Call's context carries a
+	// grpc.ServerTransportStream, as grpc-gateway's in-process handlers
+	// do, so that the in-process pb server's grpc.SetHeader lands here;
+	// a remote API passes a remote call's header on with
+	// ForwardMetadata. The headers are sent with a success and with a
+	// problem alike (a replayed failure is a replay too). Other keys stay
+	// on the gRPC side.
+	Metadata map[string]string
+	// ErrorDetails renders the error's details (errs.Error.Details) of
+	// these message types as problem members, with the same JSON rules
+	// as responses: {"kitshop.orders.v1.Order": "order"} puts the order a
+	// failed checkout left into its 402. A member of the same name from
+	// the error's Meta is replaced; standard members never are.
+	ErrorDetails map[protoreflect.FullName]string
 }
 
 // Route is one compiled Spec: an http.Handler with its method and path,
@@ -149,7 +181,8 @@ func compile[Req, Resp proto.Message](s Spec[Req, Resp], rt *Route) (*handler[Re
 	case s.Timeout < 0 || s.Timeout > httpx.MaxRequestTimeout:
 		return nil, fmt.Errorf("Timeout %v is outside (0, %v], the router's cap", s.Timeout, httpx.MaxRequestTimeout)
 	}
-	h := &handler[Req, Resp]{call: s.Call, guard: s.Guard, hook: s.Hook, respond: s.Respond, status: s.Status, timeout: s.Timeout}
+	h := &handler[Req, Resp]{call: s.Call, guard: s.Guard, hook: s.Hook, respond: s.Respond, status: s.Status, timeout: s.Timeout,
+		metadata: s.Metadata}
 	if h.status == 0 {
 		h.status = http.StatusOK
 	}
@@ -230,8 +263,14 @@ func compile[Req, Resp proto.Message](s Spec[Req, Resp], rt *Route) (*handler[Re
 			return nil, fmt.Errorf("NotInBody: %w", err)
 		}
 		walkTable(h.body, "", rt.reached)
-	case len(s.NotInBody) > 0 || len(s.Required) > 0:
-		return nil, errors.New("NotInBody and Required need Body")
+	case len(s.NotInBody) > 0 || len(s.Required) > 0 || len(s.Rename) > 0:
+		return nil, errors.New("NotInBody, Required and Rename need Body")
+	}
+	for path, name := range s.Rename {
+		if h.body, err = h.body.renamed(strings.Split(path, "."), path, name); err != nil {
+			return nil, fmt.Errorf("Rename: %w", err)
+		}
+		h.renames = append(h.renames, rename{path: strings.Split(path, "."), name: name})
 	}
 	for _, name := range s.Required {
 		if h.body.byName[name] == nil {
@@ -251,10 +290,33 @@ func compile[Req, Resp proto.Message](s Spec[Req, Resp], rt *Route) (*handler[Re
 		return nil, fmt.Errorf("Hide: %w", err)
 	}
 	rt.shown = map[string]bool{}
-	walkTable(h.resp, "", rt.shown)
+	locT := respT // Location may name a hidden field (an id kept out of the body)
+	if s.BodyField != "" {
+		fi, err := h.resp.field(s.BodyField)
+		if err != nil {
+			return nil, fmt.Errorf("BodyField: %w", err)
+		}
+		if fi.msg == nil || fi.msg.wkt != wktNone || fi.fd.IsList() || fi.fd.IsMap() {
+			return nil, fmt.Errorf("BodyField: %s is not a singular message field", s.BodyField)
+		}
+		h.bodyField, h.resp = fi.fd, fi.msg
+		locT = respT.byName[s.BodyField].msg
+		rt.shown[s.BodyField] = true
+		walkTable(h.resp, s.BodyField+".", rt.shown)
+	} else {
+		walkTable(h.resp, "", rt.shown)
+	}
 	if s.Location != "" {
-		if h.location, err = compileLocation(s.Location, respT); err != nil {
+		if h.location, err = compileLocation(s.Location, locT); err != nil {
 			return nil, err
+		}
+	}
+	if h.details, err = compileDetails(s.ErrorDetails); err != nil {
+		return nil, err
+	}
+	for key, name := range s.Metadata {
+		if key == "" || key != strings.ToLower(key) || name == "" {
+			return nil, fmt.Errorf("Metadata %q: %q: keys are lower-case gRPC metadata keys, names HTTP headers", key, name)
 		}
 	}
 	for name := range s.ResponseHeaders {
@@ -276,7 +338,8 @@ func walkTableSeen(t *msgTable, prefix string, into map[string]bool, onPath map[
 	onPath[t] = true
 	defer delete(onPath, t)
 	for _, fi := range t.fields {
-		p := prefix + fi.name
+		// Proto names, not member names: coverage speaks of fields.
+		p := prefix + string(fi.fd.Name())
 		into[p] = true
 		if fi.msg != nil && fi.msg.wkt == wktNone {
 			walkTableSeen(fi.msg, p+".", into, onPath)

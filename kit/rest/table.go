@@ -2,11 +2,14 @@ package rest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/kitshop/kitshop/kit/errs"
 )
 
 // msgTable is everything the codec needs to know about one message type,
@@ -249,4 +252,119 @@ func (t *msgTable) field(name string) (*fieldInfo, error) {
 		return nil, fmt.Errorf("rest: %s has no field %q", t.md.FullName(), name)
 	}
 	return fi, nil
+}
+
+// renamed returns a copy of t in which the field at path (proto names,
+// "payment.number") is the member name, copying only the tables along
+// the path, as drop does. It fails on a path that names no field and on a
+// name another member of that message already has.
+func (t *msgTable) renamed(path []string, full, name string) (*msgTable, error) {
+	fi := t.byName[path[0]]
+	if fi == nil || string(fi.fd.Name()) != path[0] {
+		// A member renamed before no longer answers to its proto name;
+		// renaming it twice is a mistake as well.
+		return nil, fmt.Errorf("rest: %s has no member %q (in %q)", t.md.FullName(), path[0], full)
+	}
+	if len(path) == 1 {
+		if !plainName(name) || (t.byName[name] != nil && t.byName[name] != fi) {
+			return nil, fmt.Errorf("rest: %s cannot call %s %q: the name is not plain snake_case or is taken", t.md.FullName(), path[0], name)
+		}
+	} else if fi.msg == nil || fi.msg.wkt != wktNone || fi.fd.IsMap() {
+		return nil, fmt.Errorf("rest: %s.%s is not a message with fields (in %q)", t.md.FullName(), fi.name, full)
+	}
+	c := &msgTable{md: t.md, wkt: t.wkt, byName: make(map[string]*fieldInfo, len(t.byName))}
+	for _, f := range t.fields {
+		if f == fi {
+			cp := *f
+			if len(path) == 1 {
+				cp.name, cp.member = name, []byte(`"`+name+`":`)
+			} else {
+				sub, err := f.msg.renamed(path[1:], full, name)
+				if err != nil {
+					return nil, err
+				}
+				cp.msg = sub
+			}
+			f = &cp
+		}
+		c.fields = append(c.fields, f)
+		c.byName[f.name] = f
+	}
+	return c, nil
+}
+
+// plainName reports whether s is a member name that needs no quoting:
+// lower-case letters, digits and underscores, as proto field names are.
+func plainName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// rename is one Spec.Rename entry: a field's proto path and its member
+// name.
+type rename struct {
+	path []string
+	name string
+}
+
+// renameViolations is err with the field violations that name a renamed
+// field by its proto path ("payment.number", or "items[0].x" for a path
+// items.x) naming it by its member name instead. err is not changed: a
+// copy is returned when anything is renamed.
+func renameViolations(err error, renames []rename) error {
+	e := errs.As(err)
+	if e == nil || len(e.Fields) == 0 {
+		return err
+	}
+	var fields []errs.FieldViolation
+	for i, f := range e.Fields {
+		renamed := renameField(f.Field, renames)
+		if renamed == f.Field {
+			continue
+		}
+		if fields == nil {
+			fields = slices.Clone(e.Fields)
+		}
+		fields[i].Field = renamed
+	}
+	if fields == nil {
+		return err
+	}
+	c := *e
+	c.Fields = fields
+	return &c
+}
+
+func renameField(field string, renames []rename) string {
+	segs := strings.Split(field, ".")
+	changed := false
+	for _, r := range renames {
+		if len(segs) < len(r.path) {
+			continue
+		}
+		match := true
+		for i, p := range r.path {
+			if name, _, _ := strings.Cut(segs[i], "["); name != p {
+				match = false
+				break
+			}
+		}
+		if match {
+			last := len(r.path) - 1
+			_, index, indexed := strings.Cut(segs[last], "[")
+			segs[last] = r.name
+			if indexed {
+				segs[last] += "[" + index
+			}
+			changed = true
+		}
+	}
+	if !changed {
+		return field
+	}
+	return strings.Join(segs, ".")
 }

@@ -59,6 +59,37 @@ func TestSelectProcessesSkipsWhatIsNotBuilt(t *testing.T) {
 	}
 }
 
+// Orders is a command now, so `make run` starts it, after the three
+// services its checkout calls.
+func TestOrdersIsLaunched(t *testing.T) {
+	if !isCommand(filepath.Join("..", "..", "orders")) {
+		t.Fatal("orders/ is not a main package: make run would skip it")
+	}
+	at := slices.Index(names(processes), "orders")
+	for _, callee := range []string{"users", "products", "payments"} {
+		if i := slices.Index(names(processes), callee); i < 0 || i > at {
+			t.Errorf("%s starts after orders, which calls it", callee)
+		}
+	}
+}
+
+// Each service gets its own database from KITSHOP_<SERVICE>_DATABASE_URL,
+// orders included; without one it inherits DATABASE_URL (its own schema)
+// or nothing (the in-memory store).
+func TestEnvironmentGivesEachServiceItsDatabase(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://shared/kitshop")
+	t.Setenv("KITSHOP_ORDERS_DATABASE_URL", "postgres://orders/kitshop")
+	for _, p := range processes {
+		want := "postgres://shared/kitshop"
+		if p.name == "orders" {
+			want = "postgres://orders/kitshop"
+		}
+		if got := last(environment(p, nil), "DATABASE_URL"); got != want {
+			t.Errorf("%s: DATABASE_URL %q, want %q", p.name, got, want)
+		}
+	}
+}
+
 // Secure by default: each process is started with its own certificate,
 // overriding whatever the developer's environment holds; -insecure blanks
 // the variables so nothing half-enables TLS.

@@ -38,8 +38,8 @@ func names(ps []process) []string {
 
 // isCommand reports whether ./dir holds a main package. A service not
 // built yet is a folder with only a doc.go of another package name (see
-// orders/ and gateway/), and the launcher skips it rather than fail the
-// build, so `make run` keeps working while the platform grows.
+// gateway/), and the launcher skips it rather than fail the build, so
+// `make run` keeps working while the platform grows.
 func isCommand(dir string) bool {
 	pkg, err := build.ImportDir(dir, 0)
 	return err == nil && pkg.Name == "main"

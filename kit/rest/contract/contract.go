@@ -52,7 +52,9 @@ type Case struct {
 	// problem document whose code is Problem.
 	Status  int
 	Problem string
-	// Shape, for a success, checks the JSON body (see Object).
+	// Shape checks the JSON body (see Object): a success's, or a
+	// problem's beyond its code and status (see Members, for the
+	// members an error adds, such as the order a 402 carries).
 	Shape Matcher
 	// Headers are response headers expected verbatim.
 	Headers map[string]string
@@ -127,7 +129,8 @@ func runCase(client *http.Client, baseURL string, c Case, vars Vars) error {
 		if err := checkProblem(resp, body, c); err != nil {
 			return err
 		}
-	} else if c.Shape != nil {
+	}
+	if c.Shape != nil {
 		if err := c.Shape(body, vars); err != nil {
 			return fmt.Errorf("body %s: %w", preview(raw), err)
 		}

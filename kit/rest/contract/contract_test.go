@@ -54,7 +54,8 @@ func TestRunPassesAndCaptures(t *testing.T) {
 	Run(ft, base, []Case{
 		{Name: "create", Method: "POST", Path: "/things", Body: `{}`, Status: 201,
 			Capture: map[string]string{"id": "id"}, Shape: thing(nil), Headers: map[string]string{"Location": "/things/{id}"}},
-		{Name: "anonymous", Method: "GET", Path: "/things/{id}", Status: 401, Problem: "UNAUTHENTICATED"},
+		{Name: "anonymous", Method: "GET", Path: "/things/{id}", Status: 401, Problem: "UNAUTHENTICATED",
+			Shape: Members(map[string]Matcher{"status": IntValue(401)})},
 		{Name: "with token", Method: "GET", Path: "/things/{id}", Token: "tok", Status: 200},
 	}, Vars{"tok": "tok"})
 	if ft.failed != "" {
@@ -75,7 +76,9 @@ func TestRunCatchesBrokenPromises(t *testing.T) {
 		"wrong value":    {Case{Method: "POST", Path: "/things", Status: 201, Shape: thing(map[string]Matcher{"count": IntValue(3)})}, "count: want 3"},
 		"header":         {Case{Method: "POST", Path: "/things", Status: 201, Headers: map[string]string{"Location": "/x"}}, "header Location"},
 		"problem code":   {Case{Method: "GET", Path: "/things/t1", Status: 401, Problem: "FORBIDDEN"}, "problem code UNAUTHENTICATED"},
-		"unknown token":  {Case{Method: "GET", Path: "/things/t1", Token: "nope", Status: 200}, `no variable "nope"`},
+		"problem member": {Case{Method: "GET", Path: "/things/t1", Status: 401, Problem: "UNAUTHENTICATED",
+			Shape: Members(map[string]Matcher{"order": Null()})}, `no member "order"`},
+		"unknown token": {Case{Method: "GET", Path: "/things/t1", Token: "nope", Status: 200}, `no variable "nope"`},
 	} {
 		ft := &fakeT{}
 		Run(ft, base, []Case{create, c.c}, nil)

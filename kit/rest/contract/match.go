@@ -47,6 +47,28 @@ func Object(members map[string]Matcher) Matcher {
 	}
 }
 
+// Members matches an object that has at least these members: for a
+// problem document, whose standard members vary (trace_id, errors) while
+// the ones an error adds are the promise.
+func Members(members map[string]Matcher) Matcher {
+	return func(v any, vars Vars) error {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return fmt.Errorf("want an object, got %s", describe(v))
+		}
+		for name, m := range members {
+			got, ok := obj[name]
+			if !ok {
+				return fmt.Errorf("no member %q", name)
+			}
+			if err := m(got, vars); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		return nil
+	}
+}
+
 // Array matches an array whose every element matches elem.
 func Array(elem Matcher) Matcher {
 	return func(v any, vars Vars) error {

@@ -98,7 +98,7 @@ func serve(ctx context.Context, args []string) error {
 	}
 	store, err := boot.OpenStore(ctx, p, migrationFiles,
 		func() Store { return newMemoryStore() },
-		func(db *sql.DB) Store { return newPostgresStore(db) })
+		func(db *sql.DB) Store { return newPostgresStore(db).withListener(p.Config.DatabaseURL) })
 	if err != nil {
 		return err
 	}

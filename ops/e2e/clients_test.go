@@ -33,7 +33,7 @@ type clients struct {
 	payments paymentsclient.Client
 }
 
-func newClients(t *testing.T, proc *boot.Process) clients {
+func newClients(t testing.TB, proc *boot.Process) clients {
 	t.Helper()
 	backend := func(svc string) sd.BackendConfig {
 		cfg, err := proc.Backend(svc)
@@ -58,7 +58,7 @@ func newClients(t *testing.T, proc *boot.Process) clients {
 	return clients{u, pr, pa}
 }
 
-func timeout(t *testing.T) context.Context {
+func timeout(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx

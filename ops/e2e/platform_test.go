@@ -23,7 +23,7 @@ import (
 // payments, all over mTLS with certificates from a throwaway CA, sharing
 // one Postgres database (each service in its own schema).
 type platform struct {
-	t        *testing.T
+	t        testing.TB
 	bin      map[string]string
 	certs    map[string]tlsx.Files
 	etcdAddr string
@@ -61,7 +61,7 @@ func startPlatform(t *testing.T) *platform {
 	return launch(t, platformConfig{instances: 2})
 }
 
-func launch(t *testing.T, cfg platformConfig) *platform {
+func launch(t testing.TB, cfg platformConfig) *platform {
 	t.Helper()
 	p := &platform{t: t, procs: map[string][]*instance{}}
 	names := []string{"registry", "users", "products", "payments"}

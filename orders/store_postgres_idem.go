@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/kitshop/kitshop/kit/errs"
+)
+
+// errIdemNotFound: an idempotency record that CompleteIdempotent or
+// LockIdempotent was asked about is gone (purged, or never claimed).
+var errIdemNotFound = errs.New(errs.NotFound, errs.ReasonNotFound, "idempotency record not found")
+
+const idemColumns = `user_id, key, fingerprint, order_id, complete, response, locked_until, expires_at, created_at`
+
+func scanIdem(r rowScanner) (IdemRecord, error) {
+	var (
+		rec  IdemRecord
+		resp []byte
+	)
+	if err := r.Scan(&rec.UserID, &rec.Key, &rec.Fingerprint, &rec.OrderID, &rec.Complete, &resp,
+		&rec.LockedUntil, &rec.ExpiresAt, &rec.CreatedAt); err != nil {
+		return IdemRecord{}, err
+	}
+	if resp != nil {
+		rec.Response = json.RawMessage(resp)
+	}
+	rec.LockedUntil, rec.ExpiresAt, rec.CreatedAt = rec.LockedUntil.UTC(), rec.ExpiresAt.UTC(), rec.CreatedAt.UTC()
+	return rec, nil
+}
+
+func loadIdem(ctx context.Context, q queryer, userID, key string) (IdemRecord, error) {
+	rec, err := scanIdem(q.QueryRowContext(ctx,
+		`SELECT `+idemColumns+` FROM idempotency_keys WHERE user_id = $1 AND key = $2`, userID, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return IdemRecord{}, errIdemNotFound
+	}
+	return rec, err
+}
+
+// claimIdem claims (idem.UserID, idem.Key) for order o in the order's
+// transaction, or returns the record that holds it (claimed false).
+//
+// Two requests racing with one key: the second INSERT waits on the first
+// one's uncommitted row, then does nothing once it commits; the SELECT
+// after it, a new statement under READ COMMITTED, sees the committed
+// winner. Had the first rolled back, the second inserts. Either way one
+// order is created and the loser gets the winner's record, not an error.
+func claimIdem(ctx context.Context, tx *sql.Tx, o Order, idem *IdemClaim) (IdemRecord, bool, error) {
+	userID, ok := canonID(idem.UserID)
+	if !ok {
+		return IdemRecord{}, false, errs.Internalf(nil, "orders: idempotency claim for user %q, not a UUID", idem.UserID)
+	}
+	// A record past its expiry is only waiting for the purge: the key is
+	// free again, as it would be a moment later.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys
+		WHERE user_id = $1 AND key = $2 AND expires_at <= $3`, userID, idem.Key, o.CreatedAt); err != nil {
+		return IdemRecord{}, false, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys
+		(user_id, key, fingerprint, order_id, locked_until, expires_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id, key) DO NOTHING`,
+		userID, idem.Key, idem.Fingerprint, o.ID, idem.LockedUntil, idem.ExpiresAt, o.CreatedAt)
+	if err != nil {
+		return IdemRecord{}, false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return IdemRecord{}, n == 1, err
+	}
+	rec, err := loadIdem(ctx, tx, userID, idem.Key)
+	if errors.Is(err, errIdemNotFound) {
+		// Purged between the two statements: rare enough to hand back
+		// as a retryable failure rather than loop here.
+		return IdemRecord{}, false, errs.New(errs.Unavailable, errs.ReasonUnavailable,
+			"orders: idempotency record changed concurrently, retry")
+	}
+	return rec, false, err
+}
+
+func (s *postgresStore) CompleteIdempotent(ctx context.Context, userID, key string, response json.RawMessage, now time.Time) error {
+	userID, ok := canonID(userID)
+	if !ok {
+		return errIdemNotFound
+	}
+	ctx, cancel := bound(ctx)
+	defer cancel()
+	// A completed record keeps its first answer: replays must be identical.
+	res, err := s.db.ExecContext(ctx, `UPDATE idempotency_keys SET complete = true, response = $3, locked_until = $4
+		WHERE user_id = $1 AND key = $2 AND NOT complete`, userID, key, []byte(response), now)
+	if err != nil {
+		return classify(err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return classify(err)
+	}
+	_, err = loadIdem(ctx, s.db, userID, key)
+	return classify(err)
+}
+
+func (s *postgresStore) LockIdempotent(ctx context.Context, userID, key string, now, until time.Time) (IdemRecord, bool, error) {
+	userID, ok := canonID(userID)
+	if !ok {
+		return IdemRecord{}, false, errIdemNotFound
+	}
+	ctx, cancel := bound(ctx)
+	defer cancel()
+	// One statement: of two repeats that find the lock expired, one takes it.
+	rec, err := scanIdem(s.db.QueryRowContext(ctx, `UPDATE idempotency_keys SET locked_until = $4
+		WHERE user_id = $1 AND key = $2 AND locked_until <= $3 AND NOT complete
+		RETURNING `+idemColumns, userID, key, now, until))
+	if err == nil {
+		return rec, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return IdemRecord{}, false, classify(err)
+	}
+	rec, err = loadIdem(ctx, s.db, userID, key)
+	if err != nil {
+		return IdemRecord{}, false, classify(err)
+	}
+	return rec, false, nil
+}
+
+// purgeBatch bounds one DELETE of PurgeIdempotent, so a backlog is cleared
+// in short statements that hold few locks, not one long one.
+const purgeBatch = 1000
+
+func (s *postgresStore) PurgeIdempotent(ctx context.Context, now time.Time) (int, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
+	total := 0
+	for {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE (user_id, key) IN (
+			SELECT user_id, key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)`, now, purgeBatch)
+		if err != nil {
+			return total, classify(err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, classify(err)
+		}
+		total += int(n)
+		if n < purgeBatch {
+			return total, nil
+		}
+	}
+}

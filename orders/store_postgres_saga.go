@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/pg"
+	"github.com/kitshop/kitshop/kit/saga"
+)
+
+// A saga row keeps saga.State as JSON in state, except for what the
+// store's conditions need as columns: version and the lease, which only
+// the columns hold (Claim and Renew change them without rewriting the
+// document), and status, written with the document.
+
+// sagaDocument is st as stored in the state column.
+func sagaDocument(st saga.State) ([]byte, error) {
+	st.Version, st.LeaseOwner, st.LeaseExpiry = 0, "", time.Time{}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return nil, errs.Internalf(err, "orders: encoding saga %s", st.ID)
+	}
+	return b, nil
+}
+
+const sagaColumns = `state, version, lease_owner, lease_expiry`
+
+func scanSaga(r rowScanner) (saga.State, error) {
+	var (
+		doc    []byte
+		st     saga.State
+		expiry sql.NullTime
+	)
+	var version int64
+	var owner string
+	if err := r.Scan(&doc, &version, &owner, &expiry); err != nil {
+		return saga.State{}, err
+	}
+	if err := json.Unmarshal(doc, &st); err != nil {
+		return saga.State{}, errs.Internalf(err, "orders: decoding a stored saga")
+	}
+	st.Version, st.LeaseOwner = version, owner
+	if expiry.Valid {
+		st.LeaseExpiry = expiry.Time.UTC()
+	}
+	return st, nil
+}
+
+// nullTime stores the zero time as NULL.
+func nullTime(t time.Time) sql.NullTime { return sql.NullTime{Time: t, Valid: !t.IsZero()} }
+
+func insertSaga(ctx context.Context, tx *sql.Tx, st saga.State, orderID, kind string) error {
+	doc, err := sagaDocument(st)
+	if err != nil {
+		return err
+	}
+	var order sql.NullString
+	if orderID != "" {
+		order = sql.NullString{String: orderID, Valid: true}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO sagas (id, order_id, kind, definition, status, state,
+		version, lease_owner, lease_expiry, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		st.ID, order, kind, st.Definition, st.Status, doc,
+		st.Version, st.LeaseOwner, nullTime(st.LeaseExpiry), st.CreatedAt, st.UpdatedAt)
+	return err
+}
+
+// sagaKind is the kind of a saga created without an order (CreateSaga):
+// named by its definition ("cancel.v1"), checkout otherwise.
+func sagaKind(definition string) string {
+	if strings.HasPrefix(definition, "cancel.") {
+		return "cancel"
+	}
+	return "checkout"
+}
+
+func (s *postgresStore) CreateSaga(ctx context.Context, st saga.State) error {
+	ctx, cancel := bound(ctx)
+	defer cancel()
+	return classify(pg.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		return insertSaga(ctx, tx, st, "", sagaKind(st.Definition))
+	}))
+}
+
+func (s *postgresStore) LoadSaga(ctx context.Context, id string) (saga.State, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
+	st, err := scanSaga(s.db.QueryRowContext(ctx, `SELECT `+sagaColumns+` FROM sagas WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return saga.State{}, saga.ErrNotFound
+	}
+	if err != nil {
+		return saga.State{}, classify(err)
+	}
+	return st, nil
+}
+
+func (s *postgresStore) SaveSaga(ctx context.Context, st *saga.State, change *OrderChange) error {
+	doc, err := sagaDocument(*st)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := bound(ctx)
+	defer cancel()
+	err = pg.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		// The version check and the write are one statement: a claim by
+		// another instance in between bumps the version and this matches
+		// nothing. The lease columns are left alone.
+		res, err := tx.ExecContext(ctx, `UPDATE sagas
+			SET state = $3, status = $4, definition = $5, updated_at = $6, version = version + 1
+			WHERE id = $1 AND version = $2`,
+			st.ID, st.Version, doc, st.Status, st.Definition, st.UpdatedAt)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return missingOr(ctx, tx, st.ID, saga.ErrConflict)
+		}
+		if change == nil {
+			return nil
+		}
+		return applyChange(ctx, tx, change)
+	})
+	if err != nil {
+		return classify(err)
+	}
+	st.Version++
+	return nil
+}
+
+// missingOr returns saga.ErrNotFound when saga id does not exist, and
+// otherwise why (a conditional update matched nothing).
+func missingOr(ctx context.Context, q queryer, id string, why error) error {
+	var exists bool
+	if err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sagas WHERE id = $1)`, id).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		return saga.ErrNotFound
+	}
+	return why
+}
+
+// applyChange writes what a saga transition changes in its order, in the
+// saga's transaction: nothing when nothing differs, and an outbox row when
+// the status does.
+func applyChange(ctx context.Context, tx *sql.Tx, c *OrderChange) error {
+	id, ok := canonID(c.OrderID)
+	if !ok {
+		return errs.Internalf(nil, "orders: saga change for order %q, not a UUID", c.OrderID)
+	}
+	now := c.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	type row struct {
+		status                     Status
+		failure, payment, currency string
+		total                      int64
+	}
+	var cur row
+	var userID string
+	err := tx.QueryRowContext(ctx, `SELECT user_id, status, failure_reason, payment_id, total_cents, currency
+		FROM orders WHERE id = $1 FOR UPDATE`, id).
+		Scan(&userID, &cur.status, &cur.failure, &cur.payment, &cur.total, &cur.currency)
+	if errors.Is(err, sql.ErrNoRows) {
+		return errs.Internalf(nil, "orders: saga change for order %s, which does not exist", id)
+	}
+	if err != nil {
+		return err
+	}
+	next := cur
+	if c.Status != "" {
+		next.status = c.Status
+	}
+	if c.FailureReason != "" {
+		next.failure = c.FailureReason
+	}
+	if c.PaymentID != "" {
+		next.payment = c.PaymentID
+	}
+	itemsChanged := false
+	if c.Items != nil {
+		next.total, next.currency = c.TotalCents, c.Currency
+		if itemsChanged, err = repriceItems(ctx, tx, id, c.Items); err != nil {
+			return err
+		}
+	}
+	if next == cur && !itemsChanged {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = $2, failure_reason = $3, payment_id = $4,
+		total_cents = $5, currency = $6, updated_at = $7 WHERE id = $1`,
+		id, next.status, next.failure, next.payment, next.total, next.currency, now); err != nil {
+		return err
+	}
+	if next.status == cur.status {
+		return nil
+	}
+	return insertOutbox(ctx, tx, id, userID, next.status, next.failure, now)
+}
+
+// repriceItems sets the unit prices of order id's items from items
+// (matched by product id), line totals following from the stored
+// quantities, and reports whether any price changed.
+func repriceItems(ctx context.Context, tx *sql.Tx, id string, items []Item) (bool, error) {
+	products, prices := make([]string, len(items)), make([]int64, len(items))
+	for i, it := range items {
+		products[i], prices[i] = it.ProductID, it.UnitPriceCents
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE order_items i
+		SET unit_price_cents = c.u, line_total_cents = i.quantity * c.u
+		FROM unnest($2::uuid[], $3::bigint[]) AS c(p, u)
+		WHERE i.order_id = $1 AND i.product_id = c.p AND i.unit_price_cents <> c.u`,
+		id, pq.Array(products), pq.Array(prices))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+func (s *postgresStore) ClaimSaga(ctx context.Context, id, owner string, now, until time.Time) (saga.State, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
+	// The lease condition and the claim are one statement, so concurrent
+	// claims serialize on the row and exactly one wins a free lease. The
+	// version bump fences the previous holder's next save.
+	st, err := scanSaga(s.db.QueryRowContext(ctx, `UPDATE sagas
+		SET lease_owner = $2, lease_expiry = $4, version = version + 1
+		WHERE id = $1 AND (lease_owner = '' OR lease_owner = $2 OR lease_expiry IS NULL OR lease_expiry <= $3)
+		RETURNING `+sagaColumns, id, owner, now, until))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = missingOr(ctx, s.db, id, saga.ErrLeaseHeld)
+	}
+	if err != nil {
+		return saga.State{}, classify(err)
+	}
+	return st, nil
+}
+
+func (s *postgresStore) RenewSaga(ctx context.Context, id, owner string, until time.Time) error {
+	ctx, cancel := bound(ctx)
+	defer cancel()
+	res, err := s.db.ExecContext(ctx, `UPDATE sagas SET lease_expiry = $3 WHERE id = $1 AND lease_owner = $2`,
+		id, owner, until)
+	if err != nil {
+		return classify(err)
+	}
+	n, err := res.RowsAffected()
+	if err == nil && n == 0 {
+		err = missingOr(ctx, s.db, id, saga.ErrLeaseHeld)
+	}
+	return classify(err)
+}
+
+func (s *postgresStore) ListClaimableSagas(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	ctx, cancel := bound(ctx)
+	defer cancel()
+	// sagas_claimable_idx: the status list must match its predicate.
+	ids, err := collect(ctx, s.db, scanString, `SELECT id FROM sagas
+		WHERE status IN ('running', 'compensating')
+			AND (lease_owner = '' OR lease_expiry IS NULL OR lease_expiry <= $1)
+		ORDER BY updated_at, id LIMIT $2`, now, limit)
+	return ids, classify(err)
+}
+
+func scanString(r rowScanner) (string, error) {
+	var s string
+	err := r.Scan(&s)
+	return s, err
+}
+
+// sagaStatuses are the saga statuses each debug filter selects.
+var sagaStatuses = map[SagaFilter][]string{
+	SagasActive:    {string(saga.Running), string(saga.Compensating)},
+	SagasFailed:    {string(saga.Compensated)},
+	SagasAttention: {string(saga.RequiresAttention)},
+}
+
+func errSagaFilter(f SagaFilter) error {
+	return errs.Newf(errs.InvalidArgument, errs.ReasonValidation,
+		"orders: saga filter %q: want active, failed or attention", f)
+}
+
+func (s *postgresStore) Sagas(ctx context.Context, filter SagaFilter, limit int) ([]SagaRecord, error) {
+	statuses, ok := sagaStatuses[filter]
+	if !ok {
+		return nil, errSagaFilter(filter)
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	ctx, cancel := bound(ctx)
+	defer cancel()
+	recs, err := collect(ctx, s.db, func(r rowScanner) (SagaRecord, error) {
+		var (
+			rec   SagaRecord
+			order sql.NullString
+		)
+		st, err := scanSaga(scanFirst(r, &order, &rec.Kind))
+		rec.OrderID, rec.State = order.String, st
+		return rec, err
+	}, `SELECT order_id, kind, `+sagaColumns+` FROM sagas WHERE status = ANY($1)
+		ORDER BY updated_at DESC, id DESC LIMIT $2`, pq.Array(statuses), limit)
+	return recs, classify(err)
+}
+
+// scanFirst scans the leading columns of r into head and hands the rest
+// to the scanner it returns.
+func scanFirst(r rowScanner, head ...any) rowScanner {
+	return scanFunc(func(rest ...any) error { return r.Scan(append(head, rest...)...) })
+}
+
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ type runner struct {
 	mu      sync.Mutex
 	stopped bool
 	drives  map[string]*drive // the sagas being driven now, by id
+	backlog []string          // sagas waiting for a slot, oldest first
 }
 
 // drive is one background Run of a saga, for whoever waits for it.
@@ -54,7 +56,9 @@ func newRunner(e *saga.Engine, maxDriving int, logger log.Logger) *runner {
 // start drives saga id in the background unless this runner drives it
 // already, waiting while ctx lasts for a free slot. It returns the drive
 // to wait for, or nil when no slot came free in time or the runner has
-// stopped: the saga is then left to the resume loop.
+// stopped. A saga left without a slot is queued (see backlog): this
+// instance holds its lease, so no resume loop would take it before the
+// lease expired.
 func (r *runner) start(ctx context.Context, id string) *drive {
 	if d := r.current(id); d != nil {
 		return d
@@ -65,34 +69,74 @@ func (r *runner) start(ctx context.Context, id string) *drive {
 		select {
 		case r.slots <- struct{}{}:
 		case <-ctx.Done():
+			r.queue(id)
 			return nil
 		case <-r.ctx.Done():
 			return nil
 		}
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.stopped {
-		r.mu.Unlock()
 		<-r.slots
 		return nil
 	}
 	if d := r.drives[id]; d != nil {
 		// Started by someone else while this one waited for a slot.
-		r.mu.Unlock()
 		<-r.slots
 		return d
 	}
 	d := &drive{done: make(chan struct{})}
 	r.drives[id] = d
 	r.wg.Add(1)
-	r.mu.Unlock()
 	go r.run(id, d)
 	return d
 }
 
+// maxBacklog bounds the queue of sagas waiting for a slot, per slot;
+// beyond it a saga waits for its lease to expire and the resume loop.
+const maxBacklog = 16
+
+// queue adds id to the sagas that the next free slot drives.
+func (r *runner) queue(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped || len(r.backlog) >= maxBacklog*cap(r.slots) || r.drives[id] != nil || slices.Contains(r.backlog, id) {
+		return
+	}
+	r.backlog = append(r.backlog, id)
+}
+
+// run drives id and then, with the same slot, whatever was queued.
 func (r *runner) run(id string, d *drive) {
 	defer r.wg.Done()
 	defer func() { <-r.slots }()
+	for {
+		r.drive(id, d)
+		if id, d = r.next(); d == nil {
+			return
+		}
+	}
+}
+
+// next takes the first queued saga not being driven yet, registered as
+// driven, or returns a nil drive.
+func (r *runner) next() (string, *drive) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for len(r.backlog) > 0 && !r.stopped {
+		id := r.backlog[0]
+		r.backlog = r.backlog[1:]
+		if r.drives[id] == nil {
+			d := &drive{done: make(chan struct{})}
+			r.drives[id] = d
+			return id, d
+		}
+	}
+	return "", nil
+}
+
+func (r *runner) drive(id string, d *drive) {
 	d.state, d.err = r.engine.Run(r.ctx, id)
 	switch {
 	case d.err == nil, errors.Is(d.err, saga.ErrLeaseHeld):
@@ -141,9 +185,9 @@ func (r *runner) stop() {
 	r.wg.Wait()
 }
 
-// pollInterval is how often a waiter re-reads a saga that another
+// awaitPoll is how often a waiter re-reads a saga that another
 // instance drives (or that no slot was free for).
-const pollInterval = 100 * time.Millisecond
+const awaitPoll = 100 * time.Millisecond
 
 // await waits until saga id is final or ctx ends, following d when this
 // instance drives it and polling the store otherwise. It returns whether
@@ -159,7 +203,7 @@ func (s *service) await(ctx context.Context, id string, d *drive) (final bool, f
 			return false, nil
 		}
 	}
-	t := time.NewTicker(pollInterval)
+	t := time.NewTicker(awaitPoll)
 	defer t.Stop()
 	for {
 		st, err := s.store.LoadSaga(ctx, id)

@@ -156,15 +156,50 @@ func failedOrder(t *testing.T, err error, want *errs.Error) Order {
 
 // crashAfter is a hook that "kills" s the first time method's effect has
 // happened: it stops s's drives and answers the call with the resulting
-// cancellation, so the engine cannot record the outcome.
-func crashAfter(s *service, method string) hook {
-	var crashed atomic.Bool
+// cancellation, so the engine cannot record the outcome. crashed is
+// closed then.
+func crashAfter(s *service, method string) (h hook, crashed <-chan struct{}) {
+	var once atomic.Bool
+	done := make(chan struct{})
 	return func(ctx context.Context, m string, after bool) error {
-		if !after || m != method || !crashed.CompareAndSwap(false, true) {
+		if !after || m != method || !once.CompareAndSwap(false, true) {
 			return nil
 		}
 		s.runner.cancel()
 		<-ctx.Done()
+		close(done)
 		return errs.Wrap(errs.Canceled, errs.ReasonCanceled, ctx.Err(), "crashed")
+	}, done
+}
+
+// waitClosed fails the test unless ch is closed within 10s.
+func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// chain runs hooks in order; the first error wins.
+func chain(hooks ...hook) hook {
+	return func(ctx context.Context, m string, after bool) error {
+		for _, h := range hooks {
+			if err := h(ctx, m, after); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// failing makes method fail with err before any effect, every time.
+func failing(method string, err error) hook {
+	return func(_ context.Context, m string, after bool) error {
+		if m == method && !after {
+			return err
+		}
+		return nil
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -77,6 +78,9 @@ func lockFor(wait time.Duration) time.Duration { return wait + answerMargin + st
 // meant one line or made a mistake, and a silent sum could exceed the
 // per-line limit it was told.
 func validatePlace(req *PlaceOrderRequest, now time.Time) error {
+	// The items are normalised in place: a copy, so that the caller's
+	// slice (shared by a caller retrying the same request) is not.
+	req.Items = slices.Clone(req.Items)
 	var v errs.Validation
 	switch {
 	case len(req.Items) == 0:

@@ -13,8 +13,18 @@ import (
 // `go test -race` already filled.
 func BuildBinaries(t testing.TB, names ...string) map[string]string {
 	t.Helper()
+	return BuildTagged(t, "", names...)
+}
+
+// BuildTagged is BuildBinaries with build tags (comma-separated), for
+// binaries with test-only code such as crash points.
+func BuildTagged(t testing.TB, tags string, names ...string) map[string]string {
+	t.Helper()
 	dir := t.TempDir()
 	args := []string{"build", "-o", dir + string(os.PathSeparator)}
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
 	if RaceEnabled {
 		args = append(args, "-race")
 	}
@@ -35,6 +45,14 @@ func BuildBinaries(t testing.TB, names ...string) map[string]string {
 // output goes to a file that is printed (the tail) if the test fails; a
 // process still running at cleanup is killed and reaped.
 func StartProcess(t testing.TB, path string, env []string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd, _ := StartProcessLog(t, path, env, args...)
+	return cmd
+}
+
+// StartProcessLog is StartProcess that also returns the path of the file
+// the process writes its output to, for a test that waits for a line.
+func StartProcessLog(t testing.TB, path string, env []string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(path, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -57,7 +75,7 @@ func StartProcess(t testing.TB, path string, env []string, args ...string) *exec
 		}
 		_ = logFile.Close()
 	})
-	return cmd
+	return cmd, logFile.Name()
 }
 
 func tail(s string, n int) string {

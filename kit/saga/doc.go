@@ -19,6 +19,9 @@
 //     any other error fails the step and compensates, in reverse order,
 //     every step that started. A compensation that cannot be completed
 //     leaves the saga RequiresAttention, never silently dropped.
+//   - A definition with Patience waits out a peer that is down: a step
+//     whose retries run out on infrastructure failures parks the saga
+//     (ErrParked) instead of failing it, until Patience has passed.
 //   - The caller's context ending only stops driving: the saga stays as
 //     persisted and is resumed later. A caller's deadline is never a
 //     business failure.

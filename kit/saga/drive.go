@@ -18,6 +18,10 @@ type driver struct {
 	// saved is st as last persisted: what Run returns, whatever st holds
 	// after a failed save or an interrupted step.
 	saved State
+	// fresh is the step this drive marked started and has not run yet
+	// (-1: none). Such a step's outcome is not lost, so it is not asked
+	// to Recover: started is only a promise made before acting.
+	fresh int
 }
 
 func (d *driver) drive() error {
@@ -58,7 +62,7 @@ func (d *driver) nextForward() int {
 // forward drives step i to done or, failing, the saga to compensating.
 func (d *driver) forward(i int) error {
 	step, ss := &d.def.Steps[i], &d.st.Steps[i]
-	if ss.Status == StepStarted && step.Recover != nil {
+	if ss.Status == StepStarted && step.Recover != nil && d.fresh != i {
 		// The step's outcome was lost: ask before acting again.
 		var outcome Outcome
 		call, failure, stop := d.try(i, false, func(ctx context.Context, c *Call) error {
@@ -73,7 +77,7 @@ func (d *driver) forward(i int) error {
 		case stop != nil:
 			return stop
 		case failure != nil:
-			return d.fail(i, failure)
+			return d.failOrPark(i, failure)
 		case outcome == Done:
 			return d.done(i, call)
 		}
@@ -85,20 +89,58 @@ func (d *driver) forward(i int) error {
 			return err
 		}
 	}
+	d.fresh = -1
 	call, failure, stop := d.try(i, false, step.Do)
 	switch {
 	case stop != nil:
 		return stop
 	case failure != nil:
-		return d.fail(i, failure)
+		return d.failOrPark(i, failure)
 	}
 	return d.done(i, call)
 }
 
+// done records step i's success. When the drive goes on, the next step is
+// marked started in the same save, and after the last step the saga is
+// marked succeeded: each fact is durable before anything acts on it, as
+// the guarantees ask, for one write instead of two.
 func (d *driver) done(i int, call *Call) error {
 	d.setStep(i, StepDone)
 	d.st.Data = call.Data
+	switch next := d.nextForward(); {
+	case next < 0:
+		d.st.Status = Succeeded
+	case d.st.Steps[next].Status == StepPending && d.ctx.Err() == nil:
+		d.setStep(next, StepStarted)
+		d.fresh = next
+	}
 	return d.save()
+}
+
+// failOrPark fails step i, unless the saga may still wait for its peer:
+// see Definition.Patience. A parked saga keeps the step as it was and
+// lets its lease run out ParkFor from now, so that Resume drives it
+// again then, here or on another instance.
+func (d *driver) failOrPark(i int, err error) error {
+	if !d.mayPark(&d.def.Steps[i], err) {
+		return d.fail(i, err)
+	}
+	if serr := d.save(); serr != nil {
+		return serr
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), saveTimeout)
+	defer cancel()
+	if rerr := d.e.store.Renew(ctx, d.st.ID, d.e.owner, d.e.now().Add(d.e.park)); rerr != nil {
+		return fmt.Errorf("saga %s: park: %w", d.st.ID, rerr)
+	}
+	return fmt.Errorf("saga %s: step %s: %w: %w", d.st.ID, d.st.Steps[i].Name, ErrParked, err)
+}
+
+// mayPark reports whether a forward step that ran out of retries on err
+// should wait for its peer rather than fail the saga.
+func (d *driver) mayPark(step *Step, err error) bool {
+	return d.def.Patience > 0 && retryable(step, err) && errs.IsInfrastructure(err) &&
+		d.e.now().Sub(d.st.CreatedAt) < d.def.Patience
 }
 
 // fail records why step i failed and turns the saga to compensating, in

@@ -23,6 +23,9 @@ type Config struct {
 	RenewEvery time.Duration
 	// ResumeBatch bounds how many sagas one Resume drives. Default 100.
 	ResumeBatch int
+	// ParkFor is how long a parked saga (see Definition.Patience) waits
+	// before Resume drives it again. Default 5s.
+	ParkFor time.Duration
 	// Now and Sleep are the clock and the backoff wait; tests inject fakes.
 	// Sleep must return early, with an error, when ctx ends.
 	Now   func() time.Time
@@ -40,6 +43,7 @@ type Engine struct {
 	defs         map[string]*Definition
 	owner        string
 	ttl, renew   time.Duration
+	park         time.Duration
 	batch        int
 	now          func() time.Time
 	sleep        func(context.Context, time.Duration) error
@@ -62,7 +66,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, errors.New("saga: Config needs a Store and an Owner")
 	}
 	e := &Engine{store: cfg.Store, defs: make(map[string]*Definition), owner: cfg.Owner,
-		ttl: cfg.LeaseTTL, renew: cfg.RenewEvery, batch: cfg.ResumeBatch,
+		ttl: cfg.LeaseTTL, renew: cfg.RenewEvery, batch: cfg.ResumeBatch, park: cfg.ParkFor,
 		now: cfg.Now, sleep: cfg.Sleep, onTransition: cfg.OnTransition, driving: make(map[string]bool)}
 	for _, d := range cfg.Definitions {
 		if err := d.validate(); err != nil {
@@ -78,6 +82,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if e.renew <= 0 {
 		e.renew = e.ttl / 3
+	}
+	if e.park <= 0 {
+		e.park = 5 * time.Second
 	}
 	if e.batch <= 0 {
 		e.batch = 100
@@ -95,6 +102,8 @@ func New(cfg Config) (*Engine, error) {
 // final state. It returns early, with the state as last persisted:
 //   - ErrLeaseHeld when another owner holds a live lease on the saga;
 //   - ErrLeaseLost when the lease was lost while driving;
+//   - ErrParked when a step's peer stayed unreachable (Definition.Patience):
+//     the saga waits, unfailed, for Resume;
 //   - an error wrapping ctx's cause when ctx ended: the saga is left as it
 //     was persisted, not failed, and Run or Resume goes on with it later;
 //   - the Store's error when loading, claiming or saving failed.
@@ -125,7 +134,7 @@ func (e *Engine) Run(ctx context.Context, id string) (State, error) {
 	work, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	defer e.heartbeat(work, cancel, id)()
-	d := &driver{e: e, def: def, st: &st, ctx: work, saved: st.Clone()}
+	d := &driver{e: e, def: def, st: &st, ctx: work, saved: st.Clone(), fresh: -1}
 	err = d.drive()
 	return d.saved, err
 }
@@ -151,7 +160,7 @@ func (e *Engine) Resume(ctx context.Context) (int, error) {
 		switch {
 		case err == nil:
 			finished++
-		case !errors.Is(err, ErrLeaseHeld):
+		case !errors.Is(err, ErrLeaseHeld) && !errors.Is(err, ErrParked):
 			failures = append(failures, err)
 		}
 	}

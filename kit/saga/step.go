@@ -15,6 +15,16 @@ import (
 type Definition struct {
 	Name  string
 	Steps []Step
+	// Patience, when set, is how long after its creation a saga waits out
+	// an unreachable peer. A forward step that runs out of its retries on
+	// an infrastructure failure (errs.IsInfrastructure: the peer is down,
+	// its breaker is open, it timed out; not a deliberate transient answer
+	// such as a card processor's, which is Expected) does not fail the
+	// saga while it is younger than Patience: the drive stops with
+	// ErrParked and Resume tries again after Config.ParkFor. Past
+	// Patience, the step fails and the saga compensates, as it always
+	// does when Patience is zero.
+	Patience time.Duration
 }
 
 // Step is one action of a saga.

@@ -42,4 +42,8 @@ var (
 	// ErrLeaseLost: the engine lost the saga's lease while driving it and
 	// stopped; the new holder goes on from what was persisted.
 	ErrLeaseLost = errors.New("saga: lease lost while driving")
+	// ErrParked: a step's peer stayed unreachable past the step's retries
+	// while the saga was younger than its definition's Patience; the saga
+	// is left as it was, to be resumed later (see Config.ParkFor).
+	ErrParked = errors.New("saga: parked until its peer is reachable")
 )

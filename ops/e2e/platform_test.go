@@ -30,11 +30,15 @@ type platform struct {
 	viewAddr string
 	env      []string
 	procs    map[string][]*instance
+	// ordersEnv is added to every orders instance's environment.
+	ordersEnv []string
 }
 
 type instance struct {
 	cmd  *exec.Cmd
 	name string
+	// log is the file the process writes its output to.
+	log string
 }
 
 const (
@@ -42,10 +46,33 @@ const (
 	adminPassword = "correct horse battery"
 )
 
+// platformConfig says what launch starts.
+type platformConfig struct {
+	// instances of users, products and payments each.
+	instances int
+	// orders instances (0: none), run from ordersBin when set (a build
+	// with crash points) with ordersEnv added.
+	orders    int
+	ordersBin string
+	ordersEnv []string
+}
+
 func startPlatform(t *testing.T) *platform {
+	return launch(t, platformConfig{instances: 2})
+}
+
+func launch(t *testing.T, cfg platformConfig) *platform {
 	t.Helper()
 	p := &platform{t: t, procs: map[string][]*instance{}}
-	p.bin = kittest.BuildBinaries(t, "registry", "users", "products", "payments")
+	names := []string{"registry", "users", "products", "payments"}
+	if cfg.orders > 0 && cfg.ordersBin == "" {
+		names = append(names, "orders")
+	}
+	p.bin = kittest.BuildBinaries(t, names...)
+	if cfg.ordersBin != "" {
+		p.bin["orders"] = cfg.ordersBin
+	}
+	p.ordersEnv = cfg.ordersEnv
 	var err error
 	p.certs, err = tlsx.WriteDevFiles(filepath.Join(t.TempDir(), "tls"), "registry", "users", "products", "payments", "orders", "gateway")
 	if err != nil {
@@ -68,18 +95,30 @@ func startPlatform(t *testing.T) *platform {
 	// users first: the others verify tokens with its JWKS, and payments
 	// validates the user it charges.
 	for _, svc := range []string{"users", "products", "payments"} {
-		for range 2 {
+		for range cfg.instances {
 			p.start(svc)
 		}
-		p.waitInstances(svc, 2)
+		p.waitInstances(svc, cfg.instances)
+	}
+	for range cfg.orders {
+		p.start("orders")
+	}
+	if cfg.orders > 0 {
+		p.waitInstances("orders", cfg.orders)
 	}
 	return p
 }
 
-func (p *platform) start(svc string) {
+func (p *platform) start(svc string, extraEnv ...string) *instance {
 	env := append(append([]string(nil), p.env...), tlsEnv(p.certs[svc])...)
-	cmd := kittest.StartProcess(p.t, p.bin[svc], env)
-	p.procs[svc] = append(p.procs[svc], &instance{cmd: cmd, name: svc})
+	if svc == "orders" {
+		env = append(env, p.ordersEnv...)
+	}
+	env = append(env, extraEnv...)
+	cmd, log := kittest.StartProcessLog(p.t, p.bin[svc], env)
+	in := &instance{cmd: cmd, name: svc, log: log}
+	p.procs[svc] = append(p.procs[svc], in)
+	return in
 }
 
 // instances lists what the registry view says is registered for svc.

@@ -279,6 +279,11 @@ type Options struct {
 	MaxDriving int
 	// IdempotencyTTL is how long an idempotency key is kept (24h).
 	IdempotencyTTL time.Duration
+	// Patience is how long a saga waits out a peer that is down (its
+	// breaker open, unreachable) before failing the step and
+	// compensating: it is parked and resumed (5m; negative: never wait).
+	// A checkout parked past its request's deadline answers PENDING.
+	Patience time.Duration
 	// Retry bounds each forward step of the checkout saga (kit/saga's
 	// DefaultRetry: 5 attempts within 30s); CompensateRetry bounds each
 	// compensation and the cancel saga's steps, whose alternative is an

@@ -43,7 +43,7 @@ type cancelData struct {
 // cancelled silently.
 func (s *service) cancelDefinition() *saga.Definition {
 	r := s.opts.CompensateRetry
-	return &saga.Definition{Name: cancelName, Steps: []saga.Step{
+	return &saga.Definition{Name: cancelName, Patience: s.opts.Patience, Steps: []saga.Step{
 		{Name: stepRefund, Do: s.refundOrder, Retry: r},
 		{Name: stepRestock, Do: s.restockOrder, Retry: r},
 	}}

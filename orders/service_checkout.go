@@ -70,7 +70,7 @@ var errCardLost = errs.New(errs.FailedPrecondition, client.ReasonPaymentFailed,
 
 func (s *service) checkoutDefinition() *saga.Definition {
 	fwd, undo := s.opts.Retry, s.opts.CompensateRetry
-	return &saga.Definition{Name: checkoutName, Steps: []saga.Step{
+	return &saga.Definition{Name: checkoutName, Patience: s.opts.Patience, Steps: []saga.Step{
 		{Name: stepValidateUser, Do: s.validateUser, Retry: fwd},
 		{Name: stepReserve, Do: s.reserve, Compensate: s.releaseReservation, Retry: fwd, CompensateRetry: undo},
 		{Name: stepCharge, Do: s.charge, Recover: s.recoverCharge, Compensate: s.refundCharge, Retry: fwd, CompensateRetry: undo},
@@ -301,13 +301,15 @@ func (s *service) checkoutProjection(st *saga.State) (*OrderChange, error) {
 	case saga.RequiresAttention:
 		ch.Status, ch.FailureReason = StatusRequiresAttention, checkoutFailureReason(st.Failure)
 	case saga.Running:
-		// Only the save that completes a step carries its result: the
-		// next step is still pending then.
+		// A step's result is carried by the save that records it done
+		// (which may also mark the next step started) and repeated by
+		// the few saves that follow until the next step is done: the
+		// store leaves an order a change does not change as it is.
 		switch {
-		case stepIs(st, stepReserve, saga.StepDone) && stepIs(st, stepCharge, saga.StepPending) && d.Priced:
-			ch.Items, ch.TotalCents, ch.Currency = pricedItems(d), d.total(), d.Currency
-		case stepIs(st, stepCharge, saga.StepDone) && stepIs(st, stepCommit, saga.StepPending) && d.PaymentID != "":
+		case stepIs(st, stepCharge, saga.StepDone) && d.PaymentID != "":
 			ch.PaymentID = d.PaymentID
+		case stepIs(st, stepReserve, saga.StepDone) && d.Priced:
+			ch.Items, ch.TotalCents, ch.Currency = pricedItems(d), d.total(), d.Currency
 		default:
 			return nil, nil
 		}

@@ -148,7 +148,7 @@ func TestIdempotentRetryTakesOverACrashedCheckout(t *testing.T) {
 	w := newWorld(t)
 	mug := w.products.add("mug", 1000, "USD", 5)
 	a, err := NewService(noComplete{w.store}, w.users, w.products, w.payments,
-		Options{Owner: "a", Now: w.clock.Now, Retry: fast, CompensateRetry: fast})
+		Options{Owner: "a", Now: w.clock.Now, Retry: fast, CompensateRetry: fast, Patience: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,4 +306,54 @@ func TestCommitWhoseAnswerIsLostIsRestocked(t *testing.T) {
 		t.Errorf("stock %d, want 5 back", got.stock)
 	}
 	w.conserved(mug)
+}
+
+// TestPeerDownParksTheCheckout: with payments unreachable, the checkout
+// waits (parked, the order PENDING) instead of failing; it completes once
+// payments is back, or, when the outage outlasts Patience, is compensated.
+func TestPeerDownParksTheCheckout(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		back    bool
+		advance time.Duration
+		want    Status
+	}{
+		{"payments comes back", true, 6 * time.Second, StatusConfirmed},
+		{"outage outlasts patience", false, 2 * time.Minute, StatusCancelled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kittest.CheckGoroutines(t)
+			w := newWorld(t)
+			s := w.service("a", func(o *Options) { o.Patience = time.Minute })
+			mug := w.products.add("mug", 1000, "USD", 5)
+			down := failing("Charge", errs.New(errs.Unavailable, "BREAKER_OPEN", "payments is down"))
+			w.peers.setHook(down)
+			ctx, cancel := context.WithTimeout(asUser(w.user, "customer"), 500*time.Millisecond)
+			defer cancel()
+			placed, err := s.PlaceOrder(ctx, order(cardOK, mug, 1))
+			if err != nil || placed.Order.Status != StatusPending {
+				t.Fatalf("placement = %+v, %v; want PENDING", placed, err)
+			}
+			id := placed.Order.ID
+			st, _ := w.store.LoadSaga(context.Background(), id)
+			if st.Status != saga.Running || stepStatus(st, stepCharge) != saga.StepStarted {
+				t.Fatalf("saga %s, charge %s; want parked at the charge", st.Status, stepStatus(st, stepCharge))
+			}
+			if tc.back {
+				w.peers.setHook(nil)
+			}
+			w.clock.Advance(tc.advance)
+			if n, err := s.resumeRound(context.Background()); n != 1 || err != nil {
+				t.Fatalf("resume = %d, %v", n, err)
+			}
+			o := w.waitStatus(id, tc.want)
+			if tc.want == StatusCancelled && o.FailureReason != client.ReasonPaymentFailed {
+				t.Errorf("reason %q", o.FailureReason)
+			}
+			if want := map[bool]int{true: 1, false: 0}[tc.back]; w.payments.captured() != want {
+				t.Errorf("%d charges, want %d", w.payments.captured(), want)
+			}
+			w.conserved(mug)
+		})
+	}
 }

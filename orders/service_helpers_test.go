@@ -48,7 +48,9 @@ func newWorld(t *testing.T) *world {
 // closes it.
 func (w *world) service(owner string, tweak ...func(*Options)) *service {
 	w.t.Helper()
-	opts := Options{Owner: owner, Now: w.clock.Now, Retry: fast, CompensateRetry: fast, Metrics: w.reg}
+	// No patience by default: the fake clock would keep a parked saga
+	// parked; TestPeerDownParksTheCheckout sets it.
+	opts := Options{Owner: owner, Now: w.clock.Now, Retry: fast, CompensateRetry: fast, Metrics: w.reg, Patience: -1}
 	for _, f := range tweak {
 		f(&opts)
 	}

@@ -141,6 +141,8 @@ func (r *runner) drive(id string, d *drive) {
 	switch {
 	case d.err == nil, errors.Is(d.err, saga.ErrLeaseHeld):
 		// Finished, or driven by another instance: nothing to report.
+	case errors.Is(d.err, saga.ErrParked):
+		_ = level.Info(r.logger).Log("msg", "saga parked while a peer is unreachable; it will be resumed", "saga_id", id, "err", d.err)
 	case r.ctx.Err() != nil:
 		_ = level.Info(r.logger).Log("msg", "stopped driving a saga; it will be resumed", "saga_id", id, "status", d.state.Status)
 	default:

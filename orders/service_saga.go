@@ -21,6 +21,7 @@ const (
 	defaultResumeInterval = 5 * time.Second
 	defaultMaxDriving     = 256
 	defaultIdempotencyTTL = 24 * time.Hour
+	defaultPatience       = 5 * time.Minute
 )
 
 // defaultCompensateRetry gives an undo far more patience than the action
@@ -116,6 +117,12 @@ func withDefaults(o Options) Options {
 	}
 	if o.IdempotencyTTL <= 0 {
 		o.IdempotencyTTL = defaultIdempotencyTTL
+	}
+	switch {
+	case o.Patience == 0:
+		o.Patience = defaultPatience
+	case o.Patience < 0:
+		o.Patience = 0
 	}
 	if o.CompensateRetry == (saga.Retry{}) {
 		o.CompensateRetry = defaultCompensateRetry

@@ -180,7 +180,7 @@ func TestIdempotentRetryTakesOverACrashedCheckout(t *testing.T) {
 		t.Errorf("%d charges, %d reservation calls", w.payments.captured(), w.peers.count("ReserveInventory"))
 	}
 	third, err := b.PlaceOrder(w.ctx(), req)
-	if err != nil || !third.Replayed || !sameOrder(third.Order, second.Order) {
+	if err != nil || !third.Replayed || !identical(third.Order, second.Order) {
 		t.Errorf("replay = %+v, %v; want %+v replayed", third, err, second.Order)
 	}
 	w.conserved(mug)
@@ -270,7 +270,7 @@ func TestJobsResumeAndStop(t *testing.T) {
 	}
 }
 
-func sameOrder(a, b Order) bool {
+func identical(a, b Order) bool {
 	ja, _ := json.Marshal(toDoc(a))
 	jb, _ := json.Marshal(toDoc(b))
 	return string(ja) == string(jb)

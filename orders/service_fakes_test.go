@@ -27,20 +27,20 @@ import (
 // although the effect happened: a lost answer). ctx is the call's.
 type hook func(ctx context.Context, method string, after bool) error
 
-// peers holds the hook shared by the three fakes, swappable at any time.
-type peers struct {
+// fakeNet holds the hook shared by the three fakes, swappable at any time.
+type fakeNet struct {
 	mu    sync.Mutex
 	h     hook
 	calls map[string]int
 }
 
-func (p *peers) setHook(h hook) {
+func (p *fakeNet) setHook(h hook) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.h = h
 }
 
-func (p *peers) call(ctx context.Context, method string, after bool) error {
+func (p *fakeNet) call(ctx context.Context, method string, after bool) error {
 	p.mu.Lock()
 	h := p.h
 	if !after {
@@ -59,7 +59,7 @@ func (p *peers) call(ctx context.Context, method string, after bool) error {
 	return nil
 }
 
-func (p *peers) count(method string) int {
+func (p *fakeNet) count(method string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.calls[method]
@@ -73,7 +73,7 @@ func grpcErr(e *errs.Error) error { return wire(e) }
 
 // fakeUsers knows every user except those listed as unknown or disabled.
 type fakeUsers struct {
-	*peers
+	*fakeNet
 	mu       sync.Mutex
 	disabled map[string]bool
 }
@@ -110,7 +110,7 @@ type fakeReservation struct {
 
 // fakeProducts is a catalog with stock, reservations and restocks.
 type fakeProducts struct {
-	*peers
+	*fakeNet
 	mu           sync.Mutex
 	products     map[string]*fakeProduct
 	reservations map[string]*fakeReservation // by id
@@ -120,8 +120,8 @@ type fakeProducts struct {
 	sold         map[string]int64            // units committed less restocked, by product
 }
 
-func newFakeProducts(p *peers) *fakeProducts {
-	return &fakeProducts{peers: p, products: map[string]*fakeProduct{}, reservations: map[string]*fakeReservation{},
+func newFakeProducts(p *fakeNet) *fakeProducts {
+	return &fakeProducts{fakeNet: p, products: map[string]*fakeProduct{}, reservations: map[string]*fakeReservation{},
 		byKey: map[string]*fakeReservation{}, releasedKeys: map[string]bool{}, restocked: map[string]bool{}, sold: map[string]int64{}}
 }
 
@@ -322,15 +322,15 @@ const (
 
 // fakePayments charges at most once per key and refunds by charge key.
 type fakePayments struct {
-	*peers
+	*fakeNet
 	mu       sync.Mutex
 	charges  map[string]*paymentsv1.Payment // by charge key
 	refunds  map[string]string              // refund key -> charge key
 	captures int                            // money movements: the processor's charges
 }
 
-func newFakePayments(p *peers) *fakePayments {
-	return &fakePayments{peers: p, charges: map[string]*paymentsv1.Payment{}, refunds: map[string]string{}}
+func newFakePayments(p *fakeNet) *fakePayments {
+	return &fakePayments{fakeNet: p, charges: map[string]*paymentsv1.Payment{}, refunds: map[string]string{}}
 }
 
 func (f *fakePayments) Charge(ctx context.Context, r *paymentsv1.ChargeRequest) (*paymentsv1.Payment, error) {

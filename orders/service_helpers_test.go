@@ -27,7 +27,7 @@ type world struct {
 	t        *testing.T
 	store    Store
 	clock    *kittest.Clock
-	peers    *peers
+	peers    *fakeNet
 	users    *fakeUsers
 	products *fakeProducts
 	payments *fakePayments
@@ -37,9 +37,9 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	p := &peers{}
+	p := &fakeNet{}
 	w := &world{t: t, store: newMemoryStore(), clock: kittest.NewClock(time.Now().UTC().Truncate(time.Second)), peers: p,
-		users: &fakeUsers{peers: p, disabled: map[string]bool{}}, products: newFakeProducts(p), payments: newFakePayments(p),
+		users: &fakeUsers{fakeNet: p, disabled: map[string]bool{}}, products: newFakeProducts(p), payments: newFakePayments(p),
 		reg: prometheus.NewRegistry(), user: uuid.NewString()}
 	return w
 }

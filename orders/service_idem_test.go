@@ -32,7 +32,7 @@ func TestIdempotentReplayIsIdentical(t *testing.T) {
 		t.Fatal(err)
 	}
 	again, err := other.PlaceOrder(w.ctx(), req)
-	if err != nil || !again.Replayed || !sameOrder(again.Order, first.Order) {
+	if err != nil || !again.Replayed || !identical(again.Order, first.Order) {
 		t.Fatalf("replay = %+v, %v; want %+v replayed", again, err, first.Order)
 	}
 	if w.payments.captured() != 1 || w.peers.count("ReserveInventory") != 1 {
@@ -62,7 +62,7 @@ func TestIdempotentReplayOfAFailure(t *testing.T) {
 	}
 	oa, _ := OrderOf(first)
 	ob, ok := OrderOf(again)
-	if !ok || !sameOrder(oa, ob) {
+	if !ok || !identical(oa, ob) {
 		t.Errorf("replayed order %+v, want %+v", ob, oa)
 	}
 	if n := w.peers.count("ReserveInventory"); n != 1 {

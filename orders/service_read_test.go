@@ -17,7 +17,7 @@ func TestGetOrderOwnerOrAdmin(t *testing.T) {
 	s := w.service("a")
 	o, _ := w.confirmed(s)
 	for name, ctx := range map[string]context.Context{"owner": w.ctx(), "admin": w.admin()} {
-		if got, err := s.GetOrder(ctx, o.ID); err != nil || !sameOrder(got, o) {
+		if got, err := s.GetOrder(ctx, o.ID); err != nil || !identical(got, o) {
 			t.Errorf("%s: %+v, %v", name, got, err)
 		}
 	}

@@ -80,7 +80,7 @@ func NewService(store Store, users Users, products Products, payments Payments, 
 	s.checkout = s.checkoutDefinition()
 	s.cancel = s.cancelDefinition()
 	s.engine, err = saga.New(saga.Config{
-		Store:        sagaStore{s},
+		Store:        engineStore{s},
 		Definitions:  []*saga.Definition{s.checkout, s.cancel},
 		Owner:        opts.Owner,
 		LeaseTTL:     opts.LeaseTTL,
@@ -222,16 +222,16 @@ func (s *service) purgeJob(ctx context.Context) error {
 	}
 }
 
-// sagaStore is kit/saga's Store over the orders Store: each save carries
+// engineStore is kit/saga's Store over the orders Store: each save carries
 // the order change the saga's new state implies (projection), written in
 // the same transaction, so that an order and its saga never disagree.
-type sagaStore struct{ s *service }
+type engineStore struct{ s *service }
 
-func (a sagaStore) Load(ctx context.Context, id string) (saga.State, error) {
+func (a engineStore) Load(ctx context.Context, id string) (saga.State, error) {
 	return a.s.store.LoadSaga(ctx, id)
 }
 
-func (a sagaStore) Save(ctx context.Context, st *saga.State) error {
+func (a engineStore) Save(ctx context.Context, st *saga.State) error {
 	change, err := a.s.projection(st)
 	if err != nil {
 		return err
@@ -239,15 +239,15 @@ func (a sagaStore) Save(ctx context.Context, st *saga.State) error {
 	return a.s.store.SaveSaga(ctx, st, change)
 }
 
-func (a sagaStore) Claim(ctx context.Context, id, owner string, now, until time.Time) (saga.State, error) {
+func (a engineStore) Claim(ctx context.Context, id, owner string, now, until time.Time) (saga.State, error) {
 	return a.s.store.ClaimSaga(ctx, id, owner, now, until)
 }
 
-func (a sagaStore) Renew(ctx context.Context, id, owner string, until time.Time) error {
+func (a engineStore) Renew(ctx context.Context, id, owner string, until time.Time) error {
 	return a.s.store.RenewSaga(ctx, id, owner, until)
 }
 
-func (a sagaStore) ListClaimable(ctx context.Context, now time.Time, limit int) ([]string, error) {
+func (a engineStore) ListClaimable(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	return a.s.store.ListClaimableSagas(ctx, now, limit)
 }
 

@@ -61,6 +61,7 @@ func (s *service) PlaceOrder(ctx context.Context, req PlaceOrderRequest) (Placed
 	if !created {
 		return s.answerExisting(ctx, req, existing, fp, wait)
 	}
+	s.events.StatusChanged() // the PENDING event
 	s.cards.put(o.ID, req.Card)
 	return s.answerPlacement(ctx, o.UserID, req.IdempotencyKey, o.ID, wait)
 }

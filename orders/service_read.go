@@ -94,7 +94,11 @@ func (s *service) ShipOrder(ctx context.Context, id string) (Order, error) {
 	if errors.Is(err, ErrInvalidOrderState) {
 		return Order{}, s.invalidState(ctx, err, Order{ID: id})
 	}
-	return o, err
+	if err != nil {
+		return Order{}, err
+	}
+	s.events.StatusChanged()
+	return o, nil
 }
 
 // maxSagas bounds one Sagas listing.

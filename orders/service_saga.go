@@ -57,6 +57,16 @@ type service struct {
 	runner           *runner
 	cards            *cardVault
 	metrics          *sagaMetrics
+	events           eventStream
+}
+
+// eventStream is the order event stream's service side (the outbox relay
+// and the notification worker, service_events.go): the service wakes the
+// relay after each write that changed an order's status, and runs its
+// jobs with its own.
+type eventStream interface {
+	StatusChanged()
+	Jobs() []func(context.Context) error
 }
 
 var _ Service = (*service)(nil)
@@ -77,6 +87,7 @@ func NewService(store Store, users Users, products Products, payments Payments, 
 	s := &service{store: store, users: users, products: products, payments: payments,
 		opts: opts, logger: opts.Logger, now: opts.Now, metrics: m}
 	s.cards = newCardVault(opts.ReservationTTL, s.now)
+	s.events = newEventStream(store, s.logger, s.now)
 	s.checkout = s.checkoutDefinition()
 	s.cancel = s.cancelDefinition()
 	s.engine, err = saga.New(saga.Config{
@@ -140,10 +151,12 @@ func withDefaults(o Options) Options {
 // ctx ends.
 func (s *service) Jobs() []func(context.Context) error {
 	jobs := []func(context.Context) error{s.resumeJob, s.purgeJob, s.stopDrivingJob}
-	// The events helper's jobs (relay, notification worker): see
-	// service_events_jobs_placeholder.go until service_events.go lands.
 	return append(jobs, s.eventJobs()...)
 }
+
+// eventJobs are the event stream's jobs: the outbox relay and the
+// notification worker.
+func (s *service) eventJobs() []func(context.Context) error { return s.events.Jobs() }
 
 // Close stops driving sagas and waits for the drives to end; what they
 // left is persisted and resumed by the next instance to claim it. It is
@@ -272,6 +285,9 @@ func (s *service) onTransition(st saga.State) {
 	if !st.Status.Final() {
 		return
 	}
+	// Every final saga state changed its order's status (and wrote its
+	// event to the outbox in the same transaction).
+	s.events.StatusChanged()
 	s.metrics.finished(st.Definition, st.Status)
 	switch st.Status {
 	case saga.RequiresAttention:

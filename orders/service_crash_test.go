@@ -16,7 +16,7 @@ import (
 	productsclient "github.com/kitshop/kitshop/products/client"
 )
 
-var expired = errs.New(errs.FailedPrecondition, productsclient.ReasonReservationExpired, "expired")
+var errExpired = errs.New(errs.FailedPrecondition, productsclient.ReasonReservationExpired, "expired")
 
 // TestCrashAtEveryStep kills the instance driving a checkout right after
 // a peer call took effect and before the saga could record it, then
@@ -43,7 +43,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 		{"charge", "Charge", cardOK, nil, stepCharge, StatusConfirmed, "", 1, false},
 		{"commit", "CommitReservation", cardOK, nil, stepCommit, StatusConfirmed, "", 1, false},
 		{"release", "ReleaseReservation", cardDeclined, nil, stepReserve, StatusCancelled, client.ReasonPaymentDeclined, 0, false},
-		{"refund", "Refund", cardOK, failing("CommitReservation", expired), stepCharge, StatusCancelled, client.ReasonReservationExpired, 1, true},
+		{"refund", "Refund", cardOK, failing("CommitReservation", errExpired), stepCharge, StatusCancelled, client.ReasonReservationExpired, 1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			kittest.CheckGoroutines(t)

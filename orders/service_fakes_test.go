@@ -362,15 +362,15 @@ func (f *fakePayments) charge(r *paymentsv1.ChargeRequest) (*paymentsv1.Payment,
 	case paymentsv1.PaymentStatus_PAYMENT_STATUS_CAPTURED:
 		return p, nil
 	case paymentsv1.PaymentStatus_PAYMENT_STATUS_DECLINED:
-		return nil, grpcErr(declined(p))
+		return nil, grpcErr(declineOf(p))
 	}
 	switch r.GetCard().GetNumber() {
 	case cardDeclined:
 		p.Status, p.DeclineCode = paymentsv1.PaymentStatus_PAYMENT_STATUS_DECLINED, "card_declined"
-		return nil, grpcErr(declined(p))
+		return nil, grpcErr(declineOf(p))
 	case cardNoFunds:
 		p.Status, p.DeclineCode = paymentsv1.PaymentStatus_PAYMENT_STATUS_DECLINED, "insufficient_funds"
-		return nil, grpcErr(declined(p))
+		return nil, grpcErr(declineOf(p))
 	case cardProcessing:
 		p.Status = paymentsv1.PaymentStatus_PAYMENT_STATUS_FAILED
 		return nil, grpcErr(errs.New(errs.Unavailable, paymentsclient.ReasonProcessingError, "processing error").
@@ -381,7 +381,7 @@ func (f *fakePayments) charge(r *paymentsv1.ChargeRequest) (*paymentsv1.Payment,
 	return p, nil
 }
 
-func declined(p *paymentsv1.Payment) *errs.Error {
+func declineOf(p *paymentsv1.Payment) *errs.Error {
 	reason := paymentsclient.ReasonCardDeclined
 	if p.DeclineCode == "insufficient_funds" {
 		reason = paymentsclient.ReasonInsufficientFunds

@@ -27,8 +27,10 @@ type memoryStore struct {
 	// wake is closed, and replaced, on every append to log.
 	wake      chan struct{}
 	consumers map[string]int64
-	notes     []Notification // ordered by Offset
-	idem      map[idemID]IdemRecord
+	// consumerLocks serialize each consumer's batches (see ConsumeEvents).
+	consumerLocks map[string]chan struct{}
+	notes         []Notification // ordered by Offset
+	idem          map[idemID]IdemRecord
 }
 
 type memSaga struct {
@@ -40,12 +42,13 @@ type idemID struct{ userID, key string }
 
 func newMemoryStore() *memoryStore {
 	return &memoryStore{
-		orders:    map[string]Order{},
-		sagas:     map[string]memSaga{},
-		cancels:   map[string]string{},
-		wake:      make(chan struct{}),
-		consumers: map[string]int64{},
-		idem:      map[idemID]IdemRecord{},
+		orders:        map[string]Order{},
+		sagas:         map[string]memSaga{},
+		cancels:       map[string]string{},
+		wake:          make(chan struct{}),
+		consumers:     map[string]int64{},
+		consumerLocks: map[string]chan struct{}{},
+		idem:          map[idemID]IdemRecord{},
 	}
 }
 

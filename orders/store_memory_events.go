@@ -71,12 +71,21 @@ func (m *memoryStore) WaitEvents(ctx context.Context, after int64) error {
 	}
 }
 
-func (m *memoryStore) ConsumeEvents(_ context.Context, consumer string, limit int, handle func(batch []Event) ([]Notification, error)) (int, error) {
-	// Held across handle, as Postgres holds the consumer's row lock: a
-	// second worker cannot take the same batch.
+func (m *memoryStore) ConsumeEvents(ctx context.Context, consumer string, limit int, handle func(batch []Event) ([]Notification, error)) (int, error) {
+	// The consumer's own lock, held across handle as Postgres holds the
+	// consumer's row lock: a second worker under the same name waits and
+	// then starts where this one left off. m.mu is not held while handle
+	// runs, so handle may use the store.
+	lock := m.consumerLock(consumer)
+	select {
+	case lock <- struct{}{}:
+		defer func() { <-lock }()
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	batch := m.eventsAfter(m.consumers[consumer], "", max(limit, 0))
+	m.mu.Unlock()
 	if len(batch) == 0 {
 		return 0, nil
 	}
@@ -84,6 +93,8 @@ func (m *memoryStore) ConsumeEvents(_ context.Context, consumer string, limit in
 	if err != nil {
 		return 0, err
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	// Check everything first, so that a refused batch writes nothing: the
 	// checks are those of notifications' primary and foreign keys.
 	seen := map[int64]bool{}
@@ -103,6 +114,19 @@ func (m *memoryStore) ConsumeEvents(_ context.Context, consumer string, limit in
 	}
 	m.consumers[consumer] = batch[len(batch)-1].Offset
 	return len(batch), nil
+}
+
+// consumerLock is consumer's lock, made on first use: a channel holding
+// one token while taken, so that waiting for it ends with ctx.
+func (m *memoryStore) consumerLock(consumer string) chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, ok := m.consumerLocks[consumer]
+	if !ok {
+		l = make(chan struct{}, 1)
+		m.consumerLocks[consumer] = l
+	}
+	return l
 }
 
 func (m *memoryStore) Notifications(_ context.Context, after int64, limit int) ([]Notification, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lib/pq"
@@ -47,6 +48,9 @@ type pgNotifier struct {
 	listening bool // LISTEN went through (resync repeats it on reconnects)
 	closed    bool
 	wg        sync.WaitGroup
+	// waiting counts WaitEvents calls blocked on wake (what a test waits
+	// for before it relays).
+	waiting atomic.Int32
 }
 
 func newPGNotifier() *pgNotifier { return &pgNotifier{wake: make(chan struct{})} }
@@ -102,17 +106,29 @@ func (n *pgNotifier) start() {
 		n.mu.Lock()
 		n.listening = true
 		n.mu.Unlock()
-		n.broadcast()
 	}()
+}
+
+// listened reports whether notifications are arriving: the listener is
+// connected and LISTEN went through.
+func (n *pgNotifier) listened() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.connected && n.listening
 }
 
 // event follows the listener's connection, from its goroutine.
 func (n *pgNotifier) event(ev pq.ListenerEventType, _ error) {
 	n.mu.Lock()
+	was := n.connected
 	n.connected = ev == pq.ListenerEventConnected || ev == pq.ListenerEventReconnected
+	lost := was && !n.connected
 	n.mu.Unlock()
-	// Waiters pick their interval again: poll while it is down.
-	n.broadcast()
+	if lost {
+		// Waiters relying on notifications go back to polling. (A
+		// reconnect wakes them through a nil notification.)
+		n.broadcast()
+	}
 }
 
 // close stops the listener and waits, bounded, for its goroutines.
@@ -179,6 +195,8 @@ func (s *postgresStore) WaitEvents(ctx context.Context, after int64) error {
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
+	s.notify.waiting.Add(1)
+	defer s.notify.waiting.Add(-1)
 	select {
 	case <-wake:
 	case <-t.C:

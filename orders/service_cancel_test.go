@@ -25,40 +25,40 @@ func (w *world) confirmed(s *service) (Order, string) {
 }
 
 func TestCancelRefundsAndRestocks(t *testing.T) {
-	kittest.CheckGoroutines(t)
-	w := newWorld(t)
-	s := w.service("a")
-	o, mug := w.confirmed(s)
-	if got := w.products.get(mug); got.stock != 3 {
-		t.Fatalf("stock %d after the order", got.stock)
-	}
-	c, err := s.CancelOrder(w.ctx(), CancelRequest{ID: o.ID, IdempotencyKey: "c1"})
-	if err != nil || c.Pending || c.Replayed || c.Order.Status != StatusCancelled || c.Order.FailureReason != ReasonCancelledByCustomer {
-		t.Fatalf("cancel = %+v, %v", c, err)
-	}
-	if p, _ := w.payments.payment(o.ID); p.Status != paymentsv1.PaymentStatus_PAYMENT_STATUS_REFUNDED || p.Refunded != 2000 {
-		t.Errorf("payment %+v, want 2000 refunded", p)
-	}
-	if got := w.products.get(mug); got.stock != 5 || w.products.soldOf(mug) != 0 {
-		t.Errorf("stock %d sold %d, want 5 and 0", got.stock, w.products.soldOf(mug))
-	}
-	// Repeating is not an error and refunds nothing more.
-	again, err := s.CancelOrder(w.ctx(), CancelRequest{ID: o.ID, IdempotencyKey: "c1"})
-	if err != nil || again.Order.Status != StatusCancelled || !again.Replayed {
-		t.Errorf("repeat = %+v, %v", again, err)
-	}
-	if _, err := s.CancelOrder(w.ctx(), CancelRequest{ID: o.ID}); err != nil {
-		t.Errorf("repeat without a key: %v", err)
-	}
-	if n, m := w.peers.count("Refund"), w.peers.count("RestockItems"); n != 1 || m != 1 {
-		t.Errorf("Refund %d, RestockItems %d calls; want 1 each", n, m)
-	}
-	w.conserved(mug)
-	// Cancelled is final: it cannot ship.
-	_, err = s.ShipOrder(w.admin(), o.ID)
-	if e := kittest.WantErr(t, err, errs.FailedPrecondition, client.ReasonInvalidOrderState); e.MetaString(client.MetaStatus) != "CANCELLED" {
-		t.Errorf("meta %v", e.Meta)
-	}
+	eachStore(t, func(t *testing.T, w *world) {
+		s := w.service("a")
+		o, mug := w.confirmed(s)
+		if got := w.products.get(mug); got.stock != 3 {
+			t.Fatalf("stock %d after the order", got.stock)
+		}
+		c, err := s.CancelOrder(w.ctx(), CancelRequest{ID: o.ID, IdempotencyKey: "c1"})
+		if err != nil || c.Pending || c.Replayed || c.Order.Status != StatusCancelled || c.Order.FailureReason != ReasonCancelledByCustomer {
+			t.Fatalf("cancel = %+v, %v", c, err)
+		}
+		if p, _ := w.payments.payment(o.ID); p.Status != paymentsv1.PaymentStatus_PAYMENT_STATUS_REFUNDED || p.Refunded != 2000 {
+			t.Errorf("payment %+v, want 2000 refunded", p)
+		}
+		if got := w.products.get(mug); got.stock != 5 || w.products.soldOf(mug) != 0 {
+			t.Errorf("stock %d sold %d, want 5 and 0", got.stock, w.products.soldOf(mug))
+		}
+		// Repeating is not an error and refunds nothing more.
+		again, err := s.CancelOrder(w.ctx(), CancelRequest{ID: o.ID, IdempotencyKey: "c1"})
+		if err != nil || again.Order.Status != StatusCancelled || !again.Replayed {
+			t.Errorf("repeat = %+v, %v", again, err)
+		}
+		if _, err := s.CancelOrder(w.ctx(), CancelRequest{ID: o.ID}); err != nil {
+			t.Errorf("repeat without a key: %v", err)
+		}
+		if n, m := w.peers.count("Refund"), w.peers.count("RestockItems"); n != 1 || m != 1 {
+			t.Errorf("Refund %d, RestockItems %d calls; want 1 each", n, m)
+		}
+		w.conserved(mug)
+		// Cancelled is final: it cannot ship.
+		_, err = s.ShipOrder(w.admin(), o.ID)
+		if e := kittest.WantErr(t, err, errs.FailedPrecondition, client.ReasonInvalidOrderState); e.MetaString(client.MetaStatus) != "CANCELLED" {
+			t.Errorf("meta %v", e.Meta)
+		}
+	})
 }
 
 func TestCancelRules(t *testing.T) {
@@ -150,57 +150,57 @@ func TestCancelThatCannotRefundNeedsAttention(t *testing.T) {
 }
 
 func TestCancelCrashAfterRefundIsResumed(t *testing.T) {
-	kittest.CheckGoroutines(t)
-	w := newWorld(t)
-	a := w.service("a")
-	o, mug := w.confirmed(a)
-	crash, crashed := crashAfter(a, "Refund")
-	w.peers.setHook(crash)
-	ctx, cancel := context.WithTimeout(asUser(w.user, "customer"), 500*time.Millisecond)
-	defer cancel()
-	if c, err := a.CancelOrder(ctx, CancelRequest{ID: o.ID}); err != nil || !c.Pending {
-		t.Fatalf("cancel = %+v, %v", c, err)
-	}
-	waitClosed(t, crashed, "the crash")
-	_ = a.Close()
-	w.clock.Advance(defaultLeaseTTL + time.Second)
-	b := w.service("b")
-	if n, err := b.resumeRound(context.Background()); n != 1 || err != nil {
-		t.Fatalf("resume = %d, %v", n, err)
-	}
-	w.waitStatus(o.ID, StatusCancelled)
-	if p, _ := w.payments.payment(o.ID); p.Refunded != 2000 {
-		t.Errorf("payment %+v", p)
-	}
-	if w.products.get(mug).stock != 5 {
-		t.Errorf("stock %d", w.products.get(mug).stock)
-	}
-	w.conserved(mug)
+	eachStore(t, func(t *testing.T, w *world) {
+		a := w.service("a")
+		o, mug := w.confirmed(a)
+		crash, crashed := crashAfter(a, "Refund")
+		w.peers.setHook(crash)
+		ctx, cancel := context.WithTimeout(asUser(w.user, "customer"), 500*time.Millisecond)
+		defer cancel()
+		if c, err := a.CancelOrder(ctx, CancelRequest{ID: o.ID}); err != nil || !c.Pending {
+			t.Fatalf("cancel = %+v, %v", c, err)
+		}
+		waitClosed(t, crashed, "the crash")
+		_ = a.Close()
+		w.clock.Advance(defaultLeaseTTL + time.Second)
+		b := w.service("b")
+		if n, err := b.resumeRound(context.Background()); n != 1 || err != nil {
+			t.Fatalf("resume = %d, %v", n, err)
+		}
+		w.waitStatus(o.ID, StatusCancelled)
+		if p, _ := w.payments.payment(o.ID); p.Refunded != 2000 {
+			t.Errorf("payment %+v", p)
+		}
+		if w.products.get(mug).stock != 5 {
+			t.Errorf("stock %d", w.products.get(mug).stock)
+		}
+		w.conserved(mug)
+	})
 }
 
 func TestShipOrder(t *testing.T) {
-	kittest.CheckGoroutines(t)
-	w := newWorld(t)
-	s := w.service("a")
-	o, _ := w.confirmed(s)
-	_, err := s.ShipOrder(w.ctx(), o.ID)
-	kittest.WantErr(t, err, errs.PermissionDenied, errs.ReasonForbidden)
-	_, err = s.ShipOrder(context.Background(), o.ID)
-	kittest.WantErr(t, err, errs.Unauthenticated, errs.ReasonUnauth)
-	_, err = s.ShipOrder(w.admin(), uuid.NewString())
-	kittest.WantErr(t, err, errs.NotFound, errs.ReasonNotFound)
+	eachStore(t, func(t *testing.T, w *world) {
+		s := w.service("a")
+		o, _ := w.confirmed(s)
+		_, err := s.ShipOrder(w.ctx(), o.ID)
+		kittest.WantErr(t, err, errs.PermissionDenied, errs.ReasonForbidden)
+		_, err = s.ShipOrder(context.Background(), o.ID)
+		kittest.WantErr(t, err, errs.Unauthenticated, errs.ReasonUnauth)
+		_, err = s.ShipOrder(w.admin(), uuid.NewString())
+		kittest.WantErr(t, err, errs.NotFound, errs.ReasonNotFound)
 
-	shipped, err := s.ShipOrder(w.admin(), o.ID)
-	if err != nil || shipped.Status != StatusShipped {
-		t.Fatalf("ship = %+v, %v", shipped, err)
-	}
-	_, err = s.ShipOrder(w.admin(), o.ID)
-	if e := kittest.WantErr(t, err, errs.FailedPrecondition, client.ReasonInvalidOrderState); e.MetaString(client.MetaStatus) != "SHIPPED" {
-		t.Errorf("meta %v", e.Meta)
-	}
-	_, err = s.CancelOrder(w.ctx(), CancelRequest{ID: o.ID})
-	kittest.WantErr(t, err, errs.FailedPrecondition, client.ReasonInvalidOrderState)
-	if n := w.peers.count("Refund"); n != 0 {
-		t.Errorf("a shipped order was refunded (%d calls)", n)
-	}
+		shipped, err := s.ShipOrder(w.admin(), o.ID)
+		if err != nil || shipped.Status != StatusShipped {
+			t.Fatalf("ship = %+v, %v", shipped, err)
+		}
+		_, err = s.ShipOrder(w.admin(), o.ID)
+		if e := kittest.WantErr(t, err, errs.FailedPrecondition, client.ReasonInvalidOrderState); e.MetaString(client.MetaStatus) != "SHIPPED" {
+			t.Errorf("meta %v", e.Meta)
+		}
+		_, err = s.CancelOrder(w.ctx(), CancelRequest{ID: o.ID})
+		kittest.WantErr(t, err, errs.FailedPrecondition, client.ReasonInvalidOrderState)
+		if n := w.peers.count("Refund"); n != 0 {
+			t.Errorf("a shipped order was refunded (%d calls)", n)
+		}
+	})
 }

@@ -46,69 +46,69 @@ func TestCrashAtEveryStep(t *testing.T) {
 		{"refund", "Refund", cardOK, failing("CommitReservation", errExpired), stepCharge, StatusCancelled, client.ReasonReservationExpired, 1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			kittest.CheckGoroutines(t)
-			w := newWorld(t)
-			a := w.service("a")
-			mug := w.products.add("mug", 1000, "USD", 5)
-			crash, crashed := crashAfter(a, tc.method)
-			hooks := []hook{crash}
-			if tc.extra != nil {
-				hooks = append(hooks, tc.extra)
-			}
-			w.peers.setHook(chain(hooks...))
-			req := order(tc.card, mug, 2)
-			req.Async = true
-			placed, err := a.PlaceOrder(w.ctx(), req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			id := placed.Order.ID
-			waitClosed(t, crashed, "the crash")
-			_ = a.Close()
+			eachStore(t, func(t *testing.T, w *world) {
+				a := w.service("a")
+				mug := w.products.add("mug", 1000, "USD", 5)
+				crash, crashed := crashAfter(a, tc.method)
+				hooks := []hook{crash}
+				if tc.extra != nil {
+					hooks = append(hooks, tc.extra)
+				}
+				w.peers.setHook(chain(hooks...))
+				req := order(tc.card, mug, 2)
+				req.Async = true
+				placed, err := a.PlaceOrder(w.ctx(), req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				id := placed.Order.ID
+				waitClosed(t, crashed, "the crash")
+				_ = a.Close()
 
-			st, err := w.store.LoadSaga(context.Background(), id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.Status.Final() || !stepIn(st, tc.step, saga.StepStarted, saga.StepCompensating) {
-				t.Fatalf("after the crash the saga is %s with %s %s; want unfinished with the step's outcome lost",
-					st.Status, tc.step, stepStatus(st, tc.step))
-			}
-			if o := w.order(id); o.Status != StatusPending {
-				t.Fatalf("order %s after the crash", o.Status)
-			}
+				st, err := w.store.LoadSaga(context.Background(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.Status.Final() || !stepIn(st, tc.step, saga.StepStarted, saga.StepCompensating) {
+					t.Fatalf("after the crash the saga is %s with %s %s; want unfinished with the step's outcome lost",
+						st.Status, tc.step, stepStatus(st, tc.step))
+				}
+				if o := w.order(id); o.Status != StatusPending {
+					t.Fatalf("order %s after the crash", o.Status)
+				}
 
-			// The dead instance's lease runs out; another takes over.
-			w.clock.Advance(defaultLeaseTTL + time.Second)
-			b := w.service("b")
-			if n, err := b.resumeRound(context.Background()); n != 1 || err != nil {
-				t.Fatalf("resume round = %d, %v", n, err)
-			}
-			w.waitSaga(id)
-			o := w.waitStatus(id, tc.status)
-			if o.FailureReason != tc.reason {
-				t.Errorf("failure reason %q, want %q", o.FailureReason, tc.reason)
-			}
-			if n := w.payments.captured(); n != tc.captured {
-				t.Errorf("charged %d times, want %d", n, tc.captured)
-			}
-			p, charged := w.payments.payment(id)
-			switch {
-			case tc.status == StatusConfirmed && (o.PaymentID != p.ID || p.Status != paymentsv1.PaymentStatus_PAYMENT_STATUS_CAPTURED):
-				t.Errorf("confirmed order's payment %q, recorded %+v", o.PaymentID, p)
-			case tc.refunded && p.Refunded != p.Amount:
-				t.Errorf("payment %+v not refunded", p)
-			case tc.status == StatusCancelled && charged && p.Status == paymentsv1.PaymentStatus_PAYMENT_STATUS_CAPTURED:
-				t.Errorf("cancelled order's payment left captured: %+v", p)
-			}
-			want := int64(5)
-			if tc.status == StatusConfirmed {
-				want = 3
-			}
-			if got := w.products.get(mug); got.stock != want {
-				t.Errorf("stock %d, want %d", got.stock, want)
-			}
-			w.conserved(mug)
+				// The dead instance's lease runs out; another takes over.
+				w.clock.Advance(defaultLeaseTTL + time.Second)
+				b := w.service("b")
+				if n, err := b.resumeRound(context.Background()); n != 1 || err != nil {
+					t.Fatalf("resume round = %d, %v", n, err)
+				}
+				w.waitSaga(id)
+				o := w.waitStatus(id, tc.status)
+				if o.FailureReason != tc.reason {
+					t.Errorf("failure reason %q, want %q", o.FailureReason, tc.reason)
+				}
+				if n := w.payments.captured(); n != tc.captured {
+					t.Errorf("charged %d times, want %d", n, tc.captured)
+				}
+				p, charged := w.payments.payment(id)
+				switch {
+				case tc.status == StatusConfirmed && (o.PaymentID != p.ID || p.Status != paymentsv1.PaymentStatus_PAYMENT_STATUS_CAPTURED):
+					t.Errorf("confirmed order's payment %q, recorded %+v", o.PaymentID, p)
+				case tc.refunded && p.Refunded != p.Amount:
+					t.Errorf("payment %+v not refunded", p)
+				case tc.status == StatusCancelled && charged && p.Status == paymentsv1.PaymentStatus_PAYMENT_STATUS_CAPTURED:
+					t.Errorf("cancelled order's payment left captured: %+v", p)
+				}
+				want := int64(5)
+				if tc.status == StatusConfirmed {
+					want = 3
+				}
+				if got := w.products.get(mug); got.stock != want {
+					t.Errorf("stock %d, want %d", got.stock, want)
+				}
+				w.conserved(mug)
+			})
 		})
 	}
 }
@@ -190,35 +190,35 @@ func TestIdempotentRetryTakesOverACrashedCheckout(t *testing.T) {
 // reservation cannot be released within the compensation's retries
 // leaves the order REQUIRES_ATTENTION, counted and listed.
 func TestCompensationThatKeepsFailingNeedsAttention(t *testing.T) {
-	kittest.CheckGoroutines(t)
-	w := newWorld(t)
-	s := w.service("a")
-	mug := w.products.add("mug", 1000, "USD", 5)
-	w.peers.setHook(failing("ReleaseReservation", errs.New(errs.Unavailable, errs.ReasonUnavailable, "products down")))
-	_, err := s.PlaceOrder(w.ctx(), order(cardDeclined, mug, 1))
-	o := failedOrder(t, err, ErrRequiresAttention)
-	if o.Status != StatusRequiresAttention || o.FailureReason != client.ReasonPaymentDeclined {
-		t.Errorf("order %s %s, want REQUIRES_ATTENTION PAYMENT_DECLINED", o.Status, o.FailureReason)
-	}
-	if n := w.peers.count("ReleaseReservation"); n != fast.Attempts {
-		t.Errorf("release tried %d times, want %d", n, fast.Attempts)
-	}
-	if got := testutil.ToFloat64(s.metrics.attention); got != 1 {
-		t.Errorf("attention metric %v, want 1", got)
-	}
-	if got := testutil.ToFloat64(s.metrics.sagas.WithLabelValues(checkoutName, string(saga.RequiresAttention))); got != 1 {
-		t.Errorf("sagas metric %v, want 1", got)
-	}
-	infos, err := s.Sagas(w.admin(), SagasAttention, 10)
-	if err != nil || len(infos) != 1 || infos[0].OrderID != o.ID || infos[0].Kind != "checkout" {
-		t.Errorf("attention sagas %+v, %v", infos, err)
-	}
-	_, err = s.Sagas(w.ctx(), SagasAttention, 10)
-	kittest.WantErr(t, err, errs.PermissionDenied, errs.ReasonForbidden)
-	_, err = s.Sagas(w.admin(), "nope", 0)
-	if e := kittest.WantErr(t, err, errs.InvalidArgument, errs.ReasonValidation); len(e.Fields) != 2 {
-		t.Errorf("fields %v, want state and limit", e.Fields)
-	}
+	eachStore(t, func(t *testing.T, w *world) {
+		s := w.service("a")
+		mug := w.products.add("mug", 1000, "USD", 5)
+		w.peers.setHook(failing("ReleaseReservation", errs.New(errs.Unavailable, errs.ReasonUnavailable, "products down")))
+		_, err := s.PlaceOrder(w.ctx(), order(cardDeclined, mug, 1))
+		o := failedOrder(t, err, ErrRequiresAttention)
+		if o.Status != StatusRequiresAttention || o.FailureReason != client.ReasonPaymentDeclined {
+			t.Errorf("order %s %s, want REQUIRES_ATTENTION PAYMENT_DECLINED", o.Status, o.FailureReason)
+		}
+		if n := w.peers.count("ReleaseReservation"); n != fast.Attempts {
+			t.Errorf("release tried %d times, want %d", n, fast.Attempts)
+		}
+		if got := testutil.ToFloat64(s.metrics.attention); got != 1 {
+			t.Errorf("attention metric %v, want 1", got)
+		}
+		if got := testutil.ToFloat64(s.metrics.sagas.WithLabelValues(checkoutName, string(saga.RequiresAttention))); got != 1 {
+			t.Errorf("sagas metric %v, want 1", got)
+		}
+		infos, err := s.Sagas(w.admin(), SagasAttention, 10)
+		if err != nil || len(infos) != 1 || infos[0].OrderID != o.ID || infos[0].Kind != "checkout" {
+			t.Errorf("attention sagas %+v, %v", infos, err)
+		}
+		_, err = s.Sagas(w.ctx(), SagasAttention, 10)
+		kittest.WantErr(t, err, errs.PermissionDenied, errs.ReasonForbidden)
+		_, err = s.Sagas(w.admin(), "nope", 0)
+		if e := kittest.WantErr(t, err, errs.InvalidArgument, errs.ReasonValidation); len(e.Fields) != 2 {
+			t.Errorf("fields %v, want state and limit", e.Fields)
+		}
+	})
 }
 
 // TestJobsResumeAndStop runs the jobs as main does: the resume loop takes
@@ -281,31 +281,31 @@ func identical(a, b Order) bool {
 // compensation refunds the charge and, the reservation being committed,
 // returns the units through RestockItems.
 func TestCommitWhoseAnswerIsLostIsRestocked(t *testing.T) {
-	kittest.CheckGoroutines(t)
-	w := newWorld(t)
-	s := w.service("a")
-	mug := w.products.add("mug", 1000, "USD", 5)
-	w.peers.setHook(func(_ context.Context, m string, after bool) error {
-		if m == "CommitReservation" && after {
-			return errs.New(errs.Unavailable, errs.ReasonUnavailable, "answer lost")
+	eachStore(t, func(t *testing.T, w *world) {
+		s := w.service("a")
+		mug := w.products.add("mug", 1000, "USD", 5)
+		w.peers.setHook(func(_ context.Context, m string, after bool) error {
+			if m == "CommitReservation" && after {
+				return errs.New(errs.Unavailable, errs.ReasonUnavailable, "answer lost")
+			}
+			return nil
+		})
+		_, err := s.PlaceOrder(w.ctx(), order(cardOK, mug, 2))
+		o := failedOrder(t, err, errs.New(errs.Unavailable, errs.ReasonUnavailable, ""))
+		if o.Status != StatusCancelled || o.FailureReason != errs.ReasonUnavailable {
+			t.Errorf("order %s %s", o.Status, o.FailureReason)
 		}
-		return nil
+		if p, _ := w.payments.payment(o.ID); p.Refunded != p.Amount || p.Amount != 2000 {
+			t.Errorf("payment %+v, want 2000 refunded", p)
+		}
+		if n := w.peers.count("RestockItems"); n != 1 {
+			t.Errorf("RestockItems called %d times", n)
+		}
+		if got := w.products.get(mug); got.stock != 5 {
+			t.Errorf("stock %d, want 5 back", got.stock)
+		}
+		w.conserved(mug)
 	})
-	_, err := s.PlaceOrder(w.ctx(), order(cardOK, mug, 2))
-	o := failedOrder(t, err, errs.New(errs.Unavailable, errs.ReasonUnavailable, ""))
-	if o.Status != StatusCancelled || o.FailureReason != errs.ReasonUnavailable {
-		t.Errorf("order %s %s", o.Status, o.FailureReason)
-	}
-	if p, _ := w.payments.payment(o.ID); p.Refunded != p.Amount || p.Amount != 2000 {
-		t.Errorf("payment %+v, want 2000 refunded", p)
-	}
-	if n := w.peers.count("RestockItems"); n != 1 {
-		t.Errorf("RestockItems called %d times", n)
-	}
-	if got := w.products.get(mug); got.stock != 5 {
-		t.Errorf("stock %d, want 5 back", got.stock)
-	}
-	w.conserved(mug)
 }
 
 // TestPeerDownParksTheCheckout: with payments unreachable, the checkout
@@ -322,38 +322,38 @@ func TestPeerDownParksTheCheckout(t *testing.T) {
 		{"outage outlasts patience", false, 2 * time.Minute, StatusCancelled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			kittest.CheckGoroutines(t)
-			w := newWorld(t)
-			s := w.service("a", func(o *Options) { o.Patience = time.Minute })
-			mug := w.products.add("mug", 1000, "USD", 5)
-			down := failing("Charge", errs.New(errs.Unavailable, "BREAKER_OPEN", "payments is down"))
-			w.peers.setHook(down)
-			ctx, cancel := context.WithTimeout(asUser(w.user, "customer"), 500*time.Millisecond)
-			defer cancel()
-			placed, err := s.PlaceOrder(ctx, order(cardOK, mug, 1))
-			if err != nil || placed.Order.Status != StatusPending {
-				t.Fatalf("placement = %+v, %v; want PENDING", placed, err)
-			}
-			id := placed.Order.ID
-			st, _ := w.store.LoadSaga(context.Background(), id)
-			if st.Status != saga.Running || stepStatus(st, stepCharge) != saga.StepStarted {
-				t.Fatalf("saga %s, charge %s; want parked at the charge", st.Status, stepStatus(st, stepCharge))
-			}
-			if tc.back {
-				w.peers.setHook(nil)
-			}
-			w.clock.Advance(tc.advance)
-			if n, err := s.resumeRound(context.Background()); n != 1 || err != nil {
-				t.Fatalf("resume = %d, %v", n, err)
-			}
-			o := w.waitStatus(id, tc.want)
-			if tc.want == StatusCancelled && o.FailureReason != client.ReasonPaymentFailed {
-				t.Errorf("reason %q", o.FailureReason)
-			}
-			if want := map[bool]int{true: 1, false: 0}[tc.back]; w.payments.captured() != want {
-				t.Errorf("%d charges, want %d", w.payments.captured(), want)
-			}
-			w.conserved(mug)
+			eachStore(t, func(t *testing.T, w *world) {
+				s := w.service("a", func(o *Options) { o.Patience = time.Minute })
+				mug := w.products.add("mug", 1000, "USD", 5)
+				down := failing("Charge", errs.New(errs.Unavailable, "BREAKER_OPEN", "payments is down"))
+				w.peers.setHook(down)
+				ctx, cancel := context.WithTimeout(asUser(w.user, "customer"), 500*time.Millisecond)
+				defer cancel()
+				placed, err := s.PlaceOrder(ctx, order(cardOK, mug, 1))
+				if err != nil || placed.Order.Status != StatusPending {
+					t.Fatalf("placement = %+v, %v; want PENDING", placed, err)
+				}
+				id := placed.Order.ID
+				st, _ := w.store.LoadSaga(context.Background(), id)
+				if st.Status != saga.Running || stepStatus(st, stepCharge) != saga.StepStarted {
+					t.Fatalf("saga %s, charge %s; want parked at the charge", st.Status, stepStatus(st, stepCharge))
+				}
+				if tc.back {
+					w.peers.setHook(nil)
+				}
+				w.clock.Advance(tc.advance)
+				if n, err := s.resumeRound(context.Background()); n != 1 || err != nil {
+					t.Fatalf("resume = %d, %v", n, err)
+				}
+				o := w.waitStatus(id, tc.want)
+				if tc.want == StatusCancelled && o.FailureReason != client.ReasonPaymentFailed {
+					t.Errorf("reason %q", o.FailureReason)
+				}
+				if want := map[bool]int{true: 1, false: 0}[tc.back]; w.payments.captured() != want {
+					t.Errorf("%d charges, want %d", w.payments.captured(), want)
+				}
+				w.conserved(mug)
+			})
 		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/kitshop/kitshop/kit/card"
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/kittest"
+	"github.com/kitshop/kitshop/kit/pg/pgtest"
 	"github.com/kitshop/kitshop/kit/saga"
 )
 
@@ -35,10 +36,27 @@ type world struct {
 	user     string
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldOn(t, newMemoryStore()) }
+
+// eachStore runs test on a world over each store (storeKinds): the
+// memory store and a fresh Postgres database. It checks for goroutine
+// leaks itself, after the Postgres cluster is up.
+func eachStore(t *testing.T, test func(t *testing.T, w *world)) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			if k.name == "postgres" {
+				pgtest.Cluster(t)
+			}
+			kittest.CheckGoroutines(t)
+			test(t, newWorldOn(t, k.new(t)))
+		})
+	}
+}
+
+func newWorldOn(t *testing.T, store Store) *world {
 	t.Helper()
 	p := &fakeNet{}
-	w := &world{t: t, store: newMemoryStore(), clock: kittest.NewClock(time.Now().UTC().Truncate(time.Second)), peers: p,
+	w := &world{t: t, store: store, clock: kittest.NewClock(time.Now().UTC().Truncate(time.Second)), peers: p,
 		users: &fakeUsers{fakeNet: p, disabled: map[string]bool{}}, products: newFakeProducts(p), payments: newFakePayments(p),
 		reg: prometheus.NewRegistry(), user: uuid.NewString()}
 	return w

@@ -21,58 +21,58 @@ import (
 )
 
 func TestPlaceOrderConfirmsWithTheReservationsPrices(t *testing.T) {
-	kittest.CheckGoroutines(t)
-	w := newWorld(t)
-	s := w.service("a")
-	mug := w.products.add("mug", 1000, "USD", 10)
-	tea := w.products.add("tea", 250, "USD", 10)
-	// The price changes between the catalog check and the reservation:
-	// the order is charged what products reserved at.
-	w.peers.setHook(func(_ context.Context, m string, after bool) error {
-		if m == "BatchGetProducts" && after {
-			w.products.set(mug, func(p *fakeProduct) { p.price = 1200 })
-		}
-		return nil
-	})
+	eachStore(t, func(t *testing.T, w *world) {
+		s := w.service("a")
+		mug := w.products.add("mug", 1000, "USD", 10)
+		tea := w.products.add("tea", 250, "USD", 10)
+		// The price changes between the catalog check and the reservation:
+		// the order is charged what products reserved at.
+		w.peers.setHook(func(_ context.Context, m string, after bool) error {
+			if m == "BatchGetProducts" && after {
+				w.products.set(mug, func(p *fakeProduct) { p.price = 1200 })
+			}
+			return nil
+		})
 
-	placed, err := s.PlaceOrder(w.ctx(), order(cardOK, mug, 2, tea, 3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := placed.Order
-	if o.Status != StatusConfirmed || placed.Replayed {
-		t.Fatalf("placed %+v, want CONFIRMED not replayed", placed)
-	}
-	want := []Item{
-		{ProductID: mug, SKU: "SKU-mug", Name: "mug", Quantity: 2, UnitPriceCents: 1200, LineTotalCents: 2400},
-		{ProductID: tea, SKU: "SKU-tea", Name: "tea", Quantity: 3, UnitPriceCents: 250, LineTotalCents: 750},
-	}
-	if fmt.Sprint(o.Items) != fmt.Sprint(want) || o.TotalCents != 3150 || o.Currency != "USD" || o.UserID != w.user {
-		t.Errorf("order %+v, want items %+v total 3150 USD for %s", o, want, w.user)
-	}
-	p, ok := w.payments.payment(o.ID)
-	if !ok || p.Status != paymentsv1.PaymentStatus_PAYMENT_STATUS_CAPTURED || p.Amount != 3150 || o.PaymentID != p.ID {
-		t.Errorf("payment %+v (order's %q), want 3150 captured", p, o.PaymentID)
-	}
-	if got := w.products.get(mug); got.stock != 8 || got.reserved != 0 {
-		t.Errorf("mug stock %d reserved %d, want 8 and 0", got.stock, got.reserved)
-	}
-	if r, _ := w.products.reservation(o.ID); r.status != productsv1.ReservationStatus_RESERVATION_STATUS_COMMITTED || r.key != o.ID+"/reserve" {
-		t.Errorf("reservation %+v, want committed under key %s/reserve", r, o.ID)
-	}
-	w.conserved(mug, tea)
-	if stored := w.order(o.ID); fmt.Sprint(stored) != fmt.Sprint(o) {
-		t.Errorf("answered %+v, stored %+v", o, stored)
-	}
-	if n := w.payments.captured(); n != 1 {
-		t.Errorf("%d charges, want 1", n)
-	}
-	if got := testutil.ToFloat64(s.metrics.sagas.WithLabelValues(checkoutName, "succeeded")); got != 1 {
-		t.Errorf("succeeded checkouts metric = %v", got)
-	}
-	if s.cards.len() != 0 {
-		t.Errorf("%d cards still held after the charge", s.cards.len())
-	}
+		placed, err := s.PlaceOrder(w.ctx(), order(cardOK, mug, 2, tea, 3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := placed.Order
+		if o.Status != StatusConfirmed || placed.Replayed {
+			t.Fatalf("placed %+v, want CONFIRMED not replayed", placed)
+		}
+		want := []Item{
+			{ProductID: mug, SKU: "SKU-mug", Name: "mug", Quantity: 2, UnitPriceCents: 1200, LineTotalCents: 2400},
+			{ProductID: tea, SKU: "SKU-tea", Name: "tea", Quantity: 3, UnitPriceCents: 250, LineTotalCents: 750},
+		}
+		if fmt.Sprint(o.Items) != fmt.Sprint(want) || o.TotalCents != 3150 || o.Currency != "USD" || o.UserID != w.user {
+			t.Errorf("order %+v, want items %+v total 3150 USD for %s", o, want, w.user)
+		}
+		p, ok := w.payments.payment(o.ID)
+		if !ok || p.Status != paymentsv1.PaymentStatus_PAYMENT_STATUS_CAPTURED || p.Amount != 3150 || o.PaymentID != p.ID {
+			t.Errorf("payment %+v (order's %q), want 3150 captured", p, o.PaymentID)
+		}
+		if got := w.products.get(mug); got.stock != 8 || got.reserved != 0 {
+			t.Errorf("mug stock %d reserved %d, want 8 and 0", got.stock, got.reserved)
+		}
+		if r, _ := w.products.reservation(o.ID); r.status != productsv1.ReservationStatus_RESERVATION_STATUS_COMMITTED || r.key != o.ID+"/reserve" {
+			t.Errorf("reservation %+v, want committed under key %s/reserve", r, o.ID)
+		}
+		w.conserved(mug, tea)
+		if stored := w.order(o.ID); fmt.Sprint(stored) != fmt.Sprint(o) {
+			t.Errorf("answered %+v, stored %+v", o, stored)
+		}
+		if n := w.payments.captured(); n != 1 {
+			t.Errorf("%d charges, want 1", n)
+		}
+		if got := testutil.ToFloat64(s.metrics.sagas.WithLabelValues(checkoutName, "succeeded")); got != 1 {
+			t.Errorf("succeeded checkouts metric = %v", got)
+		}
+		if s.cards.len() != 0 {
+			t.Errorf("%d cards still held after the charge", s.cards.len())
+		}
+	})
 }
 
 func TestPlaceOrderDeclinedIsCancelledWithStockReleased(t *testing.T) {
@@ -85,56 +85,56 @@ func TestPlaceOrderDeclinedIsCancelledWithStockReleased(t *testing.T) {
 		{cardNoFunds, ErrInsufficientFunds, client.ReasonInsufficientFunds},
 	} {
 		t.Run(tc.reason, func(t *testing.T) {
-			kittest.CheckGoroutines(t)
-			w := newWorld(t)
-			s := w.service("a")
-			mug := w.products.add("mug", 1000, "USD", 5)
-			_, err := s.PlaceOrder(w.ctx(), order(tc.card, mug, 2))
-			o := failedOrder(t, err, tc.want)
-			if st := errs.As(err).HTTPStatus(); st != http.StatusPaymentRequired {
-				t.Errorf("status %d, want 402", st)
-			}
-			if o.Status != StatusCancelled || o.FailureReason != tc.reason {
-				t.Errorf("order %s %s, want CANCELLED %s", o.Status, o.FailureReason, tc.reason)
-			}
-			if got := w.products.get(mug); got.stock != 5 || got.reserved != 0 {
-				t.Errorf("stock %d reserved %d, want 5 and 0", got.stock, got.reserved)
-			}
-			if p, ok := w.payments.payment(o.ID); !ok || p.Status != paymentsv1.PaymentStatus_PAYMENT_STATUS_DECLINED {
-				t.Errorf("payment %+v, want a DECLINED one recorded", p)
-			}
-			if r, _ := w.products.reservation(o.ID); r.status != productsv1.ReservationStatus_RESERVATION_STATUS_RELEASED {
-				t.Errorf("reservation %v, want released", r.status)
-			}
-			if w.peers.count("CommitReservation") != 0 || w.payments.captured() != 0 {
-				t.Error("committed or charged after a decline")
-			}
-			if got := testutil.ToFloat64(s.metrics.sagas.WithLabelValues(checkoutName, "compensated")); got != 1 {
-				t.Errorf("compensated checkouts metric = %v", got)
-			}
+			eachStore(t, func(t *testing.T, w *world) {
+				s := w.service("a")
+				mug := w.products.add("mug", 1000, "USD", 5)
+				_, err := s.PlaceOrder(w.ctx(), order(tc.card, mug, 2))
+				o := failedOrder(t, err, tc.want)
+				if st := errs.As(err).HTTPStatus(); st != http.StatusPaymentRequired {
+					t.Errorf("status %d, want 402", st)
+				}
+				if o.Status != StatusCancelled || o.FailureReason != tc.reason {
+					t.Errorf("order %s %s, want CANCELLED %s", o.Status, o.FailureReason, tc.reason)
+				}
+				if got := w.products.get(mug); got.stock != 5 || got.reserved != 0 {
+					t.Errorf("stock %d reserved %d, want 5 and 0", got.stock, got.reserved)
+				}
+				if p, ok := w.payments.payment(o.ID); !ok || p.Status != paymentsv1.PaymentStatus_PAYMENT_STATUS_DECLINED {
+					t.Errorf("payment %+v, want a DECLINED one recorded", p)
+				}
+				if r, _ := w.products.reservation(o.ID); r.status != productsv1.ReservationStatus_RESERVATION_STATUS_RELEASED {
+					t.Errorf("reservation %v, want released", r.status)
+				}
+				if w.peers.count("CommitReservation") != 0 || w.payments.captured() != 0 {
+					t.Error("committed or charged after a decline")
+				}
+				if got := testutil.ToFloat64(s.metrics.sagas.WithLabelValues(checkoutName, "compensated")); got != 1 {
+					t.Errorf("compensated checkouts metric = %v", got)
+				}
+			})
 		})
 	}
 }
 
 func TestPlaceOrderInsufficientStockChargesNothing(t *testing.T) {
-	kittest.CheckGoroutines(t)
-	w := newWorld(t)
-	s := w.service("a")
-	mug := w.products.add("mug", 1000, "USD", 5)
-	tea := w.products.add("tea", 100, "USD", 1)
-	_, err := s.PlaceOrder(w.ctx(), order(cardOK, mug, 2, tea, 3))
-	o := failedOrder(t, err, ErrInsufficientStock)
-	e := errs.As(err)
-	if e.HTTPStatus() != http.StatusConflict || e.MetaString(client.MetaProductID) != tea || e.Meta[client.MetaAvailable] != int64(1) {
-		t.Errorf("err %v (status %d, meta %v), want 409 naming tea with 1 available", err, e.HTTPStatus(), e.Meta)
-	}
-	if o.Status != StatusCancelled || o.FailureReason != client.ReasonInsufficientStock {
-		t.Errorf("order %s %s", o.Status, o.FailureReason)
-	}
-	if n := w.peers.count("Charge"); n != 0 {
-		t.Errorf("Charge called %d times after a stock-out", n)
-	}
-	w.conserved(mug, tea)
+	eachStore(t, func(t *testing.T, w *world) {
+		s := w.service("a")
+		mug := w.products.add("mug", 1000, "USD", 5)
+		tea := w.products.add("tea", 100, "USD", 1)
+		_, err := s.PlaceOrder(w.ctx(), order(cardOK, mug, 2, tea, 3))
+		o := failedOrder(t, err, ErrInsufficientStock)
+		e := errs.As(err)
+		if e.HTTPStatus() != http.StatusConflict || e.MetaString(client.MetaProductID) != tea || e.Meta[client.MetaAvailable] != int64(1) {
+			t.Errorf("err %v (status %d, meta %v), want 409 naming tea with 1 available", err, e.HTTPStatus(), e.Meta)
+		}
+		if o.Status != StatusCancelled || o.FailureReason != client.ReasonInsufficientStock {
+			t.Errorf("order %s %s", o.Status, o.FailureReason)
+		}
+		if n := w.peers.count("Charge"); n != 0 {
+			t.Errorf("Charge called %d times after a stock-out", n)
+		}
+		w.conserved(mug, tea)
+	})
 }
 
 func TestPlaceOrderTransientCardIsRetriedThenCompensated(t *testing.T) {

@@ -36,61 +36,62 @@ func TestGetOrderOwnerOrAdmin(t *testing.T) {
 }
 
 func TestListOrdersPagesNewestFirst(t *testing.T) {
-	w := newWorld(t)
-	s := w.service("a")
-	mug := w.products.add("mug", 100, "USD", 100)
-	var ids []string
-	for range 5 {
-		p, err := s.PlaceOrder(w.ctx(), order(cardOK, mug, 1))
-		if err != nil {
+	eachStore(t, func(t *testing.T, w *world) {
+		s := w.service("a")
+		mug := w.products.add("mug", 100, "USD", 100)
+		var ids []string
+		for range 5 {
+			p, err := s.PlaceOrder(w.ctx(), order(cardOK, mug, 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append([]string{p.Order.ID}, ids...)
+			w.clock.Advance(time.Second)
+		}
+		// Someone else's order is not listed.
+		if _, err := s.PlaceOrder(w.ctxOf(uuid.NewString(), "customer"), order(cardOK, mug, 1)); err != nil {
 			t.Fatal(err)
 		}
-		ids = append([]string{p.Order.ID}, ids...)
-		w.clock.Advance(time.Second)
-	}
-	// Someone else's order is not listed.
-	if _, err := s.PlaceOrder(w.ctxOf(uuid.NewString(), "customer"), order(cardOK, mug, 1)); err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	token := ""
-	for pages := 0; ; pages++ {
-		if pages > 3 {
-			t.Fatal("more pages than orders")
+		var got []string
+		token := ""
+		for pages := 0; ; pages++ {
+			if pages > 3 {
+				t.Fatal("more pages than orders")
+			}
+			p, err := s.ListOrders(w.ctx(), ListRequest{PageSize: 2, PageToken: token})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range p.Orders {
+				got = append(got, o.ID)
+			}
+			if token = p.NextPageToken; token == "" {
+				break
+			}
+			// A token is the user's: nobody else can page with it.
+			_, err = s.ListOrders(w.ctxOf(uuid.NewString(), "customer"), ListRequest{PageToken: token})
+			kittest.WantErr(t, err, errs.InvalidArgument, page.ReasonInvalidToken)
 		}
-		p, err := s.ListOrders(w.ctx(), ListRequest{PageSize: 2, PageToken: token})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range p.Orders {
-			got = append(got, o.ID)
-		}
-		if token = p.NextPageToken; token == "" {
-			break
-		}
-		// A token is the user's: nobody else can page with it.
-		_, err = s.ListOrders(w.ctxOf(uuid.NewString(), "customer"), ListRequest{PageToken: token})
-		kittest.WantErr(t, err, errs.InvalidArgument, page.ReasonInvalidToken)
-	}
-	if len(got) != len(ids) {
-		t.Fatalf("listed %v, want %v", got, ids)
-	}
-	for i := range ids {
-		if got[i] != ids[i] {
+		if len(got) != len(ids) {
 			t.Fatalf("listed %v, want %v", got, ids)
 		}
-	}
-	// Defaults and bounds.
-	if p, err := s.ListOrders(w.ctx(), ListRequest{}); err != nil || len(p.Orders) != 5 || p.NextPageToken != "" {
-		t.Errorf("default page: %d orders, token %q, %v", len(p.Orders), p.NextPageToken, err)
-	}
-	_, err := s.ListOrders(w.ctx(), ListRequest{PageSize: -1})
-	kittest.WantErr(t, err, errs.InvalidArgument, errs.ReasonValidation)
-	_, err = s.ListOrders(w.ctx(), ListRequest{PageToken: "garbage"})
-	kittest.WantErr(t, err, errs.InvalidArgument, page.ReasonInvalidToken)
-	if p, err := s.ListOrders(w.ctxOf(uuid.NewString(), "customer"), ListRequest{}); err != nil || p.Orders == nil || len(p.Orders) != 0 {
-		t.Errorf("no orders: %#v, %v", p.Orders, err)
-	}
+		for i := range ids {
+			if got[i] != ids[i] {
+				t.Fatalf("listed %v, want %v", got, ids)
+			}
+		}
+		// Defaults and bounds.
+		if p, err := s.ListOrders(w.ctx(), ListRequest{}); err != nil || len(p.Orders) != 5 || p.NextPageToken != "" {
+			t.Errorf("default page: %d orders, token %q, %v", len(p.Orders), p.NextPageToken, err)
+		}
+		_, err := s.ListOrders(w.ctx(), ListRequest{PageSize: -1})
+		kittest.WantErr(t, err, errs.InvalidArgument, errs.ReasonValidation)
+		_, err = s.ListOrders(w.ctx(), ListRequest{PageToken: "garbage"})
+		kittest.WantErr(t, err, errs.InvalidArgument, page.ReasonInvalidToken)
+		if p, err := s.ListOrders(w.ctxOf(uuid.NewString(), "customer"), ListRequest{}); err != nil || p.Orders == nil || len(p.Orders) != 0 {
+			t.Errorf("no orders: %#v, %v", p.Orders, err)
+		}
+	})
 }
 
 func TestMaxDrivingQueuesTheRest(t *testing.T) {

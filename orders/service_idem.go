@@ -181,6 +181,11 @@ func (s *service) answerPlacement(ctx context.Context, userID, key, id string, w
 	if err != nil {
 		return Placed{}, err
 	}
+	if o.Status != StatusPending {
+		// The charge is over (or was never to come): a card a retry
+		// handed in for a saga another instance finished must not stay.
+		s.cards.drop(id)
+	}
 	answer := placementError(o, failure)
 	if key != "" {
 		raw, err := encodeAnswer(o, answer)

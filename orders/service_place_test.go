@@ -314,3 +314,50 @@ func TestPlaceOrderPeerOutageBeforeTheOrder(t *testing.T) {
 		t.Error("an order was created without a catalog check")
 	}
 }
+
+func TestTheCardIsNeverStored(t *testing.T) {
+	eachStore(t, func(t *testing.T, w *world) {
+		s := w.service("a")
+		mug := w.products.add("mug", 1000, "USD", 5)
+		for _, number := range []string{cardOK, cardDeclined} {
+			req := order(number, mug, 1)
+			req.IdempotencyKey = "key-" + number
+			p, err := s.PlaceOrder(w.ctx(), req)
+			id := p.Order.ID
+			if o, ok := OrderOf(err); ok {
+				id = o.ID
+			}
+			st, lerr := w.store.LoadSaga(context.Background(), id)
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			rec, _, _ := w.store.LockIdempotent(context.Background(), w.user, req.IdempotencyKey, w.clock.Now(), w.clock.Now())
+			for what, b := range map[string][]byte{"saga data": st.Data, "idempotent answer": rec.Response} {
+				if strings.Contains(string(b), number) || strings.Contains(string(b), number[6:]) {
+					t.Errorf("%s holds the card number: %s", what, b)
+				}
+			}
+		}
+		if s.cards.len() != 0 {
+			t.Errorf("%d cards held after the charges ended", s.cards.len())
+		}
+	})
+}
+
+func TestFreeItemsAreNotCharged(t *testing.T) {
+	w := newWorld(t)
+	s := w.service("a")
+	gift := w.products.add("gift", 0, "USD", 5)
+	p, err := s.PlaceOrder(w.ctx(), order(cardOK, gift, 1))
+	if err != nil || p.Order.Status != StatusConfirmed || p.Order.TotalCents != 0 || p.Order.PaymentID != "" {
+		t.Fatalf("free order = %+v, %v", p, err)
+	}
+	if n := w.peers.count("Charge"); n != 0 {
+		t.Errorf("Charge called %d times for nothing", n)
+	}
+	c, err := s.CancelOrder(w.ctx(), CancelRequest{ID: p.Order.ID})
+	if err != nil || c.Order.Status != StatusCancelled {
+		t.Errorf("cancel = %+v, %v", c, err)
+	}
+	w.conserved(gift)
+}

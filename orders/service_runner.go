@@ -17,7 +17,8 @@ import (
 // runner drives sagas in the background, on its own context rather than a
 // request's: a client that gives up must not stop a checkout half-way (it
 // would only be resumed later). At most MaxDriving run at once; a saga
-// that finds no slot stays in the database for the resume loop.
+// that finds no slot waits in a bounded queue for the next free one, and
+// beyond that in the database for the resume loop.
 type runner struct {
 	engine *saga.Engine
 	logger log.Logger
@@ -189,7 +190,7 @@ func (r *runner) stop() {
 
 // awaitPoll is how often a waiter re-reads a saga that another
 // instance drives (or that no slot was free for).
-const awaitPoll = 100 * time.Millisecond
+const awaitPoll = 200 * time.Millisecond
 
 // await waits until saga id is final or ctx ends, following d when this
 // instance drives it and polling the store otherwise. It returns whether

@@ -237,7 +237,8 @@ func placementError(o Order, failure *errs.Error) error {
 	case usersclient.ReasonUserDisabled:
 		base = errs.New(errs.PermissionDenied, usersclient.ReasonUserDisabled, "the account is disabled; the order was cancelled")
 	case usersclient.ReasonUserNotFound:
-		base = errs.New(errs.PermissionDenied, usersclient.ReasonUserNotFound, "the account no longer exists; the order was cancelled")
+		// The kind users gives the reason, so that it means one thing.
+		base = errs.New(errs.NotFound, usersclient.ReasonUserNotFound, "the account placing the order no longer exists; the order was cancelled")
 	case errs.ReasonUnavailable:
 		// A service the checkout needs stayed unavailable past the step's
 		// retries. The order is closed: placing it again needs a new key.

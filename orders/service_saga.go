@@ -41,8 +41,9 @@ const (
 // service implements Service. Business rules live in the service_*.go
 // files: placing (service_place.go), the checkout and cancel sagas
 // (service_checkout.go, service_cancel.go), driving them
-// (service_runner.go), idempotent answers (service_idem.go) and reads
-// (service_read.go).
+// (service_runner.go), idempotent answers (service_idem.go), reads
+// (service_read.go), the cards held in memory (service_cards.go) and the
+// saga metrics (service_metrics.go).
 type service struct {
 	store    Store
 	users    Users

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/card"
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/saga"
 	"github.com/kitshop/kitshop/orders/client"
 	paymentsv1 "github.com/kitshop/kitshop/pb/payments/v1"
 	productsv1 "github.com/kitshop/kitshop/pb/products/v1"
@@ -278,6 +279,16 @@ type Options struct {
 	MaxDriving int
 	// IdempotencyTTL is how long an idempotency key is kept (24h).
 	IdempotencyTTL time.Duration
+	// Patience is how long a saga waits out a peer that is down (its
+	// breaker open, unreachable) before failing the step and
+	// compensating: it is parked and resumed (5m; negative: never wait).
+	// A checkout parked past its request's deadline answers PENDING.
+	Patience time.Duration
+	// Retry bounds each forward step of the checkout saga (kit/saga's
+	// DefaultRetry: 5 attempts within 30s); CompensateRetry bounds each
+	// compensation and the cancel saga's steps, whose alternative is an
+	// operator (8 attempts within 2m). Tests shorten both.
+	Retry, CompensateRetry saga.Retry
 	// Now is the clock; tests inject one.
 	Now func() time.Time
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -121,7 +122,7 @@ func replay(raw json.RawMessage) (Placed, error) {
 	}
 	e := &errs.Error{Kind: kindNamed(a.Error.Kind), Reason: a.Error.Reason, Message: a.Error.Message,
 		Status: a.Error.Status, Meta: a.Error.Meta}
-	return Placed{}, failedWith(e, o)
+	return Placed{}, asReplay(failedWith(e, o))
 }
 
 func kindNamed(name string) errs.Kind {
@@ -162,13 +163,16 @@ func (s *service) answerExisting(ctx context.Context, req PlaceOrderRequest, rec
 	// This request carries the card again: a saga that has not charged
 	// yet (its first instance died) can still charge.
 	s.cards.put(rec.OrderID, req.Card)
-	return s.answerPlacement(ctx, rec.UserID, rec.Key, rec.OrderID, wait)
+	return s.answerPlacement(ctx, rec.UserID, rec.Key, rec.OrderID, wait, nil)
 }
 
 // answerPlacement drives order id's checkout, waits for it up to wait,
 // and answers from the order as it then is; with an idempotency key it
 // records that answer.
-func (s *service) answerPlacement(ctx context.Context, userID, key, id string, wait time.Duration) (Placed, error) {
+//
+// accepted, when set, is the order as this request created it, to answer
+// with instead of its current state (an asynchronous placement).
+func (s *service) answerPlacement(ctx context.Context, userID, key, id string, wait time.Duration, accepted *Order) (Placed, error) {
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	_, failure := s.await(wctx, id, s.runner.start(wctx, id))
 	cancel()
@@ -185,6 +189,9 @@ func (s *service) answerPlacement(ctx context.Context, userID, key, id string, w
 		// The charge is over (or was never to come): a card a retry
 		// handed in for a saga another instance finished must not stay.
 		s.cards.drop(id)
+	}
+	if accepted != nil {
+		o, failure = *accepted, nil
 	}
 	answer := placementError(o, failure)
 	if key != "" {
@@ -257,4 +264,26 @@ func withMeta(base, from *errs.Error, keys ...string) *errs.Error {
 		}
 	}
 	return base
+}
+
+// replayedFailure marks a failure that repeats the first answer to an
+// idempotency key (PlaceOrder's stored error), so that the transports say
+// Idempotent-Replayed as they do for a replayed success. It wraps the
+// error transparently: kind, reason and the order stay reachable.
+type replayedFailure struct{ error }
+
+func (r replayedFailure) Unwrap() error { return r.error }
+
+// asReplay marks err as a replayed failure (nil stays nil). The service
+// wraps the error it rebuilds from an idempotency record with it.
+func asReplay(err error) error {
+	if err == nil {
+		return nil
+	}
+	return replayedFailure{err}
+}
+
+func isReplay(err error) bool {
+	var r replayedFailure
+	return errors.As(err, &r)
 }

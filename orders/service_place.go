@@ -63,7 +63,12 @@ func (s *service) PlaceOrder(ctx context.Context, req PlaceOrderRequest) (Placed
 	}
 	s.events.StatusChanged() // the PENDING event
 	s.cards.put(o.ID, req.Card)
-	return s.answerPlacement(ctx, o.UserID, req.IdempotencyKey, o.ID, wait)
+	if req.Async {
+		// Prefer: respond-async asks for the order as accepted, PENDING,
+		// however fast the saga turns out to be (API.md: 202).
+		return s.answerPlacement(ctx, o.UserID, req.IdempotencyKey, o.ID, wait, &o)
+	}
+	return s.answerPlacement(ctx, o.UserID, req.IdempotencyKey, o.ID, wait, nil)
 }
 
 // lockFor is how long an idempotency record stays locked by the request

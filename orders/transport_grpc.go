@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -110,28 +109,6 @@ func failure(ctx context.Context, err error) error {
 		return err
 	}
 	return errs.As(err).WithDetail(orderToPB(o))
-}
-
-// replayedFailure marks a failure that repeats the first answer to an
-// idempotency key (PlaceOrder's stored error), so that the transports say
-// Idempotent-Replayed as they do for a replayed success. It wraps the
-// error transparently: kind, reason and the order stay reachable.
-type replayedFailure struct{ error }
-
-func (r replayedFailure) Unwrap() error { return r.error }
-
-// asReplay marks err as a replayed failure (nil stays nil). The service
-// wraps the error it rebuilds from an idempotency record with it.
-func asReplay(err error) error {
-	if err == nil {
-		return nil
-	}
-	return replayedFailure{err}
-}
-
-func isReplay(err error) bool {
-	var r replayedFailure
-	return errors.As(err, &r)
 }
 
 // setReplayed sets the response header client.ReplayedMetadata. A

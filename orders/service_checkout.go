@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/kitshop/kitshop/kit/crashpoint"
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/saga"
 	"github.com/kitshop/kitshop/orders/client"
@@ -71,13 +72,27 @@ var errCardLost = errs.New(errs.FailedPrecondition, client.ReasonPaymentFailed,
 func (s *service) checkoutDefinition() *saga.Definition {
 	fwd, undo := s.opts.Retry, s.opts.CompensateRetry
 	return &saga.Definition{Name: checkoutName, Patience: s.opts.Patience, Steps: []saga.Step{
-		{Name: stepValidateUser, Do: s.validateUser, Retry: fwd},
-		{Name: stepReserve, Do: s.reserve, Compensate: s.releaseReservation, Retry: fwd, CompensateRetry: undo},
-		{Name: stepCharge, Do: s.charge, Recover: s.recoverCharge, Compensate: s.refundCharge, Retry: fwd, CompensateRetry: undo},
+		{Name: stepValidateUser, Do: crashingAfter(stepValidateUser, s.validateUser), Retry: fwd},
+		{Name: stepReserve, Do: crashingAfter(stepReserve, s.reserve), Compensate: s.releaseReservation, Retry: fwd, CompensateRetry: undo},
+		{Name: stepCharge, Do: crashingAfter(stepCharge, s.charge), Recover: s.recoverCharge, Compensate: s.refundCharge, Retry: fwd, CompensateRetry: undo},
 		// Commit has no compensation of its own: units it may have sold
 		// are returned by reserve's (release, else restock).
-		{Name: stepCommit, Do: s.commitReservation, Retry: fwd},
+		{Name: stepCommit, Do: crashingAfter(stepCommit, s.commitReservation), Retry: fwd},
 	}}
+}
+
+// crashingAfter is do, with the crash point "after:<step>" once its remote
+// call succeeded and before the engine saves that: the window in which a
+// crash loses a step's outcome. Only crash-test builds stop there (see
+// kit/crashpoint).
+func crashingAfter(step string, do func(context.Context, *saga.Call) error) func(context.Context, *saga.Call) error {
+	return func(ctx context.Context, call *saga.Call) error {
+		err := do(ctx, call)
+		if err == nil {
+			crashpoint.At("after:" + step)
+		}
+		return err
+	}
 }
 
 // stepErr notes a step's error on its drive (so the answer can carry the

@@ -8,6 +8,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/google/uuid"
 
+	"github.com/kitshop/kitshop/kit/crashpoint"
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/valid"
@@ -137,7 +138,7 @@ func (s *service) callProcessor(ctx context.Context, p Payment, req ChargeReques
 		return Payment{}, errs.Wrap(errs.Unavailable, client.ReasonProcessingError, err,
 			"payment processor unreachable, retry later").With(client.MetaPaymentID, p.ID)
 	}
-	crashPoint(crashAfterProcessor)
+	crashpoint.At(crashAfterProcessor)
 	q, recorded, err := s.recordOutcome(ctx, p.IdempotencyKey, d)
 	if err != nil {
 		return Payment{}, err

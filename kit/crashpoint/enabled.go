@@ -1,6 +1,6 @@
 //go:build kitshop_crashpoints
 
-package main
+package crashpoint
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 )
 
 // This file exists only in binaries built with -tags kitshop_crashpoints,
-// which only the crash test does (crash_test.go): no flag, environment
+// which only crash tests do: no flag, environment
 // variable or configuration of a normal build can reach it.
 
 // crashEnv names the crash point at which the process stops.
@@ -23,10 +23,10 @@ func init() {
 	fmt.Fprintf(os.Stderr, "WARNING: built with test crash points (kitshop_crashpoints); %s=%q\n", crashEnv, os.Getenv(crashEnv))
 }
 
-// crashPoint stops the calling request at name when KITSHOP_TEST_CRASH_AT
+// At stops the calling request at name when KITSHOP_TEST_CRASH_AT
 // names it: it announces the stop on stderr, for the test to see, and
 // blocks until the test kills the process.
-func crashPoint(name string) {
+func At(name string) {
 	if os.Getenv(crashEnv) != name {
 		return
 	}

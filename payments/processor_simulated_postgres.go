@@ -38,6 +38,7 @@ func OpenSimulatedProcessor(ctx context.Context, dsn string) (*SimulatedProcesso
 	// A processor is a remote dependency with its own capacity: a small
 	// pool keeps it from starving payments' own connections.
 	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4) // no churn: see pg.MaxIdleConns
 	return &SimulatedProcessor{ledger: &postgresLedger{db: db}, now: time.Now}, nil
 }
 

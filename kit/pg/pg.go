@@ -36,8 +36,13 @@ const (
 	// default), so each pool stays small; Postgres throughput does not grow
 	// past a few connections per core anyway.
 	MaxOpenConns = 10
-	// MaxIdleConns keeps half the pool warm between bursts.
-	MaxIdleConns = 5
+	// MaxIdleConns keeps the whole pool warm: with fewer idle slots than
+	// open ones, every burst above the idle count closes connections as
+	// they are returned and dials new ones for the next request, and a
+	// Postgres connection is a forked backend (measured: at 32 concurrent
+	// checkouts, churn cost more CPU than the queries). ConnMaxIdleTime
+	// still shrinks a pool nobody uses.
+	MaxIdleConns = MaxOpenConns
 	// ConnMaxLifetime recycles connections so that server-side memory bloat,
 	// failovers behind a DNS name and pooler rebalancing are picked up.
 	ConnMaxLifetime = 30 * time.Minute

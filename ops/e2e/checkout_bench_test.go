@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -52,7 +53,10 @@ func BenchmarkCheckout(b *testing.B) {
 		wg.Wait()
 		return confirmed, lat, failures
 	}
-	const workers = 32
+	workers := 32
+	if n, err := strconv.Atoi(os.Getenv("KITSHOP_BENCH_WORKERS")); err == nil && n > 0 {
+		workers = n
+	}
 	run(3*time.Second, workers) // warm-up: connections, caches, JIT of plans
 	b.ResetTimer()
 	confirmed, lat, failures := run(checkoutLoad, workers)

@@ -28,7 +28,7 @@ func TestCheckoutInvariantUnderKills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs every service binary; not in -short")
 	}
-	p := launch(t, platformConfig{instances: 1, orders: 2, ordersEnv: fastSagas})
+	p := launch(t, platformConfig{instances: 1, orders: 2, ordersEnv: fastSagas, breakerOpen: 2 * time.Second})
 	s := openShop(t, p, 3)
 	// A scarce product runs out early: later orders for it are stock-outs.
 	scarce := s.addProduct(t, 12)

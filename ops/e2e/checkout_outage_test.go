@@ -20,7 +20,7 @@ func TestCheckoutWaitsOutPaymentsOutage(t *testing.T) {
 	// The breaker orders keeps on payments opens during the outage; a
 	// short open timeout lets it probe payments soon after it is back.
 	env := append([]string{"KITSHOP_BREAKER_OPEN_TIMEOUT=3s"}, fastSagas...)
-	p := launch(t, platformConfig{instances: 1, orders: 1, ordersEnv: env})
+	p := launch(t, platformConfig{instances: 1, orders: 1, ordersEnv: env, breakerOpen: 2 * time.Second})
 	s := openShop(t, p, 1)
 	pid := s.productID[0]
 

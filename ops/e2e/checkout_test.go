@@ -139,16 +139,22 @@ func orderRequest(productID string, qty int64, card string) *ordersv1.CreateOrde
 // finalOrder polls the order until its checkout is over (not PENDING).
 func (s *shop) finalOrder(t *testing.T, id string, within time.Duration) *ordersv1.Order {
 	t.Helper()
-	var o *ordersv1.Order
-	kittest.WaitFor(t, within, "order "+id+" leaves PENDING", func() bool {
-		got, err := s.orders.GetOrder(withDeadline(s.customer, 5*time.Second), &ordersv1.GetOrderRequest{Id: id})
-		if err != nil {
-			return false
+	deadline := time.Now().Add(within)
+	var last any = "no answer yet"
+	for time.Now().Before(deadline) {
+		o, err := s.orders.GetOrder(withDeadline(s.customer, 5*time.Second), &ordersv1.GetOrderRequest{Id: id})
+		switch {
+		case err != nil:
+			last = err
+		case o.GetStatus() != ordersv1.OrderStatus_ORDER_STATUS_PENDING:
+			return o
+		default:
+			last = o.GetStatus()
 		}
-		o = got
-		return got.GetStatus() != ordersv1.OrderStatus_ORDER_STATUS_PENDING
-	})
-	return o
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("order %s still not final after %v; last answer: %v", id, within, last)
+	return nil
 }
 
 func (s *shop) product(t testing.TB, id string) *productsv1.Product {
@@ -204,7 +210,7 @@ func TestCheckoutOutcomes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs every service binary; not in -short")
 	}
-	p := launch(t, platformConfig{instances: 1, orders: 1, ordersEnv: fastSagas})
+	p := launch(t, platformConfig{instances: 1, orders: 1, ordersEnv: fastSagas, breakerOpen: 2 * time.Second})
 	s := openShop(t, p, 1)
 	pid := s.productID[0]
 

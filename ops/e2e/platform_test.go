@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,7 +32,8 @@ type platform struct {
 	env      []string
 	procs    map[string][]*instance
 	// ordersEnv is added to every orders instance's environment.
-	ordersEnv []string
+	ordersEnv   []string
+	breakerOpen time.Duration
 }
 
 type instance struct {
@@ -55,6 +57,11 @@ type platformConfig struct {
 	orders    int
 	ordersBin string
 	ordersEnv []string
+	// breakerOpen is how long the test's own callers keep a backend's
+	// breaker open (a minute when zero, as in production). Tests that
+	// kill a service's only instance on purpose shorten it, or their
+	// next calls would wait out the breaker they tripped.
+	breakerOpen time.Duration
 }
 
 func startPlatform(t *testing.T) *platform {
@@ -73,6 +80,10 @@ func launch(t testing.TB, cfg platformConfig) *platform {
 		p.bin["orders"] = cfg.ordersBin
 	}
 	p.ordersEnv = cfg.ordersEnv
+	p.breakerOpen = cfg.breakerOpen
+	if p.breakerOpen == 0 {
+		p.breakerOpen = time.Minute
+	}
 	var err error
 	p.certs, err = tlsx.WriteDevFiles(filepath.Join(t.TempDir(), "tls"), "registry", "users", "products", "payments", "orders", "gateway")
 	if err != nil {
@@ -144,7 +155,7 @@ func (p *platform) caller(identity string) *boot.Process {
 	cfg := config.Service{
 		Name: identity, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", LogLevel: "error",
 		EtcdEndpoints: []string{p.etcdAddr}, TraceSampleRate: 1, AdvertiseHost: "127.0.0.1",
-		BreakerFailures: 5, BreakerOpenTimeout: time.Minute,
+		BreakerFailures: 5, BreakerOpenTimeout: p.breakerOpen,
 		TLSCA: f.CA, TLSCert: f.Cert, TLSKey: f.Key,
 	}
 	proc, err := boot.New(cfg, io.Discard)
@@ -229,4 +240,17 @@ func parseValue(line string) float64 {
 		return 0
 	}
 	return v
+}
+
+// stopAll stops (SIGTERM, then waits) every running instance of svc and
+// waits until the registry lists none.
+func (p *platform) stopAll(svc string) {
+	for _, in := range p.procs[svc] {
+		if in.cmd.ProcessState == nil {
+			_ = in.cmd.Process.Signal(syscall.SIGTERM)
+			_ = in.cmd.Wait()
+		}
+	}
+	p.procs[svc] = nil
+	p.waitInstances(svc, 0)
 }

@@ -187,6 +187,17 @@ func TestRename(t *testing.T) {
 	if len(invalid.Fields) != 3 || invalid.Fields[0].Field != "payment.number" {
 		t.Fatalf("renaming changed the error it was given: %v", invalid.Fields)
 	}
+
+	// The detail errs.Invalid wrote names the member as the client sent it.
+	one := errs.Invalid(errs.FieldViolation{Field: "payment.number", Message: "fails the Luhn check"})
+	rt = placing(func(context.Context, *ordersv1.CreateOrderRequest) (*ordersv1.CreateOrderResponse, error) {
+		return nil, one
+	})
+	w = serveOne(t, rt, http.MethodPost, "/api/v1/orders", placeBody)
+	var detail struct{ Detail string }
+	if err := json.Unmarshal(w.Body.Bytes(), &detail); err != nil || detail.Detail != "payment.card_number: fails the Luhn check" {
+		t.Fatalf("detail %q of %s", detail.Detail, w.Body)
+	}
 }
 
 func TestRenameField(t *testing.T) {

@@ -336,6 +336,10 @@ func renameViolations(err error, renames []rename) error {
 	}
 	c := *e
 	c.Fields = fields
+	// A message errs.Invalid wrote names the fields too: it follows them.
+	if e.Message == errs.Invalid(e.Fields...).Message {
+		c.Message = errs.Invalid(fields...).Message
+	}
 	return &c
 }
 

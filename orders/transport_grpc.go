@@ -69,7 +69,7 @@ type grpcServer struct {
 // in tests): when it turns false after having been true, shutdown has
 // begun and WatchOrder streams end with UNAVAILABLE.
 func NewGRPCServer(e Endpoints, s Service, ready *health.Readiness) ordersv1.OrdersServiceServer {
-	return &grpcServer{unaryServer: newUnaryServer(e), svc: s, draining: drainSignal(ready)}
+	return &grpcServer{unaryServer: newUnaryServer(e), svc: s, draining: health.DrainSignal(ready)}
 }
 
 func (s *unaryServer) CreateOrder(ctx context.Context, r *ordersv1.CreateOrderRequest) (*ordersv1.CreateOrderResponse, error) {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"sync"
 
 	"github.com/kitshop/kitshop/kit/errs"
-	"github.com/kitshop/kitshop/kit/health"
 	ordersv1 "github.com/kitshop/kitshop/pb/orders/v1"
 )
 
@@ -49,29 +47,4 @@ func isClosed(ch <-chan struct{}) bool {
 	default:
 		return false
 	}
-}
-
-// drainSignal is closed when ready, having been true, turns false: the
-// lifecycle's first step of a shutdown (products' WatchStock follows the
-// same signal). Without a readiness (tests) it never closes.
-func drainSignal(ready *health.Readiness) <-chan struct{} {
-	ch := make(chan struct{})
-	if ready == nil {
-		return ch
-	}
-	var (
-		mu   sync.Mutex
-		seen bool
-		once sync.Once
-	)
-	ready.Subscribe(func(r bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if r {
-			seen = true
-		} else if seen {
-			once.Do(func() { close(ch) })
-		}
-	})
-	return ch
 }

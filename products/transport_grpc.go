@@ -72,7 +72,7 @@ type grpcServer struct {
 // after having been true, shutdown has begun and WatchStock streams end
 // with UNAVAILABLE.
 func NewGRPCServer(e Endpoints, s Service, ready *health.Readiness) productsv1.ProductsServiceServer {
-	return &grpcServer{unaryServer: newUnaryServer(e), svc: s, draining: drainSignal(ready)}
+	return &grpcServer{unaryServer: newUnaryServer(e), svc: s, draining: health.DrainSignal(ready)}
 }
 
 func (s *unaryServer) CreateProduct(ctx context.Context, r *productsv1.CreateProductRequest) (*productsv1.Product, error) {

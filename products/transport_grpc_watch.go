@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/kitshop/kitshop/kit/errs"
-	"github.com/kitshop/kitshop/kit/health"
 	productsv1 "github.com/kitshop/kitshop/pb/products/v1"
 )
 
@@ -168,26 +167,3 @@ func (g *streamGoroutines) StopAndWait() {
 // errShuttingDown is Expected: this instance is healthy, just leaving, so
 // the client should watch again elsewhere without counting it as a failure.
 var errShuttingDown = errs.New(errs.Unavailable, errs.ReasonUnavailable, "server is shutting down; watch again").AsExpected()
-
-// drainSignal is closed when ready, having been true, turns false.
-func drainSignal(ready *health.Readiness) <-chan struct{} {
-	ch := make(chan struct{})
-	if ready == nil {
-		return ch
-	}
-	var (
-		mu   sync.Mutex
-		seen bool
-		once sync.Once
-	)
-	ready.Subscribe(func(r bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if r {
-			seen = true
-		} else if seen {
-			once.Do(func() { close(ch) })
-		}
-	})
-	return ch
-}

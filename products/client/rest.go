@@ -2,10 +2,8 @@ package client
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
-	"sync"
 
 	"github.com/gorilla/mux"
 	"google.golang.org/grpc"
@@ -41,35 +39,17 @@ const ReplayedMetadata = "idempotent-replayed"
 // the HTTP header they become. Any other metadata stays on the gRPC side.
 var forwarded = map[string]string{ReplayedMetadata: "Idempotent-Replayed"}
 
-// settingHeaders are the methods that may set a forwarded header. Only
-// their routes carry a ServerTransportStream, so reads pay nothing for it.
-var settingHeaders = map[string]bool{productsv1.ProductsService_AdjustStock_FullMethodName: true}
-
 // RegisterHTTP serves the Products routes of API.md on router (made by
 // httpx.NewRouter) with api behind them. Authentication is the caller's
 // middleware's job: it puts the verified claims in the request context,
 // where the admin routes' guard and api (in-process) read them, or from
 // which a remote api forwards the token.
 //
-// A stock request's context carries a grpc.ServerTransportStream, as
-// grpc-gateway's in-process handlers do, so that api answers the response
-// header ReplayedMetadata the same way in-process and remotely; it
-// becomes the HTTP header Idempotent-Replayed of a success.
+// The stock route forwards the response header ReplayedMetadata
+// (kit/rest's Spec.Metadata): api answers it the same way in-process and
+// remotely, and it becomes the HTTP header Idempotent-Replayed.
 func RegisterHTTP(router *mux.Router, api API) {
-	routes := Routes(api)
-	// rest.Mount, with the stock handler wrapped to carry the stream:
-	// Check is what Mount runs first, and panics the same way on a broken
-	// route.
-	if err := rest.Check(routes...); err != nil {
-		panic(err)
-	}
-	for _, rt := range routes {
-		var h http.Handler = rt
-		if m := grpcMethod(rt); settingHeaders[m] {
-			h = withHeaderStream(rt, m)
-		}
-		router.Methods(rt.Method()).Path(rt.Path()).Handler(h)
-	}
+	rest.Mount(router, Routes(api)...)
 }
 
 // Routes is the REST mapping of the Products part of API.md: the one
@@ -116,6 +96,7 @@ func Routes(api API) []rest.Route {
 			Guard: requireAdmin, Body: true,
 			Headers:  map[string]string{"Idempotency-Key": "idempotency_key"},
 			Required: []string{"delta"},
+			Metadata: forwarded,
 		}),
 	}
 }
@@ -125,108 +106,6 @@ func requireAdmin(r *http.Request) error {
 	_, err := auth.RequireAdmin(r.Context())
 	return err
 }
-
-// grpcMethod is the full gRPC method name behind rt, for
-// grpc.Method(ctx); "" when no ProductsService method takes and answers
-// rt's messages.
-func grpcMethod(rt rest.Route) string {
-	sd := productsv1.File_products_v1_products_proto.Services().ByName("ProductsService")
-	methods := sd.Methods()
-	for i := range methods.Len() {
-		m := methods.Get(i)
-		if m.Input().FullName() == rt.Request().FullName() && m.Output().FullName() == rt.Response().FullName() &&
-			!m.IsStreamingClient() && !m.IsStreamingServer() {
-			return "/" + string(sd.FullName()) + "/" + string(m.Name())
-		}
-	}
-	return ""
-}
-
-// withHeaderStream serves next with a headerStream in the request
-// context, and writes the forwarded headers it collected before the
-// status line of a success.
-func withHeaderStream(next http.Handler, method string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := &headerStream{method: method}
-		ctx := grpc.NewContextWithServerTransportStream(r.Context(), s)
-		next.ServeHTTP(&headerWriter{ResponseWriter: w, stream: s}, r.WithContext(ctx))
-	})
-}
-
-// headerStream is the grpc.ServerTransportStream of one HTTP request: it
-// keeps the response header metadata the call sets. Once the HTTP
-// headers are written, setting more fails, as on a gRPC stream whose
-// headers were sent.
-type headerStream struct {
-	method string
-	mu     sync.Mutex
-	header metadata.MD
-	sent   bool
-}
-
-func (s *headerStream) Method() string { return s.method }
-
-func (s *headerStream) SetHeader(md metadata.MD) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sent {
-		return errHeadersSent
-	}
-	s.header = metadata.Join(s.header, md)
-	return nil
-}
-
-// SendHeader only sets: the HTTP headers go out with the response.
-func (s *headerStream) SendHeader(md metadata.MD) error { return s.SetHeader(md) }
-
-// SetTrailer accepts and drops trailers: HTTP/1.1 responses have none
-// worth sending, and nothing in API.md comes from one.
-func (s *headerStream) SetTrailer(metadata.MD) error { return nil }
-
-// writeTo copies the forwarded metadata to h, once.
-func (s *headerStream) writeTo(h http.Header) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sent {
-		return
-	}
-	s.sent = true
-	for key, name := range forwarded {
-		if v := s.header.Get(key); len(v) > 0 {
-			h.Set(name, v[len(v)-1])
-		}
-	}
-}
-
-var errHeadersSent = errors.New("products/client: response headers already written")
-
-// headerWriter adds the stream's headers when a 2xx status is written; a
-// problem gets none (an error is never a replay).
-type headerWriter struct {
-	http.ResponseWriter
-	stream *headerStream
-	wrote  bool
-}
-
-func (w *headerWriter) WriteHeader(status int) {
-	if !w.wrote {
-		w.wrote = true
-		if status >= 200 && status < 300 {
-			w.stream.writeTo(w.Header())
-		}
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *headerWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.WriteHeader(http.StatusOK)
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the server's writer.
-func (w *headerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // RemoteAPI serves API with a ProductsService gRPC client, passing opts
 // on every call. The caller's identity travels as the connection's
@@ -265,13 +144,6 @@ func (r remoteAPI) AdjustStock(ctx context.Context, req *productsv1.AdjustStockR
 	// A fresh slice: appending to r.opts could share its array between
 	// concurrent calls.
 	p, err := r.c.AdjustStock(ctx, req, slices.Concat(r.opts, []grpc.CallOption{grpc.Header(&header)})...)
-	if err != nil {
-		return nil, err
-	}
-	if v := header.Get(ReplayedMetadata); len(v) > 0 && grpc.ServerTransportStreamFromContext(ctx) != nil {
-		// The adjustment is done; a header that cannot be set any more
-		// is not worth failing it for.
-		_ = grpc.SetHeader(ctx, metadata.Pairs(ReplayedMetadata, v[len(v)-1]))
-	}
-	return p, nil
+	rest.ForwardMetadata(ctx, header, ReplayedMetadata)
+	return p, err
 }

@@ -3,7 +3,6 @@ package client
 import (
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -205,7 +204,7 @@ func ContractCases() []contract.Case {
 // owner: exactly these members, never a card or an idempotency key.
 // status "" accepts any of API.md's; a nil failure any string.
 func orderShape(status string, failure contract.Matcher) contract.Matcher {
-	st := oneOf(apiStatuses...)
+	st := contract.OneOf(apiStatuses...)
 	if status != "" {
 		st = contract.Equal(status)
 	}
@@ -218,7 +217,7 @@ func orderShape(status string, failure contract.Matcher) contract.Matcher {
 			"product_id": contract.Equal("{product_id}"), "sku": contract.String(), "name": contract.String(),
 			"quantity": contract.Int(), "unit_price_cents": contract.Int(), "line_total_cents": contract.Int(),
 		})),
-		"total_cents": contract.Int(), "currency": pattern(`^[A-Z]{3}$`),
+		"total_cents": contract.Int(), "currency": contract.Pattern(`^[A-Z]{3}$`),
 		"shipping_address": contract.Object(map[string]contract.Matcher{
 			"line1": contract.Equal("1 Main St"), "line2": contract.String(), "city": contract.Equal("Springfield"),
 			"state": contract.String(), "postal_code": contract.String(), "country": contract.Equal("US"),
@@ -311,24 +310,3 @@ func intMinus(name string, minus int64) contract.Matcher {
 // apiStatuses are the values of an Order's status in API.md's JSON. A
 // test holds them equal to OrderStatus's values.
 var apiStatuses = []string{"PENDING", "CONFIRMED", "SHIPPED", "CANCELLED", "REQUIRES_ATTENTION"}
-
-// oneOf matches a string among want.
-func oneOf(want ...string) contract.Matcher {
-	return func(v any, _ contract.Vars) error {
-		if s, ok := v.(string); !ok || !slices.Contains(want, s) {
-			return fmt.Errorf("want one of %v, got %v", want, v)
-		}
-		return nil
-	}
-}
-
-// pattern matches a string matching expr.
-func pattern(expr string) contract.Matcher {
-	re := regexp.MustCompile(expr)
-	return func(v any, _ contract.Vars) error {
-		if s, ok := v.(string); !ok || !re.MatchString(s) {
-			return fmt.Errorf("want a string matching %s, got %v", expr, v)
-		}
-		return nil
-	}
-}

@@ -1,10 +1,7 @@
 package client
 
 import (
-	"fmt"
 	"net/http"
-	"regexp"
-	"slices"
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/httpx"
@@ -78,8 +75,8 @@ func ContractCases() []contract.Case {
 func paymentShape() contract.Matcher {
 	return contract.Object(map[string]contract.Matcher{
 		"id": contract.Equal("{payment_id}"), "order_id": contract.UUID(), "user_id": contract.Equal("{owner_id}"),
-		"amount_cents": contract.Int(), "currency": pattern(`^[A-Z]{3}$`), "status": oneOf(apiStatuses...),
-		"card_brand": contract.String(), "card_last4": pattern(`^[0-9]{4}$`), "decline_code": contract.String(),
+		"amount_cents": contract.Int(), "currency": contract.Pattern(`^[A-Z]{3}$`), "status": contract.OneOf(apiStatuses...),
+		"card_brand": contract.String(), "card_last4": contract.Pattern(`^[0-9]{4}$`), "decline_code": contract.String(),
 		"refunded_cents": contract.Int(), "created_at": contract.Time(), "updated_at": contract.Time(),
 	})
 }
@@ -89,24 +86,3 @@ func paymentShape() contract.Matcher {
 // waiting for recovery after a crash). A test holds it equal to
 // PaymentStatus's values.
 var apiStatuses = []string{"PENDING", "CAPTURED", "DECLINED", "FAILED", "REFUNDED"}
-
-// oneOf matches a string among want.
-func oneOf(want ...string) contract.Matcher {
-	return func(v any, _ contract.Vars) error {
-		if s, ok := v.(string); !ok || !slices.Contains(want, s) {
-			return fmt.Errorf("want one of %v, got %v", want, v)
-		}
-		return nil
-	}
-}
-
-// pattern matches a string matching expr.
-func pattern(expr string) contract.Matcher {
-	re := regexp.MustCompile(expr)
-	return func(v any, _ contract.Vars) error {
-		if s, ok := v.(string); !ok || !re.MatchString(s) {
-			return fmt.Errorf("want a string matching %s, got %v", expr, v)
-		}
-		return nil
-	}
-}

@@ -3,6 +3,7 @@ package contract
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -176,4 +177,25 @@ func describe(v any) string {
 		return "an array"
 	}
 	return fmt.Sprint(v)
+}
+
+// OneOf matches a string among want (an enum's values).
+func OneOf(want ...string) Matcher {
+	return func(v any, _ Vars) error {
+		if s, ok := v.(string); !ok || !slices.Contains(want, s) {
+			return fmt.Errorf("want one of %v, got %s", want, describe(v))
+		}
+		return nil
+	}
+}
+
+// Pattern matches a string matching the regular expression expr.
+func Pattern(expr string) Matcher {
+	re := regexp.MustCompile(expr)
+	return func(v any, _ Vars) error {
+		if s, ok := v.(string); !ok || !re.MatchString(s) {
+			return fmt.Errorf("want a string matching %s, got %s", expr, describe(v))
+		}
+		return nil
+	}
 }

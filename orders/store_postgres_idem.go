@@ -89,7 +89,7 @@ func (s *postgresStore) CompleteIdempotent(ctx context.Context, userID, key stri
 	defer cancel()
 	// A completed record keeps its first answer: replays must be identical.
 	res, err := s.db.ExecContext(ctx, `UPDATE idempotency_keys SET complete = true, response = $3, locked_until = $4
-		WHERE user_id = $1 AND key = $2 AND NOT complete`, userID, key, []byte(response), now)
+		WHERE user_id = $1 AND key = $2 AND NOT complete`, userID, key, string(response), now)
 	if err != nil {
 		return classify(err)
 	}

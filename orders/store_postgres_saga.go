@@ -20,14 +20,15 @@ import (
 // the columns hold (Claim and Renew change them without rewriting the
 // document), and status, written with the document.
 
-// sagaDocument is st as stored in the state column.
-func sagaDocument(st saga.State) ([]byte, error) {
+// sagaDocument is st as stored in the state column: a string, because
+// kit/pg sends []byte in binary format, which jsonb does not take.
+func sagaDocument(st saga.State) (string, error) {
 	st.Version, st.LeaseOwner, st.LeaseExpiry = 0, "", time.Time{}
 	b, err := json.Marshal(st)
 	if err != nil {
-		return nil, errs.Internalf(err, "orders: encoding saga %s", st.ID)
+		return "", errs.Internalf(err, "orders: encoding saga %s", st.ID)
 	}
-	return b, nil
+	return string(b), nil
 }
 
 const sagaColumns = `state, version, lease_owner, lease_expiry`

@@ -144,7 +144,7 @@ func (s *postgresStore) AllOrders(ctx context.Context, afterID string, limit int
 
 // lockOrder takes order id's row lock for the transaction and returns its
 // status and owner. Every change of an order goes through it (or through
-// applyChange, which does the same), so changes of one order are
+// saveSagaAndOrderSQL, which does the same), so changes of one order are
 // serialized and their outbox rows are written in the order they happen.
 func lockOrder(ctx context.Context, tx *sql.Tx, id string) (status Status, userID string, err error) {
 	err = tx.QueryRowContext(ctx, `SELECT status, user_id FROM orders WHERE id = $1 FOR UPDATE`, id).

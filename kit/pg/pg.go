@@ -6,6 +6,14 @@
 // Each service owns one schema named after it ("users", "orders", ...).
 // One DATABASE_URL can therefore serve every service, while each pool's
 // search_path keeps a service inside its own tables.
+//
+// Statements with parameters cost one round trip each (binary-parameter
+// mode, see Open: pass JSON for a jsonb column as a string, not []byte)
+// and are kept prepared per connection (stmtcache.go), so that Postgres
+// neither parses nor, once it settles on a generic plan, plans them
+// again. A query whose best plan depends on its parameter values (a
+// range condition under EXISTS or a small LIMIT) should be written so
+// that any plan is cheap, or it may turn into a scan under a generic plan.
 package pg
 
 import (

@@ -41,45 +41,6 @@ func loadIdem(ctx context.Context, q queryer, userID, key string) (IdemRecord, e
 	return rec, err
 }
 
-// claimIdem claims (idem.UserID, idem.Key) for order o in the order's
-// transaction, or returns the record that holds it (claimed false).
-//
-// Two requests racing with one key: the second INSERT waits on the first
-// one's uncommitted row, then does nothing once it commits; the SELECT
-// after it, a new statement under READ COMMITTED, sees the committed
-// winner. Had the first rolled back, the second inserts. Either way one
-// order is created and the loser gets the winner's record, not an error.
-func claimIdem(ctx context.Context, tx *sql.Tx, o Order, idem *IdemClaim) (IdemRecord, bool, error) {
-	userID, ok := canonID(idem.UserID)
-	if !ok {
-		return IdemRecord{}, false, errs.Internalf(nil, "orders: idempotency claim for user %q, not a UUID", idem.UserID)
-	}
-	// A record past its expiry is only waiting for the purge: the key is
-	// free again, as it would be a moment later.
-	if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys
-		WHERE user_id = $1 AND key = $2 AND expires_at <= $3`, userID, idem.Key, o.CreatedAt); err != nil {
-		return IdemRecord{}, false, err
-	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys
-		(user_id, key, fingerprint, order_id, locked_until, expires_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id, key) DO NOTHING`,
-		userID, idem.Key, idem.Fingerprint, o.ID, idem.LockedUntil, idem.ExpiresAt, o.CreatedAt)
-	if err != nil {
-		return IdemRecord{}, false, err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return IdemRecord{}, n == 1, err
-	}
-	rec, err := loadIdem(ctx, tx, userID, idem.Key)
-	if errors.Is(err, errIdemNotFound) {
-		// Purged between the two statements: rare enough to hand back
-		// as a retryable failure rather than loop here.
-		return IdemRecord{}, false, errs.New(errs.Unavailable, errs.ReasonUnavailable,
-			"orders: idempotency record changed concurrently, retry")
-	}
-	return rec, false, err
-}
-
 func (s *postgresStore) CompleteIdempotent(ctx context.Context, userID, key string, response json.RawMessage, now time.Time) error {
 	userID, ok := canonID(userID)
 	if !ok {
@@ -89,7 +50,7 @@ func (s *postgresStore) CompleteIdempotent(ctx context.Context, userID, key stri
 	defer cancel()
 	// A completed record keeps its first answer: replays must be identical.
 	res, err := s.db.ExecContext(ctx, `UPDATE idempotency_keys SET complete = true, response = $3, locked_until = $4
-		WHERE user_id = $1 AND key = $2 AND NOT complete`, userID, key, []byte(response), now)
+		WHERE user_id = $1 AND key = $2 AND NOT complete`, userID, key, string(response), now)
 	if err != nil {
 		return classify(err)
 	}

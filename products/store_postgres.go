@@ -288,55 +288,115 @@ func (s *postgresStore) AdjustStock(ctx context.Context, a StockAdjustment, now 
 
 const reservationColumns = `id, idempotency_key, status, expires_at, created_at, updated_at`
 
-func (s *postgresStore) Reserve(ctx context.Context, r Reservation) (Reservation, bool, error) {
-	var (
-		out     Reservation
-		created bool
+// reservationRead is what loadReservation's queries select from
+// reservations: the row and its items, in product order, in one round
+// trip.
+const reservationRead = reservationColumns + `,
+	ARRAY(SELECT i.product_id::text FROM reservation_items i WHERE i.reservation_id = reservations.id ORDER BY i.product_id),
+	ARRAY(SELECT i.quantity FROM reservation_items i WHERE i.reservation_id = reservations.id ORDER BY i.product_id),
+	ARRAY(SELECT i.unit_price_cents FROM reservation_items i WHERE i.reservation_id = reservations.id ORDER BY i.product_id),
+	ARRAY(SELECT i.currency FROM reservation_items i WHERE i.reservation_id = reservations.id ORDER BY i.product_id)`
+
+// reserveSQL creates a reservation and holds its units in one statement
+// (so one transaction, without BEGIN and COMMIT round trips, and the
+// product rows locked for one round trip instead of three):
+//   - locked takes the products' row locks in id order (see lockProducts);
+//   - verdict says whether every item exists, is for sale and is
+//     available under those locks;
+//   - only then does the reservation row go in; a concurrent repeat of the
+//     request (same id or key) waits on its unique index and then inserts
+//     nothing, and the caller finds the first one's row;
+//   - only if it went in are the items (priced under the locks) recorded
+//     and the units held.
+//
+// It returns one row per locked product (or one row of NULLs when none
+// is): the verdict, whether the reservation was created, and the product
+// as locked, for the caller's error or prices.
+const reserveSQL = `WITH want AS (
+		SELECT * FROM unnest($7::uuid[], $8::bigint[]) AS w(id, q)
+	), locked AS (
+		SELECT id, stock, reserved, active, price_cents, currency FROM products
+		WHERE id = ANY($7::uuid[]) ORDER BY id FOR UPDATE
+	), verdict AS (
+		SELECT COALESCE(bool_and(l.id IS NOT NULL AND l.active AND GREATEST(l.stock - l.reserved, 0) >= w.q), true) AS ok
+		FROM want w LEFT JOIN locked l ON l.id = w.id
+	), claim AS (
+		INSERT INTO reservations (` + reservationColumns + `)
+		SELECT $1, $2, $3, $4, $5, $6 FROM verdict WHERE ok
+		ON CONFLICT DO NOTHING
+		RETURNING id
+	), items AS (
+		INSERT INTO reservation_items (reservation_id, product_id, quantity, unit_price_cents, currency)
+		SELECT c.id, w.id, w.q, l.price_cents, l.currency FROM claim c, want w JOIN locked l ON l.id = w.id
+	), held AS (
+		UPDATE products p SET reserved = p.reserved + w.q, version = p.version + 1, updated_at = $5
+		FROM want w, claim c WHERE p.id = w.id
 	)
-	err := pg.InTx(ctx, s.db, func(tx *sql.Tx) error {
-		// The reservation row goes in first: a concurrent repeat of this
-		// request waits here on the unique index and then finds our row,
-		// instead of competing with us for stock and failing spuriously.
-		res, err := tx.ExecContext(ctx, `INSERT INTO reservations (`+reservationColumns+`)
-			VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING`,
-			r.ID, r.IdempotencyKey, r.Status.String(), r.ExpiresAt, r.CreatedAt, r.UpdatedAt)
-		if err != nil {
-			return pg.Classify(err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return pg.Classify(err)
-		} else if n == 0 {
-			created = false
-			out, err = loadReservation(ctx, tx, `SELECT `+reservationColumns+` FROM reservations
-				WHERE id = $1 OR idempotency_key = $2 ORDER BY (id = $1) DESC LIMIT 1`, r.ID, r.IdempotencyKey)
-			return err
-		}
-		held := cloneReservation(r)
-		if len(held.Items) > 0 {
-			if err := holdItems(ctx, tx, &held); err != nil {
+	SELECT v.ok, EXISTS (SELECT 1 FROM claim), l.id, l.stock, l.reserved, l.active, l.price_cents, l.currency
+	FROM verdict v LEFT JOIN locked l ON true`
+
+func (s *postgresStore) Reserve(ctx context.Context, r Reservation) (Reservation, bool, error) {
+	ids, qty := itemArrays(stockItems(r.Items))
+	rows, err := s.db.QueryContext(ctx, reserveSQL,
+		r.ID, r.IdempotencyKey, r.Status.String(), r.ExpiresAt, r.CreatedAt, r.UpdatedAt, pq.Array(ids), pq.Array(qty))
+	if err != nil {
+		return Reservation{}, false, pg.Classify(err)
+	}
+	var ok, created bool
+	locked := make(map[string]lockedProduct, len(ids))
+	err = func() error {
+		defer rows.Close()
+		for rows.Next() {
+			var id sql.NullString
+			var p struct {
+				stock, reserved, price sql.NullInt64
+				active                 sql.NullBool
+				currency               sql.NullString
+			}
+			if err := rows.Scan(&ok, &created, &id, &p.stock, &p.reserved, &p.active, &p.price, &p.currency); err != nil {
 				return err
 			}
+			if id.Valid {
+				locked[id.String] = lockedProduct{Stock: p.stock.Int64, Reserved: p.reserved.Int64,
+					Active: p.active.Bool, PriceCents: p.price.Int64, Currency: p.currency.String}
+			}
 		}
-		created, out = true, held
-		return nil
-	})
+		return rows.Err()
+	}()
 	if err != nil {
-		return Reservation{}, false, err
+		return Reservation{}, false, pg.Classify(err)
 	}
-	return out, created, nil
+	if created {
+		held := cloneReservation(r)
+		for i, it := range held.Items {
+			p := locked[it.ProductID]
+			held.Items[i].UnitPriceCents, held.Items[i].Currency = p.PriceCents, p.Currency
+		}
+		return held, true, nil
+	}
+	// Not created: a reservation with this id or key exists (a repeat),
+	// which answers before any stock check, as it would have had it been
+	// inserted first; otherwise an item failed the verdict.
+	existing, err := loadReservation(ctx, s.db, `SELECT `+reservationRead+` FROM reservations
+		WHERE id = $1 OR idempotency_key = $2 ORDER BY (id = $1) DESC LIMIT 1`, r.ID, r.IdempotencyKey)
+	switch {
+	case err == nil:
+		return existing, false, nil
+	case !errors.Is(err, ErrReservationNotFound):
+		return Reservation{}, false, err
+	case ok:
+		// The verdict passed and the row conflicted, yet none is there now:
+		// it was deleted in between. Retrying is the caller's call.
+		return Reservation{}, false, errs.New(errs.Unavailable, errs.ReasonUnavailable,
+			"products: reservation changed concurrently, retry")
+	}
+	return Reservation{}, false, reserveRefusal(r, locked)
 }
 
-// holdItems checks and holds the units of r, a reservation being created
-// in tx, and records its items with the prices read under the row locks.
-func holdItems(ctx context.Context, tx *sql.Tx, r *Reservation) error {
-	ids, qty := itemArrays(stockItems(r.Items))
-	locked, err := lockProducts(ctx, tx, ids)
-	if err != nil {
-		return err
-	}
-	prices := make([]int64, len(r.Items))
-	currencies := make([]string, len(r.Items))
-	for i, it := range r.Items {
+// reserveRefusal is why r could not be held: its first item, in request
+// order, that is unknown, not for sale or short of stock under locked.
+func reserveRefusal(r Reservation, locked map[string]lockedProduct) error {
+	for _, it := range r.Items {
 		p, ok := locked[it.ProductID]
 		switch {
 		case !ok:
@@ -346,21 +406,8 @@ func holdItems(ctx context.Context, tx *sql.Tx, r *Reservation) error {
 		case p.Available() < it.Quantity:
 			return insufficientStock(it.ProductID, p.Available(), it.Quantity)
 		}
-		r.Items[i].UnitPriceCents, r.Items[i].Currency = p.PriceCents, p.Currency
-		prices[i], currencies[i] = p.PriceCents, p.Currency
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO reservation_items (reservation_id, product_id, quantity, unit_price_cents, currency)
-		SELECT $1, v.id, v.q, v.price, v.currency
-		FROM unnest($2::uuid[], $3::bigint[], $4::bigint[], $5::text[]) AS v(id, q, price, currency)`,
-		r.ID, pq.Array(ids), pq.Array(qty), pq.Array(prices), pq.Array(currencies)); err != nil {
-		return pg.Classify(err)
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE products SET reserved = reserved + v.q, version = version + 1, updated_at = $3
-		FROM unnest($1::uuid[], $2::bigint[]) AS v(id, q) WHERE products.id = v.id`,
-		pq.Array(ids), pq.Array(qty), r.CreatedAt); err != nil {
-		return pg.Classify(err)
-	}
-	return nil
+	return errs.Internalf(nil, "products: reservation %s refused with every item available", r.ID)
 }
 
 type lockedProduct struct {
@@ -396,9 +443,9 @@ func lockProducts(ctx context.Context, tx *sql.Tx, ids []string) (map[string]loc
 
 func (s *postgresStore) TransitionReservation(ctx context.Context, ref ReservationLookup, now time.Time,
 	decide func(Reservation) (ReservationStatus, error)) (Reservation, error) {
-	query, arg := `SELECT `+reservationColumns+` FROM reservations WHERE id = $1 FOR UPDATE`, ref.ID
+	query, arg := `SELECT `+reservationRead+` FROM reservations WHERE id = $1 FOR UPDATE`, ref.ID
 	if ref.ID == "" {
-		query, arg = `SELECT `+reservationColumns+` FROM reservations WHERE idempotency_key = $1 FOR UPDATE`, ref.Key
+		query, arg = `SELECT `+reservationRead+` FROM reservations WHERE idempotency_key = $1 FOR UPDATE`, ref.Key
 	}
 	var out Reservation
 	err := pg.InTx(ctx, s.db, func(tx *sql.Tx) error {
@@ -436,19 +483,25 @@ func (s *postgresStore) TransitionReservation(ctx context.Context, ref Reservati
 // only gives the reservation back.
 func settle(ctx context.Context, tx *sql.Tx, ids []string, items []StockItem, to ReservationStatus, now time.Time) error {
 	pids, qty := itemArrays(items)
-	if _, err := lockProducts(ctx, tx, pids); err != nil {
-		return err
-	}
-	sold := to == ReservationCommitted
-	if _, err := tx.ExecContext(ctx, `UPDATE products SET reserved = reserved - v.q,
-			stock = stock - CASE WHEN $3 THEN v.q ELSE 0 END, version = version + 1, updated_at = $4
-		FROM unnest($1::uuid[], $2::bigint[]) AS v(id, q) WHERE products.id = v.id`,
-		pq.Array(pids), pq.Array(qty), sold, now); err != nil {
+	// One statement: the products' row locks in id order (as lockProducts
+	// takes them; the update only touches rows the join hands it from
+	// locked), the units given back (and, committed, taken out of stock),
+	// and the reservations' new status.
+	if _, err := tx.ExecContext(ctx, `WITH locked AS (
+			SELECT id FROM products WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
+		), units AS (
+			UPDATE products SET reserved = reserved - v.q,
+				stock = stock - CASE WHEN $3 THEN v.q ELSE 0 END, version = version + 1, updated_at = $4
+			FROM locked l JOIN unnest($1::uuid[], $2::bigint[]) AS v(id, q) ON v.id = l.id
+			WHERE products.id = l.id
+		)
+		UPDATE reservations SET status = $6, updated_at = $4 WHERE id = ANY($5::uuid[])`,
+		pq.Array(pids), pq.Array(qty), to == ReservationCommitted, now, pq.Array(ids), to.String()); err != nil {
 		// A CHECK violation here means the books are out of step: give
 		// back more than is held. Refusing keeps them from getting worse.
 		return pg.Classify(err)
 	}
-	return setStatus(ctx, tx, ids, to, now)
+	return nil
 }
 
 // retake commits the EXPIRED reservation r by selling its units again,
@@ -585,9 +638,9 @@ func (s *postgresStore) ExpireReservations(ctx context.Context, now time.Time, l
 // transaction: items are written with the row, in the transaction that
 // creates it, and never change, so a row that is visible has its items.
 func (s *postgresStore) GetReservation(ctx context.Context, ref ReservationLookup) (Reservation, error) {
-	query, arg := `SELECT `+reservationColumns+` FROM reservations WHERE id = $1`, ref.ID
+	query, arg := `SELECT `+reservationRead+` FROM reservations WHERE id = $1`, ref.ID
 	if ref.ID == "" {
-		query, arg = `SELECT `+reservationColumns+` FROM reservations WHERE idempotency_key = $1`, ref.Key
+		query, arg = `SELECT `+reservationRead+` FROM reservations WHERE idempotency_key = $1`, ref.Key
 	}
 	return loadReservation(ctx, s.db, query, arg)
 }
@@ -599,10 +652,15 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+// loadReservation reads one reservation with a query selecting
+// reservationRead.
 func loadReservation(ctx context.Context, tx querier, query string, args ...any) (Reservation, error) {
 	var r Reservation
 	var status string
-	err := tx.QueryRowContext(ctx, query, args...).Scan(&r.ID, &r.IdempotencyKey, &status, &r.ExpiresAt, &r.CreatedAt, &r.UpdatedAt)
+	var products, currencies []string
+	var quantities, prices []int64
+	err := tx.QueryRowContext(ctx, query, args...).Scan(&r.ID, &r.IdempotencyKey, &status, &r.ExpiresAt, &r.CreatedAt, &r.UpdatedAt,
+		pq.Array(&products), pq.Array(&quantities), pq.Array(&prices), pq.Array(&currencies))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Reservation{}, ErrReservationNotFound
 	}
@@ -614,28 +672,14 @@ func loadReservation(ctx context.Context, tx querier, query string, args ...any)
 		return Reservation{}, errs.Internalf(errors.New(status), "reservation %s: unknown status", r.ID)
 	}
 	r.ExpiresAt, r.CreatedAt, r.UpdatedAt = r.ExpiresAt.UTC(), r.CreatedAt.UTC(), r.UpdatedAt.UTC()
-	rows, err := tx.QueryContext(ctx, `SELECT product_id, quantity, unit_price_cents, currency FROM reservation_items
-		WHERE reservation_id = $1 ORDER BY product_id`, r.ID)
-	if err != nil {
-		return Reservation{}, pg.Classify(err)
+	if len(quantities) != len(products) || len(prices) != len(products) || len(currencies) != len(products) {
+		return Reservation{}, errs.Internalf(nil, "reservation %s: item columns of different lengths", r.ID)
 	}
-	if r.Items, err = scanItems(rows); err != nil {
-		return Reservation{}, err
+	for i, id := range products {
+		r.Items = append(r.Items, ReservationItem{ProductID: id, Quantity: quantities[i],
+			UnitPriceCents: prices[i], Currency: currencies[i]})
 	}
 	return r, nil
-}
-
-func scanItems(rows *sql.Rows) ([]ReservationItem, error) {
-	defer rows.Close()
-	var out []ReservationItem
-	for rows.Next() {
-		var it ReservationItem
-		if err := rows.Scan(&it.ProductID, &it.Quantity, &it.UnitPriceCents, &it.Currency); err != nil {
-			return nil, pg.Classify(err)
-		}
-		out = append(out, it)
-	}
-	return out, pg.Classify(rows.Err())
 }
 
 func scanStockItems(rows *sql.Rows) ([]StockItem, error) {

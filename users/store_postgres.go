@@ -101,7 +101,9 @@ func scanUser(row *sql.Row) (User, error) {
 	return u, nil
 }
 
-// marshalAddress stores a missing address as SQL NULL, not JSON null.
+// marshalAddress stores a missing address as SQL NULL, not JSON null. The
+// JSON goes as a string: kit/pg sends []byte in binary format, which jsonb
+// does not take.
 func marshalAddress(a *Address) (any, error) {
 	if a == nil {
 		return nil, nil
@@ -110,5 +112,5 @@ func marshalAddress(a *Address) (any, error) {
 	if err != nil {
 		return nil, errs.Internalf(err, "encode address")
 	}
-	return b, nil
+	return string(b), nil
 }

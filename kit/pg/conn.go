@@ -228,6 +228,10 @@ type conn struct {
 	// broken is set once a context cut the socket: the connection may be
 	// mid-message and must never be used again.
 	broken atomic.Bool
+	// stmts are the statements with parameters this connection keeps
+	// prepared (stmtcache.go); inTx is set between BEGIN and its end.
+	stmts stmtCache
+	inTx  bool
 }
 
 // pqConn is everything pq's connection implements that database/sql uses.
@@ -302,10 +306,16 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	if err != nil {
 		return nil, outcome(ctx, err)
 	}
+	c.inTx = true
 	return &txn{pq: tx, c: c, ctx: ctx}, nil
 }
 
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if len(args) > 0 {
+		return c.execPrepared(ctx, query, args)
+	}
+	// Without parameters pq uses the simple protocol, which also takes
+	// several statements at once (migrations).
 	done := c.watch(ctx)
 	res, err := c.pq.ExecContext(ctx, query, args)
 	done()
@@ -313,6 +323,9 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if len(args) > 0 {
+		return c.queryPrepared(ctx, query, args)
+	}
 	stop := context.AfterFunc(ctx, c.cut)
 	r, err := c.pq.QueryContext(ctx, query, args)
 	if err != nil {
@@ -357,6 +370,7 @@ type txn struct {
 }
 
 func (t *txn) Commit() error {
+	t.c.inTx = false
 	done := t.c.watch(t.ctx)
 	err := t.pq.Commit()
 	done()
@@ -364,6 +378,7 @@ func (t *txn) Commit() error {
 }
 
 func (t *txn) Rollback() error {
+	t.c.inTx = false
 	done := t.c.watch(t.ctx)
 	err := t.pq.Rollback()
 	done()

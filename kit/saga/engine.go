@@ -125,12 +125,13 @@ func (e *Engine) Run(ctx context.Context, id string) (State, error) {
 		return st, fmt.Errorf("saga %s: driven by this engine already: %w", id, ErrLeaseHeld)
 	}
 	defer e.leave(id)
-	now := e.now()
-	claimed, err := e.store.Claim(ctx, id, e.owner, now, now.Add(e.ttl))
-	if err != nil {
-		return st, fmt.Errorf("saga %s: claim: %w", id, err)
+	if now := e.now(); !e.holds(st, now) {
+		claimed, err := e.store.Claim(ctx, id, e.owner, now, now.Add(e.ttl))
+		if err != nil {
+			return st, fmt.Errorf("saga %s: claim: %w", id, err)
+		}
+		st = claimed
 	}
-	st = claimed
 	work, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	defer e.heartbeat(work, cancel, id)()
@@ -165,6 +166,19 @@ func (e *Engine) Resume(ctx context.Context) (int, error) {
 		}
 	}
 	return finished, errors.Join(failures...)
+}
+
+// holds reports whether st, as just loaded, shows a lease of this
+// engine's with more than half its time left. Run then skips the claim (a
+// write): a creator that persists a new saga with its own lease, so that
+// no other instance takes it before it is driven, drives it at once with
+// one round trip less. Fencing is intact: another engine can only have
+// claimed the saga since it was loaded after that lease expired, and its
+// claim bumped the version, so this engine's first save conflicts, as it
+// would after a claim of its own. A drive of this engine's that held the
+// lease before has ended (enter keeps drives of one saga apart).
+func (e *Engine) holds(st State, now time.Time) bool {
+	return st.LeaseOwner == e.owner && st.LeaseExpiry.Sub(now) > e.ttl/2
 }
 
 func (e *Engine) enter(id string) bool {

@@ -41,7 +41,7 @@ func openPostgresStore(ctx context.Context, dsn string) (*postgresStore, error) 
 const paymentColumns = `id, order_id, user_id, amount_cents, currency, status, card_brand, card_last4,
 	decline_code, refunded_cents, idempotency_key, created_at, updated_at`
 
-type rowScanner interface{ Scan(dest ...any) error }
+type rowScanner = pg.Scanner
 
 func scanPayment(r rowScanner) (Payment, error) {
 	var p Payment
@@ -206,19 +206,8 @@ func (s *postgresStore) Pending(ctx context.Context, cutoff time.Time, limit int
 	// payments_pending_idx covers this: PENDING rows are few and short-lived.
 	rows, err := s.db.QueryContext(ctx, `SELECT `+paymentColumns+` FROM payments
 		WHERE status = 'PENDING' AND updated_at < $1 ORDER BY updated_at, id LIMIT $2`, cutoff, limit)
+	out, err := pg.Collect(rows, err, scanPayment)
 	if err != nil {
-		return nil, s.classify(err)
-	}
-	defer rows.Close()
-	var out []Payment
-	for rows.Next() {
-		p, err := scanPayment(rows)
-		if err != nil {
-			return nil, s.classify(err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, s.classify(err)
 	}
 	return out, nil
@@ -236,19 +225,8 @@ func (s *postgresStore) ListPayments(ctx context.Context, q PaymentQuery) ([]Pay
 		WHERE ($1::uuid IS NULL OR order_id = $1::uuid)
 		  AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
 		ORDER BY created_at, id LIMIT $4`, nullable(q.OrderID), after, nullable(afterID), q.Limit)
+	out, err := pg.Collect(rows, err, scanPayment)
 	if err != nil {
-		return nil, s.classify(err)
-	}
-	defer rows.Close()
-	var out []Payment
-	for rows.Next() {
-		p, err := scanPayment(rows)
-		if err != nil {
-			return nil, s.classify(err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, s.classify(err)
 	}
 	return out, nil

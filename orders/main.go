@@ -151,7 +151,7 @@ func openPeers(p *boot.Process) (peerClients, error) {
 }
 
 // openPeer builds service's client with newClient and closes it with the
-// process.
+// process. The service and `orders check` both reach their peers this way.
 func openPeer[C interface{ Close() error }](p *boot.Process, service string, newClient func(sd.BackendConfig) (C, error)) (C, error) {
 	var zero C
 	cfg, err := p.Backend(service)
@@ -170,6 +170,6 @@ func openPeer[C interface{ Close() error }](p *boot.Process, service string, new
 }
 
 func errNoPeer(service string) error {
-	return errors.New("no way to reach " + service + ", which placing orders needs: set KITSHOP_" + strings.ToUpper(service) +
+	return errors.New("no way to reach " + service + ": set KITSHOP_" + strings.ToUpper(service) +
 		"_ADDR to its gRPC address, or give a registry (-etcd-endpoints, KITSHOP_ETCD_ENDPOINTS)")
 }

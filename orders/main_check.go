@@ -18,7 +18,6 @@ import (
 	"github.com/kitshop/kitshop/kit/boot"
 	"github.com/kitshop/kitshop/kit/config"
 	"github.com/kitshop/kitshop/kit/pg"
-	"github.com/kitshop/kitshop/kit/sd"
 	paymentsclient "github.com/kitshop/kitshop/payments/client"
 	productsclient "github.com/kitshop/kitshop/products/client"
 )
@@ -130,16 +129,16 @@ func checkCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer store.Close()
-	products, err := openCheckBackend(p, productsclient.Service, productsclient.New)
+	// The same client packages, discovery, mTLS identity and breakers as
+	// the service (openPeer); p.Close closes them.
+	products, err := openPeer(p, productsclient.Service, productsclient.New)
 	if err != nil {
 		return err
 	}
-	defer products.Close()
-	payments, err := openCheckBackend(p, paymentsclient.Service, paymentsclient.New)
+	payments, err := openPeer(p, paymentsclient.Service, paymentsclient.New)
 	if err != nil {
 		return err
 	}
-	defer payments.Close()
 
 	checker := Checker{Store: store, Products: products, Payments: payments,
 		Grace: *flags.grace, Concurrency: *flags.concurrency, CallTimeout: *flags.callTimeout}
@@ -168,25 +167,6 @@ func openCheckStore(ctx context.Context, cfg config.Service, logger log.Logger) 
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return newPostgresStore(db), nil
-}
-
-// openCheckBackend is a service's client package over the process's
-// discovery, mTLS identity and breaker settings, as the service gets it.
-func openCheckBackend[C any](p *boot.Process, service string, open func(sd.BackendConfig) (C, error)) (C, error) {
-	var zero C
-	cfg, err := p.Backend(service)
-	if err != nil {
-		return zero, fmt.Errorf("%s: %w", service, err)
-	}
-	if cfg.Etcd == nil && cfg.Addr == "" {
-		return zero, fmt.Errorf("%s: no registry (-etcd-endpoints, KITSHOP_ETCD_ENDPOINTS) and no KITSHOP_%s_ADDR",
-			service, strings.ToUpper(service))
-	}
-	c, err := open(cfg)
-	if err != nil {
-		return zero, fmt.Errorf("%s: %w", service, err)
-	}
-	return c, nil
 }
 
 // printCheckReport writes rep: one line per discrepancy and a summary

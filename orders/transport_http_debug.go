@@ -63,16 +63,13 @@ func decodeSagas(ctx context.Context, r *http.Request) (SagasRequest, error) {
 	}
 	if raw := q.Get("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > maxSagasListed {
-			v.Add("limit", "must be an integer from 1 to "+strconv.Itoa(maxSagasListed))
+		if err != nil || n < 1 || n > maxSagas {
+			v.Add("limit", "must be an integer from 1 to "+strconv.Itoa(maxSagas))
 		}
 		req.Limit = n
 	}
 	return req, v.Err()
 }
-
-// maxSagasListed is the Service's bound on one listing (Sagas).
-const maxSagasListed = 500
 
 // viewSagas turns the endpoint's []SagaInfo into the listing's JSON.
 func viewSagas(e endpoint.Endpoint) endpoint.Endpoint {

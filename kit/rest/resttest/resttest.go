@@ -1,9 +1,11 @@
 // Package resttest is what a client package's tests of its REST mapping
 // share: the coverage check against the service's descriptor, a loopback
-// gRPC hop for the gateway's remote path, and a one-line request.
+// gRPC hop for the gateway's remote path, a caller in the request context,
+// and a one-line request.
 package resttest
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/kitshop/kitshop/kit/auth"
+	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/rest"
 )
 
@@ -28,7 +32,11 @@ func CheckCoverage(t testing.TB, c rest.Coverage) {
 
 // ServeGRPC serves, on a loopback port, a gRPC server holding what
 // register adds to it, and returns a plaintext connection to it: the hop
-// between the gateway and a service, for testing RemoteAPI. When the test
+// between the gateway and a service, for testing RemoteAPI. Errors the
+// registered servers return are turned into statuses with errs.ToGRPC, as
+// kitshop's server interceptors do, so a test's fake API (embedding the
+// generated Unimplemented server) can be registered as it stands and
+// return domain errors; a status error passes unchanged. When the test
 // ends the connection is closed and the server stopped, and its Serve has
 // returned.
 func ServeGRPC(t testing.TB, register func(*grpc.Server)) *grpc.ClientConn {
@@ -37,7 +45,7 @@ func ServeGRPC(t testing.TB, register func(*grpc.Server)) *grpc.ClientConn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(unaryStatus), grpc.ChainStreamInterceptor(streamStatus))
 	register(srv)
 	served := make(chan struct{})
 	go func() {
@@ -51,6 +59,23 @@ func ServeGRPC(t testing.TB, register func(*grpc.Server)) *grpc.ClientConn {
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	return conn
+}
+
+func unaryStatus(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	resp, err := h(ctx, req)
+	return resp, errs.ToGRPC(err)
+}
+
+func streamStatus(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	return errs.ToGRPC(h(srv, ss))
+}
+
+// AsCaller serves h with c in the request context, as the verifier
+// middleware puts a bearer token's claims there.
+func AsCaller(c auth.Claims, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(auth.WithClaims(r.Context(), c)))
+	})
 }
 
 // Do serves one request through h and returns the recorded answer. A

@@ -52,8 +52,10 @@ func TestMappingCoversTheService(t *testing.T) {
 
 // fakeAPI records the last request of each method and answers with what
 // it is given. replayed sets the response header ReplayedMetadata, as
-// the service's pb server does.
+// the service's pb server does. It is an OrdersServiceServer too, for the
+// remote hop (resttest.ServeGRPC turns its errors into statuses).
 type fakeAPI struct {
+	ordersv1.UnimplementedOrdersServiceServer
 	create   *ordersv1.CreateOrderRequest
 	list     *ordersv1.ListOrdersRequest
 	cancel   *ordersv1.CancelOrderRequest
@@ -133,14 +135,12 @@ const placeJSON = `{"items":[{"product_id":"6f1c1a52-7d4c-4c59-9a55-2f0f2f2f2f2f
 func router(api API, role string) http.Handler {
 	r := httpx.NewRouter()
 	RegisterHTTP(r, api)
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if role != "" {
-			c := auth.Claims{Role: role}
-			c.Subject = testUserID
-			req = req.WithContext(auth.WithClaims(req.Context(), c))
-		}
-		r.ServeHTTP(w, req)
-	})
+	if role == "" {
+		return r
+	}
+	c := auth.Claims{Role: role}
+	c.Subject = testUserID
+	return resttest.AsCaller(c, r)
 }
 
 // TestPlaceOrderShape pins API.md's POST /orders: the request's members
@@ -291,7 +291,7 @@ func TestEveryStatusHasItsAPIName(t *testing.T) {
 // and a failure keeps its kind, reason, 402 and order detail.
 func TestRemoteAPI(t *testing.T) {
 	f := &fakeAPI{order: testOrder(ordersv1.OrderStatus_ORDER_STATUS_CONFIRMED), replayed: true}
-	conn := resttest.ServeGRPC(t, func(s *grpc.Server) { ordersv1.RegisterOrdersServiceServer(s, remoteFake{f: f}) })
+	conn := resttest.ServeGRPC(t, func(s *grpc.Server) { ordersv1.RegisterOrdersServiceServer(s, f) })
 	h := router(RemoteAPI(ordersv1.NewOrdersServiceClient(conn)), "customer")
 
 	w := resttest.Do(t, h, http.MethodPost, "/api/v1/orders", placeJSON, "Idempotency-Key", "k1")
@@ -321,26 +321,4 @@ func TestRemoteAPI(t *testing.T) {
 	if w.Code != http.StatusNotFound || w.Header().Get("Content-Type") != "application/problem+json" {
 		t.Fatalf("not found: %d %s", w.Code, w.Body)
 	}
-}
-
-// remoteFake serves fakeAPI over gRPC, converting errors as kitshop's
-// server interceptors do.
-type remoteFake struct {
-	ordersv1.UnimplementedOrdersServiceServer
-	f *fakeAPI
-}
-
-func (r remoteFake) CreateOrder(ctx context.Context, req *ordersv1.CreateOrderRequest) (*ordersv1.CreateOrderResponse, error) {
-	resp, err := r.f.CreateOrder(ctx, req)
-	return resp, errs.ToGRPC(err)
-}
-
-func (r remoteFake) GetOrder(ctx context.Context, req *ordersv1.GetOrderRequest) (*ordersv1.Order, error) {
-	resp, err := r.f.GetOrder(ctx, req)
-	return resp, errs.ToGRPC(err)
-}
-
-func (r remoteFake) CancelOrder(ctx context.Context, req *ordersv1.CancelOrderRequest) (*ordersv1.Order, error) {
-	resp, err := r.f.CancelOrder(ctx, req)
-	return resp, errs.ToGRPC(err)
 }

@@ -87,12 +87,22 @@ func (c *conn) closeCached(cs *cachedStmt) {
 // the schema: a migration changed a table it reads (0A000 "cached plan
 // must not change result type"), or the server lost it (26000). The
 // statement is then prepared again.
+//
+// 0A000 (feature_not_supported) has other uses, so the error must be
+// recognised more narrowly. The message is translated when the server's
+// lc_messages is not English, so the routine that raised it (never
+// translated) is checked first; the message is the fallback for a server
+// that does not report routines.
 func stalePlan(err error) bool {
 	var pe *pq.Error
 	if !errors.As(err, &pe) {
 		return false
 	}
-	return pe.Code == "26000" || (pe.Code == "0A000" && pe.Message == "cached plan must not change result type")
+	if pe.Code == "26000" {
+		return true
+	}
+	return pe.Code == "0A000" &&
+		(pe.Routine == "RevalidateCachedQuery" || pe.Message == "cached plan must not change result type")
 }
 
 // execPrepared runs query with args through its cached statement. A stale

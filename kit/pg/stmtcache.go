@@ -61,6 +61,12 @@ func (c *conn) preparedFor(ctx context.Context, query string) (driver.Stmt, erro
 		oldest := sc.order.Back()
 		c.closeCached(oldest.Value.(*cachedStmt))
 	}
+	if c.broken.Load() {
+		// Closing the evicted statement gave the connection up. Nothing of
+		// this call has run, so database/sql may safely retry it on
+		// another connection, which it does for ErrBadConn.
+		return nil, driver.ErrBadConn
+	}
 	return st, nil
 }
 

@@ -61,6 +61,12 @@ func (c *conn) preparedFor(ctx context.Context, query string) (driver.Stmt, erro
 		oldest := sc.order.Back()
 		c.closeCached(oldest.Value.(*cachedStmt))
 	}
+	if c.broken.Load() {
+		// Closing the evicted statement gave the connection up. Nothing of
+		// this call has run, so database/sql may safely retry it on
+		// another connection, which it does for ErrBadConn.
+		return nil, driver.ErrBadConn
+	}
 	return st, nil
 }
 
@@ -87,12 +93,22 @@ func (c *conn) closeCached(cs *cachedStmt) {
 // the schema: a migration changed a table it reads (0A000 "cached plan
 // must not change result type"), or the server lost it (26000). The
 // statement is then prepared again.
+//
+// 0A000 (feature_not_supported) has other uses, so the error must be
+// recognised more narrowly. The message is translated when the server's
+// lc_messages is not English, so the routine that raised it (never
+// translated) is checked first; the message is the fallback for a server
+// that does not report routines.
 func stalePlan(err error) bool {
 	var pe *pq.Error
 	if !errors.As(err, &pe) {
 		return false
 	}
-	return pe.Code == "26000" || (pe.Code == "0A000" && pe.Message == "cached plan must not change result type")
+	if pe.Code == "26000" {
+		return true
+	}
+	return pe.Code == "0A000" &&
+		(pe.Routine == "RevalidateCachedQuery" || pe.Message == "cached plan must not change result type")
 }
 
 // execPrepared runs query with args through its cached statement. A stale

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/lib/pq"
 
 	"github.com/kitshop/kitshop/kit/pg"
 	"github.com/kitshop/kitshop/kit/pg/pgtest"
@@ -121,5 +124,78 @@ func TestParametersRoundTrip(t *testing.T) {
 	})
 	if err != nil || !bytes.Equal(gotBlob, blob) || gotDoc != "b" {
 		t.Fatalf("got %x, %q, %v", gotBlob, gotDoc, err)
+	}
+}
+
+// A migration that changes a table under a statement cached on a
+// connection fails the statement inside a transaction once (the server
+// aborts the transaction); InTx runs the transaction again on the
+// statement prepared afresh, so the caller never sees it.
+func TestStaleStatementInTransactionIsRetriedByInTx(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	db := pgtest.DB(t, "stmts")
+	db.SetMaxOpenConns(1) // every transaction on the connection holding the statement
+	if _, err := db.ExecContext(ctx, `CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	attempts := 0
+	read := func() (int, error) {
+		attempts = 0
+		var n int
+		err := pg.InTx(ctx, db, func(tx *sql.Tx) error {
+			attempts++
+			rows, err := tx.QueryContext(ctx, `SELECT * FROM items WHERE id = $1`, 1)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			cols, err := rows.Columns()
+			n = len(cols)
+			return err
+		})
+		return n, err
+	}
+	if n, err := read(); err != nil || n != 1 {
+		t.Fatalf("read = %d columns, %v", n, err)
+	}
+	if _, err := db.ExecContext(ctx, `ALTER TABLE items ADD COLUMN name text`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := read(); err != nil || n != 2 {
+		t.Fatalf("read after ALTER TABLE = %d columns, %v; want 2 and no error", n, err)
+	}
+	if attempts != 2 {
+		t.Fatalf("transaction ran %d times, want 2 (the stale statement, then the fresh one)", attempts)
+	}
+}
+
+// The stale-plan error is recognised by the routine that raises it, which
+// the server never translates (its message is, under a non-English
+// lc_messages). This pins the routine's name against the real server.
+func TestStalePlanErrorNamesItsRoutine(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	db := pgtest.DB(t, "stmts")
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// SQL-level PREPARE (no parameters: the simple protocol, outside the
+	// cache) is revalidated by the same routine as protocol-level ones.
+	for _, q := range []string{
+		`CREATE TABLE items (id int PRIMARY KEY)`,
+		`PREPARE readitems AS SELECT * FROM items`,
+		`ALTER TABLE items ADD COLUMN name text`,
+	} {
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = c.ExecContext(ctx, `EXECUTE readitems`)
+	var pe *pq.Error
+	if !errors.As(err, &pe) || pe.Code != "0A000" || pe.Routine != "RevalidateCachedQuery" {
+		t.Fatalf("EXECUTE of a stale statement = %#v, want 0A000 from RevalidateCachedQuery", err)
 	}
 }

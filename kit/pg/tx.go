@@ -41,13 +41,18 @@ func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 // outside tx that cannot be repeated. When every attempt lost, the last
 // error is returned wrapped (IsRetryable still reports it).
 //
+// A cached statement that a migration made stale (see stalePlan) fails
+// inside a transaction too, and aborts it; the connection has dropped the
+// statement by then, so the transaction is run again the same way instead
+// of failing the request once per pooled connection after every deploy.
+//
 // Failures of BEGIN and COMMIT themselves, and a lost retry race, are
 // classified (see Classify): a database outage reaches the client as 503
 // UNAVAILABLE, never as a 500, whichever statement noticed it.
 func InTxOpts(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := runTx(ctx, db, opts, fn)
-		if err == nil || !IsRetryable(err) {
+		if err == nil || !(IsRetryable(err) || stalePlan(err)) {
 			return err
 		}
 		if attempt == MaxTxAttempts {

@@ -123,9 +123,39 @@ func Breaker(name string, s BreakerSettings) endpoint.Middleware {
 	cb := NewCircuitBreaker(name, s)
 	return func(next endpoint.Endpoint) endpoint.Endpoint {
 		return func(ctx context.Context, request any) (any, error) {
-			return cb.Do(func() (any, error) { return next(ctx, request) })
+			resp, err := cb.Do(func() (any, error) {
+				resp, err := next(ctx, request)
+				if err != nil && ctx.Err() != nil {
+					// The caller's own deadline or cancellation ended the
+					// call, whatever the error says: never the callee's
+					// fault, so the breaker does not count it.
+					return resp, callerEnded{err}
+				}
+				return resp, err
+			})
+			if ce, ok := err.(callerEnded); ok {
+				err = ce.err
+			}
+			return resp, err
 		}
 	}
+}
+
+// callerEnded marks an error that came after the caller's context ended.
+type callerEnded struct{ err error }
+
+func (c callerEnded) Error() string { return c.err.Error() }
+func (c callerEnded) Unwrap() error { return c.err }
+
+// isCallerEnded walks err's chain by hand: errors.As would allocate on
+// every call through a breaker.
+func isCallerEnded(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if _, ok := err.(callerEnded); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // CircuitBreaker is the breaker Breaker wraps around endpoints, for a
@@ -146,7 +176,9 @@ func NewCircuitBreaker(name string, s BreakerSettings) *CircuitBreaker {
 		Timeout:      s.OpenTimeout,
 		ReadyToTrip:  func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= s.ConsecutiveFailures },
 		IsSuccessful: func(err error) bool { return err == nil || !s.Failure(err) },
-		IsExcluded:   s.Ignore,
+		IsExcluded: func(err error) bool {
+			return isCallerEnded(err) || s.Ignore(err)
+		},
 	}
 	if s.OnStateChange != nil {
 		st.OnStateChange = func(name string, from, to gobreaker.State) {

@@ -171,3 +171,29 @@ func TestCircuitBreakerDoDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Do allocates %v times per call", n)
 	}
 }
+
+// A call cut short by the caller's own deadline fails with whatever the
+// callee made of it (here a bare context.DeadlineExceeded, which looks
+// like a timeout): it is never counted against the callee.
+func TestBreakerIgnoresTheCallersOwnDeadline(t *testing.T) {
+	f := &flaky{err: context.DeadlineExceeded}
+	e := mw.Breaker("t", mw.BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: time.Hour})(f.endpoint)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	defer cancel()
+	<-ctx.Done()
+	for i := 0; i < 5; i++ {
+		if _, err := e(ctx, nil); !errors.Is(err, context.DeadlineExceeded) || isBreakerOpen(err) {
+			t.Fatalf("call %d: %v, want the callee's error unchanged", i, err)
+		}
+	}
+	if f.count() != 5 {
+		t.Fatalf("the caller's deadline opened the breaker: %d calls of 5", f.count())
+	}
+	// The same error with the caller's context still live is a failure.
+	if _, err := e(context.Background(), nil); isBreakerOpen(err) {
+		t.Fatalf("first live failure: %v", err)
+	}
+	if _, err := e(context.Background(), nil); !isBreakerOpen(err) {
+		t.Fatalf("after a live failure: %v, want BREAKER_OPEN", err)
+	}
+}

@@ -124,7 +124,8 @@ func attemptEvent(p Payment, now time.Time) Event {
 }
 
 // crashAfterProcessor names the point between steps 2 and 3 for the crash
-// test (see service_charge_crashpoint.go).
+// test (crash_process_test.go; kit/crashpoint, built with the
+// kitshop_crashpoints tag).
 const crashAfterProcessor = "after-processor-charge"
 
 // callProcessor is steps 2 and 3 for the attempt p.

@@ -243,19 +243,8 @@ func nullable(s string) any {
 func (s *postgresStore) Events(ctx context.Context, paymentID string) ([]Event, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT `+eventColumns+` FROM payment_events WHERE payment_id = $1 ORDER BY seq`, paymentID)
+	out, err := pg.Collect(rows, err, scanEvent)
 	if err != nil {
-		return nil, s.classify(err)
-	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		ev, err := scanEvent(rows)
-		if err != nil {
-			return nil, s.classify(err)
-		}
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, s.classify(err)
 	}
 	return out, nil

@@ -104,6 +104,7 @@ func TestCheckoutInvariantUnderKills(t *testing.T) {
 	})
 	// Cancel and ship some confirmed orders, then wait for those too.
 	i := 0
+	cancelled := map[string]bool{}
 	for id, o := range final {
 		if o.GetStatus() != ordersv1.OrderStatus_ORDER_STATUS_CONFIRMED {
 			continue
@@ -112,6 +113,8 @@ func TestCheckoutInvariantUnderKills(t *testing.T) {
 		case 0:
 			if _, err := s.orders.CancelOrder(withDeadline(s.customer, 30*time.Second), &ordersv1.CancelOrderRequest{Id: id}); err != nil {
 				t.Errorf("CancelOrder(%s): %v", id, err)
+			} else {
+				cancelled[id] = true
 			}
 		case 1:
 			if _, err := s.orders.ShipOrder(withDeadline(s.admin, 10*time.Second), &ordersv1.ShipOrderRequest{Id: id}); err != nil {
@@ -120,16 +123,23 @@ func TestCheckoutInvariantUnderKills(t *testing.T) {
 		}
 		i++
 	}
+	// CancelOrder may answer before its saga ends (the order is still
+	// CONFIRMED then): wait until every cancelled order has left CONFIRMED.
 	kittest.WaitFor(t, 60*time.Second, "cancellations complete", func() bool {
 		for id := range final {
 			o, err := s.orders.GetOrder(withDeadline(s.customer, 5*time.Second), &ordersv1.GetOrderRequest{Id: id})
-			if err != nil {
+			if err != nil || cancelled[id] && o.GetStatus() == ordersv1.OrderStatus_ORDER_STATUS_CONFIRMED {
 				return false
 			}
 			final[id] = o
 		}
 		return true
 	})
+	for id := range cancelled {
+		if got := final[id].GetStatus(); got != ordersv1.OrderStatus_ORDER_STATUS_CANCELLED {
+			t.Errorf("order %s cancelled by its customer ended %s, want CANCELLED", id, got)
+		}
+	}
 
 	wantCheckClean(t, p)
 

@@ -153,10 +153,48 @@ func TestPlatformClients(t *testing.T) {
 
 	t.Run("internal methods refuse other services and anonymous callers", func(t *testing.T) {
 		gateway := newClients(t, p.caller("gateway"))
-		_, err := gateway.payments.Charge(ctx, &paymentsv1.ChargeRequest{IdempotencyKey: "x"})
-		wantDenied(t, "gateway -> payments.Charge", err)
-		_, err = gateway.products.ReserveInventory(ctx, &productsv1.ReserveInventoryRequest{IdempotencyKey: "x"})
-		wantDenied(t, "gateway -> products.ReserveInventory", err)
+		// Every orders-only method of products and payments, each as the
+		// main packages' allow-lists must name it.
+		for name, call := range map[string]func() error{
+			"payments.Charge": func() error {
+				_, err := gateway.payments.Charge(ctx, &paymentsv1.ChargeRequest{IdempotencyKey: "x"})
+				return err
+			},
+			"payments.Refund": func() error {
+				_, err := gateway.payments.Refund(ctx, &paymentsv1.RefundRequest{PaymentId: payment.GetId(), IdempotencyKey: "x"})
+				return err
+			},
+			"payments.GetChargeByKey": func() error {
+				_, err := gateway.payments.GetChargeByKey(ctx, &paymentsv1.GetChargeByKeyRequest{IdempotencyKey: "saga-1-charge"})
+				return err
+			},
+			"payments.ListPayments": func() error {
+				_, err := gateway.payments.ListPayments(ctx, &paymentsv1.ListPaymentsRequest{PageSize: 1})
+				return err
+			},
+			"products.ReserveInventory": func() error {
+				_, err := gateway.products.ReserveInventory(ctx, &productsv1.ReserveInventoryRequest{IdempotencyKey: "x"})
+				return err
+			},
+			"products.CommitReservation": func() error {
+				_, err := gateway.products.CommitReservation(ctx, &productsv1.CommitReservationRequest{IdempotencyKey: "x"})
+				return err
+			},
+			"products.ReleaseReservation": func() error {
+				_, err := gateway.products.ReleaseReservation(ctx, &productsv1.ReleaseReservationRequest{IdempotencyKey: "x"})
+				return err
+			},
+			"products.RestockItems": func() error {
+				_, err := gateway.products.RestockItems(ctx, &productsv1.RestockItemsRequest{IdempotencyKey: "x"})
+				return err
+			},
+			"products.GetReservation": func() error {
+				_, err := gateway.products.GetReservation(ctx, &productsv1.GetReservationRequest{})
+				return err
+			},
+		} {
+			wantDenied(t, "gateway -> "+name, call())
+		}
 		if _, err := gateway.users.ValidateUser(ctx, &usersv1.ValidateUserRequest{UserId: customer.GetId()}); err != nil {
 			t.Errorf("gateway -> users.ValidateUser is allowed: %v", err)
 		}

@@ -74,9 +74,9 @@ const (
 // relayEvery and now take their defaults, so a literal with store and
 // logger set is ready; newEventJobs is the same with the defaults filled.
 //
-// The service adds Jobs() to its own, and keeps signalling(store) as its
-// store so that every status change it writes wakes the relay at once
-// (StatusChanged).
+// The service adds Jobs() to its own and calls StatusChanged itself after
+// each write that changed a status (PlaceOrder, ShipOrder, and every final
+// saga save in onTransition), so the relay wakes at once.
 type eventJobs struct {
 	store      Store
 	logger     log.Logger
@@ -122,9 +122,10 @@ func (e *eventJobs) StatusChanged() {
 
 // signalling returns store with every write that may change an order's
 // status (CreateOrder, SaveSaga with a status in its change, Ship)
-// followed, once it succeeded, by StatusChanged. The service keeps the
-// result as its store, so no write path can forget the signal; a spurious
-// one (a status that was already the stored one) costs one empty relay.
+// followed, once it succeeded, by StatusChanged, for a caller that writes
+// through the Store without the service (the service signals explicitly).
+// A spurious signal (a status that was already the stored one) costs one
+// empty relay.
 func (e *eventJobs) signalling(store Store) Store {
 	e.init()
 	return &signallingStore{Store: store, jobs: e}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/pg"
 )
 
 // errIdemNotFound: an idempotency record that CompleteIdempotent or
@@ -16,7 +17,7 @@ var errIdemNotFound = errs.New(errs.NotFound, errs.ReasonNotFound, "idempotency 
 
 const idemColumns = `user_id, key, fingerprint, order_id, complete, response, locked_until, expires_at, created_at`
 
-func scanIdem(r rowScanner) (IdemRecord, error) {
+func scanIdem(r pg.Scanner) (IdemRecord, error) {
 	var (
 		rec  IdemRecord
 		resp []byte

@@ -11,6 +11,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/kitshop/kitshop/kit/saga"
+	"github.com/kitshop/kitshop/orders/client"
 )
 
 // The order event stream, service side.
@@ -343,15 +344,15 @@ func describeEvent(ev Event) (kind, message string) {
 // CANCELLED_BY_CUSTOMER).
 func cancelExplanation(reason string) string {
 	switch reason {
-	case "CANCELLED_BY_CUSTOMER":
+	case ReasonCancelledByCustomer:
 		return "cancelled as you asked; your payment is refunded."
-	case "PAYMENT_DECLINED", "INSUFFICIENT_FUNDS":
+	case client.ReasonPaymentDeclined, client.ReasonInsufficientFunds:
 		return "the payment was declined. Nothing was charged."
-	case "PAYMENT_FAILED":
+	case client.ReasonPaymentFailed:
 		return "the payment could not be processed. Nothing was charged."
-	case "INSUFFICIENT_STOCK":
+	case client.ReasonInsufficientStock:
 		return "an item is out of stock. Nothing was charged."
-	case "RESERVATION_EXPIRED":
+	case client.ReasonReservationExpired:
 		return "an item sold out before the order completed; your payment is refunded."
 	default:
 		return "the order could not be completed. Anything charged is refunded."

@@ -138,10 +138,12 @@ func TestIdempotencyKeyInFlightIs409(t *testing.T) {
 	mug := w.products.add("mug", 1000, "USD", 5)
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	w.peers.setHook(func(_ context.Context, m string, after bool) error {
+	w.peers.setHook(func(ctx context.Context, m string, after bool) error {
 		if m == "ValidateUser" && !after {
 			once.Do(func() { close(entered) })
-			<-release
+			if err := heldUntil(ctx, release); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

@@ -50,15 +50,14 @@ func (s *postgresStore) Close() error {
 	return s.db.Close()
 }
 
-// opTimeout bounds a store call whose context has no deadline (background
-// jobs run on the service's context): a blocked lock or a frozen server
-// then ends the call instead of holding a goroutine and a connection.
+// opTimeout bounds a store call, whatever its context allows: background
+// jobs run on the service's context, which has no deadline, and a watch's
+// runs for up to an hour, so a blocked lock or a frozen server would
+// otherwise hold a goroutine and a connection that long. A shorter
+// deadline of the caller's still wins.
 const opTimeout = 30 * time.Second
 
 func bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
 	return context.WithTimeout(ctx, opTimeout)
 }
 

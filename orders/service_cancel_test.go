@@ -78,9 +78,11 @@ func TestCancelRules(t *testing.T) {
 	// A PENDING order cannot be cancelled.
 	mug := w.products.add("cup", 100, "USD", 5)
 	release := make(chan struct{})
-	w.peers.setHook(func(_ context.Context, m string, after bool) error {
+	w.peers.setHook(func(ctx context.Context, m string, after bool) error {
 		if m == "ValidateUser" && !after {
-			<-release
+			if err := heldUntil(ctx, release); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -113,9 +115,11 @@ func TestCancelWaitsThenRunsInTheBackground(t *testing.T) {
 	s := w.service("a")
 	o, mug := w.confirmed(s)
 	release := make(chan struct{})
-	w.peers.setHook(func(_ context.Context, m string, after bool) error {
+	w.peers.setHook(func(ctx context.Context, m string, after bool) error {
 		if m == "Refund" && !after {
-			<-release
+			if err := heldUntil(ctx, release); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

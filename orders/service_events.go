@@ -11,6 +11,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/kitshop/kitshop/kit/saga"
+	"github.com/kitshop/kitshop/orders/client"
 )
 
 // The order event stream, service side.
@@ -74,9 +75,9 @@ const (
 // relayEvery and now take their defaults, so a literal with store and
 // logger set is ready; newEventJobs is the same with the defaults filled.
 //
-// The service adds Jobs() to its own, and keeps signalling(store) as its
-// store so that every status change it writes wakes the relay at once
-// (StatusChanged).
+// The service adds Jobs() to its own and calls StatusChanged itself after
+// each write that changed a status (PlaceOrder, ShipOrder, and every final
+// saga save in onTransition), so the relay wakes at once.
 type eventJobs struct {
 	store      Store
 	logger     log.Logger
@@ -122,9 +123,10 @@ func (e *eventJobs) StatusChanged() {
 
 // signalling returns store with every write that may change an order's
 // status (CreateOrder, SaveSaga with a status in its change, Ship)
-// followed, once it succeeded, by StatusChanged. The service keeps the
-// result as its store, so no write path can forget the signal; a spurious
-// one (a status that was already the stored one) costs one empty relay.
+// followed, once it succeeded, by StatusChanged, for a caller that writes
+// through the Store without the service (the service signals explicitly).
+// A spurious signal (a status that was already the stored one) costs one
+// empty relay.
 func (e *eventJobs) signalling(store Store) Store {
 	e.init()
 	return &signallingStore{Store: store, jobs: e}
@@ -342,15 +344,15 @@ func describeEvent(ev Event) (kind, message string) {
 // CANCELLED_BY_CUSTOMER).
 func cancelExplanation(reason string) string {
 	switch reason {
-	case "CANCELLED_BY_CUSTOMER":
+	case ReasonCancelledByCustomer:
 		return "cancelled as you asked; your payment is refunded."
-	case "PAYMENT_DECLINED", "INSUFFICIENT_FUNDS":
+	case client.ReasonPaymentDeclined, client.ReasonInsufficientFunds:
 		return "the payment was declined. Nothing was charged."
-	case "PAYMENT_FAILED":
+	case client.ReasonPaymentFailed:
 		return "the payment could not be processed. Nothing was charged."
-	case "INSUFFICIENT_STOCK":
+	case client.ReasonInsufficientStock:
 		return "an item is out of stock. Nothing was charged."
-	case "RESERVATION_EXPIRED":
+	case client.ReasonReservationExpired:
 		return "an item sold out before the order completed; your payment is refunded."
 	default:
 		return "the order could not be completed. Anything charged is refunded."

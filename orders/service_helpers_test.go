@@ -223,3 +223,16 @@ func failing(method string, err error) hook {
 		return nil
 	}
 }
+
+// heldUntil blocks a peer call until release is closed or the call's
+// context ends (the service stopped driving: a test that failed before
+// releasing must end, not hang in its cleanup). The context's error then
+// answers the call, as a crash would.
+func heldUntil(ctx context.Context, release <-chan struct{}) error {
+	select {
+	case <-release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -54,6 +54,9 @@ type storedError struct {
 	Message string         `json:"message"`
 	Status  int            `json:"status,omitempty"`
 	Meta    map[string]any `json:"meta,omitempty"`
+	// Expected keeps a replayed answer out of the caller's breakers and
+	// retries as the first one was (see placementError).
+	Expected bool `json:"expected,omitempty"`
 }
 
 // orderDoc is Order's stored JSON form, with names of its own so that a
@@ -105,7 +108,7 @@ func encodeAnswer(o Order, err error) (json.RawMessage, error) {
 	a := storedAnswer{Order: toDoc(o)}
 	if err != nil {
 		e := errs.As(err)
-		a.Error = &storedError{Kind: e.Kind.String(), Reason: e.Reason, Message: e.Message, Status: e.Status, Meta: e.MetaValues()}
+		a.Error = &storedError{Kind: e.Kind.String(), Reason: e.Reason, Message: e.Message, Status: e.Status, Meta: e.MetaValues(), Expected: e.Expected}
 	}
 	return json.Marshal(a)
 }
@@ -121,7 +124,7 @@ func replay(raw json.RawMessage) (Placed, error) {
 		return Placed{Order: o, Replayed: true}, nil
 	}
 	e := &errs.Error{Kind: kindNamed(a.Error.Kind), Reason: a.Error.Reason, Message: a.Error.Message,
-		Status: a.Error.Status, Meta: a.Error.Meta}
+		Status: a.Error.Status, Meta: a.Error.Meta, Expected: a.Error.Expected}
 	return Placed{}, asReplay(failedWith(e, o))
 }
 
@@ -249,8 +252,11 @@ func placementError(o Order, failure *errs.Error) error {
 	case errs.ReasonUnavailable:
 		// A service the checkout needs stayed unavailable past the step's
 		// retries. The order is closed: placing it again needs a new key.
+		// Expected: orders itself is healthy and this answer is final (a
+		// retry with the key replays it), so the caller's breaker and
+		// retry policy must not count it as an outage of orders.
 		base = errs.New(errs.Unavailable, errs.ReasonUnavailable,
-			"a service the checkout needs was unavailable; the order was cancelled and nothing was charged")
+			"a service the checkout needs was unavailable; the order was cancelled and any payment refunded").AsExpected()
 	default:
 		base = errs.Newf(errs.FailedPrecondition, o.FailureReason, "the order could not be completed (%s) and was cancelled; any payment was refunded", o.FailureReason)
 	}

@@ -71,6 +71,36 @@ func TestIdempotentReplayOfAFailure(t *testing.T) {
 	})
 }
 
+// TestIdempotentReplayOfAnOutageIsExpected: a checkout cancelled because a
+// peer stayed unavailable answers Unavailable, but marked Expected, first
+// and on replay: the answer is final, so the caller's breaker and retries
+// must not take it for an outage of orders.
+func TestIdempotentReplayOfAnOutageIsExpected(t *testing.T) {
+	eachStore(t, func(t *testing.T, w *world) {
+		s := w.service("a")
+		mug := w.products.add("mug", 1000, "USD", 5)
+		w.peers.setHook(func(_ context.Context, m string, after bool) error {
+			if m == "CommitReservation" && after {
+				return errs.New(errs.Unavailable, errs.ReasonUnavailable, "answer lost")
+			}
+			return nil
+		})
+		req := order(cardOK, mug, 1)
+		req.IdempotencyKey = "k1"
+		_, first := s.PlaceOrder(w.ctx(), req)
+		_, again := s.PlaceOrder(w.ctx(), req)
+		for name, err := range map[string]error{"first": first, "replay": again} {
+			e := errs.As(err)
+			if e.Kind != errs.Unavailable || e.Reason != errs.ReasonUnavailable || errs.IsInfrastructure(err) {
+				t.Errorf("%s answer %v (kind %s, expected %v), want an Expected %s", name, err, e.Kind, e.Expected, errs.ReasonUnavailable)
+			}
+		}
+		if !isReplay(again) {
+			t.Errorf("second answer %v is not marked replayed", again)
+		}
+	})
+}
+
 func TestIdempotencyKeyWithAnotherRequestIs422(t *testing.T) {
 	w := newWorld(t)
 	s := w.service("a")
@@ -108,10 +138,12 @@ func TestIdempotencyKeyInFlightIs409(t *testing.T) {
 	mug := w.products.add("mug", 1000, "USD", 5)
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	w.peers.setHook(func(_ context.Context, m string, after bool) error {
+	w.peers.setHook(func(ctx context.Context, m string, after bool) error {
 		if m == "ValidateUser" && !after {
 			once.Do(func() { close(entered) })
-			<-release
+			if err := heldUntil(ctx, release); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

@@ -179,7 +179,9 @@ func TestPlaceOrderAsyncReturnsPendingThenCompletes(t *testing.T) {
 	release := make(chan struct{})
 	w.peers.setHook(func(ctx context.Context, m string, after bool) error {
 		if m == "ValidateUser" && !after {
-			<-release // the saga cannot finish before the answer
+			if err := heldUntil(ctx, release); err != nil { // the saga cannot finish before the answer
+				return err
+			}
 		}
 		return nil
 	})
@@ -204,7 +206,9 @@ func TestPlaceOrderPendingWhenTheDeadlineComesFirst(t *testing.T) {
 	release := make(chan struct{})
 	w.peers.setHook(func(ctx context.Context, m string, after bool) error {
 		if m == "Charge" && !after {
-			<-release
+			if err := heldUntil(ctx, release); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

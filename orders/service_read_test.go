@@ -100,9 +100,11 @@ func TestMaxDrivingQueuesTheRest(t *testing.T) {
 	s := w.service("a", func(o *Options) { o.MaxDriving = 1 })
 	mug := w.products.add("mug", 100, "USD", 100)
 	release := make(chan struct{})
-	w.peers.setHook(func(_ context.Context, m string, after bool) error {
+	w.peers.setHook(func(ctx context.Context, m string, after bool) error {
 		if m == "ValidateUser" && !after {
-			<-release
+			if err := heldUntil(ctx, release); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

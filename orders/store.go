@@ -10,7 +10,7 @@ import (
 
 // Store keeps orders, their sagas, the order event log and idempotency
 // records, in one database so that every write below is one transaction.
-// Sagas are stored for kit/saga through sagaStore (service_saga.go),
+// Sagas are stored for kit/saga through engineStore (service_saga.go),
 // which adds to each save the order change the saga's new state implies.
 //
 // Errors are classified errs (Unavailable, Internal); the sentinels named

@@ -60,7 +60,10 @@ func (m *memoryStore) SaveSaga(_ context.Context, st *saga.State, change *OrderC
 	return nil
 }
 
-// applyChange is postgresStore's applyChange on o.
+// applyChange applies c to o as saveSagaAndOrderSQL does in Postgres:
+// zero fields change nothing, prices are matched by product id, an order
+// the change leaves as it was keeps its updated_at, and a new status
+// appends its event to the outbox.
 func (m *memoryStore) applyChange(o Order, c *OrderChange) {
 	now := c.Now
 	if now.IsZero() {

@@ -50,15 +50,14 @@ func (s *postgresStore) Close() error {
 	return s.db.Close()
 }
 
-// opTimeout bounds a store call whose context has no deadline (background
-// jobs run on the service's context): a blocked lock or a frozen server
-// then ends the call instead of holding a goroutine and a connection.
+// opTimeout bounds a store call, whatever its context allows: background
+// jobs run on the service's context, which has no deadline, and a watch's
+// runs for up to an hour, so a blocked lock or a frozen server would
+// otherwise hold a goroutine and a connection that long. A shorter
+// deadline of the caller's still wins.
 const opTimeout = 30 * time.Second
 
 func bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
 	return context.WithTimeout(ctx, opTimeout)
 }
 
@@ -80,8 +79,6 @@ func classify(err error) error {
 	return pg.Classify(err)
 }
 
-type rowScanner interface{ Scan(dest ...any) error }
-
 // orderColumns reads an order with its items in one statement, so the
 // items and the total always come from the same snapshot.
 const orderColumns = `o.id, o.user_id, o.status, o.total_cents, o.currency,
@@ -100,7 +97,7 @@ type itemJSON struct {
 	Total     int64  `json:"t"`
 }
 
-func scanOrder(r rowScanner) (Order, error) {
+func scanOrder(r pg.Scanner) (Order, error) {
 	var (
 		o     Order
 		items []byte
@@ -138,22 +135,10 @@ func loadOrder(ctx context.Context, q queryer, id string) (Order, error) {
 	return o, err
 }
 
-// collect reads every row of query with scan.
-func collect[T any](ctx context.Context, q queryer, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+// collect runs query on q and reads every row with scan (pg.Collect).
+func collect[T any](ctx context.Context, q queryer, scan func(pg.Scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return pg.Collect(rows, err, scan)
 }
 
 // canonID returns id in the spelling Postgres gives uuids back in, or

@@ -77,7 +77,7 @@ func (s *postgresStore) RelayEvents(ctx context.Context, limit int) (int, error)
 
 const eventColumns = `event_offset, order_id, user_id, status, reason, created_at`
 
-func scanEvent(r rowScanner) (Event, error) {
+func scanEvent(r pg.Scanner) (Event, error) {
 	var ev Event
 	err := r.Scan(&ev.Offset, &ev.OrderID, &ev.UserID, &ev.Status, &ev.Reason, &ev.CreatedAt)
 	ev.CreatedAt = ev.CreatedAt.UTC()
@@ -180,7 +180,7 @@ func (s *postgresStore) Notifications(ctx context.Context, after int64, limit in
 	}
 	ctx, cancel := bound(ctx)
 	defer cancel()
-	notes, err := collect(ctx, s.db, func(r rowScanner) (Notification, error) {
+	notes, err := collect(ctx, s.db, func(r pg.Scanner) (Notification, error) {
 		var n Notification
 		err := r.Scan(&n.Offset, &n.OrderID, &n.UserID, &n.Kind, &n.Message, &n.CreatedAt)
 		n.CreatedAt = n.CreatedAt.UTC()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/pg"
 )
 
 // errIdemNotFound: an idempotency record that CompleteIdempotent or
@@ -16,7 +17,7 @@ var errIdemNotFound = errs.New(errs.NotFound, errs.ReasonNotFound, "idempotency 
 
 const idemColumns = `user_id, key, fingerprint, order_id, complete, response, locked_until, expires_at, created_at`
 
-func scanIdem(r rowScanner) (IdemRecord, error) {
+func scanIdem(r pg.Scanner) (IdemRecord, error) {
 	var (
 		rec  IdemRecord
 		resp []byte
@@ -89,17 +90,12 @@ func (s *postgresStore) LockIdempotent(ctx context.Context, userID, key string, 
 // in short statements that hold few locks, not one long one.
 const purgeBatch = 1000
 
+// PurgeIdempotent bounds each batch (bound), and the whole purge only by
+// ctx: a backlog takes as many batches as the caller allows.
 func (s *postgresStore) PurgeIdempotent(ctx context.Context, now time.Time) (int, error) {
-	ctx, cancel := bound(ctx)
-	defer cancel()
 	total := 0
 	for {
-		res, err := s.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE (user_id, key) IN (
-			SELECT user_id, key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)`, now, purgeBatch)
-		if err != nil {
-			return total, classify(err)
-		}
-		n, err := res.RowsAffected()
+		n, err := s.deleteExpiredBatch(ctx, now)
 		if err != nil {
 			return total, classify(err)
 		}
@@ -108,4 +104,15 @@ func (s *postgresStore) PurgeIdempotent(ctx context.Context, now time.Time) (int
 			return total, nil
 		}
 	}
+}
+
+func (s *postgresStore) deleteExpiredBatch(ctx context.Context, now time.Time) (int64, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
+	res, err := s.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE (user_id, key) IN (
+		SELECT user_id, key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)`, now, purgeBatch)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }

@@ -33,7 +33,7 @@ func sagaDocument(st saga.State) (string, error) {
 
 const sagaColumns = `state, version, lease_owner, lease_expiry`
 
-func scanSaga(r rowScanner) (saga.State, error) {
+func scanSaga(r pg.Scanner) (saga.State, error) {
 	var (
 		doc    []byte
 		st     saga.State
@@ -319,7 +319,7 @@ func (s *postgresStore) ListClaimableSagas(ctx context.Context, now time.Time, l
 	return ids, classify(err)
 }
 
-func scanString(r rowScanner) (string, error) {
+func scanString(r pg.Scanner) (string, error) {
 	var s string
 	err := r.Scan(&s)
 	return s, err
@@ -347,7 +347,7 @@ func (s *postgresStore) Sagas(ctx context.Context, filter SagaFilter, limit int)
 	}
 	ctx, cancel := bound(ctx)
 	defer cancel()
-	recs, err := collect(ctx, s.db, func(r rowScanner) (SagaRecord, error) {
+	recs, err := collect(ctx, s.db, func(r pg.Scanner) (SagaRecord, error) {
 		var (
 			rec   SagaRecord
 			order sql.NullString
@@ -362,7 +362,7 @@ func (s *postgresStore) Sagas(ctx context.Context, filter SagaFilter, limit int)
 
 // scanFirst scans the leading columns of r into head and hands the rest
 // to the scanner it returns.
-func scanFirst(r rowScanner, head ...any) rowScanner {
+func scanFirst(r pg.Scanner, head ...any) pg.Scanner {
 	return scanFunc(func(rest ...any) error { return r.Scan(append(head, rest...)...) })
 }
 

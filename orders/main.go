@@ -9,7 +9,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"flag"
 	"fmt"
 	"slices"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/kitshop/kitshop/kit/boot"
 	"github.com/kitshop/kitshop/kit/config"
-	"github.com/kitshop/kitshop/kit/sd"
 	paymentsclient "github.com/kitshop/kitshop/payments/client"
 	ordersv1 "github.com/kitshop/kitshop/pb/orders/v1"
 	productsclient "github.com/kitshop/kitshop/products/client"
@@ -140,36 +138,12 @@ type peerClients struct {
 func openPeers(p *boot.Process) (peerClients, error) {
 	var out peerClients
 	var err error
-	if out.users, err = openPeer(p, usersclient.Service, usersclient.New); err != nil {
+	if out.users, err = boot.Client(p, usersclient.Service, usersclient.New, nil); err != nil {
 		return out, err
 	}
-	if out.products, err = openPeer(p, productsclient.Service, productsclient.New); err != nil {
+	if out.products, err = boot.Client(p, productsclient.Service, productsclient.New, nil); err != nil {
 		return out, err
 	}
-	out.payments, err = openPeer(p, paymentsclient.Service, paymentsclient.New)
+	out.payments, err = boot.Client(p, paymentsclient.Service, paymentsclient.New, nil)
 	return out, err
-}
-
-// openPeer builds service's client with newClient and closes it with the
-// process. The service and `orders check` both reach their peers this way.
-func openPeer[C interface{ Close() error }](p *boot.Process, service string, newClient func(sd.BackendConfig) (C, error)) (C, error) {
-	var zero C
-	cfg, err := p.Backend(service)
-	if err != nil {
-		return zero, fmt.Errorf("%s: %w", service, err)
-	}
-	if cfg.Etcd == nil && cfg.Addr == "" {
-		return zero, errNoPeer(service)
-	}
-	c, err := newClient(cfg)
-	if err != nil {
-		return zero, fmt.Errorf("%s: %w", service, err)
-	}
-	p.OnClose(c)
-	return c, nil
-}
-
-func errNoPeer(service string) error {
-	return errors.New("no way to reach " + service + ": set KITSHOP_" + strings.ToUpper(service) +
-		"_ADDR to its gRPC address, or give a registry (-etcd-endpoints, KITSHOP_ETCD_ENDPOINTS)")
 }

@@ -130,12 +130,12 @@ func checkCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer store.Close()
 	// The same client packages, discovery, mTLS identity and breakers as
-	// the service (openPeer); p.Close closes them.
-	products, err := openPeer(p, productsclient.Service, productsclient.New)
+	// the service (boot.Client); p.Close closes them.
+	products, err := boot.Client(p, productsclient.Service, productsclient.New, nil)
 	if err != nil {
 		return err
 	}
-	payments, err := openPeer(p, paymentsclient.Service, paymentsclient.New)
+	payments, err := boot.Client(p, paymentsclient.Service, paymentsclient.New, nil)
 	if err != nil {
 		return err
 	}

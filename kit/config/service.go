@@ -17,6 +17,7 @@ const (
 	DefaultTraceSampleRate    = 1.0
 	DefaultBreakerFailures    = 5
 	DefaultBreakerOpenTimeout = 60 * time.Second
+	DefaultBreakerProbes      = 3
 	DefaultRegisterTTL        = 10 * time.Second
 	DefaultDrainTimeout       = 15 * time.Second
 	DefaultStartupTimeout     = 30 * time.Second
@@ -54,6 +55,9 @@ type Service struct {
 	// stays open for BreakerOpenTimeout before probing again.
 	BreakerFailures    int
 	BreakerOpenTimeout time.Duration
+	// BreakerProbes is how many calls a half-open breaker lets through;
+	// that many successes in a row close it.
+	BreakerProbes int
 	// RateLimit is the per-method server-side limit in requests per
 	// second (0 = off), with bursts of up to RateBurst (0 = the rate
 	// rounded up, at least 1; Validate fills it in).
@@ -143,6 +147,8 @@ func DefineService(fs *flag.FlagSet, name, defHTTP, defGRPC string) *Service {
 	bindEnv(fs, "breaker-failures", "an integer", "KITSHOP_BREAKER_FAILURES")
 	fs.DurationVar(&s.BreakerOpenTimeout, "breaker-open-timeout", DefaultBreakerOpenTimeout, "how long a caller's open breaker waits before probing its backend again")
 	bindEnv(fs, "breaker-open-timeout", "a duration such as 15s or 1m30s", "KITSHOP_BREAKER_OPEN_TIMEOUT")
+	fs.IntVar(&s.BreakerProbes, "breaker-probes", DefaultBreakerProbes, "probe calls a half-open breaker lets through; that many successes close it")
+	bindEnv(fs, "breaker-probes", "an integer", "KITSHOP_BREAKER_PROBES")
 	fs.Float64Var(&s.RateLimit, "rate-limit", 0, "per-method request limit per second; 0 disables")
 	bindEnv(fs, "rate-limit", "a number", "KITSHOP_RATE_LIMIT")
 	fs.IntVar(&s.RateBurst, "rate-burst", 0, "per-method burst; 0 means the rate rounded up")
@@ -203,6 +209,9 @@ func (s *Service) Validate() error {
 	}
 	if s.BreakerFailures < 1 {
 		bad("-breaker-failures %d must be at least 1", s.BreakerFailures)
+	}
+	if s.BreakerProbes < 1 {
+		bad("-breaker-probes %d must be at least 1", s.BreakerProbes)
 	}
 	if s.BreakerOpenTimeout <= 0 {
 		bad("-breaker-open-timeout %v must be positive", s.BreakerOpenTimeout)
@@ -272,6 +281,7 @@ func (s Service) LogValues() []any {
 		"trace_sample_rate", s.TraceSampleRate,
 		"breaker_failures", s.BreakerFailures,
 		"breaker_open_timeout", s.BreakerOpenTimeout.String(),
+		"breaker_probes", s.BreakerProbes,
 		"rate_limit", s.RateLimit,
 		"rate_burst", s.RateBurst,
 		"register_ttl", s.RegisterTTL.String(),

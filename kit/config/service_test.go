@@ -35,7 +35,7 @@ func TestParseServiceDefaults(t *testing.T) {
 	want := Service{
 		Name: "users", Version: BuildVersion(), HTTPAddr: ":8081", GRPCAddr: ":9081",
 		EtcdEndpoints: []string{"127.0.0.1:2379"}, TraceSampleRate: 1, BreakerFailures: 5,
-		BreakerOpenTimeout: 60 * time.Second, RegisterTTL: 10 * time.Second, DrainTimeout: 15 * time.Second,
+		BreakerOpenTimeout: 60 * time.Second, BreakerProbes: 3, RegisterTTL: 10 * time.Second, DrainTimeout: 15 * time.Second,
 		LogLevel: "info", AdvertiseHost: DefaultAdvertiseHost,
 		StartupTimeout: 30 * time.Second, DeregisterGrace: 1500 * time.Millisecond,
 	}

@@ -7,12 +7,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/httpx"
 )
 
 // ReasonBreakerOpen is the reason of the Unavailable error returned while a
@@ -163,7 +165,11 @@ func isCallerEnded(err error) bool {
 // attempt is a different function every time, and which would otherwise
 // build a middleware and an endpoint per call to wrap it.
 type CircuitBreaker struct {
-	cb *gobreaker.CircuitBreaker[any]
+	cb          *gobreaker.CircuitBreaker[any]
+	openTimeout time.Duration
+	// openedAt is when the breaker last opened (unix nanoseconds), so a
+	// refused call can say when to come back (Retry-After).
+	openedAt atomic.Int64
 }
 
 // NewCircuitBreaker returns a breaker named name; see Breaker for what
@@ -180,19 +186,36 @@ func NewCircuitBreaker(name string, s BreakerSettings) *CircuitBreaker {
 			return isCallerEnded(err) || s.Ignore(err)
 		},
 	}
-	if s.OnStateChange != nil {
-		st.OnStateChange = func(name string, from, to gobreaker.State) {
+	b := &CircuitBreaker{openTimeout: s.OpenTimeout}
+	st.OnStateChange = func(name string, from, to gobreaker.State) {
+		if to == gobreaker.StateOpen {
+			b.openedAt.Store(time.Now().UnixNano())
+		}
+		if s.OnStateChange != nil {
 			s.OnStateChange(name, from.String(), to.String())
 		}
 	}
-	return &CircuitBreaker{cb: gobreaker.NewCircuitBreaker[any](st)}
+	b.cb = gobreaker.NewCircuitBreaker[any](st)
+	return b
 }
 
 // Do runs call unless the breaker refuses it, and counts its outcome.
 func (b *CircuitBreaker) Do(call func() (any, error)) (any, error) {
 	resp, err := b.cb.Execute(call)
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		return nil, errs.Wrap(errs.Unavailable, ReasonBreakerOpen, err, "service temporarily unavailable")
+		return nil, errs.Wrap(errs.Unavailable, ReasonBreakerOpen, err, "service temporarily unavailable").
+			With(httpx.MetaRetryAfter, b.retryAfter())
 	}
 	return resp, err
+}
+
+// State is the breaker's state: "closed", "half-open" or "open".
+func (b *CircuitBreaker) State() string { return b.cb.State().String() }
+
+// retryAfter is how many whole seconds remain until an open breaker lets
+// probes through (at least 1: a half-open breaker that refused a call has
+// its probes out already).
+func (b *CircuitBreaker) retryAfter() int64 {
+	left := b.openTimeout - time.Since(time.Unix(0, b.openedAt.Load()))
+	return max(1, int64((left+time.Second-1)/time.Second))
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/go-kit/kit/endpoint"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/httpx"
 	"github.com/kitshop/kitshop/kit/mw"
 )
 
@@ -195,5 +196,23 @@ func TestBreakerIgnoresTheCallersOwnDeadline(t *testing.T) {
 	}
 	if _, err := e(context.Background(), nil); !isBreakerOpen(err) {
 		t.Fatalf("after a live failure: %v, want BREAKER_OPEN", err)
+	}
+}
+
+// A refused call says when to come back: the rest of the open period,
+// which an HTTP edge turns into Retry-After.
+func TestOpenBreakerSaysWhenToRetry(t *testing.T) {
+	f := &flaky{err: errs.New(errs.Unavailable, "DOWN", "down")}
+	cb := mw.NewCircuitBreaker("t", mw.BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: 30 * time.Second})
+	if cb.State() != "closed" {
+		t.Fatalf("new breaker is %s", cb.State())
+	}
+	_, _ = cb.Do(func() (any, error) { return f.endpoint(context.Background(), nil) })
+	_, err := cb.Do(func() (any, error) { return f.endpoint(context.Background(), nil) })
+	if !isBreakerOpen(err) || cb.State() != "open" {
+		t.Fatalf("got %v in state %s, want BREAKER_OPEN", err, cb.State())
+	}
+	if got := errs.As(err).MetaString(httpx.MetaRetryAfter); got != "30" && got != "29" {
+		t.Fatalf("retry after %q seconds, want the open period's rest (30)", got)
 	}
 }

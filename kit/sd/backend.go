@@ -17,6 +17,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/mw"
@@ -54,6 +55,16 @@ type BackendConfig struct {
 	Breaker mw.BreakerSettings
 	// Budget caps retries (default: 10% extra load).
 	Budget BudgetSettings
+	// Edge marks the public edge (the gateway), which repeats nothing a
+	// client did not ask for twice: only Read methods are retried, and
+	// only when an instance was unavailable (the attempt provably did not
+	// run), never after an attempt timed out; every other method is sent
+	// once whatever its policy (a client retries a keyed write itself,
+	// with its own key). Response headers are passed on to the context's
+	// grpc.ServerTransportStream, where a kit/rest route with
+	// Spec.Metadata turns the keys it names into HTTP headers
+	// (Idempotent-Replayed), as the in-process pb server's are.
+	Edge bool
 	// Chain wraps every method with client tracing and RED metrics
 	// (transport "client", method "<service>.<Method>"). Zero: neither.
 	Chain mw.Chain
@@ -149,6 +160,9 @@ func (b *Backend[C]) Close() error {
 // Business errors, bad input and the caller's own deadline or
 // cancellation are returned at once, never retried and never counted.
 func Unary[C, Req, Resp any](b *Backend[C], method string, p Policy, call func(C, context.Context, Req, ...grpc.CallOption) (Resp, error)) func(context.Context, Req) (Resp, error) {
+	if b.cfg.Edge && p != Read {
+		p.Attempts = 1
+	}
 	p = p.withDefaults()
 	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
 		in, err := DecodeInstance(instance)
@@ -172,8 +186,15 @@ func Unary[C, Req, Resp any](b *Backend[C], method string, p Policy, call func(C
 			if err != nil {
 				return nil, err
 			}
-			resp, err := call(client, ctx, req)
+			if !b.cfg.Edge {
+				resp, err := call(client, ctx, req)
+				health.observe(err)
+				return resp, err
+			}
+			var header metadata.MD
+			resp, err := call(client, ctx, req, grpc.Header(&header))
 			health.observe(err)
+			forwardHeader(ctx, header)
 			return resp, err
 		}
 		return b.conns.track(ref.sc, e), ref, nil
@@ -191,6 +212,16 @@ func Unary[C, Req, Resp any](b *Backend[C], method string, p Policy, call func(C
 			return zero, err
 		}
 		return typed.Cast[Resp](resp)
+	}
+}
+
+// forwardHeader sets a remote call's response header on ctx's server
+// transport stream, the HTTP route's at the edge. Only the edge does this:
+// inside a gRPC server the stream is the server's own, and a backend's
+// headers must not leak into its caller's answer.
+func forwardHeader(ctx context.Context, header metadata.MD) {
+	if header.Len() > 0 && grpc.ServerTransportStreamFromContext(ctx) != nil {
+		_ = grpc.SetHeader(ctx, header)
 	}
 }
 
@@ -261,7 +292,7 @@ func (b *Backend[C]) attempts(ctx context.Context, balancer lb.Balancer, endpoin
 		if err == nil {
 			return resp, nil
 		}
-		if attempt >= p.Attempts || !retryable(err) || !b.budget.Withdraw() {
+		if attempt >= p.Attempts || !b.retryable(err) || !b.budget.Withdraw() {
 			return nil, err
 		}
 		if !sleep(ctx, retryBackoff(attempt)) {
@@ -345,5 +376,11 @@ func countsAgainstBackend(err error) bool {
 	return false
 }
 
-// retryable: a failure another instance may not have.
-func retryable(err error) bool { return countsAgainstBackend(err) }
+// retryable: a failure another instance may not have. At the edge, only
+// an unavailable instance: the call never ran there.
+func (b *Backend[C]) retryable(err error) bool {
+	if b.cfg.Edge {
+		return countsAgainstBackend(err) && errs.KindOf(err) == errs.Unavailable
+	}
+	return countsAgainstBackend(err)
+}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/kitshop/kitshop/kit/errs"
@@ -30,6 +31,8 @@ type backendFake struct {
 	calls atomic.Int64
 	fail  atomic.Pointer[error]
 	delay atomic.Int64
+	// header, when set before the first call, is sent with every answer.
+	header metadata.MD
 }
 
 func startBackendFake(t *testing.T) *backendFake {
@@ -47,6 +50,9 @@ func startBackendFake(t *testing.T) *backendFake {
 			case <-ctx.Done():
 				return nil, status.FromContextError(ctx.Err()).Err()
 			}
+		}
+		if f.header != nil {
+			_ = grpc.SetHeader(ctx, f.header)
 		}
 		if p := f.fail.Load(); p != nil {
 			return nil, *p

@@ -68,6 +68,12 @@ const ProblemOrderMember = "order"
 // Idempotent-Replayed: true.
 const ReplayedMetadata = "idempotent-replayed"
 
+// WarningMetadata is the response header of a GetOrder answered with less
+// than the whole truth: the gateway sets it (an RFC 9110 Warning value)
+// when it could not enrich the items from the catalog. Over HTTP it is
+// Warning.
+const WarningMetadata = "warning"
+
 // Reasons lists the codes above, for tests that check the service declares
 // nothing else.
 func Reasons() []string {

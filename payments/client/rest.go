@@ -7,6 +7,7 @@ import (
 	"github.com/gorilla/mux"
 	"google.golang.org/grpc"
 
+	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/rest"
 	paymentsv1 "github.com/kitshop/kitshop/pb/payments/v1"
 )
@@ -45,7 +46,7 @@ func RegisterHTTP(router *mux.Router, api API) {
 func Routes(api API) []rest.Route {
 	return []rest.Route{
 		rest.Unary(rest.Spec[*paymentsv1.GetPaymentRequest, *paymentsv1.Payment]{
-			Method: http.MethodGet, Path: "/api/v1/payments/{id}", Call: api.GetPayment,
+			Method: http.MethodGet, Path: "/api/v1/payments/{id}", Call: api.GetPayment, Guard: auth.UserGuard,
 		}),
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/httpx"
 	"github.com/kitshop/kitshop/kit/rest"
@@ -95,8 +96,7 @@ func get(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
 // timestamps in RFC 3339 UTC.
 func TestMappingShape(t *testing.T) {
 	f := &fakeAPI{pay: declined()}
-	router := httpx.NewRouter()
-	RegisterHTTP(router, f)
+	router := asCustomer(f)
 
 	w := get(t, router, "/api/v1/payments/"+payID)
 	const want = `{"id":"` + payID + `","order_id":"6f1c1a52-7d4c-4c59-9a55-2f0f2f2f2f2f",` +
@@ -124,8 +124,7 @@ func TestMappingShape(t *testing.T) {
 // yet), so a status added to the proto shows up without a mapping edit.
 func TestEveryStatusHasItsAPIName(t *testing.T) {
 	f := &fakeAPI{}
-	router := httpx.NewRouter()
-	RegisterHTTP(router, f)
+	router := asCustomer(f)
 	got := map[string]bool{}
 	values := paymentsv1.PaymentStatus(0).Descriptor().Values()
 	for i := range values.Len() {
@@ -168,8 +167,7 @@ func TestEveryStatusHasItsAPIName(t *testing.T) {
 func TestRemoteAPI(t *testing.T) {
 	f := &fakeAPI{pay: declined()}
 	conn := resttest.ServeGRPC(t, func(srv *grpc.Server) { paymentsv1.RegisterPaymentsServiceServer(srv, remoteFake{f: f}) })
-	router := httpx.NewRouter()
-	RegisterHTTP(router, RemoteAPI(paymentsv1.NewPaymentsServiceClient(conn)))
+	router := asCustomer(RemoteAPI(paymentsv1.NewPaymentsServiceClient(conn)))
 
 	w := get(t, router, "/api/v1/payments/"+payID)
 	var body map[string]any
@@ -203,4 +201,14 @@ type remoteFake struct {
 func (r remoteFake) GetPayment(ctx context.Context, req *paymentsv1.GetPaymentRequest) (*paymentsv1.Payment, error) {
 	p, err := r.f.GetPayment(ctx, req)
 	return p, errs.ToGRPC(err)
+}
+
+// asCustomer serves the mapping over api to a signed-in customer, as the
+// verifier's middleware would: the routes' guards let only callers in.
+func asCustomer(api API) http.Handler {
+	r := httpx.NewRouter()
+	RegisterHTTP(r, api)
+	c := auth.Claims{Role: auth.RoleCustomer}
+	c.Subject = "6f1c1a52-7d4c-4c59-9a55-2f0f2f2f2f2f"
+	return resttest.AsCaller(c, r)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 	"google.golang.org/grpc"
 
+	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/rest"
 	usersv1 "github.com/kitshop/kitshop/pb/users/v1"
 )
@@ -54,11 +55,11 @@ func Routes(api API) []rest.Route {
 		// Listed before /users/{id}, which "me" would match too. An empty
 		// id means the caller.
 		rest.Unary(rest.Spec[*usersv1.GetUserRequest, *usersv1.User]{
-			Method: http.MethodGet, Path: "/api/v1/users/me", Call: api.GetUser,
+			Method: http.MethodGet, Path: "/api/v1/users/me", Call: api.GetUser, Guard: auth.UserGuard,
 		}),
 		rest.Unary(rest.Spec[*usersv1.UpdateUserRequest, *usersv1.User]{
 			Method: http.MethodPatch, Path: "/api/v1/users/me", Call: api.UpdateUser,
-			Body: true,
+			Guard: auth.UserGuard, Body: true,
 			// id stays empty (the caller): API.md has no PATCH of another
 			// user. clear_address is how "address": null travels.
 			NotInBody: []string{"id", "clear_address"},
@@ -66,7 +67,7 @@ func Routes(api API) []rest.Route {
 			HookFills: []string{"clear_address"},
 		}),
 		rest.Unary(rest.Spec[*usersv1.GetUserRequest, *usersv1.User]{
-			Method: http.MethodGet, Path: "/api/v1/users/{id}", Call: api.GetUser,
+			Method: http.MethodGet, Path: "/api/v1/users/{id}", Call: api.GetUser, Guard: auth.UserGuard,
 		}),
 	}
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/httpx"
 	"github.com/kitshop/kitshop/kit/rest"
@@ -86,8 +88,7 @@ func (f *fakeAPI) UpdateUser(_ context.Context, r *usersv1.UpdateUserRequest) (*
 
 func TestMappingShapes(t *testing.T) {
 	f := &fakeAPI{}
-	router := httpx.NewRouter()
-	RegisterHTTP(router, f)
+	router := asCustomer(f)
 
 	w := resttest.Do(t, router, "POST", "/api/v1/users", `{"email":"ada@example.com","password":"correct horse","name":"Ada","address":null}`)
 	const user = `{"id":"6f1c1a52-7d4c-4c59-9a55-2f0f2f2f2f2f","email":"ada@example.com","name":"Ada","role":"customer",` +
@@ -134,8 +135,7 @@ func TestMappingShapes(t *testing.T) {
 func TestRemoteAPI(t *testing.T) {
 	f := &fakeAPI{}
 	conn := resttest.ServeGRPC(t, func(srv *grpc.Server) { usersv1.RegisterUsersServiceServer(srv, remoteFake{f: f}) })
-	router := httpx.NewRouter()
-	RegisterHTTP(router, RemoteAPI(usersv1.NewUsersServiceClient(conn)))
+	router := asCustomer(RemoteAPI(usersv1.NewUsersServiceClient(conn)))
 
 	w := resttest.Do(t, router, "PATCH", "/api/v1/users/me", `{"address":null}`)
 	if w.Code != 200 || !proto.Equal(f.got, &usersv1.UpdateUserRequest{ClearAddress: true}) {
@@ -168,4 +168,29 @@ func (r remoteFake) CreateUser(ctx context.Context, req *usersv1.CreateUserReque
 func (r remoteFake) UpdateUser(ctx context.Context, req *usersv1.UpdateUserRequest) (*usersv1.User, error) {
 	u, err := r.f.UpdateUser(ctx, req)
 	return u, errs.ToGRPC(err)
+}
+
+// asCustomer serves the mapping over api to a signed-in customer, as the
+// verifier's middleware would: the routes' guards let only callers in.
+func asCustomer(api API) http.Handler {
+	r := httpx.NewRouter()
+	RegisterHTTP(r, api)
+	c := auth.Claims{Role: auth.RoleCustomer}
+	c.Subject = "6f1c1a52-7d4c-4c59-9a55-2f0f2f2f2f2f"
+	return resttest.AsCaller(c, r)
+}
+
+// Routes about a user answer 401 to an anonymous caller without calling
+// the service: behind the gateway, no backend call is spent on them.
+func TestUserRoutesNeedACaller(t *testing.T) {
+	f := &fakeAPI{}
+	router := httpx.NewRouter()
+	RegisterHTTP(router, f)
+	for _, rt := range []struct{ method, path, body string }{
+		{"GET", "/api/v1/users/me", ""}, {"PATCH", "/api/v1/users/me", `{"name":"x"}`}, {"GET", "/api/v1/users/" + ada.Id, ""},
+	} {
+		if w := resttest.Do(t, router, rt.method, rt.path, rt.body); w.Code != http.StatusUnauthorized || f.got != nil {
+			t.Fatalf("%s %s anonymous: %d, service called with %v", rt.method, rt.path, w.Code, f.got)
+		}
+	}
 }

@@ -21,6 +21,7 @@ func run(ctx context.Context, args []string) error {
 	var tokens boot.TokenFlags
 	var reapEvery *time.Duration
 	var maxWatchers, maxWatched *int
+	var seedDemo *bool
 	cfg, err := config.ParseService("products", ":8082", ":9082", args, func(fs *flag.FlagSet) {
 		tokens = boot.DefineTokenFlags(fs)
 		reapEvery = config.Duration(fs, "reap-interval", "KITSHOP_PRODUCTS_REAP_INTERVAL", 15*time.Second,
@@ -29,6 +30,8 @@ func run(ctx context.Context, args []string) error {
 			"stock watches (WatchStock streams) this process serves at once")
 		maxWatched = config.Int(fs, "max-watched-products", "KITSHOP_PRODUCTS_MAX_WATCHED_PRODUCTS", DefaultMaxWatchedProducts,
 			"products one stock watch may follow")
+		seedDemo = config.Bool(fs, "seed-demo", "KITSHOP_PRODUCTS_SEED_DEMO", false,
+			"on start, fill an empty catalog with demo products (make run sets it)")
 	})
 	if err != nil {
 		return err
@@ -56,6 +59,11 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	svc := NewService(store, Options{Logger: p.Logger, MaxWatchers: *maxWatchers, MaxWatchedProducts: *maxWatched})
+	if *seedDemo {
+		if err := seedDemoAtStart(ctx, svc, cfg.StartupTimeout, p.Logger); err != nil {
+			return err
+		}
+	}
 	endpoints := MakeEndpoints(svc, p.Chain)
 	grpcSrv := p.GRPCServer(append(p.AllowCallers(internalMethods), verifier.GRPCServerOptions()...)...)
 	productsv1.RegisterProductsServiceServer(grpcSrv, NewGRPCServer(endpoints, svc, p.Ready))

@@ -35,7 +35,7 @@ func TestIsCommand(t *testing.T) {
 
 func TestSelectProcessesSkipsWhatIsNotBuilt(t *testing.T) {
 	built := func(dir string) bool { return dir != "orders" && dir != "gateway" }
-	run, skipped, err := selectProcesses("", built)
+	run, skipped, err := selectProcesses(processes, "", built)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,15 +46,15 @@ func TestSelectProcessesSkipsWhatIsNotBuilt(t *testing.T) {
 		t.Errorf("skipped %v", skipped)
 	}
 	// Once they exist, orders and the gateway start after what they call.
-	run, _, _ = selectProcesses("", func(string) bool { return true })
+	run, _, _ = selectProcesses(processes, "", func(string) bool { return true })
 	if got := names(run); !slices.Equal(got, []string{"registry", "users", "products", "payments", "orders", "gateway"}) {
 		t.Errorf("run %v", got)
 	}
-	run, _, err = selectProcesses(" users,registry ", built)
+	run, _, err = selectProcesses(processes, " users,registry ", built)
 	if err != nil || !slices.Equal(names(run), []string{"registry", "users"}) {
 		t.Errorf("-only users,registry: %v %v", names(run), err)
 	}
-	if _, _, err := selectProcesses("users,bogus", built); err == nil || !strings.Contains(err.Error(), `"bogus"`) {
+	if _, _, err := selectProcesses(processes, "users,bogus", built); err == nil || !strings.Contains(err.Error(), `"bogus"`) {
 		t.Errorf("-only with an unknown name: %v", err)
 	}
 }
@@ -84,7 +84,7 @@ func TestEnvironmentGivesEachServiceItsDatabase(t *testing.T) {
 		if p.name == "orders" {
 			want = "postgres://orders/kitshop"
 		}
-		if got := last(environment(p, nil), "DATABASE_URL"); got != want {
+		if got := last(environment(p, "", nil), "DATABASE_URL"); got != want {
 			t.Errorf("%s: DATABASE_URL %q, want %q", p.name, got, want)
 		}
 	}
@@ -101,7 +101,7 @@ func TestEnvironmentCarriesEachProcesssIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range processes {
-		env := environment(p, sec)
+		env := environment(p, "", sec)
 		id, err := tlsx.Load(tlsx.Files{CA: last(env, "KITSHOP_TLS_CA"), Cert: last(env, "KITSHOP_TLS_CERT"), Key: last(env, "KITSHOP_TLS_KEY")})
 		if err != nil || id.Service != p.name {
 			t.Errorf("%s is started with identity %v, %v", p.name, id, err)
@@ -115,7 +115,7 @@ func TestEnvironmentCarriesEachProcesssIdentity(t *testing.T) {
 	}
 
 	var insecure *security
-	env := environment(processes[1], insecure)
+	env := environment(processes[1], "", insecure)
 	for _, k := range []string{"KITSHOP_TLS_CA", "KITSHOP_TLS_CERT", "KITSHOP_TLS_KEY"} {
 		if v := last(env, k); v != "" {
 			t.Errorf("insecure: %s=%q, want empty", k, v)
@@ -130,7 +130,7 @@ func TestBannerSaysHowToCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	banner(&b, processes[:2], sec, []string{"orders"})
+	banner(&b, processes[:2], sec, []string{"orders"}, nil, 0)
 	out := b.String()
 	for _, want := range []string{
 		"https://localhost:8090/v1/services", "https://localhost:8081", "gRPC localhost:9081",
@@ -141,9 +141,50 @@ func TestBannerSaysHowToCall(t *testing.T) {
 		}
 	}
 	b.Reset()
-	banner(&b, processes[:2], nil, nil)
+	banner(&b, processes[:2], nil, nil, nil, 0)
 	if out := b.String(); !strings.Contains(out, "http://localhost:8081") || strings.Contains(out, "https") || !strings.Contains(out, "WITHOUT TLS") {
 		t.Errorf("insecure banner:\n%s", out)
+	}
+}
+
+// With the gateway running, the banner leads with it and a first curl
+// through it, at the shifted port; the registry view is still shown.
+func TestBannerLeadsWithTheGateway(t *testing.T) {
+	t.Chdir(t.TempDir())
+	sec, err := secure(filepath.Join(".run", "tls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shifted, err := shiftPorts(processes, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	banner(&b, shifted, sec, nil, nil, 100)
+	out := b.String()
+	lines := strings.Split(out, "\n")
+	if len(lines) < 2 || !strings.HasPrefix(strings.TrimSpace(lines[1]), "gateway   https://localhost:8180") {
+		t.Errorf("the gateway is not listed first:\n%s", out)
+	}
+	for _, want := range []string{
+		"all started with mTLS",
+		"https://localhost:8190/v1/services",
+		"try: curl -s --cacert .run/tls/ca.pem https://localhost:8180/api/v1/products",
+		"README's curl session",
+		"shifted by 100",
+		"grpcurl -cacert .run/tls/ca.pem localhost:9181 list",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("banner lacks %q:\n%s", want, out)
+		}
+	}
+
+	b.Reset()
+	banner(&b, processes, nil, nil, []string{"orders"}, 0)
+	out = b.String()
+	if !strings.Contains(out, "try: curl -s http://localhost:8080/api/v1/products") || !strings.Contains(out, "NOT READY: [orders]") ||
+		strings.Contains(out, "all started") || strings.Contains(out, "shifted") {
+		t.Errorf("insecure banner with orders not ready:\n%s", out)
 	}
 }
 

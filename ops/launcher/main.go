@@ -1,7 +1,8 @@
 // Command launcher is `make run`: it builds the registry and every service
-// that exists yet, starts them on their default ports with embedded
-// defaults, prefixes their output, and stops them in reverse order on
-// Ctrl-C.
+// that exists yet, starts them one after the other on their default ports
+// with embedded defaults, each once the processes it calls are ready,
+// prefixes their output, prints where to go once everything is ready, and
+// stops them in reverse order on Ctrl-C.
 //
 // It is secure by default: it keeps a development CA under .run/tls
 // (reused while valid), issues every process a certificate naming it, and
@@ -11,23 +12,24 @@
 //
 // Each service gets DATABASE_URL from KITSHOP_<SERVICE>_DATABASE_URL, else
 // from DATABASE_URL (each service then keeps its tables in its own schema),
-// else none, meaning the in-memory store.
+// else none, meaning the in-memory store. products is started with
+// KITSHOP_PRODUCTS_SEED_DEMO=1 (unless set otherwise), so an empty catalog
+// gets demo products.
+//
+// -port-offset N (KITSHOP_LAUNCHER_PORT_OFFSET) shifts every port, the
+// registry's etcd included, by N, so a second platform (a test's) runs
+// beside a developer's `make run`.
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -45,6 +47,7 @@ const (
 type options struct {
 	binDir, tlsDir, only string
 	insecure             bool
+	portOffset           int
 }
 
 func main() {
@@ -54,12 +57,14 @@ func main() {
 	fs.StringVar(&o.tlsDir, "tls-dir", filepath.Join(".run", "tls"), "where the development CA and certificates are kept")
 	fs.StringVar(&o.only, "only", "", "comma-separated subset of processes to run")
 	insecure := config.Bool(fs, "insecure", "KITSHOP_INSECURE", false, "run everything without TLS (gRPC then listens on loopback only)")
+	offset := config.Int(fs, "port-offset", "KITSHOP_LAUNCHER_PORT_OFFSET", 0,
+		"add N to every port (HTTP, gRPC, the registry's etcd), to run beside another make run")
 	err := config.Parse(fs, os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
 	if err == nil {
-		o.insecure = *insecure
+		o.insecure, o.portOffset = *insecure, *offset
 		err = run(o)
 	}
 	if err != nil {
@@ -68,18 +73,28 @@ func main() {
 	}
 }
 
+// run starts the platform and returns once it has stopped: nil after a
+// Ctrl-C (or SIGTERM) that stopped every process cleanly; an error when a
+// process failed to start, exited on its own, or did not stop cleanly.
 func run(o options) error {
 	// SIGHUP too: children have their own process group (sysProcAttr), so
 	// a closed terminal reaches only the launcher, which must stop them.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 
-	selected, skipped, err := selectProcesses(o.only, isCommand)
+	all, err := shiftPorts(processes, o.portOffset)
+	if err != nil {
+		return err
+	}
+	selected, skipped, err := selectProcesses(all, o.only, isCommand)
 	if err != nil {
 		return err
 	}
 	if len(selected) == 0 {
 		return fmt.Errorf("nothing to run (not built yet: %v)", skipped)
+	}
+	if err := checkPortsFree(selected); err != nil {
+		return err
 	}
 	var sec *security
 	if !o.insecure {
@@ -88,74 +103,66 @@ func run(o options) error {
 		}
 	}
 	if err := buildAll(ctx, o.binDir, selected); err != nil {
+		if ctx.Err() != nil {
+			return nil // interrupted while building: nothing runs yet
+		}
 		return err
 	}
+	exited := make(chan *child, len(selected))
+	running, notReady, failure := startAll(ctx, o.binDir, selected, etcdEndpoint(all), sec, exited)
+	if failure == nil && ctx.Err() == nil {
+		select {
+		case c := <-exited: // one started earlier died meanwhile
+			failure = fmt.Errorf("%s exited (%s)", c.name, c.status())
+		default:
+		}
+	}
+	if failure == nil && ctx.Err() == nil {
+		banner(os.Stderr, selected, sec, skipped, notReady, o.portOffset)
+		select {
+		case <-ctx.Done():
+		case c := <-exited:
+			failure = fmt.Errorf("%s exited (%s)", c.name, c.status())
+		}
+	}
+	if failure != nil {
+		fmt.Fprintf(os.Stderr, "launcher: %v; stopping the rest in reverse order\n", failure)
+	} else {
+		fmt.Fprintln(os.Stderr, "launcher: stopping in reverse order")
+	}
+	return errors.Join(failure, stopAll(running, stopTimeout))
+}
+
+// startAll starts ps in order, each once the one before it is ready, so
+// that callers find their callees up. It stops early on a signal (ctx)
+// or when a process exits before it is ready; one still not ready after
+// readyTimeout is only reported in notReady, as it may be merely slow (a
+// database coming up).
+func startAll(ctx context.Context, binDir string, ps []process, etcd string, sec *security, exited chan<- *child) (running []*child, notReady []string, failure error) {
 	client := sec.httpClient()
 	defer client.CloseIdleConnections()
-
-	type child struct {
-		name string
-		cmd  *exec.Cmd
-		done chan struct{}
-	}
-	var running []child
-	var wg sync.WaitGroup
-	exited := make(chan string, len(selected))
-	for _, p := range selected {
-		cmd := exec.Command(filepath.Join(o.binDir, p.name))
-		cmd.Env = environment(p, sec)
-		cmd.SysProcAttr = sysProcAttr()
-		out, err := cmd.StdoutPipe()
+	for _, p := range ps {
+		cmd := exec.Command(filepath.Join(binDir, p.name))
+		cmd.Env = environment(p, etcd, sec)
+		c, err := start(p.name, cmd, exited)
 		if err != nil {
-			return err
+			return running, notReady, err
 		}
-		cmd.Stderr = cmd.Stdout
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start %s: %w", p.name, err)
-		}
-		c := child{name: p.name, cmd: cmd, done: make(chan struct{})}
 		running = append(running, c)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			prefix(c.name, out)
-			_ = cmd.Wait()
-			close(c.done)
-			exited <- c.name
-		}()
-		if err := waitReady(ctx, client, sec.scheme(), p, c.done); err != nil {
+		fmt.Fprintf(os.Stderr, "launcher: started %s (pid %d)\n", p.name, c.pid())
+		err = waitReady(ctx, client, sec.scheme(), p, c.done)
+		switch {
+		case ctx.Err() != nil:
+			return running, notReady, nil
+		case c.hasExited():
+			// Whatever would start after it would only fail on it.
+			return running, notReady, fmt.Errorf("%s exited before it was ready (%s); see its log above", p.name, c.status())
+		case err != nil:
 			fmt.Fprintf(os.Stderr, "launcher: %s: %v\n", p.name, err)
-		}
-		if ctx.Err() != nil {
-			break
+			notReady = append(notReady, p.name)
 		}
 	}
-	if ctx.Err() == nil {
-		banner(os.Stderr, selected, sec, skipped)
-	}
-
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(os.Stderr, "launcher: stopping in reverse order")
-	case name := <-exited:
-		fmt.Fprintf(os.Stderr, "launcher: %s exited; stopping the rest\n", name)
-	}
-	// Reverse order: callers before callees, and services deregister
-	// while the registry still runs.
-	for i := len(running) - 1; i >= 0; i-- {
-		c := running[i]
-		_ = c.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-c.done:
-		case <-time.After(stopTimeout):
-			fmt.Fprintf(os.Stderr, "launcher: %s did not stop within %v; killing it\n", c.name, stopTimeout)
-			_ = c.cmd.Process.Kill()
-			<-c.done
-		}
-		fmt.Fprintf(os.Stderr, "launcher: %s stopped\n", c.name)
-	}
-	wg.Wait()
-	return nil
+	return running, notReady, nil
 }
 
 // buildAll builds the selected commands into binDir.
@@ -170,59 +177,4 @@ func buildAll(ctx context.Context, binDir string, ps []process) error {
 		return fmt.Errorf("build: %w", err)
 	}
 	return nil
-}
-
-func environment(p process, sec *security) []string {
-	env := os.Environ()
-	env = append(env, "KITSHOP_HTTP_ADDR="+p.httpAddr)
-	if p.grpcAddr != "" {
-		env = append(env, "KITSHOP_GRPC_ADDR="+p.grpcAddr)
-	}
-	if url := os.Getenv("KITSHOP_" + strings.ToUpper(p.name) + "_DATABASE_URL"); url != "" {
-		env = append(env, "DATABASE_URL="+url)
-	}
-	// Later entries win over the inherited environment (os/exec keeps
-	// the last value of a duplicated key).
-	return append(env, sec.env(p)...)
-}
-
-// waitReady polls /health/ready so the next process finds this one up. It
-// gives up early when the process has exited (exited is closed), say
-// because it was handed the wrong certificate.
-func waitReady(ctx context.Context, client *http.Client, scheme string, p process, exited <-chan struct{}) error {
-	addr := p.httpAddr
-	if strings.HasPrefix(addr, ":") {
-		addr = "127.0.0.1" + addr // the development certificates name 127.0.0.1
-	}
-	url := scheme + "://" + addr + "/health/ready"
-	deadline := time.NewTimer(readyTimeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-exited:
-			return errors.New("exited before it was ready")
-		case <-deadline.C:
-			return fmt.Errorf("not ready after %v", readyTimeout)
-		case <-tick.C:
-		}
-	}
-}
-
-func prefix(name string, r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		fmt.Printf("%-9s| %s\n", name, sc.Text())
-	}
 }

@@ -7,11 +7,16 @@ import (
 	"strings"
 )
 
-// process is one program the launcher runs.
+// process is one program the launcher runs, with its default addresses
+// (shifted by -port-offset before use).
 type process struct {
 	name     string
 	httpAddr string
+	// grpcAddr is empty for processes without a gRPC server.
 	grpcAddr string
+	// etcdAddr and peerAddr are the registry's embedded etcd listeners,
+	// client and peer; empty for everyone else.
+	etcdAddr, peerAddr string
 }
 
 // processes in start order: the registry first, so services register at
@@ -19,13 +24,26 @@ type process struct {
 // callers (orders calls users, products and payments; the gateway calls
 // everyone). Shutdown goes in reverse, so callers stop before callees and
 // everyone deregisters while the registry still runs.
+//
+// The addresses are the defaults of ARCHITECTURE.md's table (the
+// registry's etcd ones are its -etcd-addr and -peer-addr defaults).
 var processes = []process{
-	{"registry", "127.0.0.1:8090", ""},
-	{"users", ":8081", ":9081"},
-	{"products", ":8082", ":9082"},
-	{"payments", ":8084", ":9084"},
-	{"orders", ":8083", ":9083"},
-	{"gateway", ":8080", ""},
+	{name: "registry", httpAddr: "127.0.0.1:8090", etcdAddr: "127.0.0.1:2379", peerAddr: "127.0.0.1:2380"},
+	{name: "users", httpAddr: ":8081", grpcAddr: ":9081"},
+	{name: "products", httpAddr: ":8082", grpcAddr: ":9082"},
+	{name: "payments", httpAddr: ":8084", grpcAddr: ":9084"},
+	{name: "orders", httpAddr: ":8083", grpcAddr: ":9083"},
+	{name: "gateway", httpAddr: ":8080"},
+}
+
+// find returns the process called name in ps.
+func find(ps []process, name string) (process, bool) {
+	for _, p := range ps {
+		if p.name == name {
+			return p, true
+		}
+	}
+	return process{}, false
 }
 
 func names(ps []process) []string {
@@ -45,21 +63,21 @@ func isCommand(dir string) bool {
 	return err == nil && pkg.Name == "main"
 }
 
-// selectProcesses returns the processes to run, in start order: those
-// named in only (comma-separated; empty means all) that are commands
-// today, plus the names skipped for not being built yet. A name that is
-// no kitshop process is an error, not silently nothing.
-func selectProcesses(only string, isCommand func(dir string) bool) (run []process, skipped []string, err error) {
+// selectProcesses returns the processes of all to run, in start order:
+// those named in only (comma-separated; empty means all) that are
+// commands today, plus the names skipped for not being built yet. A name
+// that is no kitshop process is an error, not silently nothing.
+func selectProcesses(all []process, only string, isCommand func(dir string) bool) (run []process, skipped []string, err error) {
 	want := map[string]bool{}
 	for _, n := range strings.Split(only, ",") {
 		if n = strings.TrimSpace(n); n != "" {
-			if !slices.Contains(names(processes), n) {
-				return nil, nil, fmt.Errorf("-only: unknown process %q (known: %s)", n, strings.Join(names(processes), ", "))
+			if !slices.Contains(names(all), n) {
+				return nil, nil, fmt.Errorf("-only: unknown process %q (known: %s)", n, strings.Join(names(all), ", "))
 			}
 			want[n] = true
 		}
 	}
-	for _, p := range processes {
+	for _, p := range all {
 		if len(want) > 0 && !want[p.name] {
 			continue
 		}

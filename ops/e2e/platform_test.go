@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -34,6 +37,7 @@ type platform struct {
 	// ordersEnv is added to every orders instance's environment.
 	ordersEnv   []string
 	breakerOpen time.Duration
+	gatewayEnv  []string
 }
 
 type instance struct {
@@ -41,6 +45,9 @@ type instance struct {
 	name string
 	// log is the file the process writes its output to.
 	log string
+	// httpAddr is the HTTP address of a gateway (started on a port of
+	// its own, so tests know which instance they call).
+	httpAddr string
 }
 
 const (
@@ -62,6 +69,11 @@ type platformConfig struct {
 	// kill a service's only instance on purpose shorten it, or their
 	// next calls would wait out the breaker they tripped.
 	breakerOpen time.Duration
+	// gateways to start last, with gatewayEnv added. A gateway is ready,
+	// and registers, only once every backend has an instance, so they
+	// need orders > 0.
+	gateways   int
+	gatewayEnv []string
 }
 
 func startPlatform(t *testing.T) *platform {
@@ -75,6 +87,10 @@ func launch(t testing.TB, cfg platformConfig) *platform {
 	if cfg.orders > 0 && cfg.ordersBin == "" {
 		names = append(names, "orders")
 	}
+	if cfg.gateways > 0 {
+		names = append(names, "gateway")
+	}
+	p.gatewayEnv = cfg.gatewayEnv
 	p.bin = kittest.BuildBinaries(t, names...)
 	if cfg.ordersBin != "" {
 		p.bin["orders"] = cfg.ordersBin
@@ -117,7 +133,41 @@ func launch(t testing.TB, cfg platformConfig) *platform {
 	if cfg.orders > 0 {
 		p.waitInstances("orders", cfg.orders)
 	}
+	for range cfg.gateways {
+		p.startGateway()
+	}
+	if cfg.gateways > 0 {
+		p.waitInstances("gateway", cfg.gateways)
+	}
 	return p
+}
+
+// startGateway starts a gateway on a port of its own, without a gRPC
+// port, with the platform's gatewayEnv and then extraEnv.
+func (p *platform) startGateway(extraEnv ...string) *instance {
+	addr := kittest.FreeAddr(p.t)
+	env := append([]string{"KITSHOP_HTTP_ADDR=" + addr, "KITSHOP_GRPC_ADDR="}, p.gatewayEnv...)
+	in := p.start("gateway", append(env, extraEnv...)...)
+	in.httpAddr = addr
+	return in
+}
+
+// gatewayURL is the base URL of the i-th gateway started.
+func (p *platform) gatewayURL(i int) string { return "https://" + p.procs["gateway"][i].httpAddr }
+
+// public is an HTTP client as a customer's is: it trusts the platform's
+// CA (the gateway serves HTTPS with the development certificate) and has
+// no certificate of its own.
+func (p *platform) public() *http.Client {
+	caPEM, err := os.ReadFile(p.certs["gateway"].CA)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr, Timeout: 35 * time.Second}
 }
 
 func (p *platform) start(svc string, extraEnv ...string) *instance {

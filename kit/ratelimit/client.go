@@ -12,6 +12,11 @@ import (
 // HeaderAPIKey names the client application (API.md, Identity).
 const HeaderAPIKey = "X-API-Key"
 
+// canonicalAPIKey is HeaderAPIKey as net/http stores it. Indexing the
+// header map with it directly spares an allocation per request:
+// Header.Values would canonicalise "X-API-Key" into a new string first.
+const canonicalAPIKey = "X-Api-Key"
+
 // ReasonInvalidAPIKey: X-API-Key was sent but is not a configured key (or
 // not a key at all). It is an error rather than a silent fall-back to the
 // anonymous tier, so a client with a typo'd key notices at once instead of
@@ -42,8 +47,9 @@ type bucketKey struct {
 }
 
 // Client is who a request is charged to: a configured API key, or a source
-// address (IPv4 address or IPv6 /64) in the anonymous tier. The zero
-// Client is not valid; get one from Limiter.Identify.
+// address (IPv4 address or IPv6 /64) in the anonymous tier. Get one from
+// Limiter.Identify and give it to that Limiter only; the zero Client is
+// not valid.
 type Client struct {
 	key  bucketKey
 	tier int // index into Limiter.tiers
@@ -104,7 +110,7 @@ func (l *Limiter) addrClient(a netip.Addr, ok bool) Client {
 // so that the caller can charge the attempt to it: guessing keys then
 // costs the anonymous allowance.
 func (l *Limiter) Identify(r *http.Request) (Client, error) {
-	vals := r.Header.Values(HeaderAPIKey)
+	vals := r.Header[canonicalAPIKey]
 	if len(vals) == 0 {
 		return l.addrClient(l.proxies.sourceAddr(r)), nil
 	}

@@ -22,17 +22,18 @@
 //
 // # Memory
 //
-// At most Config.MaxClients buckets are kept, in up to 64 shards with a lock and
-// an LRU list each. When a shard is full its least recently used bucket is
-// dropped. A bucket unused for as long as the slowest tier takes to refill
-// from empty (2 minutes with the default tiers) is full again, so it
-// equals a new one and is dropped for free; buckets are checked when their
-// shard is next used (and by Len), so the check costs a comparison per
-// request. Dropping a bucket that is not full by capacity gives that
-// client a fresh burst: MaxClients should exceed the distinct clients
-// seen within a refill period, and kitshop_ratelimit_evicted_total
-// {reason="capacity"} says when it does not. Grouping IPv6 by /64 keeps a
-// single attacker from cycling addresses through the table.
+// At most Config.MaxClients buckets are kept, in up to 64 shards with a
+// lock and an LRU list each. When a shard is full its least recently used
+// bucket is dropped. A bucket unused for as long as the slowest tier takes
+// to refill from empty (2 minutes with the default tiers) is full again,
+// so it equals a new one and is dropped for free; the oldest buckets of a
+// shard are checked whenever the shard is used (and by Len), which costs
+// one comparison per request. When capacity forces out a bucket that is
+// not full yet, its client gets a fresh burst: MaxClients should exceed
+// the distinct clients seen within a refill period, and
+// kitshop_ratelimit_evicted_total{reason="capacity"} says when it does
+// not. Grouping IPv6 by /64 keeps one host from cycling addresses through
+// the table.
 //
 // # Several gateway instances
 //

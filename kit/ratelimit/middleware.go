@@ -21,6 +21,13 @@ const (
 	headerRetryAfter = "Retry-After"
 )
 
+// ExposedHeaders are the response headers a browser client may want to
+// read; a CORS layer should list them in Access-Control-Expose-Headers.
+func ExposedHeaders() []string {
+	return []string{"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+		"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"}
+}
+
 // Middleware limits each client (see Identify) to its tier. Every request
 // it judges gets the rate-limit headers (see Decision.SetHeaders). A
 // client with no token left gets 429 RATE_LIMITED with Retry-After; an

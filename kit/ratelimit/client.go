@@ -46,6 +46,11 @@ type bucketKey struct {
 	apiKey uint32
 }
 
+// unknownSource is bucketKey.apiKey of requests whose source address could
+// not be read, so that they do not share the bucket of ::/64 (whose
+// masked address is all zeros). No key index reaches it (see addKeys).
+const unknownSource = ^uint32(0)
+
 // Client is who a request is charged to: a configured API key, or a source
 // address (IPv4 address or IPv6 /64) in the anonymous tier. Get one from
 // Limiter.Identify and give it to that Limiter only; the zero Client is
@@ -89,6 +94,7 @@ func apiKeyLabel(key string) string {
 func (l *Limiter) addrClient(a netip.Addr, ok bool) Client {
 	c := Client{tier: l.anonymous}
 	if !ok {
+		c.key.apiKey = unknownSource
 		return c
 	}
 	if a.Is6() {

@@ -240,11 +240,14 @@ type Decision struct {
 // Allow charges c one request and says whether it may proceed. It takes
 // one shard lock and allocates nothing for a client it already knows.
 func (l *Limiter) Allow(c Client) Decision {
+	s := &l.shards[shardIndex(c.key, l.seed, l.mask)]
+	s.mu.Lock()
+	// Time and share are read under the lock, so that within a shard both
+	// only move forward: a bucket never sees an older share than it has
+	// (SetShare's generations only grow) nor a clock behind its last use,
+	// which rate.Limiter would count as refill twice.
 	now := l.now()
 	st := l.share.Load()
-	s := &l.shards[shardIndex(c.key, l.seed, l.mask)]
-
-	s.mu.Lock()
 	idleEvicted := s.evictIdle(now, st.idle)
 	capEvicted, added := 0, false
 	b := s.buckets[c.key]
@@ -260,9 +263,9 @@ func (l *Limiter) Allow(c Client) Decision {
 		s.pushFront(b)
 		added = true
 	case b.gen != st.gen:
-		// From the moment of the change, or from the bucket's last use if
-		// that came later (an Allow that read the old share just before
-		// it changed): never before, which would refill twice.
+		// As from the moment of the change, or from the bucket's last use
+		// if that came later (it read the clock just before the change):
+		// never before it, which would refill twice.
 		at := st.at
 		if at.Before(b.lastUsed) {
 			at = b.lastUsed
@@ -318,13 +321,11 @@ func tokensDuration(tokens float64, limit rate.Limit) time.Duration {
 
 // Len is the number of buckets held, after dropping the idle ones.
 func (l *Limiter) Len() int {
-	now := l.now()
-	st := l.share.Load()
 	total, evicted := 0, 0
 	for i := range l.shards {
 		s := &l.shards[i]
 		s.mu.Lock()
-		evicted += s.evictIdle(now, st.idle)
+		evicted += s.evictIdle(l.now(), l.share.Load().idle)
 		total += len(s.buckets)
 		s.mu.Unlock()
 	}

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -338,4 +339,17 @@ func ExampleLimiter_SetShare() {
 	d := l.Allow(c)
 	fmt.Println(d.Allowed, d.Limit, d.Remaining)
 	// Output: true 20 18
+}
+
+func TestAPIKeyClientsAreNamedByAHashNotTheKey(t *testing.T) {
+	const key = "very-secret-key"
+	f := newFixture(t, Config{APIKeys: map[string]Tier{key: DefaultTiers()["pro"]}})
+	c := f.client(t, request("192.0.2.1:1", HeaderAPIKey, key))
+	name := c.String()
+	if !strings.HasPrefix(name, "api-key:") || len(name) != len("api-key:")+12 || strings.Contains(name, "secret") {
+		t.Fatalf("String() = %q, want api-key: and 12 hex digits", name)
+	}
+	if d := f.Allow(c); d.Tier != "pro" || d.Limit != 2000 {
+		t.Fatalf("%+v, want the pro tier", d)
+	}
 }

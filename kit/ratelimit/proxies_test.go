@@ -103,3 +103,19 @@ func TestClientsBehindATrustedProxyHaveTheirOwnBuckets(t *testing.T) {
 		t.Fatalf("spoofing XFF from an untrusted peer got %d admitted, want 3", admitted)
 	}
 }
+
+func TestUnreadableSourceIsItsOwnClient(t *testing.T) {
+	f := newFixture(t, Config{Tiers: map[string]Tier{Anonymous: oneASecond}})
+	unknown := f.client(t, request("@"))
+	if got := unknown.String(); got != "ip:unknown" {
+		t.Fatalf("String() = %q", got)
+	}
+	if f.allowN(unknown, 5) != 3 {
+		t.Fatal("requests without a source address were not limited together")
+	}
+	// ::1 masks to ::/64, all zero bytes, like a missing address: it is
+	// another client all the same.
+	if !f.Allow(f.client(t, request("[::1]:1"))).Allowed {
+		t.Fatal("::1 shares the bucket of unreadable sources")
+	}
+}

@@ -108,6 +108,10 @@ type Spec[Req, Resp proto.Message] struct {
 	// failed checkout left into its 402. A member of the same name from
 	// the error's Meta is replaced; standard members never are.
 	ErrorDetails map[protoreflect.FullName]string
+
+	// Doc is what the route's OpenAPI operation says that the mapping
+	// cannot work out (see OpenAPI). It changes nothing that is served.
+	Doc Doc
 }
 
 // Route is one compiled Spec: an http.Handler with its method and path,
@@ -120,6 +124,9 @@ type Route struct {
 	// reached are the request field paths HTTP can fill; whole are those
 	// filled by a hook as a whole; shown are the response paths written.
 	reached, whole, shown map[string]bool
+	// shape is what OpenAPI describes: the compiled bindings, tables and
+	// statuses the handler serves with.
+	shape *routeShape
 }
 
 // Method is the route's HTTP method.
@@ -160,6 +167,7 @@ func Unary[Req, Resp proto.Message](s Spec[Req, Resp]) Route {
 		return rt
 	}
 	rt.handler = h
+	rt.shape = h.shape(s.Doc)
 	return rt
 }
 
@@ -188,6 +196,9 @@ func compile[Req, Resp proto.Message](s Spec[Req, Resp], rt *Route) (*handler[Re
 	}
 	if h.timeout == 0 {
 		h.timeout = httpx.DefaultTimeout
+	}
+	if err := s.Doc.check(h.status); err != nil {
+		return nil, fmt.Errorf("Doc: %w", err)
 	}
 	reqType := zeroReq.ProtoReflect().Type()
 	if _, ok := reqType.New().Interface().(Req); !ok {

@@ -127,6 +127,7 @@ type Route struct {
 	// shape is what OpenAPI describes: the compiled bindings, tables and
 	// statuses the handler serves with.
 	shape *routeShape
+	guard func(*http.Request) error
 }
 
 // Method is the route's HTTP method.
@@ -145,6 +146,11 @@ func (r Route) Response() protoreflect.MessageDescriptor { return r.resp }
 // with an error.
 func (r Route) Err() error { return r.err }
 
+// Guard is the Spec's Guard (nil for none), so a caller can ask who may
+// call the route (the gateway's OpenAPI document does) without a request
+// reaching Call.
+func (r Route) Guard() func(*http.Request) error { return r.guard }
+
 // ServeHTTP serves the route. Path variables are read with mux.Vars, so
 // it must be reached through a gorilla/mux route with the same template
 // (Mount does that).
@@ -160,7 +166,7 @@ func (r Route) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // cannot be filled from a query string) are kept in the Route's Err, and
 // Mount panics on them.
 func Unary[Req, Resp proto.Message](s Spec[Req, Resp]) Route {
-	rt := Route{method: s.Method, path: s.Path}
+	rt := Route{method: s.Method, path: s.Path, guard: s.Guard}
 	h, err := compile(s, &rt)
 	if err != nil {
 		rt.err = fmt.Errorf("rest: %s %s: %w", s.Method, s.Path, err)

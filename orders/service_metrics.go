@@ -1,12 +1,10 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kitshop/kitshop/kit/metrics"
 	"github.com/kitshop/kitshop/kit/saga"
-	"github.com/kitshop/kitshop/kit/typed"
 )
 
 // sagaMetrics counts how sagas end. Orders requiring attention have their
@@ -32,24 +30,13 @@ func newSagaMetrics(reg prometheus.Registerer) (*sagaMetrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.sagas, err = register(reg, m.sagas); err != nil {
+	if m.sagas, err = metrics.Register(reg, m.sagas); err != nil {
 		return nil, err
 	}
-	if m.attention, err = register(reg, m.attention); err != nil {
+	if m.attention, err = metrics.Register(reg, m.attention); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c, or returns the equal collector registered before,
-// so that two services sharing a registry (tests) share the series.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		return typed.Cast[C](are.ExistingCollector)
-	}
-	return c, err
 }
 
 func (m *sagaMetrics) finished(definition string, status saga.Status) {

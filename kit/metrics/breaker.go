@@ -18,14 +18,14 @@ type Breakers struct {
 // NewBreakers registers the breaker metrics with reg (reusing them when
 // they are registered already, as NewRED does).
 func NewBreakers(reg prometheus.Registerer, service string) (*Breakers, error) {
-	state, err := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	state, err := Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "kitshop_breaker_state",
 		Help: "State of the caller's circuit breaker per backend: 0 closed, 1 half-open, 2 open.",
 	}, []string{"service", "backend"}))
 	if err != nil {
 		return nil, err
 	}
-	transitions, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	transitions, err := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kitshop_breaker_transitions_total",
 		Help: "Circuit breaker state changes per backend, by the state entered.",
 	}, []string{"service", "backend", "to"}))

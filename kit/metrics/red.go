@@ -60,14 +60,14 @@ type RED struct {
 // reuses the collectors already registered instead of panicking, so two
 // components of one process may each ask for a recorder.
 func NewRED(reg prometheus.Registerer, service string) (*RED, error) {
-	requests, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	requests, err := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kitshop_requests_total",
 		Help: "Requests handled, by outcome code (errs kind or OK).",
 	}, []string{"service", "transport", "method", "code"}))
 	if err != nil {
 		return nil, err
 	}
-	duration, err := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	duration, err := Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "kitshop_request_duration_seconds",
 		Help:    "Request latency in seconds, failures included.",
 		Buckets: Buckets,
@@ -75,7 +75,7 @@ func NewRED(reg prometheus.Registerer, service string) (*RED, error) {
 	if err != nil {
 		return nil, err
 	}
-	inFlight, err := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	inFlight, err := Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "kitshop_requests_in_flight",
 		Help: "Requests currently being handled.",
 	}, []string{"service", "transport", "method"}))
@@ -91,8 +91,10 @@ func NewRED(reg prometheus.Registerer, service string) (*RED, error) {
 	}, nil
 }
 
-// register registers c, or returns the equal collector registered before.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+// Register registers c with reg, or returns the equal collector
+// registered before, so that two components of one process (or two tests
+// on one registry) share the series instead of failing.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
 	err := reg.Register(c)
 	if err == nil {
 		return c, nil

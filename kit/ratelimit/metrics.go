@@ -1,10 +1,9 @@
 package ratelimit
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kitshop/kitshop/kit/metrics"
 )
 
 // The limiter's metrics. Labels are tier names and eviction reasons only,
@@ -50,19 +49,19 @@ func newMetrics(reg prometheus.Registerer, tiers []Tier) (*metricSet, error) {
 	})
 	if reg != nil {
 		var err error
-		if admitted, err = register(reg, admitted); err != nil {
+		if admitted, err = metrics.Register(reg, admitted); err != nil {
 			return nil, err
 		}
-		if rejected, err = register(reg, rejected); err != nil {
+		if rejected, err = metrics.Register(reg, rejected); err != nil {
 			return nil, err
 		}
-		if evicted, err = register(reg, evicted); err != nil {
+		if evicted, err = metrics.Register(reg, evicted); err != nil {
 			return nil, err
 		}
-		if buckets, err = register(reg, buckets); err != nil {
+		if buckets, err = metrics.Register(reg, buckets); err != nil {
 			return nil, err
 		}
-		if share, err = register(reg, share); err != nil {
+		if share, err = metrics.Register(reg, share); err != nil {
 			return nil, err
 		}
 	}
@@ -81,23 +80,6 @@ func newMetrics(reg prometheus.Registerer, tiers []Tier) (*metricSet, error) {
 	return m, nil
 }
 
-// register registers c, or returns the equal collector registered before,
-// so that a second Limiter on one registry (tests, a restart in process)
-// shares the series instead of failing.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	var zero C
-	return zero, fmt.Errorf("ratelimit: register metrics: %w", err)
-}
 
 // record counts one Allow.
 func (m *metricSet) record(tier int, ok, added bool, idleEvicted, capEvicted int) {

@@ -54,9 +54,7 @@ func (f *fakeProducts) BatchGetProducts(_ context.Context, r *productsv1.BatchGe
 func serveOrders(products *fakeProducts) http.Handler {
 	r := httpx.NewRouter()
 	ordersclient.RegisterHTTP(r, enrichedOrders{Client: fakeOrders{}, products: products})
-	c := auth.Claims{Role: auth.RoleCustomer}
-	c.Subject = mugID
-	return resttest.AsCaller(c, r)
+	return resttest.AsRole(auth.RoleCustomer, mugID, r)
 }
 
 func TestOrderReadIsEnrichedWithOneBatchLookup(t *testing.T) {

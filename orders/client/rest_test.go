@@ -13,7 +13,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/httpx"
 	"github.com/kitshop/kitshop/kit/rest"
@@ -138,9 +137,7 @@ func router(api API, role string) http.Handler {
 	if role == "" {
 		return r
 	}
-	c := auth.Claims{Role: role}
-	c.Subject = testUserID
-	return resttest.AsCaller(c, r)
+	return resttest.AsRole(role, testUserID, r)
 }
 
 // TestPlaceOrderShape pins API.md's POST /orders: the request's members

@@ -175,9 +175,7 @@ func (r remoteFake) UpdateUser(ctx context.Context, req *usersv1.UpdateUserReque
 func asCustomer(api API) http.Handler {
 	r := httpx.NewRouter()
 	RegisterHTTP(r, api)
-	c := auth.Claims{Role: auth.RoleCustomer}
-	c.Subject = "6f1c1a52-7d4c-4c59-9a55-2f0f2f2f2f2f"
-	return resttest.AsCaller(c, r)
+	return resttest.AsRole(auth.RoleCustomer, "6f1c1a52-7d4c-4c59-9a55-2f0f2f2f2f2f", r)
 }
 
 // Routes about a user answer 401 to an anonymous caller without calling

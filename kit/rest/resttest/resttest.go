@@ -78,6 +78,13 @@ func AsCaller(c auth.Claims, h http.Handler) http.Handler {
 	})
 }
 
+// AsRole is AsCaller for a caller with subject's id and role.
+func AsRole(role, subject string, h http.Handler) http.Handler {
+	c := auth.Claims{Role: role}
+	c.Subject = subject
+	return AsCaller(c, h)
+}
+
 // Do serves one request through h and returns the recorded answer. A
 // non-empty body is sent as application/json; header is name, value
 // pairs, added in order (a name may repeat).

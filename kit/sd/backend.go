@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/httpx"
 	"github.com/kitshop/kitshop/kit/mw"
 	"github.com/kitshop/kitshop/kit/typed"
 )
@@ -30,6 +31,9 @@ const (
 	// set for it (Policy.AttemptTimeout), inside the caller's deadline.
 	// It is the one DEADLINE_EXCEEDED that counts against the backend.
 	ReasonAttemptTimeout = "ATTEMPT_TIMEOUT"
+	// ReasonServiceUnavailable: at the edge, the backend could not be
+	// called at all (its breaker is open, or no instance is registered).
+	ReasonServiceUnavailable = "SERVICE_UNAVAILABLE"
 )
 
 // BackendConfig says how to reach one backend service.
@@ -209,10 +213,31 @@ func Unary[C, Req, Resp any](b *Backend[C], method string, p Policy, call func(C
 		resp, err := e(ctx, req)
 		if err != nil {
 			var zero Resp
-			return zero, err
+			return zero, b.edgeError(err)
 		}
 		return typed.Cast[Resp](resp)
 	}
+}
+
+// edgeError is err as the edge tells a client: a call that could not be
+// made because the backend is out of reach (breaker open, no instance)
+// is SERVICE_UNAVAILABLE, keeping the Retry-After the breaker computed.
+// How the platform failed inside (which breaker, which registry) is for
+// its logs and metrics; a client needs only "unavailable, come back
+// then". Inside the platform callers keep the precise reason.
+func (b *Backend[C]) edgeError(err error) error {
+	if !b.cfg.Edge {
+		return err
+	}
+	e := errs.As(err)
+	if e.Kind != errs.Unavailable || (e.Reason != mw.ReasonBreakerOpen && e.Reason != ReasonNoInstances) {
+		return err
+	}
+	out := errs.Wrap(errs.Unavailable, ReasonServiceUnavailable, err, "the "+b.cfg.Service+" service is temporarily unavailable")
+	if after := e.MetaString(httpx.MetaRetryAfter); after != "" {
+		out = out.With(httpx.MetaRetryAfter, after)
+	}
+	return out
 }
 
 // forwardHeader sets a remote call's response header on ctx's server

@@ -3,6 +3,7 @@ package sd_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -11,6 +12,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/httpx"
+	"github.com/kitshop/kitshop/kit/mw"
 	"github.com/kitshop/kitshop/kit/sd"
 )
 
@@ -72,3 +75,23 @@ func (s *recordingStream) Method() string                  { return "" }
 func (s *recordingStream) SetHeader(md metadata.MD) error  { s.md = metadata.Join(s.md, md); return nil }
 func (s *recordingStream) SendHeader(md metadata.MD) error { return s.SetHeader(md) }
 func (s *recordingStream) SetTrailer(metadata.MD) error    { return nil }
+
+// A client of the edge learns that the service is unavailable and when to
+// come back, not which breaker inside the platform refused it.
+func TestEdgeBackendAnswersAnOpenBreakerAsServiceUnavailable(t *testing.T) {
+	t.Parallel()
+	f := startBackendFake(t)
+	backend := newBackend(t, sd.BackendConfig{Addr: f.addr, Edge: true,
+		Breaker: mw.BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: 20 * time.Second}})
+	read := sd.Unary(backend, "Check", sd.Read, healthpb.HealthClient.Check)
+	f.failWith(status.Error(codes.Unavailable, "down"))
+	_ = check(context.Background(), read)
+	err := check(context.Background(), read)
+	e := errs.As(err)
+	if e.Kind != errs.Unavailable || e.Reason != sd.ReasonServiceUnavailable {
+		t.Fatalf("got %v, want Unavailable/SERVICE_UNAVAILABLE", err)
+	}
+	if after := e.MetaString(httpx.MetaRetryAfter); after != "20" && after != "19" {
+		t.Fatalf("Retry-After %q, want the breaker's remaining open time", after)
+	}
+}

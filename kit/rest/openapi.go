@@ -65,7 +65,7 @@ func (o Operation) String() string { return o.Method + " " + o.Path }
 // Each operation has its path variables (required), query parameters and
 // headers; its request body (application/json, with the Spec's Required
 // members, refusing unknown ones); its success status (and Doc.Statuses)
-// with the Location, ResponseHeaders and Metadata headers; and its
+// with the Spec's Location, ResponseHeaders and Metadata headers; and its
 // problem responses (application/problem+json, the Problem component,
 // plus the route's ErrorDetails members): 400 when the route reads any
 // input, 404 with path variables, 413 and 415 with a body, 401 and 403 as
@@ -74,8 +74,8 @@ func (o Operation) String() string { return o.Method + " " + o.Path }
 // "Request" ("CreateOrder"), with the path appended where two routes
 // share a message; tags are the proto package's service ("orders").
 //
-// The output is deterministic: the same routes give the same bytes
-// (members sorted by name). It fails on a broken route (Check), a method
+// The output is deterministic: the same routes give the same bytes, in
+// whatever order they come (members sorted by name). It fails on a broken route (Check), a method
 // OpenAPI has no operation for, and two templates OpenAPI cannot tell
 // apart ("/a/{id}" and "/a/{name}").
 func OpenAPI(info OpenAPIInfo, routes ...Route) ([]byte, error) {

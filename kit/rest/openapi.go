@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -31,6 +29,15 @@ type OpenAPIInfo struct {
 	// whatever serves them: the gateway's 429 RATE_LIMITED, its breakers'
 	// 503 and its deadlines' 504.
 	Problems []int
+	// RequestHeaders are optional headers every operation takes, name to
+	// description (X-API-Key); ResponseHeaders are headers on every
+	// response, success or problem (X-Request-ID, traceparent,
+	// RateLimit-Limit). Their values are strings.
+	RequestHeaders, ResponseHeaders map[string]string
+	// DocumentPath, when set, is where the document itself is served
+	// ("/api/v1/openapi.json"), listed as a GET operation of its own so
+	// that the document has every route a server serves.
+	DocumentPath string
 }
 
 // Access is who may call a route: anyone, or a caller with a bearer token
@@ -58,7 +65,7 @@ func (o Operation) String() string { return o.Method + " " + o.Path }
 // Each operation has its path variables (required), query parameters and
 // headers; its request body (application/json, with the Spec's Required
 // members, refusing unknown ones); its success status (and Doc.Statuses)
-// with the Location, ResponseHeaders and Metadata headers; and its
+// with the Spec's Location, ResponseHeaders and Metadata headers; and its
 // problem responses (application/problem+json, the Problem component,
 // plus the route's ErrorDetails members): 400 when the route reads any
 // input, 404 with path variables, 413 and 415 with a body, 401 and 403 as
@@ -67,8 +74,8 @@ func (o Operation) String() string { return o.Method + " " + o.Path }
 // "Request" ("CreateOrder"), with the path appended where two routes
 // share a message; tags are the proto package's service ("orders").
 //
-// The output is deterministic: the same routes give the same bytes
-// (members sorted by name). It fails on a broken route (Check), a method
+// The output is deterministic: the same routes give the same bytes, in
+// whatever order they come (members sorted by name). It fails on a broken route (Check), a method
 // OpenAPI has no operation for, and two templates OpenAPI cannot tell
 // apart ("/a/{id}" and "/a/{name}").
 func OpenAPI(info OpenAPIInfo, routes ...Route) ([]byte, error) {
@@ -83,7 +90,7 @@ func OpenAPI(info OpenAPIInfo, routes ...Route) ([]byte, error) {
 			return nil, fmt.Errorf("rest: OpenAPI: Problems: %d is not a 4xx or 5xx status", s)
 		}
 	}
-	g := newSchemaGen()
+	g := newDocGen(info)
 	paths := map[string]map[string]any{}
 	templates := map[string]string{} // template without names -> path
 	tags := map[string]bool{}
@@ -110,19 +117,28 @@ func OpenAPI(info OpenAPIInfo, routes ...Route) ([]byte, error) {
 		}
 		tag := serviceTag(rt)
 		tags[tag] = true
-		paths[path][method] = g.operation(info, rt, ids[i], tag, patterns)
+		paths[path][method] = g.operation(rt, ids[i], tag, patterns)
+	}
+
+	if p := info.DocumentPath; p != "" {
+		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "{}") {
+			return nil, fmt.Errorf("rest: OpenAPI: DocumentPath %q is not a path without variables", p)
+		}
+		if paths[p] == nil {
+			paths[p] = map[string]any{}
+		}
+		if paths[p]["get"] != nil {
+			return nil, fmt.Errorf("rest: OpenAPI: DocumentPath: GET %s is a route", p)
+		}
+		tags[documentTag] = true
+		paths[p]["get"] = g.documentOperation()
 	}
 
 	doc := map[string]any{
-		"openapi": "3.1.0",
-		"info":    map[string]any{"title": info.Title, "version": info.Version},
-		"paths":   paths,
-		"components": map[string]any{
-			"schemas": g.schemas,
-			"securitySchemes": map[string]any{
-				bearerAuth: map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-			},
-		},
+		"openapi":    "3.1.0",
+		"info":       map[string]any{"title": info.Title, "version": info.Version},
+		"paths":      paths,
+		"components": g.components(),
 	}
 	if info.Description != "" {
 		doc["info"].(map[string]any)["description"] = info.Description
@@ -296,190 +312,3 @@ func serviceTag(rt Route) string {
 }
 
 var version = regexp.MustCompile(`^v[0-9]+((alpha|beta)[0-9]*)?$`)
-
-// operation describes one route.
-func (g *schemaGen) operation(info OpenAPIInfo, rt Route, id, tag string, patterns map[string]string) map[string]any {
-	s := rt.shape
-	op := map[string]any{"operationId": id, "tags": []string{tag}}
-	if s.doc.Summary != "" {
-		op["summary"] = s.doc.Summary
-	}
-
-	var params []any
-	for _, b := range s.path {
-		schema := g.text(b.fi)
-		if p := patterns[b.name]; p != "" && schema["type"] == "string" {
-			schema = maps.Clone(schema)
-			schema["pattern"] = "^(?:" + p + ")$"
-		}
-		params = append(params, map[string]any{"name": b.name, "in": "path", "required": true, "schema": schema})
-	}
-	for _, b := range s.query {
-		params = append(params, map[string]any{"name": b.name, "in": "query", "schema": g.text(b.fi)})
-	}
-	headers := slices.Clone(s.headers)
-	slices.SortFunc(headers, func(a, b binding) int { return strings.Compare(a.name, b.name) })
-	for _, b := range headers {
-		params = append(params, map[string]any{"name": b.name, "in": "header", "schema": g.text(b.fi)})
-	}
-	if params != nil {
-		op["parameters"] = params
-	}
-	if s.body != nil {
-		op["requestBody"] = map[string]any{
-			"required": true,
-			"content":  map[string]any{"application/json": map[string]any{"schema": g.body(s.body, s.required)}},
-		}
-	}
-
-	var access Access
-	if info.Security != nil {
-		access = info.Security(rt.method, rt.path)
-	}
-	if access.Bearer {
-		roles := append([]string{}, access.Roles...)
-		op["security"] = []any{map[string]any{bearerAuth: roles}}
-	}
-
-	responses := map[string]any{}
-	success := g.successHeaders(s)
-	var body map[string]any
-	for _, st := range append([]int{s.status}, s.doc.Statuses...) {
-		r := map[string]any{"description": statusText(st)}
-		if len(success) > 0 {
-			r["headers"] = success
-		}
-		if st != http.StatusNoContent && st != http.StatusNotModified && s.status != http.StatusNoContent {
-			if body == nil {
-				body = g.message(s.resp, false)
-			}
-			r["content"] = map[string]any{"application/json": map[string]any{"schema": body}}
-		}
-		responses[strconv.Itoa(st)] = r
-	}
-
-	problems := map[int]bool{}
-	if len(s.path)+len(s.query)+len(s.headers) > 0 || s.body != nil {
-		problems[http.StatusBadRequest] = true
-	}
-	if len(s.path) > 0 {
-		problems[http.StatusNotFound] = true
-	}
-	if s.body != nil {
-		problems[http.StatusRequestEntityTooLarge] = true
-		problems[http.StatusUnsupportedMediaType] = true
-	}
-	if access.Bearer {
-		problems[http.StatusUnauthorized] = true
-		if len(access.Roles) > 0 {
-			problems[http.StatusForbidden] = true
-		}
-	}
-	for _, st := range s.doc.Problems {
-		problems[st] = true
-	}
-	for _, st := range info.Problems {
-		problems[st] = true
-	}
-	schema := g.problem(s)
-	for st := range problems {
-		responses[strconv.Itoa(st)] = problemResponse(statusText(st), schema, problemHeaders(s, st))
-	}
-	responses["default"] = problemResponse("Any other failure.", schema, problemHeaders(s, 0))
-	op["responses"] = responses
-	return op
-}
-
-// successHeaders are the headers a success may carry.
-func (g *schemaGen) successHeaders(s *routeShape) map[string]any {
-	h := map[string]any{}
-	if s.location {
-		h["Location"] = map[string]any{
-			"description": "Where the created resource is.",
-			"schema":      map[string]any{"type": "string", "format": "uri-reference"},
-		}
-	}
-	for _, kv := range s.respHeaders {
-		h[kv[0]] = map[string]any{"schema": map[string]any{"type": "string", "const": kv[1]}}
-	}
-	maps.Copy(h, metadataHeaders(s))
-	return h
-}
-
-// metadataHeaders are the Spec's Metadata headers, sent with a success and
-// a problem alike.
-func metadataHeaders(s *routeShape) map[string]any {
-	h := map[string]any{}
-	for key, name := range s.metadata {
-		h[http.CanonicalHeaderKey(name)] = map[string]any{
-			"description": "From the service's gRPC response header " + key + ".",
-			"schema":      map[string]any{"type": "string"},
-		}
-	}
-	return h
-}
-
-// problemHeaders are the headers of a problem of status st (0: any).
-func problemHeaders(s *routeShape, st int) map[string]any {
-	h := metadataHeaders(s)
-	switch st {
-	case http.StatusUnauthorized:
-		h["WWW-Authenticate"] = map[string]any{"required": true, "schema": map[string]any{"type": "string"}}
-	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
-		h["Retry-After"] = map[string]any{
-			"description": "Seconds to wait before retrying.",
-			"schema":      map[string]any{"type": "integer", "minimum": 0},
-		}
-	}
-	return h
-}
-
-// problem is the schema of the route's problem documents: the Problem
-// component, with the members its ErrorDetails add.
-func (g *schemaGen) problem(s *routeShape) map[string]any {
-	if len(s.details) == 0 {
-		return ref(problemSchema)
-	}
-	props := map[string]any{}
-	for _, d := range s.details {
-		props[d.name] = g.message(d.table, false)
-	}
-	return map[string]any{"allOf": []any{ref(problemSchema), map[string]any{"type": "object", "properties": props}}}
-}
-
-func problemResponse(desc string, schema, headers map[string]any) map[string]any {
-	r := map[string]any{
-		"description": desc,
-		"content":     map[string]any{"application/problem+json": map[string]any{"schema": schema}},
-	}
-	if len(headers) > 0 {
-		r["headers"] = headers
-	}
-	return r
-}
-
-// statusText describes a status, in the words of API.md's error tables
-// where it has them.
-func statusText(st int) string {
-	if d, ok := statusDescriptions[st]; ok {
-		return d
-	}
-	if t := http.StatusText(st); t != "" {
-		return t + "."
-	}
-	return "Status " + strconv.Itoa(st) + "."
-}
-
-var statusDescriptions = map[int]string{
-	http.StatusBadRequest:            "The request is invalid: malformed JSON, an unknown or duplicate member, a value of the wrong type, or a failed validation (errors names each field).",
-	http.StatusUnauthorized:          "No valid bearer token: missing, invalid or expired.",
-	http.StatusForbidden:             "The caller's role may not do this.",
-	http.StatusNotFound:              "No such resource, or one the caller may not see.",
-	http.StatusConflict:              "The request conflicts with the resource's current state.",
-	http.StatusRequestEntityTooLarge: "The body is over 1 MiB.",
-	http.StatusUnsupportedMediaType:  "The body is not application/json.",
-	http.StatusTooManyRequests:       "Rate limited: retry after Retry-After seconds.",
-	http.StatusInternalServerError:   "An internal error.",
-	http.StatusServiceUnavailable:    "A backend is unavailable: retry after Retry-After seconds.",
-	http.StatusGatewayTimeout:        "The request's deadline passed.",
-}

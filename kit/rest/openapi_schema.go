@@ -197,7 +197,9 @@ func (g *schemaGen) text(fi *fieldInfo) map[string]any {
 
 // enum is a component listing every value name the codec reads, without
 // the type prefix. The zero value (UNSPECIFIED) is among them: the codec
-// reads its name and writes it for an unset field.
+// reads its name and writes it for an unset field. (A number this
+// binary's descriptor does not know is written as a number, which the
+// schema leaves out: it takes a server newer than the document.)
 func (g *schemaGen) enum(e *enumTable) map[string]any {
 	name := string(e.ed.FullName())
 	if _, ok := g.schemas[name]; !ok {

@@ -71,6 +71,14 @@ var testInfo = rest.OpenAPIInfo{
 	Servers:  []string{"http://localhost:8080"},
 	Security: access,
 	Problems: []int{http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout},
+	RequestHeaders: map[string]string{
+		"X-API-Key":   "Names the client application for rate limiting.",
+		"traceparent": "W3C trace context.",
+	},
+	ResponseHeaders: map[string]string{
+		"X-Request-ID": "Echoed from the request, or generated.",
+		"traceparent":  "W3C trace context of the request's trace.",
+	},
 }
 
 func document(t testing.TB, routes []rest.Route) []byte {
@@ -189,8 +197,18 @@ func TestOpenAPIHasEveryRouteAndNothingMore(t *testing.T) {
 			continue
 		}
 		var got []string
+		var common []string
 		for _, p := range o.Parameters {
-			got = append(got, p.In+" "+p.Name)
+			if p.Ref != "" {
+				common = append(common, p.Ref)
+			} else {
+				got = append(got, p.In+" "+p.Name)
+			}
+		}
+		// The headers every operation takes come last, shared.
+		if n := len(o.Parameters); n < 2 || !slices.Equal(common, []string{"#/components/parameters/X-API-Key", "#/components/parameters/traceparent"}) ||
+			o.Parameters[n-1].Ref == "" {
+			t.Errorf("%s: parameters %v lack the common headers", op, o.Parameters)
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: parameters %v, want %v", op, got, want)
@@ -203,6 +221,7 @@ type openAPIDoc struct {
 	Paths map[string]map[string]struct {
 		OperationID string `json:"operationId"`
 		Parameters  []struct {
+			Ref      string         `json:"$ref"`
 			Name     string         `json:"name"`
 			In       string         `json:"in"`
 			Required bool           `json:"required"`
@@ -302,6 +321,9 @@ func TestOpenAPIDescribesTheCodec(t *testing.T) {
 	}
 	if _, ok := create.Responses["403"]; ok {
 		t.Error("CreateOrder documents 403, but any user may place an order")
+	}
+	if create.Responses["201"].Headers["X-Request-ID"] == nil || create.Responses["default"].Headers["traceparent"] == nil {
+		t.Error("the headers of every response are missing")
 	}
 	if create.Responses["401"].Headers["WWW-Authenticate"] == nil || create.Responses["503"].Headers["Retry-After"] == nil {
 		t.Error("401 without WWW-Authenticate or 503 without Retry-After")
@@ -505,4 +527,34 @@ func compact(t testing.TB, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// With DocumentPath the document lists the route that serves it, so that
+// it has every route a server serves.
+func TestOpenAPIListsItsOwnRoute(t *testing.T) {
+	info := testInfo
+	info.DocumentPath = "/api/v1/openapi.json"
+	routes := documentedRoutes()
+	doc, err := rest.OpenAPI(info, routes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newValidator(t, doc)
+	ops, err := rest.OpenAPIOperations(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != len(routes)+1 || !slices.Contains(ops, rest.Operation{Method: http.MethodGet, Path: "/api/v1/openapi.json"}) {
+		t.Fatalf("operations %v", ops)
+	}
+	serve := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(doc)
+	})
+	exchange(t, v, serve, http.MethodGet, "/api/v1/openapi.json", "", true)
+
+	info.DocumentPath = "/api/v1/orders"
+	if _, err := rest.OpenAPI(info, routes...); err == nil {
+		t.Error("a DocumentPath that is a route's is accepted")
+	}
 }

@@ -1,18 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/config"
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/ratelimit"
 	"github.com/kitshop/kitshop/kit/rest"
 )
 
@@ -20,48 +18,38 @@ import (
 const openAPIPath = "/api/v1/openapi.json"
 
 // openAPIDocument generates the document from the very routes the
-// gateway mounts (kit/rest.OpenAPI reads the compiled pb tables), adds
-// the document's own route, and says which routes need a token or the
-// admin role by asking each route's guard (accessOf).
+// gateway mounts (kit/rest.OpenAPI reads the compiled pb tables the codec
+// uses), lists the document's own route, and says which routes need a
+// token or the admin role by asking each route's guard (accessOf).
 func openAPIDocument(routes []rest.Route) ([]byte, error) {
 	guards := map[string]func(*http.Request) error{}
 	for _, rt := range routes {
 		guards[rt.Method()+" "+rt.Path()] = rt.Guard()
 	}
-	doc, err := rest.OpenAPI(rest.OpenAPIInfo{
+	return rest.OpenAPI(rest.OpenAPIInfo{
 		Title: "kitshop", Version: config.BuildVersion(),
-		Description: "The public HTTP/JSON API of kitshop, served by its gateway (see API.md).",
-		Security:    func(method, path string) rest.Access { return accessOf(guards[method+" "+path]) },
-		// Any route may meet the gateway's limit, an open breaker or its
-		// deadline.
+		Description:  "The public HTTP/JSON API of kitshop, served by its gateway.",
+		DocumentPath: openAPIPath,
+		Security:     func(method, path string) rest.Access { return accessOf(guards[method+" "+path]) },
+		// Any route may meet the gateway's limit, an unavailable backend
+		// or its deadline.
 		Problems: []int{http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout},
+		RequestHeaders: map[string]string{
+			ratelimit.HeaderAPIKey: "Names the client application for rate limiting; without it the client is its source address.",
+			"X-Request-ID":         "Echoed in the response; generated when absent.",
+			"traceparent":          "W3C trace context to continue (B3 headers are accepted too).",
+		},
+		ResponseHeaders: map[string]string{
+			"X-Request-ID":          "The request's id.",
+			"traceparent":           "The trace of this request.",
+			"RateLimit-Limit":       "The client's tier burst.",
+			"RateLimit-Remaining":   "Requests left before the limit.",
+			"RateLimit-Reset":       "Seconds until the allowance is full again.",
+			"X-RateLimit-Limit":     "As RateLimit-Limit.",
+			"X-RateLimit-Remaining": "As RateLimit-Remaining.",
+			"X-RateLimit-Reset":     "Unix time at which the allowance is full again.",
+		},
 	}, routes...)
-	if err != nil {
-		return nil, err
-	}
-	var d map[string]any
-	if err := json.Unmarshal(doc, &d); err != nil {
-		return nil, err
-	}
-	paths, ok := d["paths"].(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("gateway: the OpenAPI document has no paths")
-	}
-	paths[openAPIPath] = map[string]any{"get": map[string]any{
-		"operationId": "GetOpenAPI", "summary": "This document.", "tags": []any{"gateway"},
-		"responses": map[string]any{"200": map[string]any{
-			"description": "The OpenAPI 3.1 document of the public API.",
-			"content":     map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}},
-		}},
-	}}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(d); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
 }
 
 // accessOf asks a route's guard who may call it: a guard that lets an

@@ -88,6 +88,8 @@ func Routes(api API) []rest.Route {
 		// API.md calls card_number here.
 		rest.Unary(rest.Spec[*ordersv1.CreateOrderRequest, *ordersv1.CreateOrderResponse]{
 			Method: http.MethodPost, Path: "/api/v1/orders", Call: api.CreateOrder,
+			Doc: rest.Doc{Summary: "Place an order: reserve, charge, commit.", Statuses: []int{http.StatusAccepted},
+				Problems: []int{http.StatusPaymentRequired, http.StatusConflict, http.StatusUnprocessableEntity}},
 			Guard: auth.UserGuard, Body: true,
 			Headers:   map[string]string{"Idempotency-Key": "idempotency_key"},
 			NotInBody: []string{"respond_async"},
@@ -117,11 +119,13 @@ func Routes(api API) []rest.Route {
 		// Idempotent-Replayed: true.
 		rest.Unary(rest.Spec[*ordersv1.CancelOrderRequest, *ordersv1.Order]{
 			Method: http.MethodPost, Path: orderPath + "/cancel", Call: api.CancelOrder, Guard: auth.UserGuard,
+			Doc:     rest.Doc{Summary: "Cancel an order: refund and restock.", Statuses: []int{http.StatusAccepted}, Problems: []int{http.StatusConflict}},
 			Headers: map[string]string{"Idempotency-Key": "idempotency_key"},
 			Respond: cancelling, Metadata: forwarded, ErrorDetails: orderDetail,
 		}),
 		rest.Unary(rest.Spec[*ordersv1.ShipOrderRequest, *ordersv1.Order]{
 			Method: http.MethodPost, Path: orderPath + "/ship", Call: api.ShipOrder, Guard: auth.AdminGuard,
+			Doc: rest.Doc{Summary: "Mark an order shipped (admin).", Problems: []int{http.StatusConflict}},
 		}),
 	}
 }

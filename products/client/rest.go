@@ -76,6 +76,7 @@ func Routes(api API) []rest.Route {
 		}),
 		rest.Unary(rest.Spec[*productsv1.CreateProductRequest, *productsv1.Product]{
 			Method: http.MethodPost, Path: "/api/v1/products", Call: api.CreateProduct,
+			Doc:   rest.Doc{Summary: "Add a product (admin).", Problems: []int{http.StatusConflict}},
 			Guard: auth.AdminGuard, Body: true,
 			// A price has no sensible default (0 would be a free
 			// product); a missing stock means none on hand.
@@ -93,6 +94,7 @@ func Routes(api API) []rest.Route {
 		// ReplayedMetadata and RegisterHTTP).
 		rest.Unary(rest.Spec[*productsv1.AdjustStockRequest, *productsv1.Product]{
 			Method: http.MethodPost, Path: "/api/v1/products/{id}/stock", Call: api.AdjustStock,
+			Doc:   rest.Doc{Summary: "Add or remove stock (admin).", Problems: []int{http.StatusConflict}},
 			Guard: auth.AdminGuard, Body: true,
 			Headers:  map[string]string{"Idempotency-Key": "idempotency_key"},
 			Required: []string{"delta"},

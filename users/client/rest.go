@@ -43,11 +43,13 @@ func Routes(api API) []rest.Route {
 	return []rest.Route{
 		rest.Unary(rest.Spec[*usersv1.CreateUserRequest, *usersv1.User]{
 			Method: http.MethodPost, Path: "/api/v1/users", Call: api.CreateUser,
+			Doc:    rest.Doc{Summary: "Register a customer.", Problems: []int{http.StatusConflict}},
 			Body:   true,
 			Status: http.StatusCreated, Location: "/api/v1/users/{id}",
 		}),
 		rest.Unary(rest.Spec[*usersv1.AuthenticateRequest, *usersv1.AuthenticateResponse]{
 			Method: http.MethodPost, Path: "/api/v1/auth/login", Call: api.Authenticate,
+			Doc:  rest.Doc{Summary: "Log in: an access token for the user.", Problems: []int{http.StatusUnauthorized, http.StatusForbidden}},
 			Body: true,
 			// Caches must not keep access tokens (RFC 6749, 5.1).
 			ResponseHeaders: map[string]string{"Cache-Control": "no-store", "Pragma": "no-cache"},
@@ -68,6 +70,7 @@ func Routes(api API) []rest.Route {
 		}),
 		rest.Unary(rest.Spec[*usersv1.GetUserRequest, *usersv1.User]{
 			Method: http.MethodGet, Path: "/api/v1/users/{id}", Call: api.GetUser, Guard: auth.UserGuard,
+			Doc: rest.Doc{Summary: "A user: oneself, or anyone for an admin."},
 		}),
 	}
 }

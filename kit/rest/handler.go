@@ -19,6 +19,7 @@ import (
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/httpx"
 	"github.com/kitshop/kitshop/kit/netx"
+	"github.com/kitshop/kitshop/kit/valid"
 )
 
 // handler serves one compiled route: decode, bind, hook, call, encode.
@@ -49,6 +50,15 @@ type handler[Req, Resp proto.Message] struct {
 type binding struct {
 	name string
 	fi   *fieldInfo
+	uuid bool // the value must be a UUID (Spec.UUIDs)
+}
+
+// setBound fills b's field from one text value.
+func setBound(m protoreflect.Message, b binding, s string) string {
+	if b.uuid && !valid.IsID(s) {
+		return "must be a UUID"
+	}
+	return setText(m, b.fi, s)
 }
 
 func (h *handler[Req, Resp]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -143,7 +153,7 @@ func (h *handler[Req, Resp]) bind(r *http.Request, m protoreflect.Message, mem M
 	if len(h.path) > 0 {
 		vars := mux.Vars(r)
 		for _, b := range h.path {
-			if msg := setText(m, b.fi, vars[b.name]); msg != "" {
+			if msg := setBound(m, b, vars[b.name]); msg != "" {
 				v.Add(b.name, msg)
 			}
 		}
@@ -176,7 +186,7 @@ func setValues(v *errs.Validation, m protoreflect.Message, b binding, values []s
 		return
 	}
 	for _, s := range values {
-		if msg := setText(m, b.fi, s); msg != "" {
+		if msg := setBound(m, b, s); msg != "" {
 			v.Add(b.name, msg)
 			return
 		}

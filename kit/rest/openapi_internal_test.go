@@ -52,7 +52,7 @@ func thingSchemas(t *testing.T) (out, in *jsonschema.Schema) {
 	return out, in
 }
 
-func valid(t *testing.T, s *jsonschema.Schema, doc string) error {
+func validates(t *testing.T, s *jsonschema.Schema, doc string) error {
 	t.Helper()
 	v, err := jsonschema.UnmarshalJSON(strings.NewReader(doc))
 	if err != nil {
@@ -80,7 +80,7 @@ func TestOpenAPISchemaOfWhatIsWritten(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := valid(t, out, written); err != nil {
+		if err := validates(t, out, written); err != nil {
 			t.Errorf("%s: written %s does not match: %v", body, written, err)
 		}
 	}
@@ -96,7 +96,7 @@ func TestOpenAPISchemaOfWhatIsWritten(t *testing.T) {
 		strings.Replace(emptyThingJSON(t), `"u32":0`, `"u32":-1`, 1),
 		strings.Replace(emptyThingJSON(t), `"text":""`, `"text":null`, 1),
 	} {
-		if valid(t, out, bad) == nil {
+		if validates(t, out, bad) == nil {
 			t.Errorf("%s passes", bad)
 		}
 	}
@@ -146,7 +146,7 @@ func TestOpenAPISchemaOfWhatIsRead(t *testing.T) {
 		`null`,
 	} {
 		_, _, decodeErr := decodeThing(t, body)
-		schemaErr := valid(t, in, body)
+		schemaErr := validates(t, in, body)
 		if (decodeErr == nil) != (schemaErr == nil) {
 			t.Errorf("%s: decoder says %v, schema says %v", body, decodeErr, schemaErr)
 		}

@@ -114,10 +114,10 @@ func (g *docGen) parametersOf(s *routeShape, patterns map[string]string) []any {
 			schema = maps.Clone(schema)
 			schema["pattern"] = "^(?:" + p + ")$"
 		}
-		params = append(params, map[string]any{"name": b.name, "in": "path", "required": true, "schema": schema})
+		params = append(params, map[string]any{"name": b.name, "in": "path", "required": true, "schema": withUUID(schema, b)})
 	}
 	for _, b := range s.query {
-		params = append(params, map[string]any{"name": b.name, "in": "query", "schema": g.text(b.fi)})
+		params = append(params, map[string]any{"name": b.name, "in": "query", "schema": withUUID(g.text(b.fi), b)})
 	}
 	headers := slices.Clone(s.headers)
 	slices.SortFunc(headers, func(a, b binding) int { return strings.Compare(a.name, b.name) })
@@ -326,4 +326,14 @@ var statusDescriptions = map[int]string{
 	http.StatusInternalServerError:   "An internal error.",
 	http.StatusServiceUnavailable:    "A backend is unavailable: retry after Retry-After seconds.",
 	http.StatusGatewayTimeout:        "The request's deadline passed.",
+}
+
+// withUUID adds format uuid to the schema of a binding that holds an id.
+func withUUID(schema map[string]any, b binding) map[string]any {
+	if !b.uuid {
+		return schema
+	}
+	schema = maps.Clone(schema)
+	schema["format"] = "uuid"
+	return schema
 }

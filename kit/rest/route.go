@@ -36,6 +36,12 @@ type Spec[Req, Resp proto.Message] struct {
 	// body is read (an admin check, so an anonymous caller learns
 	// nothing about what a valid body looks like).
 	Guard func(r *http.Request) error
+	// UUIDs are path variables and query parameters that hold ids: a
+	// value that is not a UUID in its 36-character spelling is 400
+	// VALIDATION_FAILED "must be a UUID" before Call, so the gateway
+	// refuses a malformed id without a backend call (the service checks
+	// again, with the same kit/valid rule).
+	UUIDs []string
 	// Query lists the query parameters that fill same-named request
 	// fields, parsed by the field's type. Empty means absent; a repeated
 	// field takes every value; other parameters are ignored.
@@ -262,6 +268,9 @@ func compile[Req, Resp proto.Message](s Spec[Req, Resp], rt *Route) (*handler[Re
 		}
 		h.query = append(h.query, b)
 	}
+	if err := markUUIDs(s.UUIDs, h.path, h.query); err != nil {
+		return nil, err
+	}
 	for name, field := range s.Headers {
 		b, err := bind("header", http.CanonicalHeaderKey(name), field)
 		if err != nil {
@@ -394,4 +403,28 @@ func templateVars(tpl string) ([]string, error) {
 		return nil, fmt.Errorf("unbalanced braces in %q", tpl)
 	}
 	return vars, nil
+}
+
+// markUUIDs flags the bindings named in names as ids; a name that is no
+// path variable or query parameter, or one that is not a string, is a
+// broken Spec.
+func markUUIDs(names []string, bindings ...[]binding) error {
+	for _, name := range names {
+		found := false
+		for _, bs := range bindings {
+			for i := range bs {
+				if bs[i].name != name {
+					continue
+				}
+				if bs[i].fi.fd.Kind() != protoreflect.StringKind {
+					return fmt.Errorf("UUIDs: %q is not a string field", name)
+				}
+				bs[i].uuid, found = true, true
+			}
+		}
+		if !found {
+			return fmt.Errorf("UUIDs: %q is not a path variable or query parameter", name)
+		}
+	}
+	return nil
 }

@@ -385,3 +385,30 @@ func TestRouteControlCharacterIsAValidationFailure(t *testing.T) {
 	wantProblem(t, do(t, h, newRequest(http.MethodPost, "/reservations", body, nil)),
 		http.StatusBadRequest, errs.ReasonValidation, "items[1].product_id")
 }
+
+func TestRouteUUIDs(t *testing.T) {
+	var got *productsv1.GetProductRequest
+	get := Unary(Spec[*productsv1.GetProductRequest, *productsv1.Product]{
+		Method: http.MethodGet, Path: "/api/v1/products/{id}", UUIDs: []string{"id"},
+		Call: func(_ context.Context, r *productsv1.GetProductRequest) (*productsv1.Product, error) {
+			got = r
+			return mug, nil
+		},
+	})
+	h := serve(t, []Route{get})
+	wantProblem(t, do(t, h, newRequest("GET", "/api/v1/products/9b1d", "", nil)), 400, errs.ReasonValidation, "id")
+	if got != nil {
+		t.Fatal("a malformed id reached Call")
+	}
+	if r := do(t, h, newRequest("GET", "/api/v1/products/9B1D2E3F-0A1B-4C2D-8E3F-405162738495", "", nil)); !r.ok() || got == nil {
+		t.Fatalf("a UUID was refused: %d", r.status)
+	}
+	for _, bad := range [][]string{{"nope"}, {"id", "q"}} {
+		rt := Unary(Spec[*productsv1.GetProductRequest, *productsv1.Product]{
+			Method: http.MethodGet, Path: "/p/{id}", UUIDs: bad, Call: get.handler.(*handler[*productsv1.GetProductRequest, *productsv1.Product]).call,
+		})
+		if rt.Err() == nil {
+			t.Fatalf("UUIDs %v: accepted", bad)
+		}
+	}
+}

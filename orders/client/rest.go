@@ -102,7 +102,7 @@ func Routes(api API) []rest.Route {
 		// The gateway enriches the items with the catalog's current sku
 		// and name; when it cannot, it still answers, with a Warning.
 		rest.Unary(rest.Spec[*ordersv1.GetOrderRequest, *ordersv1.Order]{
-			Method: http.MethodGet, Path: orderPath, Call: api.GetOrder, Guard: auth.UserGuard,
+			Method: http.MethodGet, Path: orderPath, Call: api.GetOrder, UUIDs: ids, Guard: auth.UserGuard,
 			Metadata: map[string]string{WarningMetadata: "Warning"},
 		}),
 		// The caller's own orders, newest first. Paging follows kit/page,
@@ -118,13 +118,13 @@ func Routes(api API) []rest.Route {
 		// CONFIRMED. An optional Idempotency-Key makes a retry answer
 		// Idempotent-Replayed: true.
 		rest.Unary(rest.Spec[*ordersv1.CancelOrderRequest, *ordersv1.Order]{
-			Method: http.MethodPost, Path: orderPath + "/cancel", Call: api.CancelOrder, Guard: auth.UserGuard,
+			Method: http.MethodPost, Path: orderPath + "/cancel", Call: api.CancelOrder, UUIDs: ids, Guard: auth.UserGuard,
 			Doc:     rest.Doc{Summary: "Cancel an order: refund and restock.", Statuses: []int{http.StatusAccepted}, Problems: []int{http.StatusConflict}},
 			Headers: map[string]string{"Idempotency-Key": "idempotency_key"},
 			Respond: cancelling, Metadata: forwarded, ErrorDetails: orderDetail,
 		}),
 		rest.Unary(rest.Spec[*ordersv1.ShipOrderRequest, *ordersv1.Order]{
-			Method: http.MethodPost, Path: orderPath + "/ship", Call: api.ShipOrder, Guard: auth.AdminGuard,
+			Method: http.MethodPost, Path: orderPath + "/ship", Call: api.ShipOrder, UUIDs: ids, Guard: auth.AdminGuard,
 			Doc: rest.Doc{Summary: "Mark an order shipped (admin).", Problems: []int{http.StatusConflict}},
 		}),
 	}
@@ -209,3 +209,7 @@ func (r remoteAPI) ShipOrder(ctx context.Context, req *ordersv1.ShipOrderRequest
 func (r remoteAPI) withHeader(md *metadata.MD) []grpc.CallOption {
 	return slices.Concat(r.opts, []grpc.CallOption{grpc.Header(md)})
 }
+
+// ids are the path variables that hold ids: a malformed one is refused
+// before any call, at the gateway too.
+var ids = []string{"id"}

@@ -46,7 +46,7 @@ func RegisterHTTP(router *mux.Router, api API) {
 func Routes(api API) []rest.Route {
 	return []rest.Route{
 		rest.Unary(rest.Spec[*paymentsv1.GetPaymentRequest, *paymentsv1.Payment]{
-			Method: http.MethodGet, Path: "/api/v1/payments/{id}", Call: api.GetPayment, Guard: auth.UserGuard,
+			Method: http.MethodGet, Path: "/api/v1/payments/{id}", Call: api.GetPayment, UUIDs: ids, Guard: auth.UserGuard,
 		}),
 	}
 }
@@ -68,3 +68,7 @@ type remoteAPI struct {
 func (r remoteAPI) GetPayment(ctx context.Context, req *paymentsv1.GetPaymentRequest) (*paymentsv1.Payment, error) {
 	return r.c.GetPayment(ctx, req, r.opts...)
 }
+
+// ids are the path variables that hold ids: a malformed one is refused
+// before any call, at the gateway too.
+var ids = []string{"id"}

@@ -72,7 +72,7 @@ func Routes(api API) []rest.Route {
 			Query: []string{"q", "category", "min_price_cents", "max_price_cents", "page_size", "page_token"},
 		}),
 		rest.Unary(rest.Spec[*productsv1.GetProductRequest, *productsv1.Product]{
-			Method: http.MethodGet, Path: "/api/v1/products/{id}", Call: api.GetProduct,
+			Method: http.MethodGet, Path: "/api/v1/products/{id}", Call: api.GetProduct, UUIDs: ids,
 		}),
 		rest.Unary(rest.Spec[*productsv1.CreateProductRequest, *productsv1.Product]{
 			Method: http.MethodPost, Path: "/api/v1/products", Call: api.CreateProduct,
@@ -86,14 +86,14 @@ func Routes(api API) []rest.Route {
 		// Absent or null members keep their value. Stock is not among
 		// them: the stock route is the one way to change it.
 		rest.Unary(rest.Spec[*productsv1.UpdateProductRequest, *productsv1.Product]{
-			Method: http.MethodPatch, Path: "/api/v1/products/{id}", Call: api.UpdateProduct,
+			Method: http.MethodPatch, Path: "/api/v1/products/{id}", Call: api.UpdateProduct, UUIDs: ids,
 			Guard: auth.AdminGuard, Body: true,
 		}),
 		// With an Idempotency-Key a retried adjustment is applied once;
 		// the repeat answers Idempotent-Replayed: true (see
 		// ReplayedMetadata and RegisterHTTP).
 		rest.Unary(rest.Spec[*productsv1.AdjustStockRequest, *productsv1.Product]{
-			Method: http.MethodPost, Path: "/api/v1/products/{id}/stock", Call: api.AdjustStock,
+			Method: http.MethodPost, Path: "/api/v1/products/{id}/stock", Call: api.AdjustStock, UUIDs: ids,
 			Doc:   rest.Doc{Summary: "Add or remove stock (admin).", Problems: []int{http.StatusConflict}},
 			Guard: auth.AdminGuard, Body: true,
 			Headers:  map[string]string{"Idempotency-Key": "idempotency_key"},
@@ -143,3 +143,7 @@ func (r remoteAPI) AdjustStock(ctx context.Context, req *productsv1.AdjustStockR
 	rest.ForwardMetadata(ctx, header, ReplayedMetadata)
 	return p, err
 }
+
+// ids are the path variables that hold ids: a malformed one is refused
+// before any call, at the gateway too.
+var ids = []string{"id"}

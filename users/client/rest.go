@@ -69,7 +69,7 @@ func Routes(api API) []rest.Route {
 			HookFills: []string{"clear_address"},
 		}),
 		rest.Unary(rest.Spec[*usersv1.GetUserRequest, *usersv1.User]{
-			Method: http.MethodGet, Path: "/api/v1/users/{id}", Call: api.GetUser, Guard: auth.UserGuard,
+			Method: http.MethodGet, Path: "/api/v1/users/{id}", Call: api.GetUser, UUIDs: ids, Guard: auth.UserGuard,
 			Doc: rest.Doc{Summary: "A user: oneself, or anyone for an admin."},
 		}),
 	}
@@ -110,3 +110,7 @@ func (r remoteAPI) GetUser(ctx context.Context, req *usersv1.GetUserRequest) (*u
 func (r remoteAPI) UpdateUser(ctx context.Context, req *usersv1.UpdateUserRequest) (*usersv1.User, error) {
 	return r.c.UpdateUser(ctx, req, r.opts...)
 }
+
+// ids are the path variables that hold ids: a malformed one is refused
+// before any call, at the gateway too.
+var ids = []string{"id"}

@@ -80,7 +80,6 @@ func newMetrics(reg prometheus.Registerer, tiers []Tier) (*metricSet, error) {
 	return m, nil
 }
 
-
 // record counts one Allow.
 func (m *metricSet) record(tier int, ok, added bool, idleEvicted, capEvicted int) {
 	if ok {

@@ -113,6 +113,13 @@ func (s *storefront) auth(t *testing.T) {
 			s.send(t, c.method, c.path, alice.token, c.body).wantProblem(t, http.StatusForbidden, errs.ReasonForbidden)
 		}
 	})
+	t.Run("public routes ignore a bad token", func(t *testing.T) {
+		// kit/auth: a stale token never locks a client out of what anyone
+		// may read, nor out of logging in again.
+		expired := refused["expired, signed by the platform's key"]
+		s.send(t, http.MethodGet, "/api/v1/products?page_size=1", expired, "").want(t, http.StatusOK)
+		s.send(t, http.MethodPost, "/api/v1/auth/login", expired, `{"email":"`+alice.email+`","password":"correct horse"}`).want(t, http.StatusOK)
+	})
 	t.Run("a valid token still works", func(t *testing.T) {
 		// The refusals above are not the gateway refusing everyone.
 		valid := mint(platformKey, platformKID, alice.id, auth.RoleCustomer, now, now.Add(time.Hour))
@@ -123,23 +130,28 @@ func (s *storefront) auth(t *testing.T) {
 }
 
 // backendCalls counts the calls of the methods behind the routes the
-// refused tokens are sent to (kitshop_requests_total, read from each
-// instance's /metrics): only those, so background work (a saga resumed,
-// a charge recovered) cannot move the count.
+// refused tokens are sent to: only those, so background work (a saga
+// resumed, a charge recovered) cannot move the count.
 func (s *storefront) backendCalls(t testing.TB) map[string]float64 {
 	t.Helper()
 	calls := map[string]float64{}
-	for svc, methods := range map[string][]string{
-		"users": {"GetUser"}, "orders": {"GetOrder", "ShipOrder"}, "payments": {"GetPayment"}, "products": {"CreateProduct"},
-	} {
-		for _, in := range s.p.instances(svc) {
-			for _, m := range methods {
-				// Calls that reached the endpoint chain, and those refused
-				// before it (kit/metrics' Transport constants).
-				for _, transport := range []string{"endpoint", "grpc"} {
-					calls[svc+"."+m] += s.p.metric(in, svc, `method="`+m+`"`, `transport="`+transport+`"`)
-				}
-			}
+	for _, m := range []string{"users.GetUser", "orders.GetOrder", "orders.ShipOrder", "payments.GetPayment", "products.CreateProduct"} {
+		calls[m] = s.methodCalls(t, m)
+	}
+	return calls
+}
+
+// methodCalls counts the calls one backend method ("products.GetProduct")
+// was asked to serve, over all its instances (kitshop_requests_total from
+// their /metrics): those that reached the endpoint chain and those refused
+// before it (kit/metrics' Transport constants).
+func (s *storefront) methodCalls(t testing.TB, backend string) float64 {
+	t.Helper()
+	svc, method, _ := strings.Cut(backend, ".")
+	var calls float64
+	for _, in := range s.p.instances(svc) {
+		for _, transport := range []string{"endpoint", "grpc"} {
+			calls += s.p.metric(in, svc, `method="`+method+`"`, `transport="`+transport+`"`)
 		}
 	}
 	return calls

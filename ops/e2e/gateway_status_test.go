@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -181,6 +182,28 @@ func (s *storefront) tracing(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the trace and the request id reach the backend", func(t *testing.T) {
+		// The backend logs a failed call with both: the line proves the
+		// gateway's gRPC call carried them.
+		trace := strings.ReplaceAll(uuid.NewString(), "-", "")
+		requestID := "req-" + uuid.NewString()
+		s.send(t, http.MethodGet, "/api/v1/products/"+uuid.NewString(), "", "",
+			"traceparent", "00-"+trace+"-00f067aa0ba902b7-01", "X-Request-ID", requestID).
+			wantProblem(t, http.StatusNotFound, productsclient.ReasonProductNotFound)
+		log := s.p.procs["products"][0].log
+		kittest.WaitFor(t, 5*time.Second, "products logging the call with the caller's trace and request id", func() bool {
+			b, err := os.ReadFile(log)
+			if err != nil {
+				return false
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.Contains(line, `"trace_id":"`+trace+`"`) && strings.Contains(line, `"request_id":"`+requestID+`"`) {
+					return true
+				}
+			}
+			return false
+		})
+	})
 	t.Run("unacceptable request ids are replaced", func(t *testing.T) {
 		for _, id := range []string{strings.Repeat("x", 129), "two words"} {
 			r := s.send(t, http.MethodGet, "/api/v1/products", "", "", "X-Request-ID", id)

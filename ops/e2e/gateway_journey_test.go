@@ -98,7 +98,7 @@ func (s *storefront) journey(t *testing.T) {
 	// 5. Read it back: items carry the catalog's sku and name.
 	r = step("Fetch the order", http.MethodGet, "/api/v1/orders/"+orderID, token, "").want(t, http.StatusOK)
 	items, _ := r.Body["items"].([]any)
-	item, _ := firstOf(items).(map[string]any)
+	item, _ := frontFirst(items).(map[string]any)
 	if r.str("status") != "CONFIRMED" || len(items) != 1 || item["sku"] != frontDripper || item["name"] != "Pour-over coffee dripper" ||
 		item["line_total_cents"] != float64(2*2499) || r.Header.Get("Warning") != "" {
 		t.Fatalf("order %s, Warning %q", r.Raw, r.Header.Get("Warning"))
@@ -142,7 +142,7 @@ func (s *storefront) enrichment(t *testing.T) {
 	s.send(t, http.MethodPatch, "/api/v1/products/"+pid, admin, `{"name":"Renamed after the order"}`).want(t, http.StatusOK)
 	r := s.send(t, http.MethodGet, "/api/v1/orders/"+id, buyer.token, "").want(t, http.StatusOK)
 	items, _ := r.Body["items"].([]any)
-	item, _ := firstOf(items).(map[string]any)
+	item, _ := frontFirst(items).(map[string]any)
 	if item["name"] != "Renamed after the order" || item["product_id"] != pid || r.Header.Get("Warning") != "" {
 		t.Fatalf("order items %v (Warning %q), want the catalog's current name", items, r.Header.Get("Warning"))
 	}
@@ -159,7 +159,7 @@ func (s *storefront) available(t testing.TB, productID string) int64 {
 	return int64(n)
 }
 
-func firstOf(list []any) any {
+func frontFirst(list []any) any {
 	if len(list) == 0 {
 		return nil
 	}
@@ -201,15 +201,15 @@ func (f *frontSession) add(title, method, path, token, body string, headerPairs 
 	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(trimArrays(v))
+	_ = enc.Encode(frontTrim(v))
 	f.b.Write(out.Bytes())
 }
 
 func (f *frontSession) String() string { return f.b.String() }
 
-// trimArrays cuts arrays longer than two to their first two elements and
+// frontTrim cuts arrays longer than two to their first two elements and
 // a note of how many were left out, and the access token to its start.
-func trimArrays(v any) any {
+func frontTrim(v any) any {
 	switch v := v.(type) {
 	case []any:
 		out := make([]any, 0, 3)
@@ -218,13 +218,13 @@ func trimArrays(v any) any {
 				out = append(out, fmt.Sprintf("… %d more", len(v)-2))
 				break
 			}
-			out = append(out, trimArrays(e))
+			out = append(out, frontTrim(e))
 		}
 		return out
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for k, e := range v {
-			out[k] = trimArrays(e)
+			out[k] = frontTrim(e)
 		}
 		if tok, ok := out["access_token"].(string); ok && len(tok) > 20 {
 			out["access_token"] = tok[:20] + "…"

@@ -67,7 +67,7 @@ func (s *storefront) statuses(t *testing.T) {
 	t.Run("400 validation names each field", func(t *testing.T) {
 		r := s.send(t, http.MethodPost, "/api/v1/users", "", `{"email":"nope","password":"short","name":""}`).
 			wantProblem(t, http.StatusBadRequest, errs.ReasonValidation)
-		fields := problemFields(r)
+		fields := frontProblemFields(r)
 		for _, want := range []string{"email", "password"} {
 			if !slices.Contains(fields, want) {
 				t.Errorf("errors name %v, want %s among them: %s", fields, want, r.Raw)
@@ -129,8 +129,8 @@ func (s *storefront) statuses(t *testing.T) {
 	})
 }
 
-// problemFields are the fields a 400's errors name.
-func problemFields(r frontReply) []string {
+// frontProblemFields are the fields a 400's errors name.
+func frontProblemFields(r frontReply) []string {
 	var fields []string
 	list, _ := r.Body["errors"].([]any)
 	for _, e := range list {

@@ -61,6 +61,7 @@ func TestGatewayPublicAPI(t *testing.T) {
 	t.Run("deadline", s.deadline)
 	t.Run("auth", s.auth)
 	t.Run("probes", s.probes)
+	t.Run("parameters are checked before any backend call", s.parametersCheckedFirst)
 	t.Run("CORS", s.cors)
 	t.Run("backend without instances", s.noInstances)
 	t.Run("OpenAPI", s.openAPI)

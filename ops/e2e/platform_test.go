@@ -38,6 +38,10 @@ type platform struct {
 	ordersEnv   []string
 	breakerOpen time.Duration
 	gatewayEnv  []string
+	productsEnv []string
+	// jwtKeyFile is the users instances' signing key (PEM), for tests
+	// that mint tokens the platform trusts (an expired one, say).
+	jwtKeyFile string
 }
 
 type instance struct {
@@ -74,6 +78,9 @@ type platformConfig struct {
 	// need orders > 0.
 	gateways   int
 	gatewayEnv []string
+	// productsEnv is added to every products instance's environment
+	// (KITSHOP_PRODUCTS_SEED_DEMO=1 for the README's demo catalog).
+	productsEnv []string
 }
 
 func startPlatform(t *testing.T) *platform {
@@ -91,6 +98,7 @@ func launch(t testing.TB, cfg platformConfig) *platform {
 		names = append(names, "gateway")
 	}
 	p.gatewayEnv = cfg.gatewayEnv
+	p.productsEnv = cfg.productsEnv
 	p.bin = kittest.BuildBinaries(t, names...)
 	if cfg.ordersBin != "" {
 		p.bin["orders"] = cfg.ordersBin
@@ -111,12 +119,13 @@ func launch(t testing.TB, cfg platformConfig) *platform {
 	kittest.WaitFor(t, 30*time.Second, "registry ready", func() bool {
 		return p.get(p.viewAddr, "/health/ready") == http.StatusOK
 	})
+	p.jwtKeyFile = kittest.WriteSigningKey(t)
 	p.env = []string{
 		"KITSHOP_HTTP_ADDR=127.0.0.1:0", "KITSHOP_GRPC_ADDR=127.0.0.1:0",
 		"KITSHOP_ETCD_ENDPOINTS=" + p.etcdAddr, "DATABASE_URL=" + pgtest.URL(t),
 		"KITSHOP_DRAIN_TIMEOUT=5s", "KITSHOP_DEREGISTER_GRACE=200ms", "KITSHOP_BCRYPT_COST=4",
 		// Both users instances sign with one key, as in production.
-		"KITSHOP_JWT_KEY_FILE=" + kittest.WriteSigningKey(t),
+		"KITSHOP_JWT_KEY_FILE=" + p.jwtKeyFile,
 		"KITSHOP_ADMIN_EMAIL=" + adminEmail, "KITSHOP_ADMIN_PASSWORD=" + adminPassword,
 	}
 	// users first: the others verify tokens with its JWKS, and payments
@@ -172,8 +181,11 @@ func (p *platform) public() *http.Client {
 
 func (p *platform) start(svc string, extraEnv ...string) *instance {
 	env := append(append([]string(nil), p.env...), tlsEnv(p.certs[svc])...)
-	if svc == "orders" {
+	switch svc {
+	case "orders":
 		env = append(env, p.ordersEnv...)
+	case "products":
+		env = append(env, p.productsEnv...)
 	}
 	env = append(env, extraEnv...)
 	cmd, log := kittest.StartProcessLog(p.t, p.bin[svc], env)

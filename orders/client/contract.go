@@ -33,13 +33,15 @@ type ContractFixture struct {
 // Orders part of API.md for the product and accounts f describes. It
 // places, cancels and ships orders of f's product (idempotency keys are
 // unique per run), so it may run against a server that keeps its data.
-func RunContract(t contract.T, baseURL string, f ContractFixture) {
+// opts (contract.WithClient) choose how the requests are sent, e.g. with
+// a client that trusts the gateway's CA.
+func RunContract(t contract.T, baseURL string, f ContractFixture, opts ...contract.Option) {
 	t.Helper()
 	contract.Run(t, baseURL, ContractCases(), contract.Vars{
 		"product_id": f.ProductID, "available": strconv.FormatInt(f.Available, 10),
 		"too_many": strconv.FormatInt(f.Available+1, 10), "owner_id": f.OwnerID,
 		"owner_token": f.OwnerToken, "stranger_token": f.StrangerToken, "admin_token": f.AdminToken,
-	})
+	}, opts...)
 }
 
 // The simulated processor's test cards (API.md, Payments).

@@ -23,12 +23,14 @@ type ContractFixture struct {
 // RunContract checks that baseURL (a payments instance's HTTP port, or the
 // gateway) keeps the Payments part of API.md for the payment f describes.
 // It only reads, so it may run against a server that keeps its data.
-func RunContract(t contract.T, baseURL string, f ContractFixture) {
+// opts (contract.WithClient) choose how the requests are sent, e.g. with
+// a client that trusts the gateway's CA.
+func RunContract(t contract.T, baseURL string, f ContractFixture, opts ...contract.Option) {
 	t.Helper()
 	contract.Run(t, baseURL, ContractCases(), contract.Vars{
 		"payment_id": f.PaymentID, "owner_id": f.OwnerID,
 		"owner_token": f.OwnerToken, "stranger_token": f.StrangerToken, "admin_token": f.AdminToken,
-	})
+	}, opts...)
 }
 
 // ContractCases are the Payments promises of API.md. They need the

@@ -16,9 +16,11 @@ import (
 // the customer role. The cases create products with unique SKUs and
 // categories, and use unique idempotency keys, so they may run against a
 // server that keeps its data.
-func RunContract(t contract.T, baseURL, adminToken, customerToken string) {
+// opts (contract.WithClient) choose how the requests are sent, e.g. with
+// a client that trusts the gateway's CA.
+func RunContract(t contract.T, baseURL, adminToken, customerToken string, opts ...contract.Option) {
 	t.Helper()
-	contract.Run(t, baseURL, ContractCases(), contract.Vars{"admin_token": adminToken, "customer_token": customerToken})
+	contract.Run(t, baseURL, ContractCases(), contract.Vars{"admin_token": adminToken, "customer_token": customerToken}, opts...)
 }
 
 // ContractCases are the Products promises of API.md, in order: later

@@ -14,9 +14,11 @@ import (
 // unique emails, so it may run against a server that keeps its data; the
 // server must have the bootstrap admin adminEmail/adminPassword
 // (KITSHOP_ADMIN_EMAIL, KITSHOP_ADMIN_PASSWORD).
-func RunContract(t contract.T, baseURL, adminEmail, adminPassword string) {
+// opts (contract.WithClient) choose how the requests are sent, e.g. with
+// a client that trusts the gateway's CA.
+func RunContract(t contract.T, baseURL, adminEmail, adminPassword string, opts ...contract.Option) {
 	t.Helper()
-	contract.Run(t, baseURL, ContractCases(), contract.Vars{"admin_email": adminEmail, "admin_password": adminPassword})
+	contract.Run(t, baseURL, ContractCases(), contract.Vars{"admin_email": adminEmail, "admin_password": adminPassword}, opts...)
 }
 
 // ContractCases are the Users promises of API.md, in order: later cases

@@ -63,25 +63,48 @@ type Case struct {
 	Capture map[string]string
 }
 
+// Option changes how Run sends its requests.
+type Option func(*settings)
+
+type settings struct{ client *http.Client }
+
+// WithClient makes Run send its requests with client: one that trusts a
+// test CA to reach an HTTPS gateway, or one that records what it sends.
+// Without it Run uses a plain client. Either way every request is bounded
+// by Run's own per-request timeout as well as by the client's.
+func WithClient(client *http.Client) Option {
+	return func(s *settings) {
+		if client != nil {
+			s.client = client
+		}
+	}
+}
+
+// caseTimeout bounds each request, whatever the client's own timeout.
+const caseTimeout = 10 * time.Second
+
 // Run sends the cases in order and stops at the first broken promise:
 // later cases build on earlier ones (an account, a token). Every request
 // is bounded by a timeout.
-func Run(t T, baseURL string, cases []Case, vars Vars) {
+func Run(t T, baseURL string, cases []Case, vars Vars, opts ...Option) {
 	t.Helper()
 	v := Vars{"run": randomWord()}
 	for k, val := range vars {
 		v[k] = val
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
+	s := settings{client: &http.Client{Timeout: caseTimeout}}
+	for _, opt := range opts {
+		opt(&s)
+	}
 	for i, c := range cases {
-		if err := runCase(client, baseURL, c, v); err != nil {
+		if err := runCase(s.client, baseURL, c, v); err != nil {
 			t.Fatalf("contract case %d %q (%s %s): %v", i, c.Name, c.Method, c.Path, err)
 		}
 	}
 }
 
 func runCase(client *http.Client, baseURL string, c Case, vars Vars) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, c.Method, baseURL+vars.expand(c.Path), strings.NewReader(vars.expand(c.Body)))
 	if err != nil {

@@ -114,3 +114,37 @@ func TestMatchers(t *testing.T) {
 		}
 	}
 }
+
+// roundTripFunc is an http.RoundTripper made of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// WithClient's client sends every case: a gateway test hands Run one
+// that trusts its CA, or one that records the routes it exercised.
+func TestRunWithClient(t *testing.T) {
+	base := server(t)
+	var sent []string
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent = append(sent, r.Method+" "+r.URL.Path)
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	ft := &fakeT{}
+	Run(ft, base, []Case{
+		{Name: "create", Method: "POST", Path: "/things", Body: `{}`, Status: 201, Capture: map[string]string{"id": "id"}},
+		{Name: "read", Method: "GET", Path: "/things/{id}", Token: "tok", Status: 200},
+	}, Vars{"tok": "tok"}, WithClient(client))
+	if ft.failed != "" {
+		t.Fatal(ft.failed)
+	}
+	if want := []string{"POST /things", "GET /things/t1"}; strings.Join(sent, ",") != strings.Join(want, ",") {
+		t.Fatalf("the client sent %v, want %v", sent, want)
+	}
+
+	// A nil client keeps the default rather than panicking.
+	ft = &fakeT{}
+	Run(ft, base, []Case{{Name: "read", Method: "GET", Path: "/things/t1", Token: "tok", Status: 200}}, Vars{"tok": "tok"}, WithClient(nil))
+	if ft.failed != "" {
+		t.Fatal(ft.failed)
+	}
+}

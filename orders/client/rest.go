@@ -110,6 +110,7 @@ func Routes(api API) []rest.Route {
 		// 100 is 100, negative is 400.
 		rest.Unary(rest.Spec[*ordersv1.ListOrdersRequest, *ordersv1.ListOrdersResponse]{
 			Method: http.MethodGet, Path: "/api/v1/orders", Call: api.ListOrders, Guard: auth.UserGuard,
+			Hook:  rest.CheckPageSize[*ordersv1.ListOrdersRequest],
 			Query: []string{"page_size", "page_token"},
 		}),
 		// Cancelling: 200 with the order CANCELLED (or as it is, when it

@@ -69,6 +69,7 @@ func Routes(api API) []rest.Route {
 		// reused with other filters is 400 INVALID_PAGE_TOKEN.
 		rest.Unary(rest.Spec[*productsv1.SearchProductsRequest, *productsv1.SearchProductsResponse]{
 			Method: http.MethodGet, Path: "/api/v1/products", Call: api.SearchProducts,
+			Hook:  rest.CheckPageSize[*productsv1.SearchProductsRequest],
 			Query: []string{"q", "category", "min_price_cents", "max_price_cents", "page_size", "page_token"},
 		}),
 		rest.Unary(rest.Spec[*productsv1.GetProductRequest, *productsv1.Product]{

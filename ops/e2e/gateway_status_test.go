@@ -16,6 +16,7 @@ import (
 	"github.com/kitshop/kitshop/kit/httpx"
 	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/ratelimit"
+	"github.com/kitshop/kitshop/kit/sd"
 	"github.com/kitshop/kitshop/kit/tracing"
 	ordersclient "github.com/kitshop/kitshop/orders/client"
 	productsclient "github.com/kitshop/kitshop/products/client"
@@ -305,7 +306,7 @@ func (s *storefront) noInstances(t *testing.T) {
 		}
 		return r.Status == http.StatusServiceUnavailable
 	})
-	r.wantProblem(t, http.StatusServiceUnavailable, r.str("code"))
+	r.wantProblem(t, http.StatusServiceUnavailable, sd.ReasonServiceUnavailable)
 	if secs, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || secs < 1 {
 		t.Errorf("503 Retry-After %q, want whole seconds", r.Header.Get("Retry-After"))
 	}

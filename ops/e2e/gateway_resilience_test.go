@@ -252,12 +252,16 @@ func (r *edgeRig) testLoadBalancing(t *testing.T) {
 		}
 		return false
 	})
-	registered := time.Now()
+	listed := time.Now()
 	kittest.WaitFor(t, 5*time.Second, "reads reaching the third instance", func() bool { return served(third) > 0 })
-	took := time.Since(registered)
-	t.Logf("the third instance got its first read %v after the registry listed it (target 1s)", took)
-	if took > 2*time.Second {
-		t.Errorf("the third instance got traffic %v after registering, want about 1s", took)
+	// The key was put between the instance's registered_at stamp (taken
+	// before its readiness checks) and the registry view listing it, so
+	// the latency is between these two.
+	first := time.Now()
+	t.Logf("the third instance got its first read %v after the registry view listed it, %v after its registered_at stamp (target 1s)",
+		first.Sub(listed), first.Sub(third.RegisteredAt))
+	if took := first.Sub(listed); took > time.Second {
+		t.Errorf("the third instance got traffic %v after registering, want within 1s", took)
 	}
 
 	// kill -9 of an instance in the middle of the loop.

@@ -98,12 +98,17 @@ func (r *edgeRig) testBreaker(t *testing.T) {
 		}
 	}
 	// Until the breaker opens the answers are the failed calls that open
-	// it (the instance refuses connections); they are logged, not judged.
+	// it (the instance refuses connections): 503s too, whose codes are
+	// logged.
 	var open edgeAnswer
 	before := map[string]int{}
 	kittest.WaitFor(t, 20*time.Second, "the gateway's products breaker to open", func() bool {
 		open = gw.get(t, productPath, "")
 		before[fmt.Sprintf("%d %v", open.status, open.body["code"])]++
+		if open.status != http.StatusServiceUnavailable || open.header.Get("Retry-After") == "" {
+			t.Fatalf("product read with products down: %d (Retry-After %q) %v, want 503 with Retry-After",
+				open.status, open.header.Get("Retry-After"), open.body)
+		}
 		return open.body["code"] == "BREAKER_OPEN"
 	})
 	t.Logf("answers until the breaker opened: %v", before)

@@ -22,7 +22,7 @@ help:
 	@echo "make deps         install what make test needs besides Go (protoc, PostgreSQL server binaries); no-op when present"
 	@echo "make proto        regenerate pb/ from the .proto files"
 	@echo "make lint         gofmt and go vet"
-	@echo "make bench        benchmarks (not part of make test)"
+	@echo "make bench        benchmarks (not part of make test; installs nginx for the gateway comparison)"
 
 # Needs nothing but Go.
 run:
@@ -61,5 +61,9 @@ proto-check: proto
 	@git diff --exit-code --stat -- pb || { echo "pb/ is stale: run 'make proto' and commit"; exit 1; }
 	@untracked=$$(git ls-files --others --exclude-standard pb); if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked"; exit 1; fi
 
-bench:
+# Benchmarks need make test's dependencies (Postgres, pgbench) and nginx,
+# which the gateway benchmark measures as a plain reverse proxy for
+# comparison (ops/bench-deps.sh; optional: without it that row is skipped).
+bench: deps
+	@bash ops/bench-deps.sh
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./...

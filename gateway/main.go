@@ -15,6 +15,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/boot"
 	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/kit/mw"
 )
 
 func main() { boot.Main("gateway", run) }
@@ -23,6 +24,7 @@ func main() { boot.Main("gateway", run) }
 type edgeFlags struct {
 	readTimeout, writeTimeout, checkoutTimeout *time.Duration
 	corsOrigins                                *[]string
+	maxInFlight                                *int
 	limits                                     limitFlags
 }
 
@@ -36,6 +38,8 @@ func defineEdgeFlags(fs *flag.FlagSet) edgeFlags {
 			"deadline of POST /api/v1/orders; a checkout outliving it is answered 202 PENDING"),
 		corsOrigins: config.StringList(fs, "cors-origins", "KITSHOP_CORS_ORIGINS", nil,
 			"comma-separated origins whose pages may call the API (CORS); empty: none"),
+		maxInFlight: config.Int(fs, "max-in-flight", "KITSHOP_GATEWAY_MAX_IN_FLIGHT", mw.DefaultMaxInFlight,
+			"requests worked on at once; more are answered 503 OVERLOADED at once"),
 		limits: defineLimitFlags(fs),
 	}
 }
@@ -97,8 +101,10 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	// Outermost first: CORS answers preflights before anything else; the
-	// limit is charged before a token costs a signature check; the
-	// deadline covers the key fetch, the call and its retries.
-	handler := withCORS(*edge.corsOrigins, limiter.Middleware(verifier.Middleware(deadlines.middleware(api))))
+	// limit is charged before a token costs a signature check; a request
+	// over the in-flight bound is refused before it costs anything more;
+	// the deadline covers the key fetch, the call and its retries.
+	handler := withCORS(*edge.corsOrigins, limiter.Middleware(
+		shed(mw.NewShedder(*edge.maxInFlight), verifier.Middleware(deadlines.middleware(api)))))
 	return p.Run(ctx, handler, nil, jobs...)
 }

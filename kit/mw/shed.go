@@ -41,15 +41,33 @@ func NewShedder(max int) *Shedder {
 // InFlight is the number of calls admitted and not yet finished.
 func (s *Shedder) InFlight() int64 { return s.inFlight.Load() }
 
+// Admit takes a slot for one call, or reports that none is free; call
+// release exactly once when the call is done. It is the Shedder for
+// callers that are not endpoints (an HTTP edge).
+func (s *Shedder) Admit() (release func(), ok bool) {
+	if s.inFlight.Add(1) > s.max {
+		s.inFlight.Add(-1)
+		return nil, false
+	}
+	return s.release, true
+}
+
+func (s *Shedder) release() { s.inFlight.Add(-1) }
+
+// ErrOverloaded is what a Shedder answers a call over its limit with.
+func ErrOverloaded() error {
+	return errs.New(errs.Unavailable, ReasonOverloaded, "server is overloaded, retry shortly")
+}
+
 // Middleware admits a call if a slot is free.
 func (s *Shedder) Middleware() endpoint.Middleware {
 	return func(next endpoint.Endpoint) endpoint.Endpoint {
 		return func(ctx context.Context, request any) (any, error) {
-			if s.inFlight.Add(1) > s.max {
-				s.inFlight.Add(-1)
-				return nil, errs.New(errs.Unavailable, ReasonOverloaded, "server is overloaded, retry shortly")
+			release, ok := s.Admit()
+			if !ok {
+				return nil, ErrOverloaded()
 			}
-			defer s.inFlight.Add(-1)
+			defer release()
 			return next(ctx, request)
 		}
 	}

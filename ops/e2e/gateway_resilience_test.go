@@ -64,7 +64,7 @@ const breakerOpenTimeout = 3 * time.Second
 // testBreaker kills every products instance (kill -9, so they stay
 // registered until their leases expire) and checks the gateway's breaker
 // on products from the outside: product reads turn into fast 503
-// BREAKER_OPEN answers with Retry-After, an order read still answers 200
+// SERVICE_UNAVAILABLE answers with Retry-After, an order read still answers 200
 // with its items as placed and a Warning, and once products is back the
 // breaker closes and reads and enrichment work again, all of it visible
 // in kitshop_breaker_state.
@@ -109,7 +109,7 @@ func (r *edgeRig) testBreaker(t *testing.T) {
 			t.Fatalf("product read with products down: %d (Retry-After %q) %v, want 503 with Retry-After",
 				open.status, open.header.Get("Retry-After"), open.body)
 		}
-		return open.body["code"] == "BREAKER_OPEN"
+		return open.body["code"] == sd.ReasonServiceUnavailable
 	})
 	t.Logf("answers until the breaker opened: %v", before)
 	wantBreakerOpen(t, open, breakerOpenTimeout)
@@ -123,14 +123,14 @@ func (r *edgeRig) testBreaker(t *testing.T) {
 	var lat []time.Duration
 	for range 60 {
 		a := gw.get(t, productPath, "")
-		if a.body["code"] != "BREAKER_OPEN" {
+		if a.body["code"] != sd.ReasonServiceUnavailable {
 			continue
 		}
 		wantBreakerOpen(t, a, breakerOpenTimeout)
 		lat = append(lat, a.took)
 	}
 	if len(lat) < 20 {
-		t.Fatalf("only %d of 60 reads answered BREAKER_OPEN in the open window", len(lat))
+		t.Fatalf("only %d of 60 reads answered SERVICE_UNAVAILABLE in the open window", len(lat))
 	}
 	slices.Sort(lat)
 	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
@@ -168,7 +168,7 @@ func (r *edgeRig) testBreaker(t *testing.T) {
 }
 
 // wantBreakerOpen checks an answer of the open breaker: 503 problem+json,
-// code BREAKER_OPEN (README, "Resilience on the calling side"), and a
+// code SERVICE_UNAVAILABLE (README, "The gateway"), and a
 // Retry-After that says when the breaker probes again.
 func wantBreakerOpen(t *testing.T, a edgeAnswer, openTimeout time.Duration) {
 	t.Helper()

@@ -250,9 +250,9 @@ BEGIN;
 INSERT INTO reservations (id, idempotency_key, status, expires_at, created_at, updated_at)
   VALUES (md5(:a || '-' || :client_id)::uuid, md5(:a || '-' || :client_id), 'RESERVED', now() + interval '15 minutes', now(), now())
   ON CONFLICT DO NOTHING;
-SELECT id, stock, reserved, active FROM products WHERE sku = 'BENCH-' || :n ORDER BY id FOR UPDATE;
-INSERT INTO reservation_items (reservation_id, product_id, quantity)
-  SELECT md5(:a || '-' || :client_id)::uuid, id, 1 FROM products WHERE sku = 'BENCH-' || :n;
+SELECT id, stock, reserved, active, price_cents, currency FROM products WHERE sku = 'BENCH-' || :n ORDER BY id FOR UPDATE;
+INSERT INTO reservation_items (reservation_id, product_id, quantity, unit_price_cents, currency)
+  SELECT md5(:a || '-' || :client_id)::uuid, id, 1, price_cents, currency FROM products WHERE sku = 'BENCH-' || :n;
 UPDATE products SET reserved = reserved + 1, version = version + 1, updated_at = now() WHERE sku = 'BENCH-' || :n;
 END;
 `

@@ -11,11 +11,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"time"
 
+	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/boot"
 	"github.com/kitshop/kitshop/kit/config"
 	"github.com/kitshop/kitshop/kit/mw"
+	"github.com/kitshop/kitshop/kit/ratelimit"
 )
 
 func main() { boot.Main("gateway", run) }
@@ -96,15 +99,25 @@ func run(ctx context.Context, args []string) error {
 	if etcd != nil {
 		jobs = append(jobs, func(ctx context.Context) error { return watchPeers(ctx, etcd, p.Logger, limiter.SetShare) })
 	}
-	api, err := apiRouter(apiRoutes(b))
+	handler, err := newHandler(b, verifier, limiter, mw.NewShedder(*edge.maxInFlight), deadlines, *edge.corsOrigins)
 	if err != nil {
 		return err
 	}
-	// Outermost first: CORS answers preflights before anything else; the
-	// limit is charged before a token costs a signature check; a request
-	// over the in-flight bound is refused before it costs anything more;
-	// the deadline covers the key fetch, the call and its retries.
-	handler := withCORS(*edge.corsOrigins, limiter.Middleware(
-		shed(mw.NewShedder(*edge.maxInFlight), verifier.Middleware(deadlines.middleware(api)))))
 	return p.Run(ctx, handler, nil, jobs...)
+}
+
+// newHandler is the gateway's request stack around the API routes (kit/boot
+// adds the platform's around it: request ids, tracing, metrics, recovery).
+// Outermost first: CORS answers preflights before anything else; the limit
+// is charged before a token costs a signature check; a request over the
+// in-flight bound is refused before it costs anything more; the deadline
+// covers the key fetch, the call and its retries.
+func newHandler(b *backends, verifier *auth.Verifier, limiter *ratelimit.Limiter, shedder *mw.Shedder,
+	deadlines timeouts, corsOrigins []string) (http.Handler, error) {
+	api, err := apiRouter(apiRoutes(b))
+	if err != nil {
+		return nil, err
+	}
+	return withCORS(corsOrigins, limiter.Middleware(
+		shed(shedder, verifier.Middleware(deadlines.middleware(api))))), nil
 }

@@ -19,8 +19,7 @@ func WithClaims(ctx context.Context, c Claims) context.Context {
 
 // ClaimsFrom returns the verified claims in ctx, if any.
 func ClaimsFrom(ctx context.Context) (Claims, bool) {
-	c, err := typed.Cast[Claims](ctx.Value(claimsKey{}))
-	return c, err == nil
+	return typed.Opt[Claims](ctx.Value(claimsKey{}))
 }
 
 // WithToken returns ctx carrying the raw bearer token the claims came
@@ -31,10 +30,7 @@ func WithToken(ctx context.Context, token string) context.Context {
 
 // TokenFrom returns the raw bearer token in ctx, or "".
 func TokenFrom(ctx context.Context) string {
-	t, err := typed.Cast[string](ctx.Value(tokenKey{}))
-	if err != nil {
-		return ""
-	}
+	t, _ := typed.Opt[string](ctx.Value(tokenKey{}))
 	return t
 }
 
@@ -57,10 +53,7 @@ func withFailure(ctx context.Context, f *failure) context.Context {
 }
 
 func failureFrom(ctx context.Context) *failure {
-	f, err := typed.Cast[*failure](ctx.Value(failureKey{}))
-	if err != nil {
-		return nil
-	}
+	f, _ := typed.Opt[*failure](ctx.Value(failureKey{}))
 	return f
 }
 

@@ -60,3 +60,11 @@ func Decoder[In, Out any](f func(context.Context, In) (Out, error)) func(context
 		return f(ctx, in)
 	}
 }
+
+// Opt returns v as a T, and whether it is one: for optional values such as
+// a context value that may be absent, where a miss is normal and Cast's
+// error (built on every call) would be waste on a hot path.
+func Opt[T any](v any) (T, bool) {
+	t, ok := v.(T)
+	return t, ok
+}

@@ -79,10 +79,16 @@ func (r *edgeRig) testBreaker(t *testing.T) {
 	// catalog's current name) differs from an unenriched one (the name
 	// the order recorded).
 	renamed := placedName + " (renamed)"
-	if _, err := s.products.UpdateProduct(withDeadline(s.admin, 10*time.Second),
-		&productsv1.UpdateProductRequest{Id: pid, Name: &renamed}); err != nil {
-		t.Fatalf("renaming the product: %v", err)
-	}
+	// The test's own client sends an unkeyed write once: while the
+	// instance killed by the load-balancing check is still registered
+	// (its lease runs 10 s) a rename may land on it, so it is repeated,
+	// which setting the same name allows.
+	var renameErr error
+	kittest.WaitFor(t, 20*time.Second, "the product renamed", func() bool {
+		_, renameErr = s.products.UpdateProduct(withDeadline(s.admin, 10*time.Second),
+			&productsv1.UpdateProductRequest{Id: pid, Name: &renamed})
+		return renameErr == nil
+	})
 
 	customer := auth.TokenFrom(s.customer)
 	productPath, orderPath := "/api/v1/products/"+pid, "/api/v1/orders/"+orderID

@@ -58,8 +58,10 @@ type Event struct {
 	// Err is the error of EventStepRetry, EventStepFailed,
 	// EventStepParked and EventCompensationFailed.
 	Err error
-	// Data is the saga's shared document, to be read only.
-	Data json.RawMessage
+	// Data is the saga's shared document; Failure and Attention are the
+	// saga's (see State). All three are to be read only.
+	Data               json.RawMessage
+	Failure, Attention *Problem
 }
 
 // observe tells the observer, if any, about kind for step i (-1: the
@@ -69,7 +71,8 @@ func (d *driver) observe(ctx context.Context, kind EventKind, i int, attempt int
 		return
 	}
 	ev := Event{Kind: kind, SagaID: d.st.ID, Definition: d.st.Definition, Status: d.st.Status,
-		Attempt: attempt, Elapsed: elapsed, Err: err, Data: d.st.Data}
+		Attempt: attempt, Elapsed: elapsed, Err: err, Data: d.st.Data,
+		Failure: d.st.Failure, Attention: d.st.Attention}
 	if i >= 0 {
 		ev.Step = d.st.Steps[i].Name
 	}

@@ -187,7 +187,12 @@ func TraceID(ctx context.Context) string {
 	if sp == nil {
 		return ""
 	}
-	tid := sp.Context().TraceID
+	return FormatTraceID(sp.Context().TraceID)
+}
+
+// FormatTraceID spells tid as TraceID does: 32 lower-case hex digits, or
+// "" for an empty id.
+func FormatTraceID(tid model.TraceID) string {
 	if tid.Empty() {
 		return ""
 	}

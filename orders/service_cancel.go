@@ -9,6 +9,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/saga"
 	"github.com/kitshop/kitshop/kit/tracing"
 	"github.com/kitshop/kitshop/kit/valid"
@@ -181,7 +182,7 @@ func (s *service) newState(ctx context.Context, def *saga.Definition, id string,
 	now := s.now().UTC()
 	st := saga.NewState(def, id, c.Data, now)
 	st.LeaseOwner, st.LeaseExpiry = s.opts.Owner, now.Add(s.opts.LeaseTTL)
-	st.Trace = tracing.Traceparent(ctx)
+	st.Trace, st.RequestID = tracing.Traceparent(ctx), logx.RequestID(ctx)
 	return st, nil
 }
 

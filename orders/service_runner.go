@@ -142,7 +142,7 @@ func (r *runner) drive(id string, d *drive) {
 	// The drive runs on the runner's context, not a request's; its spans
 	// and transition logs follow the trace the saga carries (State.Trace).
 	d.state, d.err = r.engine.Run(r.ctx, id)
-	logger := log.With(r.logger, "saga_id", id, logx.KeyTraceID, traceIDOf(d.state.Trace))
+	logger := log.With(r.logger, "saga_id", id, logx.KeyTraceID, traceIDOf(d.state.Trace), logx.KeyRequestID, d.state.RequestID)
 	switch {
 	case d.err == nil, errors.Is(d.err, saga.ErrLeaseHeld):
 		// Finished, or driven by another instance: nothing to report.

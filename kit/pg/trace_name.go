@@ -188,39 +188,20 @@ func dollarTag(s string) (string, bool) {
 
 // statementName is "sql <verb>" followed, for reads and writes, by the
 // table they are about: the first table after FROM (select, delete),
-// INTO (insert) or UPDATE, in the main statement after any WITH.
+// INTO (insert) or UPDATE. A statement that starts WITH is named after
+// what it does: its main statement's, or when that reads a common table
+// expression, what that expression writes (followed through the
+// expressions it reads), or else the first write among them. So
+// "WITH o AS (INSERT INTO orders ...) SELECT ... FROM o" is
+// "sql insert orders".
 func statementName(text string) string {
 	toks := sqlWords(text)
 	if len(toks) == 0 {
 		return "sql"
 	}
-	verb, at := toks[0].word, 0
+	verb, table := target(toks)
 	if verb == "with" {
-		for i, t := range toks {
-			if t.depth == 0 && isVerb(t.word) {
-				verb, at = t.word, i
-				break
-			}
-		}
-	}
-	var table string
-	switch verb {
-	case "select":
-		table = wordAfter(toks, at, "from", true)
-		if table == "" {
-			table = wordAfter(toks, at, "from", false)
-		}
-	case "delete":
-		table = wordAfter(toks, at, "from", true)
-	case "insert":
-		table = wordAfter(toks, at, "into", true)
-	case "update":
-		if at+1 < len(toks) {
-			table = toks[at+1].word
-			if table == "only" && at+2 < len(toks) {
-				table = toks[at+2].word
-			}
-		}
+		verb, table = withTarget(toks)
 	}
 	if len(verb) > 32 {
 		verb = verb[:32]
@@ -234,22 +215,106 @@ func statementName(text string) string {
 	return "sql " + verb + " " + table
 }
 
+// cte is what one common table expression does.
+type cte struct{ verb, table string }
+
+func withTarget(toks []sqlWord) (verb, table string) {
+	ctes := map[string]cte{}
+	var writes []cte
+	main := -1
+	for i := 1; i < len(toks) && main < 0; i++ {
+		t := toks[i]
+		switch {
+		case t.depth != 0:
+		case isVerb(t.word):
+			main = i
+		case t.word == "(":
+			name := ""
+			for k := i - 1; k > 0; k-- {
+				if w := toks[k].word; w != "as" && w != "not" && w != "materialized" {
+					name = w
+					break
+				}
+			}
+			j := i + 1
+			for j < len(toks) && toks[j].depth > 0 {
+				j++
+			}
+			if j > i+1 {
+				v, tb := target(toks[i+1 : j])
+				ctes[name] = cte{v, tb}
+				if v != "select" && tb != "" {
+					writes = append(writes, cte{v, tb})
+				}
+			}
+			i = j - 1
+		}
+	}
+	if main < 0 {
+		return "with", ""
+	}
+	verb, table = target(toks[main:])
+	for hops := 0; hops < 8; hops++ {
+		c, isCTE := ctes[table]
+		if !isCTE {
+			if table != "" {
+				return verb, table
+			}
+			break
+		}
+		verb, table = c.verb, c.table
+		if verb != "select" {
+			return verb, table
+		}
+	}
+	if len(writes) > 0 {
+		return writes[0].verb, writes[0].table
+	}
+	return verb, ""
+}
+
+// target is the verb of the statement toks start, and its table.
+func target(toks []sqlWord) (verb, table string) {
+	verb = toks[0].word
+	switch verb {
+	case "select":
+		table = wordAfter(toks, "from", true)
+		if table == "" {
+			table = wordAfter(toks, "from", false)
+		}
+	case "delete":
+		table = wordAfter(toks, "from", true)
+	case "insert":
+		table = wordAfter(toks, "into", true)
+	case "update":
+		if len(toks) > 1 {
+			table = toks[1].word
+			if table == "only" && len(toks) > 2 {
+				table = toks[2].word
+			}
+		}
+	}
+	return verb, table
+}
+
 func isVerb(w string) bool {
 	return w == "select" || w == "insert" || w == "update" || w == "delete"
 }
 
-// wordAfter is the word after the first key past toks[at] (at its depth
-// only, when sameDepth is set), skipping ONLY.
-func wordAfter(toks []sqlWord, at int, key string, sameDepth bool) string {
-	for i := at + 1; i+1 < len(toks); i++ {
-		if toks[i].word != key || (sameDepth && toks[i].depth != toks[at].depth) {
+// wordAfter is the name after the first key past toks[0] (at its depth
+// only, when sameDepth is set), skipping ONLY: "" when that is a
+// subquery or, after FROM, a function call.
+func wordAfter(toks []sqlWord, key string, sameDepth bool) string {
+	for i := 1; i+1 < len(toks); i++ {
+		if toks[i].word != key || (sameDepth && toks[i].depth != toks[0].depth) {
 			continue
 		}
-		w := toks[i+1].word
-		if w == "only" && i+2 < len(toks) {
-			w = toks[i+2].word
+		j := i + 1
+		if toks[j].word == "only" && j+1 < len(toks) {
+			j++
 		}
-		if w == "(" {
+		w := toks[j].word
+		if w == "(" || (key == "from" && j+1 < len(toks) && toks[j+1].word == "(" && toks[j+1].depth == toks[j].depth) {
 			return ""
 		}
 		return w

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/openzipkin/zipkin-go"
+
+	"github.com/kitshop/kitshop/kit/logx"
 )
 
 // Config configures an Engine. Store, Definitions and Owner are required.
@@ -149,6 +151,7 @@ func (e *Engine) Run(ctx context.Context, id string) (State, error) {
 	defer cancel(nil)
 	defer e.heartbeat(work, cancel, id)()
 	began := e.now()
+	work = logx.WithRequestID(work, st.RequestID)
 	work, span := e.startDrive(work, &st)
 	d := &driver{e: e, def: def, st: &st, ctx: work, saved: st.Clone(), fresh: -1}
 	err = d.drive()

@@ -96,6 +96,10 @@ type State struct {
 	// it with NewState's result; a drive of a saga without one starts a
 	// trace and records it here (Config.Tracer).
 	Trace string `json:"trace,omitempty"`
+	// RequestID is the id of the request that created the saga
+	// (kit/logx.RequestID), carried on by its drives like Trace, so that
+	// the calls they make, and the lines logged about them, name it.
+	RequestID string `json:"request_id,omitempty"`
 	// Version increases with every save; Save refuses a stale one.
 	Version int64 `json:"version"`
 	// LeaseOwner holds the saga until LeaseExpiry; empty when nobody does.

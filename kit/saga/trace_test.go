@@ -13,6 +13,7 @@ import (
 	"github.com/openzipkin/zipkin-go/model"
 
 	"github.com/kitshop/kitshop/kit/kittest"
+	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/saga"
 	"github.com/kitshop/kitshop/kit/tracing"
 )
@@ -69,7 +70,7 @@ func (w *world) startTraced(tracer *zipkin.Tracer, d *saga.Definition, id string
 	req := tracer.StartSpan("createorder", opts...)
 	req.Finish()
 	st := saga.NewState(d, id, json.RawMessage(`{}`), w.clock.Now())
-	st.Trace = tracing.FormatTraceparent(req.Context())
+	st.Trace, st.RequestID = tracing.FormatTraceparent(req.Context()), "req-"+id
 	if err := w.store.Create(context.Background(), st); err != nil {
 		w.t.Fatal(err)
 	}
@@ -115,13 +116,17 @@ func names(spans map[string]model.SpanModel) []string {
 
 // The drive and each step are spans under the request that created the
 // saga, a failed step and its compensations included, with their
-// outcomes; a step's own calls are children of the step's span.
+// outcomes; a step's own calls are children of the step's span and carry
+// the creator's request id.
 func TestDriveAndStepsAreSpansOfTheCreatorsTrace(t *testing.T) {
 	w := newWorld(t)
 	tracer, rec := kittest.NewTracer(t, "orders")
 	a := w.step("a", nil)
 	doA := a.Do
 	a.Do = func(ctx context.Context, c *saga.Call) error {
+		if id := logx.RequestID(ctx); id != "req-s1" {
+			t.Errorf("step a runs under request id %q, want the creator's req-s1", id)
+		}
 		sp, _ := tracer.StartSpanFromContext(ctx, "users.validateuser")
 		sp.Finish()
 		return doA(ctx, c)

@@ -112,7 +112,7 @@ func NewHTTPReporter(rawURL string, opts ReporterOptions) (reporter.Reporter, er
 	}
 	r.logger = opts.Logger
 	if r.logger == nil {
-		r.logger = log.NewJSONLogger(log.NewSyncWriter(os.Stderr))
+		r.logger = log.With(log.NewJSONLogger(log.NewSyncWriter(os.Stderr)), "ts", log.DefaultTimestampUTC)
 	}
 	r.logger = log.With(r.logger, "component", "zipkin-reporter")
 	if r.reported, r.dropped, err = reporterCounters(opts.Metrics, opts.Service); err != nil {

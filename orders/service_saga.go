@@ -321,7 +321,10 @@ func (s *service) observe(ctx context.Context, ev saga.Event) {
 	kv := []any{"msg", transitionMessages[ev.Kind], "saga_id", ev.SagaID, "order_id", s.orderOf(ev.SagaID, ev.Definition, ev.Data),
 		"definition", ev.Definition, "saga_status", string(ev.Status)}
 	if ev.Step != "" {
-		kv = append(kv, "step", ev.Step, "attempt", ev.Attempt)
+		kv = append(kv, "step", ev.Step)
+	}
+	if ev.Attempt > 0 {
+		kv = append(kv, "attempts", ev.Attempt)
 	}
 	if ev.Kind != saga.EventStepStarted && ev.Kind != saga.EventCompensationStarted {
 		kv = append(kv, "elapsed", ev.Elapsed.String())

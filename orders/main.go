@@ -105,7 +105,7 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	svc, err := NewService(store, peers.users, peers.products, peers.payments, Options{
-		Logger: p.Logger, Metrics: p.Metrics,
+		Logger: p.Logger, Metrics: p.Metrics, Tracer: p.Tracer,
 		// Leases name this process: unique among instances, and new on
 		// every start, so a restarted instance never mistakes its dead
 		// predecessor's leases for its own.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/openzipkin/zipkin-go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kitshop/kitshop/kit/card"
@@ -291,4 +292,7 @@ type Options struct {
 	Retry, CompensateRetry saga.Retry
 	// Now is the clock; tests inject one.
 	Now func() time.Time
+	// Tracer, when set, traces each saga's drives and steps in the trace
+	// of the request that placed (or cancelled) the order.
+	Tracer *zipkin.Tracer
 }

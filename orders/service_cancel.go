@@ -9,7 +9,9 @@ import (
 
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/saga"
+	"github.com/kitshop/kitshop/kit/tracing"
 	"github.com/kitshop/kitshop/kit/valid"
 	"github.com/kitshop/kitshop/orders/client"
 	paymentsv1 "github.com/kitshop/kitshop/pb/payments/v1"
@@ -130,7 +132,7 @@ func (s *service) CancelOrder(ctx context.Context, req CancelRequest) (Cancelled
 	for i, it := range o.Items {
 		data.Items[i] = lineAmount{ProductID: it.ProductID, Quantity: it.Quantity, UnitPriceCents: it.UnitPriceCents}
 	}
-	st, err := s.newState(s.cancel, uuid.NewString(), data)
+	st, err := s.newState(ctx, s.cancel, uuid.NewString(), data)
 	if err != nil {
 		return Cancelled{}, err
 	}
@@ -170,8 +172,9 @@ func (s *service) invalidState(ctx context.Context, err error, o Order) error {
 
 // newState is the initial state of a saga of def, leased to this
 // instance: it is about to drive it, and another instance's resume loop
-// must not take a saga whose card only this instance holds.
-func (s *service) newState(def *saga.Definition, id string, data any) (saga.State, error) {
+// must not take a saga whose card only this instance holds. It carries
+// ctx's trace, which every drive of the saga continues.
+func (s *service) newState(ctx context.Context, def *saga.Definition, id string, data any) (saga.State, error) {
 	c := saga.Call{}
 	if err := c.Encode(data); err != nil {
 		return saga.State{}, errs.Internalf(err, "encoding saga data")
@@ -179,6 +182,7 @@ func (s *service) newState(def *saga.Definition, id string, data any) (saga.Stat
 	now := s.now().UTC()
 	st := saga.NewState(def, id, c.Data, now)
 	st.LeaseOwner, st.LeaseExpiry = s.opts.Owner, now.Add(s.opts.LeaseTTL)
+	st.Trace, st.RequestID = tracing.Traceparent(ctx), logx.RequestID(ctx)
 	return st, nil
 }
 

@@ -43,7 +43,7 @@ func (s *service) PlaceOrder(ctx context.Context, req PlaceOrderRequest) (Placed
 	for i, it := range o.Items {
 		data.Items[i] = lineAmount{ProductID: it.ProductID, Quantity: it.Quantity, UnitPriceCents: it.UnitPriceCents}
 	}
-	st, err := s.newState(s.checkout, o.ID, data)
+	st, err := s.newState(ctx, s.checkout, o.ID, data)
 	if err != nil {
 		return Placed{}, err
 	}

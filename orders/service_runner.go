@@ -11,6 +11,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/saga"
 )
 
@@ -138,16 +139,19 @@ func (r *runner) next() (string, *drive) {
 }
 
 func (r *runner) drive(id string, d *drive) {
+	// The drive runs on the runner's context, not a request's; its spans
+	// and transition logs follow the trace the saga carries (State.Trace).
 	d.state, d.err = r.engine.Run(r.ctx, id)
+	logger := log.With(r.logger, "saga_id", id, logx.KeyTraceID, traceIDOf(d.state.Trace), logx.KeyRequestID, d.state.RequestID)
 	switch {
 	case d.err == nil, errors.Is(d.err, saga.ErrLeaseHeld):
 		// Finished, or driven by another instance: nothing to report.
 	case errors.Is(d.err, saga.ErrParked):
-		_ = level.Info(r.logger).Log("msg", "saga parked while a peer is unreachable; it will be resumed", "saga_id", id, "err", d.err)
+		_ = level.Info(logger).Log("msg", "saga parked while a peer is unreachable; it will be resumed", "err", d.err)
 	case r.ctx.Err() != nil:
-		_ = level.Info(r.logger).Log("msg", "stopped driving a saga; it will be resumed", "saga_id", id, "status", d.state.Status)
+		_ = level.Info(logger).Log("msg", "stopped driving a saga; it will be resumed", "status", d.state.Status)
 	default:
-		_ = level.Warn(r.logger).Log("msg", "saga drive ended early; it will be resumed", "saga_id", id, "status", d.state.Status, "err", d.err)
+		_ = level.Warn(logger).Log("msg", "saga drive ended early; it will be resumed", "status", d.state.Status, "err", d.err)
 	}
 	r.mu.Lock()
 	delete(r.drives, id)

@@ -11,7 +11,10 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/google/uuid"
 
+	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/saga"
+	"github.com/kitshop/kitshop/kit/tracing"
 )
 
 // Defaults of Options (see its fields).
@@ -99,6 +102,8 @@ func NewService(store Store, users Users, products Products, payments Payments, 
 		ResumeBatch:  resumeBatch,
 		Now:          s.now,
 		OnTransition: s.onTransition,
+		Observe:      s.observe,
+		Tracer:       opts.Tracer,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("orders: saga engine: %w", err)
@@ -290,13 +295,10 @@ func (s *service) onTransition(st saga.State) {
 	// event to the outbox in the same transaction).
 	s.events.StatusChanged()
 	s.metrics.finished(st.Definition, st.Status)
-	switch st.Status {
-	case saga.RequiresAttention:
+	if st.Status == saga.RequiresAttention {
 		_ = level.Error(s.logger).Log("msg", "saga requires attention: a compensation ran out of retries",
-			"saga_id", st.ID, "definition", st.Definition, "failure", problemText(st.Failure), "attention", problemText(st.Attention))
-	case saga.Compensated:
-		_ = level.Info(s.logger).Log("msg", "saga compensated", "saga_id", st.ID, "definition", st.Definition,
-			"failure", problemText(st.Failure))
+			"saga_id", st.ID, "order_id", s.orderOf(st.ID, st.Definition, st.Data), logx.KeyTraceID, traceIDOf(st.Trace),
+			"definition", st.Definition, "failure", problemText(st.Failure), "attention", problemText(st.Attention))
 	}
 }
 
@@ -305,4 +307,71 @@ func problemText(p *saga.Problem) string {
 		return ""
 	}
 	return p.Step + ": " + p.Kind + " " + p.Reason
+}
+
+// observe logs every saga transition at info (a compensation that gives
+// up at error), with the order's id and, from ctx, its trace id: one
+// order's saga can be followed in the logs of whichever instances drove
+// it, and found in the trace.
+func (s *service) observe(ctx context.Context, ev saga.Event) {
+	lvl := level.Info
+	if ev.Kind == saga.EventCompensationFailed {
+		lvl = level.Error
+	}
+	kv := []any{"msg", transitionMessages[ev.Kind], "saga_id", ev.SagaID, "order_id", s.orderOf(ev.SagaID, ev.Definition, ev.Data),
+		"definition", ev.Definition, "saga_status", string(ev.Status)}
+	if ev.Step != "" {
+		kv = append(kv, "step", ev.Step)
+	}
+	if ev.Attempt > 0 {
+		kv = append(kv, "attempts", ev.Attempt)
+	}
+	if ev.Kind != saga.EventStepStarted && ev.Kind != saga.EventCompensationStarted {
+		kv = append(kv, "elapsed", ev.Elapsed.String())
+	}
+	if ev.Kind == saga.EventFinished && ev.Failure != nil {
+		kv = append(kv, "failure", problemText(ev.Failure))
+	}
+	if ev.Err != nil {
+		// Kind and reason only: the error's message may quote a peer's
+		// answer, and its metadata is in the order's failure.
+		e := errs.As(ev.Err)
+		kv = append(kv, "err_kind", e.Kind.String(), "err_reason", e.Reason)
+	}
+	_ = lvl(logx.FromContext(ctx, s.logger)).Log(kv...)
+}
+
+var transitionMessages = map[saga.EventKind]string{
+	saga.EventStepStarted:         "saga step started",
+	saga.EventStepRetry:           "saga step attempt failed; retrying",
+	saga.EventStepDone:            "saga step done",
+	saga.EventStepFailed:          "saga step failed; compensating",
+	saga.EventStepParked:          "saga step parked while its peer is unreachable",
+	saga.EventCompensationStarted: "saga compensation started",
+	saga.EventCompensated:         "saga step compensated",
+	saga.EventCompensationFailed:  "saga compensation failed; the order requires attention",
+	saga.EventFinished:            "saga finished",
+}
+
+// orderOf is the order a saga works for: a checkout's id is its order's,
+// a cancel saga names its order in its data ("" if that cannot be read).
+func (s *service) orderOf(sagaID, definition string, data []byte) string {
+	if definition != cancelName {
+		return sagaID
+	}
+	d, err := decodeCancel(data, sagaID)
+	if err != nil {
+		return ""
+	}
+	return d.OrderID
+}
+
+// traceIDOf is the trace id of a persisted traceparent, as logs spell it,
+// or "".
+func traceIDOf(traceparent string) string {
+	sc, ok := tracing.ParseTraceparent(traceparent)
+	if !ok {
+		return ""
+	}
+	return tracing.FormatTraceID(sc.TraceID)
 }

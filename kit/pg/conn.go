@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"github.com/openzipkin/zipkin-go"
+	"github.com/openzipkin/zipkin-go/model"
 )
 
 // Why this file exists: lib/pq (v1.12) honours a context only by sending
@@ -85,7 +87,8 @@ func (e *AbandonedError) Cause() error { return e.cause }
 // connector opens pq connections whose every call is bounded by its
 // context; see the comment at the top of this file.
 type connector struct {
-	pq *pq.Connector
+	pq     *pq.Connector
+	tracer *zipkin.Tracer // WithTracer's, or nil for tracing.Default
 }
 
 func newConnector(cfg pq.Config) (*connector, error) {
@@ -133,7 +136,7 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 		_ = dc.Close()
 		return nil, fmt.Errorf("pg: %T lacks a driver interface kit/pg relies on", dc)
 	}
-	return &conn{pq: pc, nc: nc}, nil
+	return &conn{pq: pc, nc: nc, tracer: c.tracer, remote: remoteEndpoint(nc)}, nil
 }
 
 // slotKey marks a dial made for Connect, as opposed to one pq makes on its
@@ -232,6 +235,9 @@ type conn struct {
 	// prepared (stmtcache.go); inTx is set between BEGIN and its end.
 	stmts stmtCache
 	inTx  bool
+	// tracer and remote make statement spans (trace.go).
+	tracer *zipkin.Tracer
+	remote *model.Endpoint
 }
 
 // pqConn is everything pq's connection implements that database/sql uses.
@@ -279,7 +285,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if err != nil {
 		return nil, outcome(ctx, err)
 	}
-	return &stmt{pq: st, c: c}, nil
+	return &stmt{pq: st, c: c, query: query}, nil
 }
 
 func (c *conn) Close() error {
@@ -300,9 +306,11 @@ func (c *conn) Begin() (driver.Tx, error) {
 // database/sql calls without a context: a transaction lives within the
 // context it was begun with.
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	sp := c.trace(ctx, "BEGIN")
 	done := c.watch(ctx)
 	tx, err := c.pq.BeginTx(ctx, opts)
 	done()
+	endTrace(sp, err)
 	if err != nil {
 		return nil, outcome(ctx, err)
 	}
@@ -310,19 +318,30 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	return &txn{pq: tx, c: c, ctx: ctx}, nil
 }
 
-func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (res driver.Result, err error) {
+	if sp := c.trace(ctx, query); sp != nil {
+		defer func() { endTrace(sp, err) }()
+	}
 	if len(args) > 0 {
 		return c.execPrepared(ctx, query, args)
 	}
 	// Without parameters pq uses the simple protocol, which also takes
 	// several statements at once (migrations).
 	done := c.watch(ctx)
-	res, err := c.pq.ExecContext(ctx, query, args)
+	res, err = c.pq.ExecContext(ctx, query, args)
 	done()
 	return res, outcome(ctx, err)
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if sp := c.trace(ctx, query); sp != nil {
+		r, err := c.query(ctx, query, args)
+		return tracedRows(sp, r, err)
+	}
+	return c.query(ctx, query, args)
+}
+
+func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	if len(args) > 0 {
 		return c.queryPrepared(ctx, query, args)
 	}
@@ -371,24 +390,31 @@ type txn struct {
 
 func (t *txn) Commit() error {
 	t.c.inTx = false
+	sp := t.c.trace(t.ctx, "COMMIT")
 	done := t.c.watch(t.ctx)
 	err := t.pq.Commit()
 	done()
-	return outcome(t.ctx, err)
+	err = outcome(t.ctx, err)
+	endTrace(sp, err)
+	return err
 }
 
 func (t *txn) Rollback() error {
 	t.c.inTx = false
+	sp := t.c.trace(t.ctx, "ROLLBACK")
 	done := t.c.watch(t.ctx)
 	err := t.pq.Rollback()
 	done()
-	return outcome(t.ctx, err)
+	err = outcome(t.ctx, err)
+	endTrace(sp, err)
+	return err
 }
 
 // stmt bounds a prepared statement's executions by their contexts.
 type stmt struct {
-	pq driver.Stmt
-	c  *conn
+	pq    driver.Stmt
+	c     *conn
+	query string // for its spans; empty for the statement cache's own
 }
 
 func (s *stmt) NumInput() int { return s.pq.NumInput() }
@@ -422,10 +448,14 @@ func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
 	return s.QueryContext(context.Background(), named(args))
 }
 
-func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (_ driver.Result, err error) {
+	if s.query != "" {
+		if sp := s.c.trace(ctx, s.query); sp != nil {
+			defer func() { endTrace(sp, err) }()
+		}
+	}
 	done := s.c.watch(ctx)
 	var res driver.Result
-	var err error
 	if sc, ok := s.pq.(driver.StmtExecContext); ok {
 		res, err = sc.ExecContext(ctx, args)
 	} else {
@@ -439,6 +469,16 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 }
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	if s.query != "" {
+		if sp := s.c.trace(ctx, s.query); sp != nil {
+			r, err := s.queryContext(ctx, args)
+			return tracedRows(sp, r, err)
+		}
+	}
+	return s.queryContext(ctx, args)
+}
+
+func (s *stmt) queryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	stop := context.AfterFunc(ctx, s.c.cut)
 	var r driver.Rows
 	var err error

@@ -28,6 +28,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
+	"github.com/openzipkin/zipkin-go"
 
 	"github.com/kitshop/kitshop/kit/errs"
 )
@@ -66,6 +67,7 @@ type Option func(*options)
 
 type options struct {
 	logger log.Logger
+	tracer *zipkin.Tracer // see WithTracer
 }
 
 // WithLogger makes Open log each failed attempt to reach the server while
@@ -138,6 +140,7 @@ func Open(ctx context.Context, dsn, schema string, opts ...Option) (*sql.DB, err
 		return nil, errs.Wrap(errs.InvalidArgument, ReasonInvalidConfig,
 			parseError(err, dsn), "pg: invalid connection string "+Redact(dsn))
 	}
+	connector.tracer = o.tracer
 	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(MaxOpenConns)
 	db.SetMaxIdleConns(MaxIdleConns)

@@ -1,10 +1,13 @@
 package pg
 
 import (
+	"cmp"
 	"context"
 	"database/sql/driver"
 	"io"
 	"reflect"
+
+	"github.com/openzipkin/zipkin-go"
 )
 
 // rows keeps a query's cut-off armed while its rows are read from the
@@ -16,6 +19,10 @@ type rows struct {
 	c    *conn
 	ctx  context.Context
 	stop func() bool
+	// span is the query's, ended on Close (trace.go); readErr is the
+	// error reading stopped on, for it.
+	span    zipkin.Span
+	readErr error
 }
 
 func (r *rows) Next(dest []driver.Value) error {
@@ -23,7 +30,11 @@ func (r *rows) Next(dest []driver.Value) error {
 	if err == io.EOF {
 		return err
 	}
-	return outcome(r.ctx, err)
+	err = outcome(r.ctx, err)
+	if err != nil {
+		r.readErr = err
+	}
+	return err
 }
 
 func (r *rows) Close() error {
@@ -31,7 +42,12 @@ func (r *rows) Close() error {
 	if !r.stop() {
 		r.c.broken.Store(true)
 	}
-	return outcome(r.ctx, err)
+	err = outcome(r.ctx, err)
+	if r.span != nil {
+		endTrace(r.span, cmp.Or(r.readErr, err))
+		r.span = nil
+	}
+	return err
 }
 
 func (r *rows) HasNextResultSet() bool {

@@ -22,6 +22,10 @@ type driver struct {
 	// (-1: none). Such a step's outcome is not lost, so it is not asked
 	// to Recover: started is only a promise made before acting.
 	fresh int
+	// cur is the step being driven, if any (trace.go).
+	cur *stepRun
+	// failure is the error fail recorded, for the observer and the span.
+	failure error
 }
 
 func (d *driver) drive() error {
@@ -59,8 +63,31 @@ func (d *driver) nextForward() int {
 	return -1
 }
 
-// forward drives step i to done or, failing, the saga to compensating.
+// forward drives step i to done or, failing, the saga to compensating,
+// within the step's span, and tells the observer how it went.
 func (d *driver) forward(i int) error {
+	r := d.beginStep(i, false)
+	err := d.forwardStep(i)
+	ss := &d.st.Steps[i]
+	elapsed := d.e.now().Sub(r.began)
+	switch {
+	case err == nil && ss.Status == StepDone:
+		d.observe(r.ctx, EventStepDone, i, r.attempts, elapsed, nil)
+		d.endStep(OutcomeDone, nil)
+	case err == nil && ss.Status == StepFailed:
+		failure := d.failure
+		d.observe(r.ctx, EventStepFailed, i, r.attempts, elapsed, failure)
+		d.endStep(OutcomeFailed, failure)
+	case errors.Is(err, ErrParked):
+		d.observe(r.ctx, EventStepParked, i, r.attempts, elapsed, err)
+		d.endStep(OutcomeParked, err)
+	default:
+		d.endStep(OutcomeStopped, nil)
+	}
+	return err
+}
+
+func (d *driver) forwardStep(i int) error {
 	step, ss := &d.def.Steps[i], &d.st.Steps[i]
 	if ss.Status == StepStarted && step.Recover != nil && d.fresh != i {
 		// The step's outcome was lost: ask before acting again.
@@ -79,9 +106,11 @@ func (d *driver) forward(i int) error {
 		case failure != nil:
 			return d.failOrPark(i, failure)
 		case outcome == Done:
+			d.tag(TagRecovered, "done")
 			return d.done(i, call)
 		}
 		// NotDone: run Do, with the same key, as below.
+		d.tag(TagRecovered, "not_done")
 	}
 	if ss.Status == StepPending {
 		d.setStep(i, StepStarted)
@@ -90,6 +119,7 @@ func (d *driver) forward(i int) error {
 		}
 	}
 	d.fresh = -1
+	d.observe(d.stepCtx(), EventStepStarted, i, d.cur.attempts, 0, nil)
 	call, failure, stop := d.try(i, false, step.Do)
 	switch {
 	case stop != nil:
@@ -146,6 +176,7 @@ func (d *driver) mayPark(step *Step, err error) bool {
 // fail records why step i failed and turns the saga to compensating, in
 // one save: a saga is never seen failed without being compensated.
 func (d *driver) fail(i int, err error) error {
+	d.failure = err
 	d.setStep(i, StepFailed)
 	d.st.Failure = problem(d.st.Steps[i].Name, err)
 	d.st.Status = Compensating
@@ -169,29 +200,52 @@ func (d *driver) compensate() error {
 			}
 			continue
 		}
-		if ss.Status != StepCompensating {
-			d.setStep(i, StepCompensating)
-			if err := d.save(); err != nil {
-				return err
-			}
-		}
-		call, failure, stop := d.try(i, true, step.Compensate)
-		switch {
-		case stop != nil:
-			return stop
-		case failure != nil:
-			d.st.Attention = problem(ss.Name, failure)
-			d.st.Status = RequiresAttention
-			return d.save()
-		}
-		d.setStep(i, StepCompensated)
-		d.st.Data = call.Data
-		if err := d.save(); err != nil {
+		if done, err := d.compensateStep(i); err != nil || done {
 			return err
 		}
 	}
 	d.st.Status = Compensated
 	return d.save()
+}
+
+// compensateStep runs step i's compensation within its span. done is set
+// when the saga may go no further: it requires attention.
+func (d *driver) compensateStep(i int) (done bool, err error) {
+	step, ss := &d.def.Steps[i], &d.st.Steps[i]
+	r := d.beginStep(i, true)
+	if ss.Status != StepCompensating {
+		d.setStep(i, StepCompensating)
+		if err := d.save(); err != nil {
+			d.endStep(OutcomeStopped, nil)
+			return false, err
+		}
+	}
+	d.observe(r.ctx, EventCompensationStarted, i, 0, 0, nil)
+	call, failure, stop := d.try(i, true, step.Compensate)
+	switch {
+	case stop != nil:
+		d.endStep(OutcomeStopped, nil)
+		return false, stop
+	case failure != nil:
+		d.st.Attention = problem(ss.Name, failure)
+		d.st.Status = RequiresAttention
+		if err := d.save(); err != nil {
+			d.endStep(OutcomeStopped, nil)
+			return false, err
+		}
+		d.observe(r.ctx, EventCompensationFailed, i, r.attempts, d.e.now().Sub(r.began), failure)
+		d.endStep(OutcomeFailed, failure)
+		return true, nil
+	}
+	d.setStep(i, StepCompensated)
+	d.st.Data = call.Data
+	if err := d.save(); err != nil {
+		d.endStep(OutcomeStopped, nil)
+		return false, err
+	}
+	d.observe(r.ctx, EventCompensated, i, r.attempts, d.e.now().Sub(r.began), nil)
+	d.endStep(OutcomeCompensated, nil)
+	return false, nil
 }
 
 func (d *driver) setStep(i int, s StepStatus) {
@@ -204,7 +258,9 @@ func (d *driver) setStep(i int, s StepStatus) {
 // to record than to recover.
 func (d *driver) save() error {
 	d.st.UpdatedAt = d.e.now()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), saveTimeout)
+	// The step's context, when one is being driven: the save that
+	// records its outcome shows up in its span.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.stepCtx()), saveTimeout)
 	defer cancel()
 	err := d.e.store.Save(ctx, d.st)
 	switch {

@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/openzipkin/zipkin-go"
+
+	"github.com/kitshop/kitshop/kit/logx"
 )
 
 // Config configures an Engine. Store, Definitions and Owner are required.
@@ -34,6 +38,14 @@ type Config struct {
 	// every save, in the driving goroutine: status writes, metrics, logs.
 	// It must not block for long; the next step waits for it.
 	OnTransition func(State)
+	// Observe, when set, is told of every step's transitions as they
+	// happen (see Event), in the driving goroutine, with a context that
+	// carries the step's span: logs, step metrics. Like OnTransition, it
+	// must not block for long.
+	Observe func(context.Context, Event)
+	// Tracer, when set, traces every drive and step (see trace.go) under
+	// the trace State.Trace names.
+	Tracer *zipkin.Tracer
 }
 
 // Engine drives sagas. It is safe for concurrent use: several sagas may
@@ -48,6 +60,8 @@ type Engine struct {
 	now          func() time.Time
 	sleep        func(context.Context, time.Duration) error
 	onTransition func(State)
+	observe      func(context.Context, Event)
+	tracer       *zipkin.Tracer
 
 	// driving holds the ids this engine is driving now. A lease is per
 	// owner, so the store would let a second Run of this engine claim a
@@ -67,7 +81,8 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{store: cfg.Store, defs: make(map[string]*Definition), owner: cfg.Owner,
 		ttl: cfg.LeaseTTL, renew: cfg.RenewEvery, batch: cfg.ResumeBatch, park: cfg.ParkFor,
-		now: cfg.Now, sleep: cfg.Sleep, onTransition: cfg.OnTransition, driving: make(map[string]bool)}
+		now: cfg.Now, sleep: cfg.Sleep, onTransition: cfg.OnTransition, driving: make(map[string]bool),
+		observe: cfg.Observe, tracer: cfg.Tracer}
 	for _, d := range cfg.Definitions {
 		if err := d.validate(); err != nil {
 			return nil, err
@@ -135,8 +150,15 @@ func (e *Engine) Run(ctx context.Context, id string) (State, error) {
 	work, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	defer e.heartbeat(work, cancel, id)()
+	began := e.now()
+	work = logx.WithRequestID(work, st.RequestID)
+	work, span := e.startDrive(work, &st)
 	d := &driver{e: e, def: def, st: &st, ctx: work, saved: st.Clone(), fresh: -1}
 	err = d.drive()
+	if err == nil && d.saved.Status.Final() {
+		d.observe(work, EventFinished, -1, 0, e.now().Sub(began), nil)
+	}
+	endDrive(span, d.saved, err)
 	return d.saved, err
 }
 

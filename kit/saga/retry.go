@@ -56,8 +56,11 @@ func (d *driver) try(i int, compensating bool, fn func(context.Context, *Call) e
 		} else {
 			ss.Attempts++
 		}
+		if d.cur != nil {
+			d.cur.attempts++
+		}
 		call := &Call{SagaID: d.st.ID, Step: step.Name, Key: ss.Key, Attempt: n, Data: clone(d.st.Data)}
-		actx, cancel := context.WithTimeout(d.ctx, deadline.Sub(d.e.now()))
+		actx, cancel := context.WithTimeout(d.stepCtx(), deadline.Sub(d.e.now()))
 		err := fn(actx, call)
 		cancel()
 		if err == nil {
@@ -74,6 +77,10 @@ func (d *driver) try(i int, compensating bool, fn func(context.Context, *Call) e
 		wait := backoff(r, n)
 		if d.e.now().Add(wait).After(deadline) {
 			return nil, err, nil
+		}
+		d.annotate("retry after " + e.Kind.String() + " " + e.Reason)
+		if d.cur != nil {
+			d.observe(d.cur.ctx, EventStepRetry, i, n, d.e.now().Sub(d.cur.began), err)
 		}
 		if err := d.e.sleep(d.ctx, wait); err != nil {
 			return nil, nil, d.stopped()

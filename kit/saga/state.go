@@ -89,6 +89,17 @@ type State struct {
 	// not be completed). Each is nil until it happens.
 	Failure   *Problem `json:"failure,omitempty"`
 	Attention *Problem `json:"attention,omitempty"`
+	// Trace is the W3C traceparent of the span the saga's drives
+	// continue (kit/tracing.Traceparent of the request that created it),
+	// so that a saga resumed by another instance after a crash stays in
+	// its order's trace, sampled or not as the edge decided. Creators set
+	// it with NewState's result; a drive of a saga without one starts a
+	// trace and records it here (Config.Tracer).
+	Trace string `json:"trace,omitempty"`
+	// RequestID is the id of the request that created the saga
+	// (kit/logx.RequestID), carried on by its drives like Trace, so that
+	// the calls they make, and the lines logged about them, name it.
+	RequestID string `json:"request_id,omitempty"`
 	// Version increases with every save; Save refuses a stale one.
 	Version int64 `json:"version"`
 	// LeaseOwner holds the saga until LeaseExpiry; empty when nobody does.

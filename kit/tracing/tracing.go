@@ -13,15 +13,15 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
 
+	"github.com/go-kit/log"
 	"github.com/openzipkin/zipkin-go"
 	"github.com/openzipkin/zipkin-go/model"
 	"github.com/openzipkin/zipkin-go/reporter"
-	zipkinhttp "github.com/openzipkin/zipkin-go/reporter/http"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Environment variables read by ConfigFromEnv (see API.md).
@@ -50,6 +50,12 @@ type Config struct {
 	// means the default, 1; NeverSample (any negative value) records none.
 	// A caller's sampling decision, carried in B3 or traceparent, wins.
 	SampleRate float64
+	// Metrics, when set, registers the reporter's counters of spans
+	// reported and dropped (kitshop_tracing_spans_*_total{service}).
+	Metrics prometheus.Registerer
+	// Logger hears when the collector stops and starts answering; nil
+	// logs JSON to stderr.
+	Logger log.Logger
 }
 
 // ConfigFromEnv reads KITSHOP_ZIPKIN_URL and KITSHOP_TRACE_SAMPLE_RATE.
@@ -81,7 +87,7 @@ func New(cfg Config) (*zipkin.Tracer, io.Closer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rep, err := newReporter(cfg.ZipkinURL)
+	rep, err := newReporter(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -106,9 +112,9 @@ func New(cfg Config) (*zipkin.Tracer, io.Closer, error) {
 		// See UnsampledRoot; at rate 1 the tracer samples everything
 		// and needs no decision ahead of it.
 		samplers.Store(tracer, sampler)
-		return tracer, forgetSampler{tracer: tracer, rep: rep}, nil
 	}
-	return tracer, rep, nil
+	setDefault(tracer)
+	return tracer, closer{tracer: tracer, rep: rep}, nil
 }
 
 func newSampler(rate float64) (zipkin.Sampler, error) {
@@ -129,15 +135,17 @@ func newSampler(rate float64) (zipkin.Sampler, error) {
 	return s, nil
 }
 
-func newReporter(rawURL string) (reporter.Reporter, error) {
-	if rawURL == "" {
+// newReporter is the reporter for cfg: kitshop's HTTP reporter
+// (reporter.go), or none when no collector is configured. The counters
+// are registered either way, so a dashboard finds them at zero.
+func newReporter(cfg Config) (reporter.Reporter, error) {
+	if cfg.ZipkinURL == "" {
+		if _, _, err := reporterCounters(cfg.Metrics, cfg.Service); err != nil {
+			return nil, err
+		}
 		return reporter.NewNoopReporter(), nil
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("tracing: %s %q is not an http(s) URL", EnvZipkinURL, rawURL)
-	}
-	return zipkinhttp.NewReporter(rawURL), nil
+	return NewHTTPReporter(cfg.ZipkinURL, ReporterOptions{Service: cfg.Service, Metrics: cfg.Metrics, Logger: cfg.Logger})
 }
 
 // localEndpoint is zipkin.NewEndpoint without its DNS lookup: a tracer is
@@ -179,7 +187,12 @@ func TraceID(ctx context.Context) string {
 	if sp == nil {
 		return ""
 	}
-	tid := sp.Context().TraceID
+	return FormatTraceID(sp.Context().TraceID)
+}
+
+// FormatTraceID spells tid as TraceID does: 32 lower-case hex digits, or
+// "" for an empty id.
+func FormatTraceID(tid model.TraceID) string {
 	if tid.Empty() {
 		return ""
 	}

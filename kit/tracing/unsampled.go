@@ -119,14 +119,15 @@ func UnsampledRoot(tracer *zipkin.Tracer) (span zipkin.Span, ok bool) {
 	return s, true
 }
 
-// forgetSampler is the tracer's Closer: it drops the tracer's sampler,
-// then closes the reporter.
-type forgetSampler struct {
+// closer is a tracer's Closer (see New): it forgets the tracer's
+// sampler and its place as the default, then closes the reporter.
+type closer struct {
 	tracer *zipkin.Tracer
 	rep    io.Closer
 }
 
-func (f forgetSampler) Close() error {
-	samplers.Delete(f.tracer)
-	return f.rep.Close()
+func (c closer) Close() error {
+	samplers.Delete(c.tracer)
+	clearDefault(c.tracer)
+	return c.rep.Close()
 }

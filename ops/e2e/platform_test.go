@@ -81,6 +81,10 @@ type platformConfig struct {
 	// productsEnv is added to every products instance's environment
 	// (KITSHOP_PRODUCTS_SEED_DEMO=1 for the README's demo catalog).
 	productsEnv []string
+	// env is added to every service's and gateway's environment
+	// (KITSHOP_ZIPKIN_URL, KITSHOP_LOG_LEVEL), before the per-service
+	// lists above.
+	env []string
 }
 
 func startPlatform(t *testing.T) *platform {
@@ -128,6 +132,7 @@ func launch(t testing.TB, cfg platformConfig) *platform {
 		"KITSHOP_JWT_KEY_FILE=" + p.jwtKeyFile,
 		"KITSHOP_ADMIN_EMAIL=" + adminEmail, "KITSHOP_ADMIN_PASSWORD=" + adminPassword,
 	}
+	p.env = append(p.env, cfg.env...)
 	// users first: the others verify tokens with its JWKS, and payments
 	// validates the user it charges.
 	for _, svc := range []string{"users", "products", "payments"} {

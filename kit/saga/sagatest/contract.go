@@ -57,6 +57,9 @@ func StoreContract(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("RoundTrip", func(t *testing.T) {
 		s := newStore(t)
 		want := saga.NewState(def, "s1", json.RawMessage(`{"n":1}`), base)
+		// The trace and request a saga's drives continue are kept too.
+		want.Trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		want.RequestID = "req-1"
 		if err := s.Create(ctx, want); err != nil {
 			t.Fatal(err)
 		}

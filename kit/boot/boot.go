@@ -119,6 +119,7 @@ func New(cfg config.Service, out io.Writer) (*Process, error) {
 	tracer, closer, err := tracing.New(tracing.Config{
 		Service: cfg.Name, HostPort: p.advertised(p.httpLn),
 		ZipkinURL: cfg.ZipkinURL, SampleRate: sampleRate(cfg.TraceSampleRate),
+		Metrics: p.Metrics, Logger: log.With(logger, "component", "zipkin-reporter"),
 	})
 	if err != nil {
 		p.Close()

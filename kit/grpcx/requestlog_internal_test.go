@@ -21,13 +21,20 @@ func TestSuccessAtInfoAllocatesNothingForLogging(t *testing.T) {
 	ctx := newServerStats(nil, earlyFailures{}, nil).TagRPC(context.Background(), &stats.RPCTagInfo{FullMethodName: info.FullMethod})
 
 	allocs := func(c *unaryChain, logged bool) float64 {
-		return testing.AllocsPerRun(200, func() {
+		f := func() {
 			if logged {
 				_, _ = c.outcome(ctx, "req", info, handler)
 			} else {
 				_, _ = c.deadline(ctx, "req", info, handler) // outcome's work without it
 			}
-		})
+		}
+		// The fewest of a few measures: under -race, sync.Pool drops
+		// items at random, adding an allocation now and then.
+		fewest := testing.AllocsPerRun(100, f)
+		for range 4 {
+			fewest = min(fewest, testing.AllocsPerRun(100, f))
+		}
+		return fewest
 	}
 	newChain := func(logger interface{ Log(...any) error }) *unaryChain {
 		return &unaryChain{logger: logger, debug: logx.DebugEnabled(logger), defaultTimeout: DefaultTimeout, maxTimeout: MaxTimeout}

@@ -93,9 +93,9 @@ func helpText(path string) string {
 
 // traceSetup is what the launcher did about traces.
 type traceSetup struct {
-	env    []string // added to every process's environment
-	notes  []string // banner lines
-	child  *child   // the backend the launcher started, stopped last; nil if none
+	env   []string // added to every process's environment
+	notes []string // banner lines
+	child *child   // the backend the launcher started, stopped last; nil if none
 	// exited hears of the backend's end. Nobody waits on it: a backend
 	// that dies mid-run leaves the platform running without traces.
 	exited chan *child

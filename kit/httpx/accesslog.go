@@ -25,9 +25,9 @@ const TransportHTTP = "http"
 //     in the response). Bodies and headers are never logged.
 //
 // Its level: error for a 5xx an operator must look at (an infrastructure
-// error, or a 5xx with no error noted), info for any other failure (4xx,
-// 499 for a client that hung up, a 503 the callee marked expected), debug
-// for a success. When logger drops debug entries (logx.DebugEnabled) a
+// error, or a 5xx other than 503 with no error noted), info for any other
+// failure (4xx, 499 for a client that hung up, a 503 the callee marked
+// expected, /health/ready's 503 while not ready), debug for a success. When logger drops debug entries (logx.DebugEnabled) a
 // success allocates nothing here: keep the process's logger as built.
 //
 // AccessLog claims the request's logx.Record (the one RequestID made), so
@@ -76,7 +76,13 @@ func logRequest(logger log.Logger, r *http.Request, noted logx.Noted, status int
 	if !failed {
 		err = nil // a problem noted and then overwritten by a success is no failure
 	}
-	operator := status >= 500 && (err == nil || errs.IsInfrastructure(err))
+	// With an error noted, its kind decides; without one, a 5xx is the
+	// server's fault, except a 503 written on purpose (a readiness probe
+	// answering "not ready", as every instance does while it starts).
+	operator := status >= 500 && status != http.StatusServiceUnavailable
+	if err != nil {
+		operator = status >= 500 && errs.IsInfrastructure(err)
+	}
 	method := r.Method
 	if noted.Route != "" {
 		method += " " + noted.Route

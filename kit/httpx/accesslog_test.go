@@ -36,6 +36,13 @@ func widgets(logger log.Logger) http.Handler {
 	})
 	r := httpx.NewRouter()
 	r.Methods(http.MethodGet).Path("/widgets/{id}").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch id := strings.TrimPrefix(r.URL.Path, "/widgets/"); id {
+		case "not-ready", "teapot-500":
+			// Written without a problem: a readiness probe's 503, a
+			// handler's bare 500.
+			w.WriteHeader(map[string]int{"not-ready": http.StatusServiceUnavailable, "teapot-500": http.StatusInternalServerError}[id])
+			return
+		}
 		if _, err := get(r.Context(), strings.TrimPrefix(r.URL.Path, "/widgets/")); err != nil {
 			httpx.WriteProblem(w, r, err)
 			return
@@ -78,12 +85,13 @@ func get(t *testing.T, h http.Handler, target string) *httptest.ResponseRecorder
 func TestAccessLogLineFields(t *testing.T) {
 	var buf kittest.LogBuffer
 	h := platform(t, leveled(t, &buf, "debug"))
-	for _, target := range []string{"/widgets/42?token=s3cr3t-query", "/widgets/404", "/widgets/503", "/widgets/boom", "/nowhere"} {
+	targets := []string{"/widgets/42?token=s3cr3t-query", "/widgets/404", "/widgets/503", "/widgets/boom", "/nowhere", "/widgets/not-ready", "/widgets/teapot-500"}
+	for _, target := range targets {
 		get(t, h, target)
 	}
 	lines := buf.Lines(t)
-	if len(lines) != 5 {
-		t.Fatalf("got %d lines for 5 requests:\n%s", len(lines), buf.String())
+	if len(lines) != len(targets) {
+		t.Fatalf("got %d lines for %d requests:\n%s", len(lines), len(targets), buf.String())
 	}
 	want := []struct {
 		level, method, path string
@@ -95,6 +103,8 @@ func TestAccessLogLineFields(t *testing.T) {
 		{"error", "GET /widgets/{id}", "/widgets/503", 503, "STORE_DOWN"},
 		{"error", "GET /widgets/{id}", "/widgets/boom", 500, errs.ReasonInternal},
 		{"info", "GET", "/nowhere", 404, httpx.ReasonRouteNotFound},
+		{"info", "GET /widgets/{id}", "/widgets/not-ready", 503, ""},
+		{"error", "GET /widgets/{id}", "/widgets/teapot-500", 500, ""},
 	}
 	for i, w := range want {
 		l := lines[i]

@@ -78,8 +78,9 @@ func streamRecovery(logger log.Logger) grpc.StreamServerInterceptor {
 }
 
 // recoverInto turns a handler panic into an Internal error. The panic value
-// and stack go to the log only (the call's line, see logCall): the client sees "internal error", so no
-// internals leak, and the server keeps serving.
+// and stack go to the log only (on the call's line, see logCall): the
+// client sees "internal error", so no internals leak, and the server
+// keeps serving.
 func recoverInto(ctx context.Context, logger log.Logger, method string, err *error) {
 	r := recover()
 	if r == nil {

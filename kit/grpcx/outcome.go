@@ -19,7 +19,7 @@ import (
 // the call's only line, whatever failed and where: a grpcx.Handler
 // decode refusing the request, the auth, validation and deadline
 // interceptors, the endpoint, a handler served without go-kit (health),
-// a panic (which the recovery step logs too, with its stack). A success
+// a panic (with the stack the recovery step noted). A success
 // is logged at debug, and only when the logger keeps debug entries
 // (c.debug), so that a success costs no allocation for logging.
 //

@@ -14,8 +14,8 @@ import (
 )
 
 // earlyFailures is a stats handler reporting (logging and counting) the
-// calls that fail before any interceptor runs. grpc-go reads a unary request before calling
-// the interceptors, and answers a request it cannot read (a message over
+// calls that fail before any interceptor runs. grpc-go reads a unary
+// request before calling the interceptors, and answers a request it cannot read (a message over
 // the size limit, a corrupt compressed payload; one that does not
 // unmarshal reaches the interceptors through serverCodec) itself, so
 // neither the outcome step nor an endpoint chain ever sees it. Calls
@@ -34,7 +34,7 @@ type rpcRecord struct {
 	begin       time.Time
 	intercepted bool // an interceptor took the call; it reports the outcome
 	entered     bool // the endpoint chain took the call
-	failed      bool // and has logged and counted its failure
+	failed      bool // and has counted its failure
 	// log is the call's logx.Record, claimed from the start: one of the
 	// server's steps writes the call's line (see logCall). header is set
 	// once the InHeader event came (serverStats) and gave log its ID

@@ -15,8 +15,8 @@ import (
 // Recover turns a panicking handler into a 500 problem. The panic value
 // and stack go to the log only (AccessLog's line for the request, else a
 // line of Recover's own on logger): they can name internals a client
-// must not see. http.ErrAbortHandler is re-raised, since it is net/http's own way
-// to abort a response and is not a bug.
+// must not see. http.ErrAbortHandler is re-raised, since it is net/http's
+// own way to abort a response and is not a bug.
 func Recover(logger log.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -18,15 +18,19 @@ TEST_TIMEOUT ?= 12m
 
 help:
 	@echo "make run          start the registry and every service (in-memory stores unless DATABASE_URL is set)"
+	@echo "make run TRACES=1 the same, with a jaeger or zipkin from PATH started first to collect the traces"
 	@echo "make test         install missing test dependencies, gofmt/vet, proto freshness, then all tests with -race"
 	@echo "make deps         install what make test needs besides Go (protoc, PostgreSQL server binaries); no-op when present"
 	@echo "make proto        regenerate pb/ from the .proto files"
 	@echo "make lint         gofmt and go vet"
 	@echo "make bench        benchmarks (not part of make test; installs nginx for the gateway comparison)"
 
-# Needs nothing but Go.
+# Needs nothing but Go. TRACES=1 starts a trace backend found on PATH
+# (jaeger, jaeger-all-in-one or zipkin) first and points every process at
+# it; KITSHOP_ZIPKIN_URL, when set, is used as it is.
+TRACES ?=
 run:
-	$(GO) run ./ops/launcher
+	$(GO) run ./ops/launcher $(if $(TRACES),-traces=$(TRACES))
 
 # A fresh machine needs only `make test`: deps installs what is missing and
 # costs a few milliseconds when nothing is.

@@ -225,7 +225,8 @@ func grpcCount(f *fixture, code string) float64 {
 
 // TestEveryFailedUnaryCallIsReportedOnce: failures before the endpoint
 // chain used to be neither logged nor counted; failures in it must not
-// be reported twice.
+// be reported twice. Every call has one log line, the server's, whoever
+// failed it.
 func TestEveryFailedUnaryCallIsReportedOnce(t *testing.T) {
 	f := start(t)
 	client := testpb.NewTestServiceClient(f.conn)
@@ -240,12 +241,13 @@ func TestEveryFailedUnaryCallIsReportedOnce(t *testing.T) {
 		t.Fatalf("decode failure counted %v times", n)
 	}
 
-	// Refused by the chain's endpoint: the chain reports it, once.
+	// Refused by the chain's endpoint: the chain counts it, the server
+	// logs it, once each.
 	f.logs.Reset()
 	_, err = client.UnaryCall(context.Background(), &testpb.SimpleRequest{ResponseSize: sizeInvalid})
 	kittest.WantStatus(t, err, codes.InvalidArgument, errs.ReasonValidation)
-	if lines := failureLines(t, f); len(lines) != 1 || lines[0]["method"] != "GetWidget" {
-		t.Fatalf("endpoint failure logged as %v, want one line from the chain", lines)
+	if lines := f.logs.Lines(t); len(lines) != 1 || lines[0]["method"] != unaryCall || lines[0]["status"] != "InvalidArgument" {
+		t.Fatalf("endpoint failure logged as %v, want one line for %s", lines, unaryCall)
 	}
 	if n := grpcCount(f, "InvalidArgument"); n != 1 {
 		t.Fatalf("an endpoint failure was counted again under transport grpc (%v)", n)
@@ -269,19 +271,20 @@ func TestEveryFailedUnaryCallIsReportedOnce(t *testing.T) {
 	f.logs.Reset()
 	_, err = client.EmptyCall(context.Background(), &testpb.Empty{})
 	kittest.WantStatus(t, err, codes.Internal, errs.ReasonInternal)
-	if n := len(f.logs.Lines(t)); n != 1 {
-		t.Fatalf("bare panic produced %d log lines, want 1: %s", n, f.logs)
+	if lines := f.logs.Lines(t); len(lines) != 1 || lines[0]["stack"] == nil || lines[0]["level"] != "error" {
+		t.Fatalf("bare panic produced %v, want one error line with the stack", lines)
 	}
 	if n := testutil.ToFloat64(f.red.RequestsVec.WithLabelValues("widgets", metrics.TransportGRPC, "grpc.testing.TestService/EmptyCall", "Internal")); n != 1 {
 		t.Fatalf("bare panic counted %v times", n)
 	}
 
-	// A panic inside the chain: its metrics count it, recovery logs it.
+	// A panic inside the chain: its metrics count it, the call's line
+	// carries the stack recovery noted.
 	f.logs.Reset()
 	_, err = client.UnaryCall(context.Background(), &testpb.SimpleRequest{ResponseSize: sizePanic})
 	kittest.WantStatus(t, err, codes.Internal, errs.ReasonInternal)
-	if n := len(f.logs.Lines(t)); n != 1 {
-		t.Fatalf("chain panic produced %d log lines, want 1: %s", n, f.logs)
+	if lines := f.logs.Lines(t); len(lines) != 1 || lines[0]["stack"] == nil {
+		t.Fatalf("chain panic produced %v, want one line with the stack", lines)
 	}
 	if n := grpcCount(f, "Internal"); n != 0 {
 		t.Fatalf("chain panic counted again under transport grpc (%v)", n)

@@ -15,7 +15,6 @@ import (
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/metrics"
-	"github.com/kitshop/kitshop/kit/mw"
 )
 
 // RequestIDMetadata is the metadata key carrying the request id between
@@ -38,19 +37,21 @@ func streamRequestID() grpc.StreamServerInterceptor {
 	}
 }
 
+// withIncomingRequestID puts the call's logx.Record, with the caller's
+// request id (or a new one: incomingRequestID), in ctx. The record is
+// the stats handler's, allocated with the call, when there is one.
 func withIncomingRequestID(ctx context.Context) context.Context {
-	// One key, without copying the whole metadata map, or any of it when
-	// the stats handler has seen grpc-go's copy.
-	var v []string
-	if r := recordOf(ctx); r != nil && r.header {
-		v = r.requestIDs
-	} else {
-		v = metadata.ValueFromIncomingContext(ctx, RequestIDMetadata)
+	r := recordOf(ctx)
+	if r == nil { // a server without serverStats: the id alone, if any
+		if v := metadata.ValueFromIncomingContext(ctx, RequestIDMetadata); len(v) > 0 && validRequestID(v[0]) {
+			return logx.WithRequestID(ctx, v[0])
+		}
+		return ctx
 	}
-	if len(v) > 0 && validRequestID(v[0]) {
-		return logx.WithRequestID(ctx, v[0])
+	if !r.header {
+		r.header, r.log.ID = true, incomingRequestID(metadata.ValueFromIncomingContext(ctx, RequestIDMetadata))
 	}
-	return ctx
+	return logx.WithRecord(ctx, &r.log)
 }
 
 // validRequestID keeps log lines clean of whatever a peer might send.
@@ -77,25 +78,40 @@ func streamRecovery(logger log.Logger) grpc.StreamServerInterceptor {
 }
 
 // recoverInto turns a handler panic into an Internal error. The panic value
-// and stack go to the log only: the client sees "internal error", so no
-// internals leak, and the server keeps serving.
+// and stack go to the log only (on the call's line, see logCall): the
+// client sees "internal error", so no internals leak, and the server
+// keeps serving.
 func recoverInto(ctx context.Context, logger log.Logger, method string, err *error) {
 	r := recover()
 	if r == nil {
 		return
 	}
-	_ = level.Error(logx.FromContext(ctx, logger)).Log(
-		"msg", "panic in gRPC handler", "method", method,
-		"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	stack := string(debug.Stack())
+	if logx.TransportLogs(ctx) {
+		logx.RecordFrom(ctx).NotePanic(stack) // the call's line carries it
+	} else {
+		_ = level.Error(logx.FromContext(ctx, logger)).Log(
+			"msg", "panic in gRPC handler", "method", method,
+			"panic", fmt.Sprint(r), "stack", stack)
+	}
 	*err = errs.Internalf(&panicError{value: fmt.Sprint(r)}, "grpc %s", method)
 }
 
+// streamLogging writes each stream's line (logCall) once it ends.
 func streamLogging(logger log.Logger) grpc.StreamServerInterceptor {
+	debug := logx.DebugEnabled(logger)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 		markIntercepted(ss.Context())
 		begin := time.Now()
 		err := h(srv, ss)
-		mw.LogOutcome(logx.FromContext(ss.Context(), logger), methodName(info.FullMethod), time.Since(begin), err)
+		var noted logx.Noted
+		if r := recordOf(ss.Context()); r != nil {
+			begin = r.begin
+			noted = r.log.Finish()
+		}
+		if err != nil || debug {
+			logCall(ss.Context(), logger, TransportGRPCStream, info.FullMethod, time.Since(begin), err, noted.Stack)
+		}
 		return err
 	}
 }

@@ -9,56 +9,58 @@ import (
 
 	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/metrics"
-	"github.com/kitshop/kitshop/kit/mw"
 )
 
-// outcome logs and counts every failed unary call exactly once.
+// outcome writes every unary call's line (logCall) and counts every
+// failed call exactly once.
 //
-// The endpoint chain (kit/mw.Chain) logs and counts every call it gets,
-// so doing it here too would report those failures twice. But much can
-// fail before a call reaches its chain or after the chain has succeeded,
-// and none of that was seen: a grpcx.Handler decode refusing the
-// request, the auth, validation and deadline interceptors, a handler
-// served without go-kit (health), a panic outside the chain, an encoding
-// failure. This step reports exactly those.
+// The line: the endpoint chain (kit/mw.Chain) writes none for a call
+// served here, since the call's logx.Record is claimed, so this one is
+// the call's only line, whatever failed and where: a grpcx.Handler
+// decode refusing the request, the auth, validation and deadline
+// interceptors, the endpoint, a handler served without go-kit (health),
+// a panic (with the stack the recovery step noted). A success
+// is logged at debug, and only when the logger keeps debug entries
+// (c.debug), so that a success costs no allocation for logging.
 //
-// It tells them apart through the call's record (see earlyFailures),
-// which the chain marks as its mw.ChainObserver: when it takes the call,
-// and when it has logged and counted the call's failure. A failure the
-// chain marked was reported by it; any other failure is logged here
-// (like mw.LogOutcome, at error level for infrastructure kinds) and
-// counted under metrics.TransportGRPC with the full method name. Panics
-// are logged (with their stack) by the recovery step and only counted
-// here.
+// The count: the chain counts every call it gets, so counting here too
+// would count those failures twice. But much can fail before a call
+// reaches its chain or after the chain has succeeded, and none of that
+// was counted. This step tells them apart through the call's record
+// (see earlyFailures), which the chain marks as its mw.ChainObserver:
+// when it takes the call, and when it has counted the call's failure. A
+// failure the chain marked was counted by it; any other failure is
+// counted here under metrics.TransportGRPC with the full method name.
 func (c *unaryChain) outcome(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	begin := time.Now()
 	rec := recordOf(ctx)
 	if rec != nil {
 		rec.intercepted = true
+		begin = rec.begin // from the call's arrival, its reading included
 	}
 	resp, err := c.deadline(ctx, req, info, h)
-	chained := rec != nil && rec.entered
-	if err == nil || (chained && rec.failed) {
-		return resp, err
+	var noted logx.Noted
+	if rec != nil {
+		noted = rec.log.Finish()
 	}
-	panicked := errors.As(err, new(*panicError))
-	if panicked && chained {
-		return resp, err // the chain's metrics count a panic as Internal
+	if err == nil && !c.debug {
+		return resp, nil
 	}
 	took := time.Since(begin)
-	method := methodName(info.FullMethod)
-	if !panicked {
-		mw.LogOutcome(logx.FromContext(ctx, c.logger), method, took, err)
+	logCall(ctx, c.logger, TransportGRPC, info.FullMethod, took, err, noted.Stack)
+	chained := rec != nil && rec.entered
+	if err == nil || (chained && (rec.failed || errors.As(err, new(*panicError)))) {
+		return resp, err // the chain's metrics count a panic inside it as Internal
 	}
 	if c.red != nil {
-		c.red.Observe(metrics.TransportGRPC, method, metrics.Code(err), took)
+		c.red.Observe(metrics.TransportGRPC, methodName(info.FullMethod), metrics.Code(err), took)
 	}
 	return resp, err
 }
 
 // panicError is the cause of the Internal error a recovered panic becomes,
-// so that the panic is logged once, by the recovery interceptor, with its
-// stack.
+// so that the panic's stack is logged once, by the recovery interceptor,
+// and the chain's count of it is not repeated here.
 type panicError struct{ value string }
 
 func (p *panicError) Error() string { return "panic: " + p.value }

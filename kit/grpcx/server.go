@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/kitshop/kitshop/kit/health"
+	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/metrics"
 	"github.com/kitshop/kitshop/kit/netx"
 )
@@ -90,8 +91,9 @@ const (
 //     invalid UTF-8 in a string field) answered InvalidArgument
 //     MALFORMED_MESSAGE before any handler runs, and reported as the
 //     client's error, never as Internal (serverCodec);
-//   - unary interceptors: error conversion, request id, logging and
-//     counting of failures outside the endpoint chain (outcome), a
+//   - unary interceptors: error conversion, request id, the call's log
+//     line and the count of failures outside the endpoint chain
+//     (outcome), a
 //     deadline for every call (DefaultTimeout, at most MaxTimeout),
 //     refusal of undecodable requests and of control characters in any
 //     string field (CheckText), panic recovery;
@@ -133,7 +135,7 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *grpc.Server {
 		grpc.ConnectionTimeout(orDefault(cfg.HandshakeTimeout, HandshakeTimeout)),
 		grpc.MaxHeaderListSize(MaxHeaderListSize),
 		grpc.ChainUnaryInterceptor((&unaryChain{
-			logger: cfg.Logger, red: cfg.RED,
+			logger: cfg.Logger, debug: logx.DebugEnabled(cfg.Logger), red: cfg.RED,
 			defaultTimeout: orDefault(cfg.DefaultTimeout, DefaultTimeout),
 			maxTimeout:     orDefault(cfg.MaxTimeout, MaxTimeout),
 		}).intercept),

@@ -101,7 +101,8 @@ func TestStreamInterceptorsOnHealthWatch(t *testing.T) {
 		t.Errorf("in flight after the stream ended = %v", v)
 	}
 	kittest.WaitFor(t, 5*time.Second, "stream log line", func() bool { return f.logs.Find(t, "method", method) != nil })
-	if l := f.logs.Find(t, "method", method); l["err_kind"] != "Canceled" || l["level"] != "info" || l["took"] == nil {
+	if l := f.logs.Find(t, "method", method); l["err_kind"] != "Canceled" || l["level"] != "info" || l["duration_ms"] == nil ||
+		l["transport"] != "grpc-stream" || l["status"] != "Canceled" {
 		t.Errorf("stream log line = %v", l)
 	}
 }
@@ -231,9 +232,19 @@ func TestPanicsBecomeInternal(t *testing.T) {
 	if _, err := client.UnaryCall(context.Background(), &testpb.SimpleRequest{ResponseSize: 1}); err != nil {
 		t.Fatalf("server dead after panics: %v", err)
 	}
-	l := f.logs.Find(t, "msg", "panic in gRPC handler")
-	if l == nil || l["level"] != "error" || !strings.Contains(asString(l["stack"]), "service_test.go") {
-		t.Errorf("panic log line = %v, want level error with a stack", l)
+	var panics int
+	for _, l := range f.logs.Lines(t) {
+		if l["stack"] == nil {
+			continue
+		}
+		panics++
+		if l["msg"] != "request" || l["level"] != "error" || !strings.Contains(asString(l["stack"]), "service_test.go") ||
+			!strings.Contains(asString(l["err"]), "panic") {
+			t.Errorf("panic log line = %v, want the call's line at error with the panic and its stack", l)
+		}
+	}
+	if panics != 2 {
+		t.Errorf("%d lines with a stack, want one per panic (2):\n%s", panics, f.logs)
 	}
 	if v := testutil.ToFloat64(f.red.RequestsVec.WithLabelValues("widgets", "endpoint", "GetWidget", "Internal")); v != 1 {
 		t.Errorf("endpoint panic counted %v times as Internal, want 1", v)
@@ -308,7 +319,7 @@ func TestTraceAndRequestIDCrossTheHop(t *testing.T) {
 	sp.Finish()
 	want := tracing.TraceID(ctx)
 
-	l := f.logs.Find(t, "method", "GetWidget")
+	l := f.logs.Find(t, "method", "grpc.testing.TestService/UnaryCall")
 	if l == nil || l["trace_id"] != want || l["request_id"] != "req-abc" {
 		t.Errorf("server log line = %v, want trace_id %s and request_id req-abc", l, want)
 	}

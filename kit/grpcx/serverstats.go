@@ -2,7 +2,6 @@ package grpcx
 
 import (
 	"context"
-	"time"
 
 	"github.com/openzipkin/zipkin-go"
 	"google.golang.org/grpc/stats"
@@ -64,7 +63,8 @@ func (*serverStats) HandleConn(context.Context, stats.ConnStats) {}
 // TagRPC does what serverTracing's and earlyFailures' TagRPC do, in that
 // order.
 func (h *serverStats) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
-	st := &callStats{record: rpcRecord{method: info.FullMethodName, begin: time.Now()}}
+	st := &callStats{}
+	newRPCRecord(&st.record, info.FullMethodName)
 	if h.conns != nil {
 		st.record.conn, _ = ctx.Value(connCallsKey{}).(*netx.ConnCalls)
 	}
@@ -81,7 +81,7 @@ func (h *serverStats) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	switch s := s.(type) {
 	case *stats.InHeader:
 		if r := recordOf(ctx); r != nil {
-			r.header, r.requestIDs = true, s.Header[RequestIDMetadata]
+			r.header, r.log.ID = true, incomingRequestID(s.Header[RequestIDMetadata])
 		}
 	case *stats.Begin:
 		if h.conns != nil {

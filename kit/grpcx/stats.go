@@ -13,9 +13,9 @@ import (
 	"github.com/kitshop/kitshop/kit/netx"
 )
 
-// earlyFailures is a stats handler reporting the calls that fail before
-// any interceptor runs. grpc-go reads a unary request before calling
-// the interceptors, and answers a request it cannot read (a message over
+// earlyFailures is a stats handler reporting (logging and counting) the
+// calls that fail before any interceptor runs. grpc-go reads a unary
+// request before calling the interceptors, and answers a request it cannot read (a message over
 // the size limit, a corrupt compressed payload; one that does not
 // unmarshal reaches the interceptors through serverCodec) itself, so
 // neither the outcome step nor an endpoint chain ever sees it. Calls
@@ -34,12 +34,13 @@ type rpcRecord struct {
 	begin       time.Time
 	intercepted bool // an interceptor took the call; it reports the outcome
 	entered     bool // the endpoint chain took the call
-	failed      bool // and has logged and counted its failure
-	// header is set once the InHeader event came (serverStats), and
-	// requestIDs is then the x-request-id of the incoming metadata, read
-	// from grpc-go's copy of it rather than copied again.
-	header     bool
-	requestIDs []string
+	failed      bool // and has counted its failure
+	// log is the call's logx.Record, claimed from the start: one of the
+	// server's steps writes the call's line (see logCall). header is set
+	// once the InHeader event came (serverStats) and gave log its ID
+	// from grpc-go's copy of the metadata rather than another copy.
+	log    logx.Record
+	header bool
 	// conn counts the calls in flight on the call's connection (see
 	// serverStats), nil when nothing counts them.
 	conn *netx.ConnCalls
@@ -61,8 +62,16 @@ func markIntercepted(ctx context.Context) {
 	}
 }
 
+// newRPCRecord is the record TagRPC puts in a call's context.
+func newRPCRecord(r *rpcRecord, fullMethod string) {
+	r.method, r.begin = fullMethod, time.Now()
+	r.log.Claim()
+}
+
 func (h earlyFailures) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
-	return mw.WithChainObserver(ctx, &rpcRecord{method: info.FullMethodName, begin: time.Now()})
+	r := &rpcRecord{}
+	newRPCRecord(r, info.FullMethodName)
+	return mw.WithChainObserver(ctx, r)
 }
 
 func (h earlyFailures) HandleRPC(ctx context.Context, s stats.RPCStats) {
@@ -74,10 +83,11 @@ func (h earlyFailures) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	if r == nil || r.intercepted {
 		return
 	}
-	method, took := methodName(r.method), time.Since(r.begin)
-	mw.LogOutcome(logx.FromContext(ctx, h.logger), method, took, end.Error)
+	took := time.Since(r.begin)
+	r.log.Finish()
+	logCall(logx.WithRecord(ctx, &r.log), h.logger, TransportGRPC, r.method, took, end.Error, "")
 	if h.red != nil {
-		h.red.Observe(metrics.TransportGRPC, method, metrics.Code(end.Error), took)
+		h.red.Observe(metrics.TransportGRPC, methodName(r.method), metrics.Code(end.Error), took)
 	}
 }
 

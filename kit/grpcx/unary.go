@@ -25,6 +25,7 @@ import (
 // and recovery turns a panic below it into Internal.
 type unaryChain struct {
 	logger                     log.Logger
+	debug                      bool // logger keeps debug entries: log successes
 	red                        *metrics.RED
 	defaultTimeout, maxTimeout time.Duration
 }

@@ -24,7 +24,7 @@ func Metrics(red *metrics.RED) func(http.Handler) http.Handler {
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			end := red.Start(metrics.TransportHTTP, MethodLabel(r.Method))
-			sw := &statusWriter{ResponseWriter: w}
+			sw := recording(w)
 			defer func() { end(statusLabel(sw.Status())) }()
 			next.ServeHTTP(sw, r)
 		})

@@ -11,6 +11,7 @@ import (
 	httptransport "github.com/go-kit/kit/transport/http"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/logx"
 	"github.com/kitshop/kitshop/kit/netx"
 	"github.com/kitshop/kitshop/kit/tracing"
 	"github.com/kitshop/kitshop/kit/typed"
@@ -61,12 +62,16 @@ var standardMembers = map[string]bool{
 // A failure that happened while ctx was done is described as what ended
 // the request (see netx.ContextError): 504 when its deadline passed, 499
 // when the client went away, whatever the work in progress returned.
+//
+// The error, cause and all, is noted on the request's logx.Record: it is
+// what AccessLog's line reports, since the client sees none of the cause.
 func NewProblem(ctx context.Context, instance string, err error) *Problem {
 	e := errs.As(netx.ContextError(ctx, err, false))
 	if e == nil {
 		// A nil error reaching here is a server bug; it is still a failure.
 		e = errs.New(errs.Internal, errs.ReasonInternal, "internal error")
 	}
+	logx.NoteError(ctx, e)
 	p := &Problem{
 		Type:     ProblemType(e.Reason),
 		Title:    Title(e.Reason, e.HTTPStatus()),

@@ -6,11 +6,13 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/kitshop/kitshop/kit/errs"
+	"github.com/kitshop/kitshop/kit/logx"
 )
 
 // Reasons for requests that match no route.
@@ -40,6 +42,9 @@ const (
 // answers (gorilla applies it to matched routes only), so wrap the router
 // itself with RequestID, AccessLog and Recover rather than using Use for
 // them.
+//
+// The template of the route a request matched is noted on its
+// logx.Record, so that AccessLog names the route rather than the path.
 func NewRouter() *mux.Router {
 	r := mux.NewRouter().SkipClean(true)
 	r.Use(guard)
@@ -128,9 +133,16 @@ func compareMethods(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-// guard is the middleware NewRouter runs for every matched route.
+// guard is the middleware NewRouter runs for every matched route. It
+// also notes the route's template on the request's logx.Record, for
+// AccessLog's line.
 func guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rec := logx.RecordFrom(r.Context()); rec != nil {
+			if tpl := routeTemplate(mux.CurrentRoute(r)); tpl != "" {
+				rec.SetRoute(tpl)
+			}
+		}
 		if err := CheckQuery(r); err != nil {
 			WriteProblem(w, r, err)
 			return
@@ -144,6 +156,27 @@ func guard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// templates caches each route's path template ("" for a route without
+// one, such as a catch-all MatcherFunc), because mux's GetPathTemplate
+// allocates an error for those on every call. Routes are made at start-up,
+// so the cache is as bounded as the routes are.
+var templates sync.Map // *mux.Route -> string
+
+func routeTemplate(route *mux.Route) string {
+	if route == nil {
+		return ""
+	}
+	if tpl, ok := templates.Load(route); ok {
+		return tpl.(string)
+	}
+	tpl, err := route.GetPathTemplate()
+	if err != nil {
+		tpl = ""
+	}
+	templates.Store(route, tpl)
+	return tpl
 }
 
 // cleanPath is the canonical form of p, as gorilla/mux and net/http's

@@ -12,6 +12,16 @@ type statusWriter struct {
 	written bool
 }
 
+// recording is w as a statusWriter: w itself when an outer middleware
+// (Metrics, AccessLog, Recover) already wraps this response in one, which
+// then serves them all with one allocation per request instead of one each.
+func recording(w http.ResponseWriter) *statusWriter {
+	if sw, ok := w.(*statusWriter); ok {
+		return sw
+	}
+	return &statusWriter{ResponseWriter: w}
+}
+
 func (s *statusWriter) WriteHeader(code int) {
 	if !s.written {
 		s.status = code

@@ -8,24 +8,22 @@ import (
 	"github.com/kitshop/kitshop/kit/tracing"
 )
 
-// requestIDKey is unexported so only this package can set or read the
-// request id, which keeps one spelling of it across transports.
-type requestIDKey struct{}
-
-// WithRequestID returns ctx carrying the request id (the X-Request-ID an
-// HTTP edge echoed or generated, or the x-request-id gRPC metadata).
-// An empty id leaves ctx unchanged.
+// WithRequestID returns ctx carrying a new Record with the request id
+// (the X-Request-ID an HTTP edge echoed or generated, or the x-request-id
+// gRPC metadata). An empty id leaves ctx unchanged.
 func WithRequestID(ctx context.Context, id string) context.Context {
 	if id == "" {
 		return ctx
 	}
-	return context.WithValue(ctx, requestIDKey{}, id)
+	return WithRecord(ctx, &Record{ID: id})
 }
 
 // RequestID is the request id carried by ctx, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if r := RecordFrom(ctx); r != nil {
+		return r.ID
+	}
+	return ""
 }
 
 // FromContext returns logger annotated with the trace_id of the zipkin span

@@ -15,6 +15,12 @@ import (
 // Logging writes one line per call: method, took and, on failure, the
 // error's kind, reason and text, with trace_id and request_id from ctx.
 //
+// A call served by a kitshop transport (kit/httpx's AccessLog, kit/grpcx's
+// server) writes no line here: the transport writes one line for the whole
+// request, with its status and the error it answered, so a request is one
+// line per process rather than two (logx.TransportLogs). The line here is
+// for calls made some other way (an endpoint called in-process, a test).
+//
 // Requests and responses are never logged: they carry passwords, tokens and
 // card numbers, and no field-by-field filter is reliable enough for that.
 //
@@ -37,7 +43,7 @@ func logging(logger log.Logger, method string, successes bool) endpoint.Middlewa
 		return func(ctx context.Context, request any) (any, error) {
 			begin := time.Now()
 			resp, err := next(ctx, request)
-			if err != nil || successes {
+			if (err != nil || successes) && !logx.TransportLogs(ctx) {
 				LogOutcome(logx.FromContext(ctx, logger), method, time.Since(begin), err)
 			}
 			return resp, err

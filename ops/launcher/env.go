@@ -14,8 +14,13 @@ import (
 //   - DATABASE_URL from KITSHOP_<SERVICE>_DATABASE_URL when set;
 //   - KITSHOP_PRODUCTS_SEED_DEMO=1 for products, unless the developer set
 //     it (=0 to start with an empty catalog);
+//   - extra, the launcher's own settings for every process
+//     (KITSHOP_ZIPKIN_URL when it runs the trace backend: see traces.go);
 //   - p's identity (see security.env).
-func environment(p process, etcd string, sec *security) []string {
+//
+// Everything else passes through: KITSHOP_ZIPKIN_URL set by the developer
+// reaches every process, so all of them report to that collector.
+func environment(p process, etcd string, sec *security, extra ...string) []string {
 	env := os.Environ()
 	env = append(env, "KITSHOP_HTTP_ADDR="+p.httpAddr)
 	if p.grpcAddr != "" {
@@ -34,5 +39,6 @@ func environment(p process, etcd string, sec *security) []string {
 	if p.name == "products" && strings.TrimSpace(os.Getenv("KITSHOP_PRODUCTS_SEED_DEMO")) == "" {
 		env = append(env, "KITSHOP_PRODUCTS_SEED_DEMO=1")
 	}
+	env = append(env, extra...)
 	return append(env, sec.env(p)...)
 }

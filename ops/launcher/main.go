@@ -19,6 +19,10 @@
 // -port-offset N (KITSHOP_LAUNCHER_PORT_OFFSET) shifts every port, the
 // registry's etcd included, by N, so a second platform (a test's) runs
 // beside a developer's `make run`.
+//
+// Traces: KITSHOP_ZIPKIN_URL passes through to every process. -traces
+// (KITSHOP_LAUNCHER_TRACES, make run TRACES=1) starts a Jaeger or Zipkin
+// found on PATH first and stops it last (see traces.go).
 package main
 
 import (
@@ -46,7 +50,7 @@ const (
 
 type options struct {
 	binDir, tlsDir, only string
-	insecure             bool
+	insecure, traces     bool
 	portOffset           int
 }
 
@@ -59,12 +63,14 @@ func main() {
 	insecure := config.Bool(fs, "insecure", "KITSHOP_INSECURE", false, "run everything without TLS (gRPC then listens on loopback only)")
 	offset := config.Int(fs, "port-offset", "KITSHOP_LAUNCHER_PORT_OFFSET", 0,
 		"add N to every port (HTTP, gRPC, the registry's etcd), to run beside another make run")
+	traces := config.Bool(fs, "traces", "KITSHOP_LAUNCHER_TRACES", false,
+		"start a trace backend found on PATH (jaeger, jaeger-all-in-one or zipkin) first, and point every process at it")
 	err := config.Parse(fs, os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
 	if err == nil {
-		o.insecure, o.portOffset = *insecure, *offset
+		o.insecure, o.portOffset, o.traces = *insecure, *offset, *traces
 		err = run(o)
 	}
 	if err != nil {
@@ -108,8 +114,12 @@ func run(o options) error {
 		}
 		return err
 	}
+	// The trace backend comes first, so the first spans have somewhere to
+	// go, and stops last, once every process has flushed its own.
+	traces := setupTraces(ctx, o.traces)
+	defer traces.stop()
 	exited := make(chan *child, len(selected))
-	running, notReady, failure := startAll(ctx, o.binDir, selected, etcdEndpoint(all), sec, exited)
+	running, notReady, failure := startAll(ctx, o.binDir, selected, etcdEndpoint(all), sec, traces.env, exited)
 	if failure == nil && ctx.Err() == nil {
 		select {
 		case c := <-exited: // one started earlier died meanwhile
@@ -119,6 +129,7 @@ func run(o options) error {
 	}
 	if failure == nil && ctx.Err() == nil {
 		banner(os.Stderr, selected, sec, skipped, notReady, o.portOffset)
+		traces.print(os.Stderr)
 		select {
 		case <-ctx.Done():
 		case c := <-exited:
@@ -138,12 +149,12 @@ func run(o options) error {
 // or when a process exits before it is ready; one still not ready after
 // readyTimeout is only reported in notReady, as it may be merely slow (a
 // database coming up).
-func startAll(ctx context.Context, binDir string, ps []process, etcd string, sec *security, exited chan<- *child) (running []*child, notReady []string, failure error) {
+func startAll(ctx context.Context, binDir string, ps []process, etcd string, sec *security, extraEnv []string, exited chan<- *child) (running []*child, notReady []string, failure error) {
 	client := sec.httpClient()
 	defer client.CloseIdleConnections()
 	for _, p := range ps {
 		cmd := exec.Command(filepath.Join(binDir, p.name))
-		cmd.Env = environment(p, etcd, sec)
+		cmd.Env = environment(p, etcd, sec, extraEnv...)
 		c, err := start(p.name, cmd, exited)
 		if err != nil {
 			return running, notReady, err

@@ -268,7 +268,7 @@ func TestGRPCLogsNeverShowCardNumbers(t *testing.T) {
 	}
 	// The capture is real: the endpoint log and the service's own
 	// brand-and-last-four line are both there.
-	for _, want := range []string{`"method":"Charge"`, `"card":{"brand":"visa","last4":"4242"}`, `"err_reason":"CARD_DECLINED"`,
+	for _, want := range []string{`"method":"kitshop.payments.v1.PaymentsService/Charge"`, `"card":{"brand":"visa","last4":"4242"}`, `"err_reason":"CARD_DECLINED"`,
 		`"card":{"brand":"mastercard","last4":"4444"}`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %s:\n%s", want, logs)

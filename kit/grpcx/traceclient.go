@@ -3,9 +3,12 @@ package grpcx
 import (
 	"context"
 	"io"
+	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/openzipkin/zipkin-go"
+	"github.com/openzipkin/zipkin-go/model"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -33,6 +36,9 @@ import (
 type clientCalls struct {
 	tracer *zipkin.Tracer // nil: the request id only
 	names  *spanNames
+	// remotes holds each connection's remote-endpoint span option (the
+	// callee: its service and address), made once per connection.
+	remotes sync.Map // *grpc.ClientConn -> zipkin.SpanOption
 }
 
 func newClientCalls(t *zipkin.Tracer) *clientCalls {
@@ -41,7 +47,7 @@ func newClientCalls(t *zipkin.Tracer) *clientCalls {
 
 func (c *clientCalls) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	// Nothing below the innermost interceptor reads the span from ctx.
-	ctx, span := c.begin(ctx, method, false)
+	ctx, span := c.begin(ctx, cc, method, false)
 	err := invoker(ctx, method, req, reply, cc, opts...)
 	if span != nil {
 		endSpan(span, err)
@@ -51,7 +57,7 @@ func (c *clientCalls) unary(ctx context.Context, method string, req, reply any, 
 
 func (c *clientCalls) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	// The stream's Context() carries the span, as zipkin-go's does.
-	ctx, span := c.begin(ctx, method, true)
+	ctx, span := c.begin(ctx, cc, method, true)
 	cs, err := streamer(ctx, desc, cc, method, opts...)
 	switch {
 	case span == nil:
@@ -66,7 +72,7 @@ func (c *clientCalls) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grp
 // begin starts the call's span, if tracing, and adds the request id and
 // the span's B3 headers to the outgoing metadata in one append. The span
 // goes into the returned ctx only when withSpan is set.
-func (c *clientCalls) begin(ctx context.Context, method string, withSpan bool) (context.Context, zipkin.Span) {
+func (c *clientCalls) begin(ctx context.Context, cc *grpc.ClientConn, method string, withSpan bool) (context.Context, zipkin.Span) {
 	var kv [10]string
 	n := 0
 	if id := logx.RequestID(ctx); id != "" && len(metadata.ValueFromOutgoingContext(ctx, RequestIDMetadata)) == 0 {
@@ -75,9 +81,6 @@ func (c *clientCalls) begin(ctx context.Context, method string, withSpan bool) (
 	}
 	var span zipkin.Span
 	if c.tracer != nil {
-		// zipkin-go names the peer in ctx as the remote end: none on a
-		// plain client call, the server's caller on a call made while
-		// serving one.
 		// What StartSpanFromContext does, with the options in an array
 		// on the stack rather than a slice it grows on the heap.
 		parent := zipkin.SpanFromContext(ctx)
@@ -87,10 +90,7 @@ func (c *clientCalls) begin(ctx context.Context, method string, withSpan bool) (
 			span, _ = tracing.UnsampledChild(parent.Context())
 		}
 		if span == nil {
-			opts := [3]zipkin.SpanOption{kindClient, noRemote}
-			if ep := peerEndpoint(ctx); ep != nil {
-				opts[1] = zipkin.RemoteEndpoint(ep)
-			}
+			opts := [3]zipkin.SpanOption{kindClient, c.remote(cc, method)}
 			nopts := 2
 			if parent != nil {
 				opts[2], nopts = zipkin.Parent(parent.Context()), 3
@@ -115,6 +115,45 @@ func (c *clientCalls) begin(ctx context.Context, method string, withSpan bool) (
 		ctx = metadata.AppendToOutgoingContext(ctx, kv[:n]...)
 	}
 	return ctx, span
+}
+
+// remote is the remote endpoint of calls on cc: the callee, named by the
+// service of the method's package ("/kitshop.products.v1.ProductsService/X"
+// is products) at the connection's target address. zipkin-go's handler
+// names the peer in ctx instead, which is the caller of the server span
+// the call is made under (orders' call to products would name the
+// gateway), or nobody. A connection dials one service's instance, so the
+// option is made once per connection.
+func (c *clientCalls) remote(cc *grpc.ClientConn, method string) zipkin.SpanOption {
+	if cc == nil {
+		return noRemote
+	}
+	if o, ok := c.remotes.Load(cc); ok {
+		if opt, ok := o.(zipkin.SpanOption); ok {
+			return opt
+		}
+	}
+	ep, err := zipkin.NewEndpoint(serviceOfMethod(method), cc.Target())
+	if err != nil {
+		// A target that is no host:port (a resolver URL) still names
+		// the service.
+		ep = &model.Endpoint{ServiceName: serviceOfMethod(method)}
+	}
+	opt := zipkin.RemoteEndpoint(ep)
+	c.remotes.Store(cc, opt)
+	return opt
+}
+
+// serviceOfMethod is the kitshop service a full method belongs to, from
+// its proto package (kitshop.<service>.v1), or "" for another package.
+func serviceOfMethod(method string) string {
+	pkg, _, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
+	rest, ok := strings.CutPrefix(pkg, "kitshop.")
+	if !ok {
+		return ""
+	}
+	svc, _, _ := strings.Cut(rest, ".")
+	return svc
 }
 
 // tracedStream ends its span when grpc-go ends the stream.

@@ -136,12 +136,10 @@ func TestCheckoutObservability(t *testing.T) {
 		}
 	})
 	t.Run("client spans name the service they call", func(t *testing.T) {
-		// FAILING ON PURPOSE (issue 9, "local and remote endpoints"):
-		// kit/grpcx's client spans take their remote endpoint from the
-		// peer in ctx, as zipkin-go's handler does, which is the caller
-		// of the server span the call is made under (orders' call to
-		// products names the gateway), or nothing when the call is not
-		// made while serving one (the saga's). It should be the callee.
+		// Issue 9, "local and remote endpoints": a client span's remote
+		// end is the callee (kit/grpcx names it from the connection),
+		// not the peer in ctx as zipkin-go's handler would (the caller
+		// of the server span the call is made under, or nobody).
 		if len(spans) == 0 {
 			t.Skip("no trace")
 		}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -15,6 +17,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/kitshop/kitshop/kit/kittest"
 )
 
 // promtoolPath is promtool's path, failing the test (never skipping it)
@@ -146,6 +150,111 @@ func TestEveryProcessIsDiscoveredAndPassesPromtool(t *testing.T) {
 			t.Errorf("%s is not among the targets: %+v", svc, targets)
 		}
 	}
+	t.Run("a real Prometheus with prometheus.yml scrapes them all", func(t *testing.T) { promScrapesAll(t, p, want) })
+}
+
+// promScrapesAll runs Debian's prometheus with ops/prometheus/prometheus.yml,
+// changed only where the test platform differs from `make run` (the
+// registry's address, the CA, faster intervals; no rule files), and waits
+// until it has discovered every process through the registry and scraped
+// each one successfully over HTTPS, with the labels the registry gave.
+func promScrapesAll(t *testing.T, p *platform, want map[string]string) {
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Fatalf("prometheus is not on PATH (%v): it comes with promtool in Debian's prometheus package (bash ops/install-deps.sh)", err)
+	}
+	raw, err := os.ReadFile(promConfigPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(raw)
+	for _, r := range [][2]string{
+		{"https://localhost:8090/", "https://" + p.viewAddr + "/"},
+		{"../../.run/tls/ca.pem", p.certs["registry"].CA},
+		{"scrape_interval: 15s", "scrape_interval: 1s"},
+		{"refresh_interval: 15s", "refresh_interval: 1s"},
+		{"scrape_timeout: 10s", "scrape_timeout: 1s"},
+		{"rule_files:\n  - alerts.yml\n", ""},
+	} {
+		if !strings.Contains(cfg, r[0]) {
+			t.Fatalf("prometheus.yml no longer contains %q: update this test with it", r[0])
+		}
+		cfg = strings.ReplaceAll(cfg, r[0], r[1])
+	}
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := kittest.FreeAddr(t)
+	kittest.StartProcess(t, bin, nil, "--config.file="+cfgFile, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr, "--log.level=warn")
+
+	active := promWaitUp(t, addr, len(want))
+	for _, tg := range active {
+		svc := tg.Labels["service"]
+		wantJob := "kitshop"
+		if svc == "registry" {
+			wantJob = "registry"
+		}
+		if tg.ScrapeURL != "https://"+want[svc]+"/metrics" || tg.Labels["job"] != wantJob || tg.Labels["instance"] != want[svc] {
+			t.Errorf("target %+v, want job %s scraping https://%s/metrics", tg, wantJob, want[svc])
+		}
+		if svc != "registry" && tg.Labels["instance_id"] == "" {
+			t.Errorf("%s target without instance_id: %+v", svc, tg.Labels)
+		}
+	}
+
+	// A new instance is scraped with no change to the configuration.
+	p.start("users")
+	p.waitInstances("users", 2)
+	promWaitUp(t, addr, len(want)+1)
+}
+
+// promActiveTarget is one of Prometheus's active targets (/api/v1/targets).
+type promActiveTarget struct {
+	Labels    map[string]string `json:"labels"`
+	ScrapeURL string            `json:"scrapeUrl"`
+	Health    string            `json:"health"`
+	LastError string            `json:"lastError"`
+}
+
+// promWaitUp waits until the Prometheus at addr has exactly n active
+// targets, all scraped successfully, and returns them.
+func promWaitUp(t *testing.T, addr string, n int) []promActiveTarget {
+	t.Helper()
+	var active []promActiveTarget
+	client := &http.Client{Timeout: 5 * time.Second}
+	ok := func() bool {
+		var body struct {
+			Data struct {
+				ActiveTargets []promActiveTarget `json:"activeTargets"`
+			} `json:"data"`
+		}
+		resp, err := client.Get("http://" + addr + "/api/v1/targets?state=active")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		if json.NewDecoder(resp.Body).Decode(&body) != nil {
+			return false
+		}
+		active = body.Data.ActiveTargets
+		up := 0
+		for _, tg := range active {
+			if tg.Health == "up" {
+				up++
+			}
+		}
+		return len(active) == n && up == n
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("Prometheus's active targets: %+v", active)
+		}
+	}()
+	kittest.WaitFor(t, 60*time.Second, fmt.Sprintf("Prometheus to scrape %d targets successfully", n), ok)
+	return active
 }
 
 // promCheckTarget scrapes one target's /metrics, lints it with promtool

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs besides Go: protoc and the well-known
-# .proto files (the pb/ freshness check), and the PostgreSQL server
+# .proto files (the pb/ freshness check), the PostgreSQL server
 # binaries (the test harness starts throwaway clusters with them; pgbench,
-# for `make bench`, comes with them on Debian).
+# for `make bench`, comes with them on Debian), and promtool, from
+# Debian's prometheus package (the tests check every process's /metrics,
+# the Prometheus configuration and the alert rules with it).
 #
 # `make test` runs this first, so it must stay cheap: when everything is
 # present it only looks (a few milliseconds) and changes nothing. Only what
@@ -32,6 +34,7 @@ pgbench_ok() {
 need=()
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/timestamp.proto ] || need+=(libprotobuf-dev)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # With DATABASE_URL set the tests use that server and need no binaries.
 if [ -z "${DATABASE_URL:-}" ] && { ! pg_bin_ok || ! pgbench_ok; }; then
   need+=(postgresql-server)
@@ -40,8 +43,8 @@ fi
 if [ ${#need[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "install-deps: missing ${need[*]}, and there is no apt-get here." >&2
-    echo "  Install protoc (with the well-known .proto files under /usr/include) and the PostgreSQL server" >&2
-    echo "  (macOS: brew install protobuf postgresql@15), or set DATABASE_URL to a server whose role may CREATE DATABASE." >&2
+    echo "  Install protoc (with the well-known .proto files under /usr/include), promtool (Prometheus) and the PostgreSQL server" >&2
+    echo "  (macOS: brew install protobuf prometheus postgresql@15), or set DATABASE_URL to a server whose role may CREATE DATABASE." >&2
     exit 1
   fi
   sudo=""
@@ -61,6 +64,12 @@ if [ ${#need[@]} -gt 0 ]; then
     pkgs+=("$p")
   done
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+  # The prometheus package was only wanted for promtool: on a systemd host
+  # it also enables and starts a Prometheus server on :9090, which nothing
+  # here asked for.
+  if [[ " ${pkgs[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
 fi
 
 # The Postgres binaries refuse to run as root; the test harness runs them as

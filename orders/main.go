@@ -100,6 +100,9 @@ func serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if store, err = withOrderMetrics(store, p.Metrics, p.Logger); err != nil {
+		return err
+	}
 	verifier, err := p.Verifier(tokens)
 	if err != nil {
 		return err

@@ -90,7 +90,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	svc := NewService(store, users, Options{
-		Processor: processor, Logger: p.Logger,
+		Processor: processor, Logger: p.Logger, Metrics: p.Metrics,
 		ProcessorTimeout: *charges.processorTimeout, RecoverAfter: *charges.recoverAfter,
 	})
 	endpoints := MakeEndpoints(svc, p.Chain)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/errs"
@@ -293,6 +294,9 @@ type Options struct {
 	// attempt may still be in flight; values below twice ProcessorTimeout
 	// are raised to that. Default DefaultRecoverAfter.
 	RecoverAfter time.Duration
+	// Metrics registers the domain metrics (service_metrics.go); nil
+	// registers nothing.
+	Metrics prometheus.Registerer
 }
 
 type service struct {
@@ -303,6 +307,7 @@ type service struct {
 	now              func() time.Time
 	processorTimeout time.Duration
 	recoverAfter     time.Duration
+	metrics          *paymentMetrics
 }
 
 // NewService returns the payments service on store. users checks that a
@@ -332,6 +337,7 @@ func NewService(store Store, users Users, opt Options) *service {
 	return &service{
 		store: store, users: users, processor: opt.Processor, logger: opt.Logger, now: opt.Now,
 		processorTimeout: opt.ProcessorTimeout, recoverAfter: opt.RecoverAfter,
+		metrics: newPaymentMetrics(opt.Metrics, opt.Logger),
 	}
 }
 

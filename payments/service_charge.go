@@ -178,6 +178,9 @@ func (s *service) recordOutcome(ctx context.Context, key string, d Decision) (p 
 		}
 		return nil, nil
 	})
+	if err == nil && recorded {
+		s.metrics.settled(p.Status)
+	}
 	return p, recorded, err
 }
 
@@ -311,5 +314,8 @@ func (s *service) abandon(ctx context.Context, p Payment) (q Payment, recorded b
 		recorded = true
 		return outcomeChange(*existing, Decision{Outcome: Failed, Code: CodeProcessingError}, s.clock()), nil
 	})
+	if err == nil && recorded {
+		s.metrics.settled(q.Status)
+	}
 	return q, recorded, err
 }

@@ -67,6 +67,7 @@ func (s *service) Refund(ctx context.Context, req RefundRequest) (RefundResult, 
 		return RefundResult{}, err
 	}
 	if fresh {
+		s.metrics.refunds.Inc()
 		_ = level.Info(logx.FromContext(ctx, s.logger)).Log("msg", "refunded", "payment_id", q.ID, "order_id", q.OrderID,
 			"amount_cents", refunded, "refunded_cents", q.RefundedCents, "status", q.Status)
 	}

@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc := NewService(store, Options{Logger: p.Logger, MaxWatchers: *maxWatchers, MaxWatchedProducts: *maxWatched})
+	svc := NewService(store, Options{Logger: p.Logger, Metrics: p.Metrics, MaxWatchers: *maxWatchers, MaxWatchedProducts: *maxWatched})
 	if *seedDemo {
 		if err := seedDemoAtStart(ctx, svc, cfg.StartupTimeout, p.Logger); err != nil {
 			return err

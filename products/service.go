@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/page"
@@ -307,6 +308,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger reports background failures; default discards.
 	Logger log.Logger
+	// Metrics registers the domain metrics (service_metrics.go); nil
+	// registers nothing.
+	Metrics prometheus.Registerer
 }
 
 func (o Options) withDefaults() Options {
@@ -342,6 +346,7 @@ type service struct {
 	broker *stockBroker
 	// watchers counts open stock watches (Options.MaxWatchers).
 	watchers atomic.Int64
+	metrics  *inventoryMetrics
 }
 
 // NewService returns the Service over store.
@@ -351,6 +356,7 @@ func newService(store Store, opts Options) *service {
 	opts = opts.withDefaults()
 	s := &service{store: store, opts: opts}
 	s.broker = newStockBroker(opts.WatchBuffer, opts.Logger)
+	s.metrics = newInventoryMetrics(opts.Metrics, s)
 	return s
 }
 

@@ -321,6 +321,7 @@ func (s *service) ReapExpired(ctx context.Context) (int, error) {
 	for {
 		n, err := s.store.ExpireReservations(ctx, s.now(), s.opts.ReapBatch)
 		total += n
+		s.metrics.expired.Add(float64(n))
 		if err != nil || n < s.opts.ReapBatch {
 			return total, err
 		}

@@ -74,6 +74,9 @@ type Store interface {
 	// reports how many. Reservations another caller holds locked are
 	// skipped, so concurrent reapers never wait on or double-release one.
 	ExpireReservations(ctx context.Context, now time.Time, limit int) (int, error)
+	// HeldReservations counts the RESERVED reservations whose expiry is
+	// after now: those holding units (kitshop_products_reservations_held).
+	HeldReservations(ctx context.Context, now time.Time) (int, error)
 
 	// Restock adds each item's quantity to its product's on-hand stock, all
 	// or nothing, and records r under its key; it returns the products in

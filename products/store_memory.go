@@ -421,6 +421,18 @@ func (m *memoryStore) ExpireReservations(_ context.Context, now time.Time, limit
 	return len(due), nil
 }
 
+func (m *memoryStore) HeldReservations(_ context.Context, now time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, r := range m.reservations {
+		if r.Status == ReservationReserved && r.ExpiresAt.After(now) {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // WatchStock registers sink until ctx ends. Changes are published under
 // the store's lock, so per-product order is commit order.
 func (m *memoryStore) WatchStock(ctx context.Context, sink StockSink) error {

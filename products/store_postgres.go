@@ -634,6 +634,15 @@ func (s *postgresStore) ExpireReservations(ctx context.Context, now time.Time, l
 	return n, err
 }
 
+// HeldReservations counts over reservations_due_idx, the reaper's
+// partial index on the RESERVED rows' expiry.
+func (s *postgresStore) HeldReservations(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM reservations
+		WHERE status = 'RESERVED' AND expires_at > $1`, now).Scan(&n)
+	return n, pg.Classify(err)
+}
+
 // GetReservation reads the reservation row and then its items without a
 // transaction: items are written with the row, in the transaction that
 // creates it, and never change, so a row that is visible has its items.

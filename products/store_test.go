@@ -417,6 +417,35 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("held counts RESERVED reservations not yet expired", func(t *testing.T) {
+		s := newStore(t)
+		p := mustCreate(t, s, newTestProduct("HELD"))
+		early, late, committed := newTestReservation(item(p.ID, 1)), newTestReservation(item(p.ID, 1)), newTestReservation(item(p.ID, 1))
+		early.ExpiresAt = testEpoch.Add(time.Minute)
+		late.ExpiresAt = testEpoch.Add(time.Hour)
+		for _, r := range []Reservation{early, late, committed} {
+			if _, _, err := s.Reserve(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		commit := func(Reservation) (ReservationStatus, error) { return ReservationCommitted, nil }
+		if _, err := s.TransitionReservation(ctx, byID(committed.ID), testEpoch, commit); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			at   time.Time
+			want int
+		}{
+			{testEpoch, 2},
+			{testEpoch.Add(time.Minute), 1}, // early's expiry: no longer held, though not reaped
+			{testEpoch.Add(time.Hour), 0},
+		} {
+			if n, err := s.HeldReservations(ctx, c.at); err != nil || n != c.want {
+				t.Fatalf("held at %v = %d, %v; want %d", c.at.Sub(testEpoch), n, err, c.want)
+			}
+		}
+	})
+
 	t.Run("reserve records each item's price", func(t *testing.T) {
 		s := newStore(t)
 		a := mustCreate(t, s, newTestProduct("PRA")) // 1999 USD

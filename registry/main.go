@@ -136,7 +136,11 @@ func run(args []string) error {
 	closers = append(closers, closeTracer)
 	// Like every kitshop HTTP port: a span per request, continuing W3C or
 	// B3 traces, and a traceparent on every response.
-	handler := tracing.HTTPServer(tracer, newHandler(client, ready, metrics.NewRegistry(), logger, readTimeout))
+	viewHandler, err := newHandler(client, ready, metrics.NewRegistry(), logger, readTimeout)
+	if err != nil {
+		return fail(err)
+	}
+	handler := tracing.HTTPServer(tracer, viewHandler)
 	app := &lifecycle.App{
 		Name:         "registry",
 		Logger:       logger,

@@ -14,6 +14,7 @@ import (
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/health"
 	"github.com/kitshop/kitshop/kit/httpx"
+	"github.com/kitshop/kitshop/kit/metrics"
 	"github.com/kitshop/kitshop/kit/sd"
 )
 
@@ -28,20 +29,30 @@ type instancesResponse struct {
 }
 
 // newHandler serves the registry's HTTP view of the instances registered
-// in etcd (read through c, each read bounded by timeout) plus the platform
-// endpoints.
+// in etcd (read through c, each read bounded by timeout), the Prometheus
+// targets (prometheus.go) and the platform endpoints. It registers the
+// registry's metrics with reg, which /metrics serves: RED per HTTP method
+// (service "registry") and kitshop_registry_instances.
 //
 // A service nobody has registered answers 200 with an empty list, not
 // 404: "no instance right now" is the normal state of a service between
 // restarts, and a watcher polling it should not see it as an error.
-func newHandler(c *clientv3.Client, ready *health.Readiness, gatherer prometheus.Gatherer, logger log.Logger, timeout time.Duration) http.Handler {
+func newHandler(c *clientv3.Client, ready *health.Readiness, reg *prometheus.Registry, logger log.Logger, timeout time.Duration) (http.Handler, error) {
+	red, err := metrics.NewRED(reg, "registry")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := metrics.Register(reg, newInstancesCollector(c, timeout, logger)); err != nil {
+		return nil, err
+	}
 	v := view{client: c, timeout: timeout}
 	r := httpx.NewRouter()
 	get := []string{http.MethodGet, http.MethodHead}
 	r.HandleFunc("/v1/services", v.services).Methods(get...)
 	r.HandleFunc("/v1/services/{name}", v.instances).Methods(get...)
-	httpx.Platform(r, ready, gatherer)
-	return httpx.RequestID(httpx.AccessLog(logger)(httpx.Recover(logger)(r)))
+	r.HandleFunc(targetsPath, v.prometheusTargets).Methods(get...)
+	httpx.Platform(r, ready, reg)
+	return httpx.RequestID(httpx.AccessLog(logger)(httpx.Metrics(red)(httpx.Recover(logger)(r)))), nil
 }
 
 type view struct {

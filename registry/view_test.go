@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kitshop/kitshop/kit/etcdtest"
@@ -23,16 +24,20 @@ type fixture struct {
 	srv   *etcdtest.Server
 	etcd  *clientv3.Client
 	ready *health.Readiness
+	reg   *prometheus.Registry
 	url   string
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{srv: etcdtest.Start(t), ready: health.New()}
+	f := &fixture{srv: etcdtest.Start(t), ready: health.New(), reg: metrics.NewRegistry()}
 	f.etcd = f.srv.Client(t)
 	// A short read timeout keeps the outage checks quick.
 	f.ready.AddCheck("etcd", etcdCheck(f.etcd, 500*time.Millisecond))
-	h := newHandler(f.etcd, f.ready, metrics.NewRegistry(), log.NewNopLogger(), 500*time.Millisecond)
+	h, err := newHandler(f.etcd, f.ready, f.reg, log.NewNopLogger(), 500*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 	f.url = hs.URL

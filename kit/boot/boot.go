@@ -227,7 +227,10 @@ func (p *Process) Etcd() (*clientv3.Client, error) {
 // Handler wraps a service's routes with the platform endpoints
 // (/health/live, /health/ready, /metrics) and the request middleware every
 // process shares: request ids, tracing with traceparent, HTTP metrics,
-// one log line per request (httpx.AccessLog), panic recovery.
+// one log line per request (httpx.AccessLog), panic recovery. It also
+// hands the process's RED to the routes (metrics.WithRED), so that every
+// kit/rest route records its calls per route template (transport
+// "route") with nothing to wire in the service or the gateway.
 func (p *Process) Handler(routes http.Handler) http.Handler {
 	root := httpx.NewRouter()
 	httpx.Platform(root, p.Ready, p.Metrics)
@@ -235,7 +238,8 @@ func (p *Process) Handler(routes http.Handler) http.Handler {
 	// them (rather than a catch-all) keeps a wrong method on /metrics a
 	// 405 with Allow from root, not a 404 from the service's router.
 	root.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool { return !platformPaths[r.URL.Path] }).Handler(routes)
-	return httpx.RequestID(tracing.HTTPServer(p.Tracer, httpx.Metrics(p.RED)(httpx.AccessLog(p.Logger)(httpx.Recover(p.Logger)(root)))))
+	return httpx.RequestID(tracing.HTTPServer(p.Tracer, httpx.Metrics(p.RED)(
+		httpx.AccessLog(p.Logger)(metrics.WithRED(p.RED)(httpx.Recover(p.Logger)(root))))))
 }
 
 var platformPaths = map[string]bool{"/health/live": true, "/health/ready": true, "/metrics": true}

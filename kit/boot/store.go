@@ -10,6 +10,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/kit/metrics"
 	"github.com/kitshop/kitshop/kit/pg"
 )
 
@@ -49,6 +50,11 @@ func OpenStore[S any](ctx context.Context, p *Process, migrations fs.FS, memory 
 		return zero, fmt.Errorf("postgres: %w", err)
 	}
 	p.OnClose(db)
+	// The pool's in-use, idle and wait figures, as go_sql_* with
+	// db_name=<service>.
+	if err := metrics.RegisterDB(p.Metrics, db, p.Config.Name); err != nil {
+		return zero, fmt.Errorf("postgres pool metrics: %w", err)
+	}
 	p.Ready.AddCheck("postgres", pg.Check(db))
 	return postgres(db), nil
 }

@@ -35,10 +35,18 @@ func NewBreakers(reg prometheus.Registerer, service string) (*Breakers, error) {
 	return &Breakers{service: service, state: state, transitions: transitions}, nil
 }
 
+// breakerStates are gobreaker's state names, the to label.
+var breakerStates = []string{"closed", "half-open", "open"}
+
 // Track starts exporting backend's breaker as closed, the state every
-// breaker starts in, so a dashboard sees it before its first transition.
+// breaker starts in, and its transitions into each state at 0, so that a
+// dashboard (and an increase() in an alert) sees them before the first
+// transition.
 func (b *Breakers) Track(backend string) {
 	b.state.WithLabelValues(b.service, backend).Set(0)
+	for _, to := range breakerStates {
+		b.transitions.WithLabelValues(b.service, backend, to)
+	}
 }
 
 // Changed records a transition of backend's breaker to state ("closed",

@@ -53,6 +53,10 @@ type RED struct {
 	InFlightVec *prometheus.GaugeVec
 
 	methods *methodBound
+	// retries counts retries the budget refused (retry.go): registered
+	// with the RED because the client side that makes retries (kit/sd)
+	// is handed the process's RED and nothing else.
+	retries *prometheus.CounterVec
 }
 
 // NewRED registers the RED metrics with reg and returns a recorder whose
@@ -82,12 +86,17 @@ func NewRED(reg prometheus.Registerer, service string) (*RED, error) {
 	if err != nil {
 		return nil, err
 	}
+	retries, err := Register(reg, newRetryBudgetVec())
+	if err != nil {
+		return nil, err
+	}
 	return &RED{
 		service:     service,
 		RequestsVec: requests,
 		DurationVec: duration,
 		InFlightVec: inFlight,
 		methods:     &methodBound{},
+		retries:     retries,
 	}, nil
 }
 

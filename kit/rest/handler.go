@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/httpx"
+	"github.com/kitshop/kitshop/kit/metrics"
 	"github.com/kitshop/kitshop/kit/netx"
 	"github.com/kitshop/kitshop/kit/valid"
 )
@@ -44,6 +46,8 @@ type handler[Req, Resp proto.Message] struct {
 	metadata    map[string]string // gRPC response header -> HTTP header
 	details     map[protoreflect.FullName]detailMember
 	renames     []rename
+
+	metric atomic.Pointer[routeMetric] // see routeMetric
 }
 
 // binding ties a path variable, query parameter or header to a field.
@@ -62,10 +66,57 @@ func setBound(m protoreflect.Message, b binding, s string) string {
 }
 
 func (h *handler[Req, Resp]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m := h.routeMetric(r)
+	if m == nil {
+		h.serve(w, r)
+		return
+	}
+	begin := m.Start()
+	err := h.serve(w, r)
+	// The kind the answer reported: a failure once the request ended is
+	// the 504 or 499 it was answered as (see fail).
+	m.End(begin, metrics.Code(netx.ContextError(r.Context(), err, false)))
+}
+
+// routeMetric is the recorder of this route's calls under
+// metrics.TransportRoute, labelled with the route's method and path
+// template, or nil when the process hands no RED down (metrics.WithRED,
+// installed by kit/boot) or the handler runs outside a mux route. It is
+// found once and kept: a handler serves one route of one process.
+func (h *handler[Req, Resp]) routeMetric(r *http.Request) *metrics.Method {
+	red := metrics.FromContext(r.Context())
+	if red == nil {
+		return nil
+	}
+	if rm := h.metric.Load(); rm != nil && rm.red == red && rm.method == r.Method {
+		return rm.m
+	}
+	route := mux.CurrentRoute(r)
+	if route == nil {
+		return nil
+	}
+	tpl, err := route.GetPathTemplate()
+	if err != nil {
+		return nil
+	}
+	rm := &routeMetric{red: red, method: r.Method, m: red.Method(metrics.TransportRoute, metrics.RouteMethod(r.Method, tpl))}
+	h.metric.Store(rm)
+	return rm.m
+}
+
+// routeMetric is a handler's recorder for one process's RED.
+type routeMetric struct {
+	red    *metrics.RED
+	method string // the HTTP method, matched by the route
+	m      *metrics.Method
+}
+
+// serve answers the request and returns the error it answered with (nil
+// for a success), for the route's metrics.
+func (h *handler[Req, Resp]) serve(w http.ResponseWriter, r *http.Request) error {
 	if h.guard != nil {
 		if err := h.guard(r); err != nil {
-			h.fail(w, r, err)
-			return
+			return h.fail(w, r, err)
 		}
 	}
 	req := h.newReq()
@@ -77,18 +128,15 @@ func (h *handler[Req, Resp]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			track = &mem
 		}
 		if err := decodeBody(r, m, h.body, track); err != nil {
-			h.fail(w, r, err)
-			return
+			return h.fail(w, r, err)
 		}
 	}
 	if err := h.bind(r, m, mem); err != nil {
-		h.fail(w, r, err)
-		return
+		return h.fail(w, r, err)
 	}
 	if h.hook != nil {
 		if err := h.hook(r, req, mem); err != nil {
-			h.fail(w, r, err)
-			return
+			return h.fail(w, r, err)
 		}
 	}
 	ctx := r.Context()
@@ -100,22 +148,21 @@ func (h *handler[Req, Resp]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resp, err := h.invoke(ctx, req)
 	stream.writeTo(w.Header(), h.metadata)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return h.fail(w, r, err)
 	}
-	h.write(w, r, resp)
+	return h.write(w, r, resp)
 }
 
 // fail answers err as a problem, with the error's details that the route
 // renders (Spec.ErrorDetails) as members, and its field violations under
-// the members' API names (Spec.Rename).
-func (h *handler[Req, Resp]) fail(w http.ResponseWriter, r *http.Request, err error) {
+// the members' API names (Spec.Rename). It returns err, for serve.
+func (h *handler[Req, Resp]) fail(w http.ResponseWriter, r *http.Request, err error) error {
 	if len(h.renames) > 0 {
 		err = renameViolations(err, h.renames)
 	}
 	if len(h.details) == 0 {
 		httpx.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	// The error NewProblem describes: a failure once the request ended
 	// is the 504 or 499, and carries nothing of the work's details.
@@ -123,6 +170,7 @@ func (h *handler[Req, Resp]) fail(w http.ResponseWriter, r *http.Request, err er
 	p := httpx.NewProblem(r.Context(), r.URL.Path, e)
 	addDetails(p, e, h.details)
 	p.Write(w)
+	return err
 }
 
 // invoke runs Call under the route's deadline, as httpx.Handler runs an
@@ -199,7 +247,9 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 
 const maxPooledBuffer = 64 << 10
 
-func (h *handler[Req, Resp]) write(w http.ResponseWriter, r *http.Request, resp Resp) {
+// write answers resp; it returns the error it answered instead when resp
+// cannot be encoded.
+func (h *handler[Req, Resp]) write(w http.ResponseWriter, r *http.Request, resp Resp) error {
 	rm := resp.ProtoReflect()
 	if h.bodyField != nil && rm.IsValid() {
 		// An unset field gives an invalid message: answered below as
@@ -207,8 +257,9 @@ func (h *handler[Req, Resp]) write(w http.ResponseWriter, r *http.Request, resp 
 		rm = rm.Get(h.bodyField).Message()
 	}
 	if !rm.IsValid() && h.status != http.StatusNoContent {
-		httpx.WriteProblem(w, r, errs.Internalf(errors.New("nil response"), "rest: %s", r.URL.Path))
-		return
+		err := errs.Internalf(errors.New("nil response"), "rest: %s", r.URL.Path)
+		httpx.WriteProblem(w, r, err)
+		return err
 	}
 	bp, _ := buffers.Get().(*[]byte)
 	if bp == nil {
@@ -224,8 +275,9 @@ func (h *handler[Req, Resp]) write(w http.ResponseWriter, r *http.Request, resp 
 		b, err := appendMessage((*bp)[:0], rm, h.resp)
 		*bp = b
 		if err != nil {
-			httpx.WriteProblem(w, r, errs.Internalf(err, "rest: encoding %s", rm.Descriptor().FullName()))
-			return
+			err = errs.Internalf(err, "rest: encoding %s", rm.Descriptor().FullName())
+			httpx.WriteProblem(w, r, err)
+			return err
 		}
 		body = append(b, '\n')
 		*bp = body
@@ -247,11 +299,12 @@ func (h *handler[Req, Resp]) write(w http.ResponseWriter, r *http.Request, resp 
 	}
 	if body == nil || status == http.StatusNoContent || status == http.StatusNotModified {
 		w.WriteHeader(status)
-		return
+		return nil
 	}
 	hdr.Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+	return nil
 }
 
 // locationPart is a literal piece of a Location template or, when fd is

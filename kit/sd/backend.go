@@ -14,6 +14,7 @@ import (
 	"github.com/go-kit/kit/sd/lb"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
@@ -90,6 +91,9 @@ type Backend[C any] struct {
 	conns     *Conns
 	breaker   *mw.CircuitBreaker
 	budget    *Budget
+	// exhausted counts retries the budget refused
+	// (kitshop_retry_budget_exhausted_total), nil without Chain.RED.
+	exhausted prometheus.Counter
 }
 
 // NewBackend returns the backend cfg describes; newClient is the
@@ -140,6 +144,9 @@ func NewBackend[C any](cfg BackendConfig, newClient func(grpc.ClientConnInterfac
 		name = cfg.Caller + "->" + cfg.Service
 	}
 	b.breaker = mw.NewCircuitBreaker(name, s)
+	if cfg.Chain.RED != nil {
+		b.exhausted = cfg.Chain.RED.RetryBudgetExhausted(cfg.Service)
+	}
 	return b, nil
 }
 
@@ -317,7 +324,13 @@ func (b *Backend[C]) attempts(ctx context.Context, balancer lb.Balancer, endpoin
 		if err == nil {
 			return resp, nil
 		}
-		if attempt >= p.Attempts || !b.retryable(err) || !b.budget.Withdraw() {
+		if attempt >= p.Attempts || !b.retryable(err) {
+			return nil, err
+		}
+		if !b.budget.Withdraw() {
+			if b.exhausted != nil {
+				b.exhausted.Inc()
+			}
 			return nil, err
 		}
 		if !sleep(ctx, retryBackoff(attempt)) {

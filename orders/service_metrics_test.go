@@ -142,6 +142,40 @@ func TestOrdersPlacedAndRequiringAttention(t *testing.T) {
 				t.Errorf("placed{%s,%q} = %v, want %v", c.status, c.reason, got, c.want)
 			}
 		}
+		// The saga wiring records each step's and compensation's time.
+		steps := map[string]uint64{}
+		mfs, err := w.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "kitshop_saga_step_duration_seconds" && mf.GetName() != "kitshop_saga_compensation_duration_seconds" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				key := mf.GetName()
+				for _, l := range m.GetLabel() {
+					key += " " + l.GetValue()
+				}
+				steps[key] = m.GetHistogram().GetSampleCount()
+			}
+		}
+		// Labels in name order: definition, outcome, step. Two orders
+		// committed; two declined charges were refunded (a no-op);
+		// reserve was undone after the first decline and the stock-out,
+		// and releasing failed after the second decline.
+		for key, want := range map[string]uint64{
+			"kitshop_saga_step_duration_seconds " + checkoutName + " ok commit":              2,
+			"kitshop_saga_step_duration_seconds " + checkoutName + " failed charge":          2,
+			"kitshop_saga_step_duration_seconds " + checkoutName + " failed reserve":         1,
+			"kitshop_saga_compensation_duration_seconds " + checkoutName + " ok charge":      2,
+			"kitshop_saga_compensation_duration_seconds " + checkoutName + " ok reserve":     2,
+			"kitshop_saga_compensation_duration_seconds " + checkoutName + " failed reserve": 1,
+		} {
+			if steps[key] != want {
+				t.Errorf("%s: %d observations, want %d (all: %v)", key, steps[key], want, steps)
+			}
+		}
 		if n, _ := testutil.GatherAndCount(w.reg, "kitshop_orders_placed_total"); n != 4 {
 			t.Errorf("%d placed series, want the 4 above", n)
 		}

@@ -339,6 +339,24 @@ func (s *service) observe(ctx context.Context, ev saga.Event) {
 		kv = append(kv, "err_kind", e.Kind.String(), "err_reason", e.Reason)
 	}
 	_ = lvl(logx.FromContext(ctx, s.logger)).Log(kv...)
+	s.measure(ev)
+}
+
+// measure records how long a step or a compensation took once it ended
+// (kitshop_saga_step_duration_seconds, _compensation_).
+func (s *service) measure(ev saga.Event) {
+	switch ev.Kind {
+	case saga.EventStepDone:
+		s.metrics.stepEnded(ev.Definition, ev.Step, false, outcomeOK, ev.Elapsed)
+	case saga.EventStepFailed:
+		s.metrics.stepEnded(ev.Definition, ev.Step, false, outcomeFailed, ev.Elapsed)
+	case saga.EventStepParked:
+		s.metrics.stepEnded(ev.Definition, ev.Step, false, outcomeParked, ev.Elapsed)
+	case saga.EventCompensated:
+		s.metrics.stepEnded(ev.Definition, ev.Step, true, outcomeOK, ev.Elapsed)
+	case saga.EventCompensationFailed:
+		s.metrics.stepEnded(ev.Definition, ev.Step, true, outcomeFailed, ev.Elapsed)
+	}
 }
 
 var transitionMessages = map[saga.EventKind]string{

@@ -2,9 +2,11 @@ package httpx
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/openzipkin/zipkin-go"
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/logx"
@@ -61,12 +63,33 @@ func AccessLog(logger log.Logger) func(http.Handler) http.Handler {
 			next.ServeHTTP(sw, r)
 			status := sw.Status()
 			noted := rec.Finish()
+			nameSpan(r, noted.Route)
 			if status < 400 && !debug {
 				return
 			}
 			logRequest(logger, r, noted, status, sw.bytes, time.Since(begin))
 		})
 	}
+}
+
+// nameSpan names the request's server span after the route it matched
+// ("get /api/v1/products/{id}"), which only the router learns: the
+// tracing middleware outside can name it after the method alone. Route
+// templates are few, so span names stay bounded; a request that matched
+// no route keeps the method.
+func nameSpan(r *http.Request, route string) {
+	if route == "" {
+		return
+	}
+	span := zipkin.SpanFromContext(r.Context())
+	if span == nil {
+		return
+	}
+	// An unrecorded span's name goes nowhere: spare it the string.
+	if sc := span.Context(); sc.Sampled == nil || !*sc.Sampled {
+		return
+	}
+	span.SetName(strings.ToLower(r.Method) + " " + route)
 }
 
 // logRequest writes AccessLog's line.

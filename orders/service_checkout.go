@@ -313,8 +313,10 @@ func (s *service) checkoutProjection(st *saga.State) (*OrderChange, error) {
 		ch.Status, ch.PaymentID = StatusConfirmed, d.PaymentID
 	case saga.Compensated:
 		ch.Status, ch.FailureReason = StatusCancelled, checkoutFailureReason(st.Failure)
+		ch.PaymentID = refusedPayment(st.Failure)
 	case saga.RequiresAttention:
 		ch.Status, ch.FailureReason = StatusRequiresAttention, checkoutFailureReason(st.Failure)
+		ch.PaymentID = refusedPayment(st.Failure)
 	case saga.Running:
 		// A step's result is carried by the save that records it done
 		// (which may also mark the next step started) and repeated by
@@ -350,6 +352,17 @@ func pricedItems(d checkoutData) []Item {
 			UnitPriceCents: it.UnitPriceCents, LineTotalCents: it.UnitPriceCents * it.Quantity}
 	}
 	return items
+}
+
+// refusedPayment is the payment a refused charge recorded (a decline is a
+// payment too, with its decline code), so that the cancelled order links
+// it as a confirmed one links its capture; "" when the checkout failed
+// elsewhere.
+func refusedPayment(p *saga.Problem) string {
+	if p == nil || p.Step != stepCharge {
+		return ""
+	}
+	return p.Meta[paymentsclient.MetaPaymentID]
 }
 
 // checkoutFailureReason is the order's failure_reason for the failure

@@ -99,8 +99,17 @@ func TestPlaceOrderDeclinedIsCancelledWithStockReleased(t *testing.T) {
 				if got := w.products.get(mug); got.stock != 5 || got.reserved != 0 {
 					t.Errorf("stock %d reserved %d, want 5 and 0", got.stock, got.reserved)
 				}
-				if p, ok := w.payments.payment(o.ID); !ok || p.Status != paymentsv1.PaymentStatus_PAYMENT_STATUS_DECLINED {
+				p, ok := w.payments.payment(o.ID)
+				if !ok || p.Status != paymentsv1.PaymentStatus_PAYMENT_STATUS_DECLINED {
 					t.Errorf("payment %+v, want a DECLINED one recorded", p)
+				}
+				// The cancelled order links the declined payment, as a
+				// confirmed one links its capture.
+				if o.PaymentID == "" || o.PaymentID != p.ID {
+					t.Errorf("order's payment_id %q, want the declined payment %q", o.PaymentID, p.ID)
+				}
+				if stored, err := s.GetOrder(w.ctx(), o.ID); err != nil || stored.PaymentID != o.PaymentID {
+					t.Errorf("stored order's payment_id %q (%v), want %q", stored.PaymentID, err, o.PaymentID)
 				}
 				if r, _ := w.products.reservation(o.ID); r.status != productsv1.ReservationStatus_RESERVATION_STATUS_RELEASED {
 					t.Errorf("reservation %v, want released", r.status)

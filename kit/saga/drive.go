@@ -289,5 +289,12 @@ func (d *driver) stopped() error {
 
 func problem(step string, err error) *Problem {
 	e := errs.As(err)
-	return &Problem{Step: step, Kind: e.Kind.String(), Reason: e.Reason}
+	p := &Problem{Step: step, Kind: e.Kind.String(), Reason: e.Reason}
+	for k := range e.Meta {
+		if p.Meta == nil {
+			p.Meta = map[string]string{}
+		}
+		p.Meta[k] = e.MetaString(k)
+	}
+	return p
 }

@@ -3,6 +3,7 @@ package saga_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -97,7 +98,7 @@ func TestBusinessFailureCompensatesInReverse(t *testing.T) {
 		t.Errorf("business error retried: %d attempts, slept %v", st.Steps[2].Attempts, w.slept)
 	}
 	want := saga.Problem{Step: "charge", Kind: "FailedPrecondition", Reason: "CARD_DECLINED"}
-	if st.Failure == nil || *st.Failure != want {
+	if st.Failure == nil || !reflect.DeepEqual(*st.Failure, want) {
 		t.Errorf("Failure = %+v, want %+v", st.Failure, want)
 	}
 	if st.Attention != nil {
@@ -222,7 +223,7 @@ func TestCompensationExhaustedRequiresAttention(t *testing.T) {
 			// steps before it may depend on it being undone first.
 			wantLog(t, w.effects(), "do:a", "do:b", "undo:c")
 			want := saga.Problem{Step: "b", Kind: errs.KindOf(c.err).String(), Reason: errs.ReasonOf(c.err)}
-			if st.Attention == nil || *st.Attention != want {
+			if st.Attention == nil || !reflect.DeepEqual(*st.Attention, want) {
 				t.Errorf("Attention = %+v, want %+v", st.Attention, want)
 			}
 			if st.Failure == nil || st.Failure.Reason != "CARD_DECLINED" {

@@ -53,6 +53,10 @@ type Problem struct {
 	Step   string `json:"step"`
 	Kind   string `json:"kind"`
 	Reason string `json:"reason"`
+	// Meta is the error's metadata (errs.Error Meta, as text): what the
+	// peer said about its refusal, such as the id of the payment a
+	// declined charge recorded, for the saga's projection to keep.
+	Meta map[string]string `json:"meta,omitempty"`
 }
 
 // StepState is the persisted state of one step.

@@ -2,11 +2,13 @@ package compose
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -53,7 +55,9 @@ func TestDockerignoreLetsTheBuildThrough(t *testing.T) {
 	const tmpl = `{{if .Module}}{{if eq .Module.Path "github.com/kitshop/kitshop"}}` +
 		`{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}` +
 		`{{range .CgoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .SFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}{{end}}`
-	cmd := exec.Command(goBin, append([]string{"list", "-deps", "-f", tmpl}, buildPackages(t)...)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goBin, append([]string{"list", "-deps", "-f", tmpl}, buildPackages(t)...)...)
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-mod=readonly")
 	var stderr bytes.Buffer

@@ -1,12 +1,14 @@
 package compose
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
@@ -59,7 +61,9 @@ func TestComposePrometheusConfigIsValid(t *testing.T) {
 	if err != nil {
 		t.Skip("promtool not on PATH (ops/install-deps.sh installs it)")
 	}
-	out, err := exec.Command(promtool, "check", "config", "--syntax-only", composePrometheus).CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, promtool, "check", "config", "--syntax-only", composePrometheus).CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool check config: %v\n%s", err, out)
 	}

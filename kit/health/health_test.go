@@ -381,10 +381,15 @@ func TestReadyBodyHidesCauses(t *testing.T) {
 }
 
 func TestLiveHandler(t *testing.T) {
-	rec := httptest.NewRecorder()
-	health.LiveHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health/live", nil))
-	if rec.Code != http.StatusOK || rec.Body.String() != "{\"status\":\"ok\"}\n" {
-		t.Fatalf("live: %d %s", rec.Code, rec.Body)
+	for version, want := range map[string]string{
+		"v1.4.0": "{\"status\":\"ok\",\"version\":\"v1.4.0\"}\n",
+		"":       "{\"status\":\"ok\"}\n",
+	} {
+		rec := httptest.NewRecorder()
+		health.LiveHandler(version).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health/live", nil))
+		if rec.Code != http.StatusOK || rec.Body.String() != want {
+			t.Errorf("live(%q): %d %s, want 200 %s", version, rec.Code, rec.Body, want)
+		}
 	}
 }
 

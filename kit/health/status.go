@@ -148,10 +148,17 @@ func clientMessage(err error) string {
 	return "unavailable"
 }
 
-// LiveHandler answers 200 while the process can serve at all.
-func LiveHandler() http.Handler {
+// LiveHandler answers 200 while the process can serve at all, naming the
+// build it runs ({"status":"ok","version":"v1.4.0"}), so that a probe or a
+// person can tell which image a rolling update has reached. An empty
+// version is left out.
+func LiveHandler(version string) http.Handler {
+	body := map[string]any{"status": "ok"}
+	if version != "" {
+		body["version"] = version
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+		writeJSON(w, http.StatusOK, body)
 	})
 }
 

@@ -11,10 +11,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kitshop/kitshop/kit/config"
 	"github.com/kitshop/kitshop/kit/health"
 )
 
 func TestPlatform(t *testing.T) {
+	// What -ldflags "-X .../kit/config.Version=..." sets in an image build.
+	defer func(v string) { config.Version = v }(config.Version)
+	config.Version = "v9.8.7-test"
 	reg := prometheus.NewRegistry()
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "kitshop_test_total", Help: "test"})
 	reg.MustRegister(c)
@@ -28,8 +32,8 @@ func TestPlatform(t *testing.T) {
 		router.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		return rec.Code, rec.Body.String()
 	}
-	if code, _ := get("/health/live"); code != 200 {
-		t.Fatalf("live = %d", code)
+	if code, body := get("/health/live"); code != 200 || !strings.Contains(body, `"version":"v9.8.7-test"`) {
+		t.Fatalf("live = %d %s, want 200 naming the build version", code, body)
 	}
 	if code, _ := get("/health/ready"); code != 503 {
 		t.Fatalf("ready before SetReady = %d", code)

@@ -48,7 +48,7 @@ func startPostgres(t *testing.T) *pgCluster {
 		}
 	}
 	if _, err := exec.LookPath("psql"); bin == "" || err != nil {
-		t.Skip("PostgreSQL server binaries or psql not found (ops/install-deps.sh installs them)")
+		t.Fatal("PostgreSQL server binaries or psql not found: run bash ops/install-deps.sh")
 	}
 	// Not t.TempDir: its parent is private to this process's user, and
 	// the server may run as another.
@@ -61,7 +61,7 @@ func startPostgres(t *testing.T) *pgCluster {
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			t.Skip("running as root and there is no postgres user to run the server as")
+			t.Fatal("running as root and there is no postgres user to run the server as: run bash ops/install-deps.sh")
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)

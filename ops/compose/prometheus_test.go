@@ -59,7 +59,7 @@ func dig(t *testing.T, v any, path ...any) any {
 func TestComposePrometheusConfigIsValid(t *testing.T) {
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Skip("promtool not on PATH (ops/install-deps.sh installs it)")
+		t.Fatal("promtool not on PATH: run bash ops/install-deps.sh")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

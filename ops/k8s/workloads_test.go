@@ -350,18 +350,28 @@ func containerNames(spec corev1.PodSpec) []string {
 	return names
 }
 
-// mountOf finds the mount (and its volume) that holds path.
+// mountOf finds the mount (and its pod volume) that holds path.
 func mountOf(spec corev1.PodSpec, c corev1.Container, path string) (corev1.VolumeMount, corev1.Volume, bool) {
-	for _, m := range c.VolumeMounts {
-		if path == m.MountPath || strings.HasPrefix(path, strings.TrimSuffix(m.MountPath, "/")+"/") {
-			for _, v := range spec.Volumes {
-				if v.Name == m.Name {
-					return m, v, true
-				}
-			}
+	m, ok := mountHolding(c, path)
+	if !ok {
+		return m, corev1.Volume{}, false
+	}
+	for _, v := range spec.Volumes {
+		if v.Name == m.Name {
+			return m, v, true
 		}
 	}
-	return corev1.VolumeMount{}, corev1.Volume{}, false
+	return m, corev1.Volume{}, false
+}
+
+// mountHolding finds the container's mount that holds path.
+func mountHolding(c corev1.Container, path string) (corev1.VolumeMount, bool) {
+	for _, m := range c.VolumeMounts {
+		if path != "" && (path == m.MountPath || strings.HasPrefix(path, strings.TrimSuffix(m.MountPath, "/")+"/")) {
+			return m, true
+		}
+	}
+	return corev1.VolumeMount{}, false
 }
 
 // selects reports whether a matchLabels selector selects labels. An empty

@@ -33,6 +33,7 @@ func TestEtcd(t *testing.T) {
 			if headless == nil || headless.Spec.ClusterIP != corev1.ClusterIPNone || !headless.Spec.PublishNotReadyAddresses {
 				t.Errorf("Service %s must be headless and publish not-ready addresses, so members resolve each other before quorum", sts.Spec.ServiceName)
 			}
+			checkVolumeOwnership(t, sts)
 			if len(sts.Spec.VolumeClaimTemplates) != 1 {
 				t.Error("no volume claim template: the data would not survive a restart")
 			}
@@ -99,5 +100,16 @@ func TestEtcd(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkVolumeOwnership: a data volume's ownership is fixed once, not
+// recursively at every mount (which would loosen the data directory's
+// permissions).
+func checkVolumeOwnership(t *testing.T, sts *appsv1.StatefulSet) {
+	t.Helper()
+	psc := sts.Spec.Template.Spec.SecurityContext
+	if psc == nil || psc.FSGroup == nil || psc.FSGroupChangePolicy == nil || *psc.FSGroupChangePolicy != corev1.FSGroupChangeOnRootMismatch {
+		t.Errorf("%s: want fsGroup with fsGroupChangePolicy OnRootMismatch", sts.Name)
 	}
 }

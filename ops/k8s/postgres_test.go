@@ -28,6 +28,7 @@ func TestPostgres(t *testing.T) {
 				t.Fatal("no postgres StatefulSet")
 			}
 			checkSelector(t, sts.Spec.Selector.MatchLabels, sts.Spec.Template.Labels)
+			checkVolumeOwnership(t, sts)
 			spec := sts.Spec.Template.Spec
 			c := spec.Containers[0]
 			env := map[string]corev1.EnvVar{}

@@ -157,6 +157,9 @@ func checkTLSMount(t *testing.T, spec corev1.PodSpec, c corev1.Container, env co
 		if vol.Secret == nil || logicalName(vol.Secret.SecretName) != secret {
 			t.Errorf("%s: volume %s is not Secret %s", v, vol.Name, secret)
 		}
+		if vol.Secret != nil && (vol.Secret.DefaultMode == nil || *vol.Secret.DefaultMode&0o007 != 0) {
+			t.Errorf("%s: Secret volume %s is readable by others (want a defaultMode like 0440, read through fsGroup)", v, vol.Name)
+		}
 	}
 }
 

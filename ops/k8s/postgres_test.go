@@ -79,13 +79,13 @@ func TestPostgres(t *testing.T) {
 	}
 }
 
-// TestInitScriptSyntax runs bash -n on the init script.
+// TestInitScriptSyntax runs bash -n on the shell scripts.
 func TestInitScriptSyntax(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		t.Skip("no bash")
 	}
-	for _, f := range []string{"base/postgres/" + initScript, "overlays/dev/secrets/generate.sh"} {
+	for _, f := range []string{"base/postgres/" + initScript, "overlays/dev/secrets/generate.sh", "certs/make-certs.sh"} {
 		if out, err := exec.Command(bash, "-n", f).CombinedOutput(); err != nil {
 			t.Errorf("bash -n %s: %v\n%s", f, err, out)
 		}

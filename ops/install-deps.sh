@@ -4,7 +4,8 @@
 # binaries (the test harness starts throwaway clusters with them; pgbench,
 # for `make bench`, comes with them on Debian), and promtool, from
 # Debian's prometheus package (the tests check every process's /metrics,
-# the Prometheus configuration and the alert rules with it).
+# the Prometheus configuration and the alert rules with it), and openssl
+# (ops/k8s's certificate script).
 #
 # `make test` runs this first, so it must stay cheap: when everything is
 # present it only looks (a few milliseconds) and changes nothing. Only what
@@ -35,6 +36,8 @@ need=()
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/timestamp.proto ] || need+=(libprotobuf-dev)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# ops/k8s checks the certificate script that clusters without cert-manager use.
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # With DATABASE_URL set the tests use that server and need no binaries.
 if [ -z "${DATABASE_URL:-}" ] && { ! pg_bin_ok || ! pgbench_ok; }; then
   need+=(postgresql-server)

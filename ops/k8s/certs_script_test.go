@@ -24,7 +24,7 @@ import (
 // A second run renews the certificates under the same CA and token key.
 func TestMakeCertsScript(t *testing.T) {
 	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("no openssl")
+		t.Fatal("no openssl on PATH: apt-get install -y openssl")
 	}
 	dir := t.TempDir()
 	runScript := func() {

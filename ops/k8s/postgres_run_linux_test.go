@@ -150,7 +150,7 @@ func postgresBinDir(t *testing.T) string {
 			return d
 		}
 	}
-	t.Skip("no PostgreSQL 15+ server binaries under /usr/lib/postgresql (ops/install-deps.sh installs them)")
+	t.Fatal("no PostgreSQL 15+ server binaries under /usr/lib/postgresql: run bash ops/install-deps.sh")
 	return ""
 }
 
@@ -167,7 +167,7 @@ func postgresCredential(t *testing.T) *syscall.Credential {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		t.Skipf("running as root and no postgres user to run the server as: %v", err)
+		t.Fatalf("running as root and no postgres user to run the server as (run bash ops/install-deps.sh): %v", err)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)

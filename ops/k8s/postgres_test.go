@@ -83,7 +83,7 @@ func TestPostgres(t *testing.T) {
 func TestInitScriptSyntax(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
-		t.Skip("no bash")
+		t.Fatal("no bash on PATH")
 	}
 	for _, f := range []string{"base/postgres/" + initScript, "overlays/dev/secrets/generate.sh", "certs/make-certs.sh"} {
 		if out, err := exec.Command(bash, "-n", f).CombinedOutput(); err != nil {

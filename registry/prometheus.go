@@ -48,16 +48,9 @@ const (
 // address Prometheus can scrape it at. An etcd outage is a 503 problem:
 // Prometheus then keeps the targets it had, rather than dropping them all.
 func (v view) prometheusTargets(w http.ResponseWriter, r *http.Request) {
-	var all map[string][]sd.Instance
-	err := v.read(r, func(ctx context.Context) (err error) {
-		all, err = sd.ListAll(ctx, v.client)
-		return err
-	})
-	if err != nil {
-		httpx.WriteProblem(w, r, err)
-		return
+	if all, ok := v.listAll(w, r); ok {
+		httpx.WriteJSON(w, http.StatusOK, targetGroups(all, r.Host))
 	}
-	httpx.WriteJSON(w, http.StatusOK, targetGroups(all, r.Host))
 }
 
 // targetGroups is all as http_sd groups, in a stable order (service, then

@@ -78,6 +78,14 @@ func (v view) read(r *http.Request, f func(ctx context.Context) error) error {
 }
 
 func (v view) services(w http.ResponseWriter, r *http.Request) {
+	if all, ok := v.listAll(w, r); ok {
+		httpx.WriteJSON(w, http.StatusOK, servicesResponse{Services: all})
+	}
+}
+
+// listAll reads every registered instance, or answers the registry's
+// failure as a problem and reports false.
+func (v view) listAll(w http.ResponseWriter, r *http.Request) (map[string][]sd.Instance, bool) {
 	var all map[string][]sd.Instance
 	err := v.read(r, func(ctx context.Context) (err error) {
 		all, err = sd.ListAll(ctx, v.client)
@@ -85,9 +93,9 @@ func (v view) services(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		httpx.WriteProblem(w, r, err)
-		return
+		return nil, false
 	}
-	httpx.WriteJSON(w, http.StatusOK, servicesResponse{Services: all})
+	return all, true
 }
 
 func (v view) instances(w http.ResponseWriter, r *http.Request) {

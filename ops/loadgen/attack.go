@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"time"
 
@@ -16,8 +17,12 @@ import (
 // order's id and a problem's code, not a whole product page.
 const maxResultBody = 64 << 10
 
-// setupRequestTimeout bounds each setup request.
-const setupRequestTimeout = 10 * time.Second
+// setupRequestTimeout bounds each setup request; dialTimeout each new
+// connection and TLS handshake.
+const (
+	setupRequestTimeout = 10 * time.Second
+	dialTimeout         = 5 * time.Second
+)
 
 // runHTTP prepares the catalog and the user pool, then sends the mix at
 // the schedule's rate through vegeta and reports.
@@ -27,7 +32,15 @@ func runHTTP(ctx context.Context, c *config, stderr io.Writer) (Summary, error) 
 		return Summary{}, err
 	}
 	w := &world{base: c.target, apiKey: c.apiKey, runID: fmt.Sprintf("%08x", rand.Uint32()), mix: c.mix}
-	transport := &http.Transport{TLSClientConfig: tc.Clone(), ForceAttemptHTTP2: true}
+	// One transport for setup and attack, ours so that its connections
+	// are closed when the run ends.
+	transport := &http.Transport{
+		TLSClientConfig:     tc,
+		ForceAttemptHTTP2:   true,
+		DialContext:         (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: dialTimeout,
+		MaxIdleConnsPerHost: 10000,
+	}
 	defer transport.CloseIdleConnections()
 	setup := &setupClient{
 		http: &http.Client{Timeout: setupRequestTimeout, Transport: transport},
@@ -48,12 +61,13 @@ func runHTTP(ctx context.Context, c *config, stderr io.Writer) (Summary, error) 
 	}
 
 	attacker := vegeta.NewAttacker(
-		vegeta.TLSConfig(tc),
-		vegeta.HTTP2(true),
-		vegeta.KeepAlive(true),
-		vegeta.Timeout(c.timeout),
+		vegeta.Client(&http.Client{
+			Transport: transport,
+			Timeout:   c.timeout,
+			// A redirect is an answer to report, not to follow.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}),
 		vegeta.MaxBody(maxResultBody),
-		vegeta.Redirects(vegeta.NoFollow),
 	)
 	rec := newRecorder()
 	bar := newProgress(stderr, c.sched.expected(c.duration), c.quiet)

@@ -82,6 +82,7 @@ func runHTTP(ctx context.Context, c *config, stderr io.Writer) (Summary, error) 
 		}
 	}()
 
+	bar.start()
 	start := time.Now()
 	for res := range attacker.Attack(w.targeter(), c.sched.pacer(0), c.duration, "") {
 		o := toOutcome(res, start, c.sched)

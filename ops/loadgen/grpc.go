@@ -77,6 +77,7 @@ func runGRPC(ctx context.Context, c *config, stderr io.Writer) (Summary, error) 
 			opts = append(opts, runner.WithCertificate(c.cert, c.key))
 		}
 	}
+	bar.start()
 	report, err := runner.Run(getProductMethod, c.grpcTarget, opts...)
 	bar.finish()
 	if err != nil && report == nil {

@@ -36,6 +36,14 @@ func newProgress(w io.Writer, expected uint64, quiet bool) *progress {
 	)}
 }
 
+// start draws the empty bar and starts its clock, so the rate shown is
+// over the run, not from the first answer.
+func (p *progress) start() {
+	if p.bar != nil {
+		_ = p.bar.RenderBlank()
+	}
+}
+
 // done counts one answer.
 func (p *progress) done(failed bool) {
 	if p.bar == nil {

@@ -195,10 +195,16 @@ func (s Summary) print(w io.Writer) {
 	fmt.Fprintf(w, "%d requests in %.2fs: rate %.1f/s, throughput %.1f/s, %.2f%% succeeded\n\n",
 		s.Requests, s.DurationS, s.Rate, s.Throughput, okPct)
 
+	// Figures align right; names are padded to one width so that they
+	// read left-aligned.
+	width := len("route")
+	for _, r := range s.Routes {
+		width = max(width, len(r.Route))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "route\trequests\tfailed\tp50\tp90\tp99\tp99.9\tmax\t")
+	fmt.Fprintf(tw, "%-*s\trequests\tfailed\tp50\tp90\tp99\tp99.9\tmax\t\n", width, "route")
 	row := func(name string, n, failed int64, l Latency) {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n", name, n, failed,
+		fmt.Fprintf(tw, "%-*s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n", width, name, n, failed,
 			ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999), ms(l.Max))
 	}
 	row("all", s.Requests, s.Failed, s.Latency)

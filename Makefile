@@ -75,6 +75,9 @@ proto-check: proto
 # Benchmarks need make test's dependencies (Postgres, pgbench) and nginx,
 # which the gateway benchmark measures as a plain reverse proxy for
 # comparison (ops/bench-deps.sh; optional: without it that row is skipped).
+# ops/benchtable runs issue 11's benchmarks one after the other and prints
+# one table, each figure beside its peer from the same run (~5 minutes).
+# Every benchmark of the module: go test -run '^$$' -bench . ./...
 bench: deps
 	@bash ops/bench-deps.sh
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./...
+	GO=$(GO) $(GO) run ./ops/benchtable

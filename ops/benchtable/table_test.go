@@ -76,8 +76,8 @@ func TestCheckoutRowTargetIsTheLowerOf400And10Percent(t *testing.T) {
 
 func TestRSSRows(t *testing.T) {
 	rows := rssRows([]ProcessRSS{{"registry", 80}, {"users", 25.5}, {"gateway", 41}}, nil)
-	if rows[0].Verdict != Info || rows[1].Verdict != Met || rows[2].Verdict != NotMet || rows[1].Measured != "25.5 MiB" {
-		t.Errorf("rows = %+v; want registry info, users met, gateway NOT met", rows)
+	if rows[0].Verdict != NotMet || rows[1].Verdict != Met || rows[2].Verdict != NotMet || rows[1].Measured != "25.5 MiB" {
+		t.Errorf("rows = %+v; want registry NOT met, users met, gateway NOT met", rows)
 	}
 	if rows := rssRows(nil, errors.New("launcher failed")); len(rows) != 1 || rows[0].Verdict != Missing {
 		t.Errorf("failed platform: %+v", rows)

@@ -15,6 +15,9 @@ const (
 	Info Verdict = iota
 	Met
 	NotMet
+	// Unclear means the run measured something the comparison cannot
+	// stand on (the peer itself far off); the row's note says what.
+	Unclear
 	// Missing means the figure could not be measured in this run; the
 	// row's note says why.
 	Missing
@@ -26,6 +29,8 @@ func (v Verdict) String() string {
 		return "met"
 	case NotMet:
 		return "NOT met"
+	case Unclear:
+		return "unclear"
 	case Missing:
 		return "not measured"
 	default:

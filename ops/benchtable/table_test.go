@@ -52,6 +52,12 @@ func TestGatewayRows(t *testing.T) {
 		t.Errorf("p99 overhead printed %q", rows[3].Measured)
 	}
 
+	stalled := results(t, "BenchmarkGatewayGetProduct-2 1 1 ns/op 3000 gateway-req/s 4000 direct-req/s "+
+		"0.5 gw-p50-overhead-ms-at50% -989.2 gw-p99-overhead-ms-at50%\n")
+	if row := gatewayRows(stalled, nil)[3]; row.Verdict != Unclear || !strings.Contains(row.Note, "989 ms") {
+		t.Errorf("gateway 989 ms faster than direct at p99: %+v; want unclear", row)
+	}
+
 	noNginx := results(t, "BenchmarkGatewayGetProduct-2 1 1 ns/op 3000 gateway-req/s 4000 direct-req/s\n")
 	if row := gatewayRows(noNginx, nil)[1]; row.Verdict != Missing || !strings.Contains(row.Note, "nginx is not installed") {
 		t.Errorf("without nginx: %+v", row)

@@ -5,8 +5,23 @@
 // registry and exited. Graceful shutdown (deregister, grace, drain) is the
 // instance's own; this package only orders the steps and bounds each wait.
 //
-// It drives whatever can start and stop instances through Platform: the
-// process-level tests' harness (ops/e2e) and the ops/rollout command.
+// It drives whatever can start and stop instances through Platform. Today
+// that is the process-level tests' harness (ops/e2e, rolling_restart_test).
+//
+// `go run ./ops/rollout restart <service|all>` against `make run` needs the
+// launcher's help, which it does not give yet: it runs one instance per
+// service on fixed ports and stops the whole platform when any child exits
+// (ops/launcher/main.go, "exited"). The intended wiring:
+//   - the launcher serves a control socket (.run/launcher.sock) with
+//     "list <service>", "start <service>" (an extra instance on ephemeral
+//     ports, KITSHOP_HTTP_ADDR/GRPC_ADDR=127.0.0.1:0, its output prefixed
+//     like the others) and "stop <pid>" (SIGTERM, wait, and the exit is
+//     expected, not a failure);
+//   - the command implements Platform over that socket, and Registered
+//     over the registry view (/v1/services/<service>, mTLS with .run/tls).
+//
+// The gateway keeps its fixed port, so restarting it takes a second port
+// or SO_REUSEPORT; the services behind it need neither.
 package restart
 
 import (

@@ -1,3 +1,13 @@
+//go:build rollout
+
+// The rolling-restart scenario runs about a minute and is kept out of
+// `make test` until it has a longer record: in its first eleven runs under
+// -race one (of an earlier version, whose report was lost) saw 4 failed
+// requests before any old instance was stopped, cause not established;
+// the ten runs since saw none. Run it with
+//
+//	go test -race -tags rollout -run TestRollingRestartUnderLoad ./ops/e2e/
+
 package e2e
 
 import (

@@ -14,16 +14,17 @@ PROTOS := $(shell find pb -name '*.proto' | sort)
 
 TEST_TIMEOUT ?= 12m
 
-.PHONY: help run test deps proto proto-check lint bench tools
+.PHONY: help run test deps proto proto-check lint bench chaos tools
 
 help:
-	@echo "make run          start the registry and every service (in-memory stores unless DATABASE_URL is set)"
+	@echo "make run          start the whole platform, gateway on :8080 (in-memory stores unless DATABASE_URL is set)"
 	@echo "make run TRACES=1 the same, with a jaeger or zipkin from PATH started first to collect the traces"
 	@echo "make test         install missing test dependencies, gofmt/vet, proto freshness, then all tests with -race"
 	@echo "make deps         install what make test needs besides Go (protoc, PostgreSQL server binaries); no-op when present"
 	@echo "make proto        regenerate pb/ from the .proto files"
 	@echo "make lint         gofmt and go vet"
-	@echo "make bench        benchmarks (not part of make test; installs nginx for the gateway comparison)"
+	@echo "make bench        one table of benchmarks against their peers (not part of make test; installs nginx)"
+	@echo "make chaos        long scenarios under load, not part of make test: every instance restarted one at a time"
 
 # Needs nothing but Go. TRACES=1 starts a trace backend found on PATH
 # (jaeger, jaeger-all-in-one or zipkin) first and points every process at
@@ -81,3 +82,9 @@ proto-check: proto
 bench: deps
 	@bash ops/bench-deps.sh
 	GO=$(GO) $(GO) run ./ops/benchtable
+
+# Long scenarios under load, kept out of make test (build tag rollout):
+# every service instance replaced one at a time while ops/loadgen drives
+# the journey mix; zero failed requests and no unfinished saga expected.
+chaos: deps
+	$(GO) test -race -count=1 -tags rollout -run 'TestRollingRestartUnderLoad' -timeout 10m ./ops/e2e/

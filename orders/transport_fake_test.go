@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"slices"
 	"strconv"
 	"sync"
-	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
 	"github.com/kitshop/kitshop/kit/auth"
@@ -341,38 +337,4 @@ func (f *wireFake) Sagas(ctx context.Context, filter SagaFilter, limit int) ([]S
 	defer f.mu.Unlock()
 	f.lastSagas = SagasRequest{Filter: filter, Limit: limit}
 	return f.sagas, nil
-}
-
-// wireIssuer signs tokens the way the users service does, for a verifier
-// that trusts its key.
-type wireIssuer struct {
-	key      ed25519.PrivateKey
-	verifier *auth.Verifier
-}
-
-func newWireIssuer(t *testing.T) *wireIssuer {
-	t.Helper()
-	pub, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &wireIssuer{key: key, verifier: auth.NewVerifier(auth.StaticKeys(pub))}
-}
-
-func (i *wireIssuer) token(t *testing.T, sub, role string) string {
-	t.Helper()
-	now := time.Now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, auth.Claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer: auth.Issuer, Subject: sub,
-			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
-		},
-		Role: role,
-	})
-	tok.Header["kid"] = auth.KeyID(ed25519.PublicKey(i.key[32:])) // an Ed25519 private key ends with its public key
-	s, err := tok.SignedString(i.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/kitshop/kit/auth/authtest"
+
 	"github.com/go-kit/log"
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
@@ -45,7 +47,7 @@ type wireGRPC struct {
 func newWireGRPC(t *testing.T, stock int64) *wireGRPC {
 	t.Helper()
 	fake := newWireFake(stock)
-	iss := newWireIssuer(t)
+	iss := authtest.NewIssuer(t)
 	logger := logx.New(&kittest.LogBuffer{}, "orders")
 	ready := health.New()
 	srv := grpcxServer(logger, ready, iss)
@@ -69,7 +71,7 @@ func newWireGRPC(t *testing.T, stock int64) *wireGRPC {
 	})
 	w := &wireGRPC{fake: fake, ready: ready, client: ordersv1.NewOrdersServiceClient(conn), userID: uuid.NewString()}
 	as := func(sub, role string) context.Context {
-		return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+iss.token(t, sub, role))
+		return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+iss.Token(t, sub, role))
 	}
 	w.user, w.other, w.admin = as(w.userID, "customer"), as(uuid.NewString(), "customer"), as(uuid.NewString(), "admin")
 	return w
@@ -306,7 +308,7 @@ func TestGRPCWatchOrderEndsAtShutdown(t *testing.T) {
 
 // grpcxServer is kit/grpcx's server as boot builds it, with the
 // verifier's interceptors as main passes them.
-func grpcxServer(logger log.Logger, ready *health.Readiness, iss *wireIssuer) *grpc.Server {
+func grpcxServer(logger log.Logger, ready *health.Readiness, iss *authtest.Issuer) *grpc.Server {
 	return grpcx.NewServer(grpcx.ServerConfig{Service: "orders", Logger: logger, Readiness: ready},
-		iss.verifier.GRPCServerOptions()...)
+		iss.Verifier.GRPCServerOptions()...)
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kitshop/kitshop/kit/auth/authtest"
+
 	"github.com/google/uuid"
 
 	"github.com/kitshop/kitshop/kit/errs"
@@ -19,7 +21,7 @@ import (
 // (endpoint chain, verifier), on a real loopback server.
 type wireHTTP struct {
 	fake   *wireFake
-	iss    *wireIssuer
+	iss    *authtest.Issuer
 	http   kittest.HTTPClient
 	url    string
 	userID string
@@ -31,15 +33,15 @@ type wireHTTP struct {
 func newWireHTTP(t *testing.T, stock int64) *wireHTTP {
 	t.Helper()
 	fake := newWireFake(stock)
-	iss := newWireIssuer(t)
+	iss := authtest.NewIssuer(t)
 	logger := logx.New(&kittest.LogBuffer{}, "orders")
-	h := NewHTTPHandler(MakeEndpoints(fake, mw.Chain{Service: "orders", Logger: logger}), iss.verifier)
+	h := NewHTTPHandler(MakeEndpoints(fake, mw.Chain{Service: "orders", Logger: logger}), iss.Verifier)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	w := &wireHTTP{fake: fake, iss: iss, http: kittest.HTTPClient{BaseURL: srv.URL}, url: srv.URL, userID: uuid.NewString()}
-	w.user = iss.token(t, w.userID, "customer")
-	w.other = iss.token(t, uuid.NewString(), "customer")
-	w.admin = iss.token(t, uuid.NewString(), "admin")
+	w.user = iss.Token(t, w.userID, "customer")
+	w.other = iss.Token(t, uuid.NewString(), "customer")
+	w.admin = iss.Token(t, uuid.NewString(), "admin")
 	return w
 }
 

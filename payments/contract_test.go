@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/kitshop/kit/auth/authtest"
+
 	"github.com/google/uuid"
 
 	"github.com/kitshop/kitshop/kit/auth"
@@ -40,17 +42,17 @@ func TestContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.Close() })
-	iss := newIssuer(t)
+	iss := authtest.NewIssuer(t)
 	// p.Handler is the HTTP stack p.Run serves; httptest serves it on a
 	// loopback port of its own, which spares the test p.Run's signal
 	// handling.
-	srv := httptest.NewServer(p.Handler(NewHTTPHandler(MakeEndpoints(f.svc, p.Chain), iss.verifier)))
+	srv := httptest.NewServer(p.Handler(NewHTTPHandler(MakeEndpoints(f.svc, p.Chain), iss.Verifier)))
 	t.Cleanup(srv.Close)
 
 	client.RunContract(t, srv.URL, client.ContractFixture{
 		PaymentID: pay.ID, OwnerID: req.UserID,
-		OwnerToken:    iss.token(t, req.UserID, auth.RoleCustomer),
-		StrangerToken: iss.token(t, uuid.NewString(), auth.RoleCustomer),
-		AdminToken:    iss.token(t, uuid.NewString(), auth.RoleAdmin),
+		OwnerToken:    iss.Token(t, req.UserID, auth.RoleCustomer),
+		StrangerToken: iss.Token(t, uuid.NewString(), auth.RoleCustomer),
+		AdminToken:    iss.Token(t, uuid.NewString(), auth.RoleAdmin),
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/kitshop/kit/auth/authtest"
+
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -27,7 +29,7 @@ import (
 
 type grpcFixture struct {
 	client paymentsv1.PaymentsServiceClient
-	iss    *issuer
+	iss    *authtest.Issuer
 	logs   *kittest.LogBuffer
 }
 
@@ -39,10 +41,10 @@ func newGRPCFixture(t *testing.T) *grpcFixture {
 	t.Helper()
 	logs := &kittest.LogBuffer{}
 	logger := logx.New(logs, "payments")
-	iss := newIssuer(t)
+	iss := authtest.NewIssuer(t)
 	svc := NewService(newMemoryStore(), nil, Options{Logger: logger, Now: func() time.Time { return testNow }})
 	srv := grpcx.NewServer(grpcx.ServerConfig{Service: "payments", Logger: logger},
-		grpc.ChainUnaryInterceptor(iss.verifier.UnaryServerInterceptor()))
+		grpc.ChainUnaryInterceptor(iss.Verifier.UnaryServerInterceptor()))
 	paymentsv1.RegisterPaymentsServiceServer(srv, NewGRPCServer(MakeEndpoints(svc, mw.Chain{Service: "payments", Logger: logger})))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -222,14 +224,14 @@ func TestGRPCGetPayment(t *testing.T) {
 	}
 	get := &paymentsv1.GetPaymentRequest{Id: p.GetId()}
 	for _, token := range []string{
-		f.iss.token(t, req.GetUserId(), auth.RoleCustomer),
-		f.iss.token(t, uuid.NewString(), auth.RoleAdmin),
+		f.iss.Token(t, req.GetUserId(), auth.RoleCustomer),
+		f.iss.Token(t, uuid.NewString(), auth.RoleAdmin),
 	} {
 		if got, err := f.client.GetPayment(withToken(token), get); err != nil || got.GetId() != p.GetId() {
 			t.Fatalf("GetPayment = %v, %v", got, err)
 		}
 	}
-	_, err = f.client.GetPayment(withToken(f.iss.token(t, uuid.NewString(), auth.RoleCustomer)), get)
+	_, err = f.client.GetPayment(withToken(f.iss.Token(t, uuid.NewString(), auth.RoleCustomer)), get)
 	kittest.WantStatus(t, err, codes.NotFound, "NOT_FOUND")
 	_, err = f.client.GetPayment(context.Background(), get)
 	kittest.WantStatus(t, err, codes.Unauthenticated, "UNAUTHENTICATED")

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
+	"github.com/kitshop/kitshop/kit/auth/authtest"
+
 	"github.com/google/uuid"
 
 	"github.com/kitshop/kitshop/kit/auth"
@@ -22,45 +21,10 @@ import (
 	"github.com/kitshop/kitshop/payments/client"
 )
 
-// issuer signs tokens the way the users service does, for a verifier that
-// trusts its key.
-type issuer struct {
-	key      ed25519.PrivateKey
-	verifier *auth.Verifier
-}
-
-func newIssuer(t *testing.T) *issuer {
-	t.Helper()
-	pub, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &issuer{key: key, verifier: auth.NewVerifier(auth.StaticKeys(pub))}
-}
-
-func (i *issuer) token(t *testing.T, sub, role string) string {
-	t.Helper()
-	now := time.Now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, auth.Claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer: auth.Issuer, Subject: sub,
-			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
-		},
-		Role: role,
-	})
-	pub := ed25519.PublicKey(i.key[32:]) // an Ed25519 private key ends with its public key
-	tok.Header["kid"] = auth.KeyID(pub)
-	s, err := tok.SignedString(i.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func TestHTTPGetPayment(t *testing.T) {
 	f := newSvcFixture(t, newMemoryStore())
-	iss := newIssuer(t)
-	srv := httptest.NewServer(NewHTTPHandler(MakeEndpoints(f.svc, mw.Chain{Service: "payments"}), iss.verifier))
+	iss := authtest.NewIssuer(t)
+	srv := httptest.NewServer(NewHTTPHandler(MakeEndpoints(f.svc, mw.Chain{Service: "payments"}), iss.Verifier))
 	t.Cleanup(srv.Close)
 
 	req := chargeReq(TestCardApproved)
@@ -70,7 +34,7 @@ func TestHTTPGetPayment(t *testing.T) {
 	}
 	api := kittest.HTTPClient{BaseURL: srv.URL}
 	path := "/api/v1/payments/" + p.ID
-	owner := iss.token(t, req.UserID, auth.RoleCustomer)
+	owner := iss.Token(t, req.UserID, auth.RoleCustomer)
 
 	t.Run("owner", func(t *testing.T) {
 		r := api.Do(t, http.MethodGet, path, owner, nil, "")
@@ -95,7 +59,7 @@ func TestHTTPGetPayment(t *testing.T) {
 		}
 	})
 	t.Run("admin", func(t *testing.T) {
-		r := api.Do(t, http.MethodGet, path, iss.token(t, uuid.NewString(), auth.RoleAdmin), nil, "")
+		r := api.Do(t, http.MethodGet, path, iss.Token(t, uuid.NewString(), auth.RoleAdmin), nil, "")
 		if r.Status != http.StatusOK || r.Body["id"] != p.ID {
 			t.Fatalf("status %d, body %v; want 200 with the payment", r.Status, r.Body)
 		}
@@ -105,7 +69,7 @@ func TestHTTPGetPayment(t *testing.T) {
 		status              int
 		code                string
 	}{
-		"another user": {path, iss.token(t, uuid.NewString(), auth.RoleCustomer), http.MethodGet, 404, "NOT_FOUND"},
+		"another user": {path, iss.Token(t, uuid.NewString(), auth.RoleCustomer), http.MethodGet, 404, "NOT_FOUND"},
 		"unknown id":   {"/api/v1/payments/" + uuid.NewString(), owner, http.MethodGet, 404, "NOT_FOUND"},
 		"no token":     {path, "", http.MethodGet, 401, "UNAUTHENTICATED"},
 		"bad token":    {path, owner + "x", http.MethodGet, 401, "UNAUTHENTICATED"},
@@ -143,8 +107,8 @@ func TestHTTPGetPayment(t *testing.T) {
 func TestHTTPPaymentOutcomes(t *testing.T) {
 	store := newMemoryStore()
 	f := newSvcFixture(t, store)
-	iss := newIssuer(t)
-	srv := httptest.NewServer(NewHTTPHandler(MakeEndpoints(f.svc, mw.Chain{Service: "payments"}), iss.verifier))
+	iss := authtest.NewIssuer(t)
+	srv := httptest.NewServer(NewHTTPHandler(MakeEndpoints(f.svc, mw.Chain{Service: "payments"}), iss.Verifier))
 	t.Cleanup(srv.Close)
 	api := kittest.HTTPClient{BaseURL: srv.URL}
 	ctx := context.Background()
@@ -153,7 +117,7 @@ func TestHTTPPaymentOutcomes(t *testing.T) {
 	_, err := f.svc.Charge(ctx, declined)
 	e := kittest.WantErr(t, err, errs.FailedPrecondition, client.ReasonCardDeclined)
 	r := api.Do(t, http.MethodGet, "/api/v1/payments/"+e.MetaString(client.MetaPaymentID),
-		iss.token(t, declined.UserID, auth.RoleCustomer), nil, "")
+		iss.Token(t, declined.UserID, auth.RoleCustomer), nil, "")
 	if r.Status != http.StatusOK || r.Body["status"] != "DECLINED" || r.Body["decline_code"] != "card_declined" ||
 		r.Body["card_last4"] != "0002" {
 		t.Fatalf("declined: status %d, body %v", r.Status, r.Body)
@@ -166,7 +130,7 @@ func TestHTTPPaymentOutcomes(t *testing.T) {
 	_, err = down.Charge(ctx, pending)
 	e = kittest.WantErr(t, err, errs.Unavailable, client.ReasonProcessingError)
 	r = api.Do(t, http.MethodGet, "/api/v1/payments/"+e.MetaString(client.MetaPaymentID),
-		iss.token(t, pending.UserID, auth.RoleCustomer), nil, "")
+		iss.Token(t, pending.UserID, auth.RoleCustomer), nil, "")
 	if r.Status != http.StatusOK || r.Body["status"] != "PENDING" || r.Body["decline_code"] != "" {
 		t.Fatalf("pending: status %d, body %v", r.Status, r.Body)
 	}

@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/kitshop/kitshop/kit/auth/authtest"
+
 	"github.com/go-kit/kit/endpoint"
 	"github.com/gorilla/mux"
 
@@ -35,15 +39,15 @@ func BenchmarkHTTP(b *testing.B) {
 		f.create(b, fmt.Sprintf("BENCH-%d", i), 1000)
 	}
 	p := f.create(b, "BENCH-P", 1000)
-	iss := newIssuer(b)
-	admin := iss.token(b, auth.RoleAdmin)
+	iss := authtest.NewIssuer(b)
+	admin := iss.Token(b, uuid.NewString(), auth.RoleAdmin)
 	endpoints := MakeEndpoints(f.svc, mw.Chain{Service: "products"})
 	handlers := []struct {
 		name string
 		h    http.Handler
 	}{
-		{"legacy", legacyHTTPHandler(endpoints, iss.verifier)},
-		{"mapping", NewHTTPHandler(endpoints, iss.verifier)},
+		{"legacy", legacyHTTPHandler(endpoints, iss.Verifier)},
+		{"mapping", NewHTTPHandler(endpoints, iss.Verifier)},
 	}
 	requests := []struct {
 		name, method, path, body string

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/kitshop/kit/auth/authtest"
+
 	"github.com/google/uuid"
 
 	"github.com/kitshop/kitshop/kit/grpcx"
@@ -126,7 +128,7 @@ func BenchmarkGetProductGRPC(b *testing.B) {
 			}
 			logger := logx.New(io.Discard, "products")
 			chain := mw.Chain{Service: "products", Logger: logger, Tracer: tracer, RED: red}
-			addr := serveGRPC(b, f, newIssuer(b), chain,
+			addr := serveGRPC(b, f, authtest.NewIssuer(b), chain,
 				grpcx.ServerConfig{Service: "products", Logger: logger, Tracer: tracer, RED: red})
 			conn, err := grpcx.Dial(addr, grpcx.ClientConfig{Tracer: tracer})
 			if err != nil {

@@ -6,6 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/kitshop/kitshop/kit/auth/authtest"
+
 	"google.golang.org/grpc"
 
 	"github.com/kitshop/kitshop/kit/auth"
@@ -36,14 +40,14 @@ func TestContract(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = p.Close() })
 	svc := NewService(newMemoryStore(), Options{Logger: p.Logger})
-	iss := newIssuer(t)
+	iss := authtest.NewIssuer(t)
 	// p.Handler is the HTTP stack p.Run serves; httptest serves it on a
 	// loopback port of its own, which spares the test p.Run's signal
 	// handling.
-	srv := httptest.NewServer(p.Handler(NewHTTPHandler(MakeEndpoints(svc, p.Chain), iss.verifier)))
+	srv := httptest.NewServer(p.Handler(NewHTTPHandler(MakeEndpoints(svc, p.Chain), iss.Verifier)))
 	t.Cleanup(srv.Close)
 
-	client.RunContract(t, srv.URL, iss.token(t, auth.RoleAdmin), iss.token(t, auth.RoleCustomer))
+	client.RunContract(t, srv.URL, iss.Token(t, uuid.NewString(), auth.RoleAdmin), iss.Token(t, uuid.NewString(), auth.RoleCustomer))
 }
 
 // TestContractThroughRemoteAPI runs the same table as the gateway will
@@ -55,7 +59,7 @@ func TestContract(t *testing.T) {
 func TestContractThroughRemoteAPI(t *testing.T) {
 	kittest.CheckGoroutines(t)
 	f := newFixture(t, newMemoryStore(), Options{})
-	iss := newIssuer(t)
+	iss := authtest.NewIssuer(t)
 	addr := serveGRPC(t, f, iss, mw.Chain{Service: "products"}, grpcx.ServerConfig{Service: "products"})
 	conn, err := grpcx.Dial(addr, grpcx.ClientConfig{}, grpc.WithChainUnaryInterceptor(auth.UnaryClientInterceptor()))
 	if err != nil {
@@ -64,8 +68,8 @@ func TestContractThroughRemoteAPI(t *testing.T) {
 	t.Cleanup(func() { _ = conn.Close() })
 	router := httpx.NewRouter()
 	client.RegisterHTTP(router, client.RemoteAPI(productsv1.NewProductsServiceClient(conn)))
-	srv := httptest.NewServer(iss.verifier.Middleware(router))
+	srv := httptest.NewServer(iss.Verifier.Middleware(router))
 	t.Cleanup(srv.Close)
 
-	client.RunContract(t, srv.URL, iss.token(t, auth.RoleAdmin), iss.token(t, auth.RoleCustomer))
+	client.RunContract(t, srv.URL, iss.Token(t, uuid.NewString(), auth.RoleAdmin), iss.Token(t, uuid.NewString(), auth.RoleCustomer))
 }

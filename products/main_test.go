@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/kitshop/kitshop/kit/auth/authtest"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -24,8 +28,8 @@ import (
 // TestRunWithPostgres starts the real process wiring (flags, Postgres,
 // a public key file, jobs) and uses it over both transports, then stops it.
 func TestRunWithPostgres(t *testing.T) {
-	iss := newIssuer(t)
-	der, err := x509.MarshalPKIXPublicKey(iss.key.Public())
+	iss := authtest.NewIssuer(t)
+	der, err := x509.MarshalPKIXPublicKey(iss.Key.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +74,7 @@ func TestRunWithPostgres(t *testing.T) {
 
 	req, _ := http.NewRequest("POST", base+"/api/v1/products", strings.NewReader(lampJSON))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+iss.token(t, auth.RoleAdmin))
+	req.Header.Set("Authorization", "Bearer "+iss.Token(t, uuid.NewString(), auth.RoleAdmin))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +95,7 @@ func TestRunWithPostgres(t *testing.T) {
 	}
 	// The contract table against Postgres' full-text search and keyset
 	// pages, through the real process wiring.
-	client.RunContract(t, base, iss.token(t, auth.RoleAdmin), iss.token(t, auth.RoleCustomer))
+	client.RunContract(t, base, iss.Token(t, uuid.NewString(), auth.RoleAdmin), iss.Token(t, uuid.NewString(), auth.RoleCustomer))
 
 	stop()
 	stopped = true

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/kitshop/kit/auth/authtest"
+
 	"github.com/go-kit/log"
 
 	"github.com/kitshop/kitshop/kit/kittest"
@@ -248,7 +250,7 @@ func TestSeedDemoAtStart(t *testing.T) {
 // KITSHOP_PRODUCTS_SEED_DEMO=1 (what make run sets) seeds the process's
 // catalog before it turns ready; without it the catalog starts empty.
 func TestRunSeedsDemoProductsWhenAsked(t *testing.T) {
-	keyFile := writePublicKey(t, newIssuer(t))
+	keyFile := writePublicKey(t, authtest.NewIssuer(t))
 	for _, seedEnv := range []string{"1", ""} {
 		t.Run("KITSHOP_PRODUCTS_SEED_DEMO="+seedEnv, func(t *testing.T) {
 			t.Setenv("KITSHOP_PRODUCTS_SEED_DEMO", seedEnv)
@@ -297,9 +299,9 @@ func TestRunSeedsDemoProductsWhenAsked(t *testing.T) {
 	}
 }
 
-func writePublicKey(t *testing.T, iss *issuer) string {
+func writePublicKey(t *testing.T, iss *authtest.Issuer) string {
 	t.Helper()
-	der, err := x509.MarshalPKIXPublicKey(iss.key.Public())
+	der, err := x509.MarshalPKIXPublicKey(iss.Key.Public())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/kitshop/kit/auth/authtest"
+
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -36,7 +38,7 @@ type grpcFixture struct {
 // does, and dials it with a plain client so the raw statuses are visible.
 func newGRPCFixture(t testing.TB, f *fixture) *grpcFixture {
 	t.Helper()
-	iss := newIssuer(t)
+	iss := authtest.NewIssuer(t)
 	addr := serveGRPC(t, f, iss, mw.Chain{Service: "products"}, grpcx.ServerConfig{Service: "products"})
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -44,14 +46,14 @@ func newGRPCFixture(t testing.TB, f *fixture) *grpcFixture {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return &grpcFixture{fixture: f, client: productsv1.NewProductsServiceClient(conn),
-		admin: iss.token(t, auth.RoleAdmin), customer: iss.token(t, auth.RoleCustomer)}
+		admin: iss.Token(t, uuid.NewString(), auth.RoleAdmin), customer: iss.Token(t, uuid.NewString(), auth.RoleCustomer)}
 }
 
 // serveGRPC serves f's service with chain and cfg until the test ends and
 // returns the listener's address.
-func serveGRPC(t testing.TB, f *fixture, iss *issuer, chain mw.Chain, cfg grpcx.ServerConfig) string {
+func serveGRPC(t testing.TB, f *fixture, iss *authtest.Issuer, chain mw.Chain, cfg grpcx.ServerConfig) string {
 	t.Helper()
-	srv := grpcx.NewServer(cfg, iss.verifier.GRPCServerOptions()...)
+	srv := grpcx.NewServer(cfg, iss.Verifier.GRPCServerOptions()...)
 	productsv1.RegisterProductsServiceServer(srv, NewGRPCServer(MakeEndpoints(f.svc, chain), f.svc, cfg.Readiness))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -510,7 +512,7 @@ func TestGRPCWatchStockEndsOnShutdown(t *testing.T) {
 	f := newFixture(t, newMemoryStore(), Options{})
 	ready := health.New()
 	ready.SetReady(true)
-	iss := newIssuer(t)
+	iss := authtest.NewIssuer(t)
 	addr := serveGRPC(t, f, iss, mw.Chain{Service: "products"}, grpcx.ServerConfig{Service: "products", Readiness: ready})
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

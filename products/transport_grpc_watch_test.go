@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/kitshop/kit/auth/authtest"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -183,7 +185,7 @@ func TestGRPCWatchStockLeavesNoGoroutines(t *testing.T) {
 	startFeed(t, f)
 	ready := health.New()
 	ready.SetReady(true)
-	addr := serveGRPC(t, f, newIssuer(t), mw.Chain{Service: "products"}, grpcx.ServerConfig{Service: "products", Readiness: ready})
+	addr := serveGRPC(t, f, authtest.NewIssuer(t), mw.Chain{Service: "products"}, grpcx.ServerConfig{Service: "products", Readiness: ready})
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

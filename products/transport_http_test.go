@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kitshop/kitshop/kit/auth/authtest"
+
 	"github.com/google/uuid"
 
 	"github.com/kitshop/kitshop/kit/auth"
@@ -23,10 +25,10 @@ type httpFixture struct {
 func newHTTPFixture(t *testing.T) *httpFixture {
 	t.Helper()
 	f := newFixture(t, newMemoryStore(), Options{})
-	iss := newIssuer(t)
-	srv := httptest.NewServer(NewHTTPHandler(MakeEndpoints(f.svc, mw.Chain{Service: "products"}), iss.verifier))
+	iss := authtest.NewIssuer(t)
+	srv := httptest.NewServer(NewHTTPHandler(MakeEndpoints(f.svc, mw.Chain{Service: "products"}), iss.Verifier))
 	t.Cleanup(srv.Close)
-	return &httpFixture{fixture: f, HTTPClient: kittest.HTTPClient{BaseURL: srv.URL}, admin: iss.token(t, auth.RoleAdmin), customer: iss.token(t, auth.RoleCustomer)}
+	return &httpFixture{fixture: f, HTTPClient: kittest.HTTPClient{BaseURL: srv.URL}, admin: iss.Token(t, uuid.NewString(), auth.RoleAdmin), customer: iss.Token(t, uuid.NewString(), auth.RoleCustomer)}
 }
 
 const lampJSON = `{"sku":"LAMP-1","name":"Brass lamp","description":"warm light","category":"lighting","price_cents":1999,"currency":"USD","stock":5}`

@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
+	"github.com/kitshop/kitshop/kit/auth/authtest"
+
 	"github.com/google/uuid"
 
 	"github.com/kitshop/kitshop/kit/auth"
@@ -40,7 +41,7 @@ func (s *storefront) auth(t *testing.T) {
 	}
 	now := time.Now()
 	mint := func(key ed25519.PrivateKey, kid, sub, role string, iat, exp time.Time) string {
-		return frontMint(t, key, kid, sub, role, iat, exp)
+		return authtest.Mint(t, key, kid, sub, role, iat, exp)
 	}
 	refused := map[string]string{
 		"a forged signature":                    frontForgeSignature(alice.token),
@@ -155,26 +156,6 @@ func (s *storefront) methodCalls(t testing.TB, backend string) float64 {
 		}
 	}
 	return calls
-}
-
-// frontMint signs an access token as users does, with any key and claims.
-func frontMint(t testing.TB, key ed25519.PrivateKey, kid, sub, role string, iat, exp time.Time) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, auth.Claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Subject: sub, Issuer: auth.Issuer, ID: uuid.NewString(),
-			IssuedAt: jwt.NewNumericDate(iat), ExpiresAt: jwt.NewNumericDate(exp),
-		},
-		Role: role,
-	})
-	if kid != "" {
-		tok.Header["kid"] = kid
-	}
-	signed, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signed
 }
 
 // frontForgeSignature changes one byte in the middle of a token's signature.

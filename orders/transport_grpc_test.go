@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -52,23 +50,7 @@ func newWireGRPC(t *testing.T, stock int64) *wireGRPC {
 	ready := health.New()
 	srv := grpcxServer(logger, ready, iss)
 	ordersv1.RegisterOrdersServiceServer(srv, NewGRPCServer(MakeEndpoints(fake, mw.Chain{Service: "orders", Logger: logger}), fake, ready))
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Close()
-		srv.Stop()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	conn := kittest.ServeGRPC(t, srv)
 	w := &wireGRPC{fake: fake, ready: ready, client: ordersv1.NewOrdersServiceClient(conn), userID: uuid.NewString()}
 	as := func(sub, role string) context.Context {
 		return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+iss.Token(t, sub, role))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/kitshop/kitshop/kit/auth"
@@ -46,23 +44,7 @@ func newGRPCFixture(t *testing.T) *grpcFixture {
 	srv := grpcx.NewServer(grpcx.ServerConfig{Service: "payments", Logger: logger},
 		grpc.ChainUnaryInterceptor(iss.Verifier.UnaryServerInterceptor()))
 	paymentsv1.RegisterPaymentsServiceServer(srv, NewGRPCServer(MakeEndpoints(svc, mw.Chain{Service: "payments", Logger: logger})))
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Close()
-		srv.GracefulStop()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	conn := kittest.ServeGRPC(t, srv)
 	return &grpcFixture{client: paymentsv1.NewPaymentsServiceClient(conn), iss: iss, logs: logs}
 }
 

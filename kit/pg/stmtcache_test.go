@@ -28,12 +28,7 @@ func preparedCount(t *testing.T, ctx context.Context, c *sql.Conn) int {
 func TestStatementsWithParametersArePreparedOncePerConnection(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	db := pgtest.DB(t, "stmts")
-	c, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := stmtConn(t, ctx)
 	before := preparedCount(t, ctx, c) // what opening the pool ran
 	for i := range 5 {
 		var got int
@@ -55,12 +50,7 @@ func TestStatementsWithParametersArePreparedOncePerConnection(t *testing.T) {
 func TestStatementCacheIsBounded(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	db := pgtest.DB(t, "stmts")
-	c, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := stmtConn(t, ctx)
 	for i := range 300 {
 		if _, err := c.ExecContext(ctx, fmt.Sprintf(`SELECT $1::int + %d`, i), i); err != nil {
 			t.Fatal(err)
@@ -78,12 +68,7 @@ func TestStatementCacheIsBounded(t *testing.T) {
 func TestStaleStatementIsPreparedAgain(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	db := pgtest.DB(t, "stmts")
-	c, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := stmtConn(t, ctx)
 	if _, err := c.ExecContext(ctx, `CREATE TABLE items (id int PRIMARY KEY)`); err != nil {
 		t.Fatal(err)
 	}
@@ -176,12 +161,7 @@ func TestStaleStatementInTransactionIsRetriedByInTx(t *testing.T) {
 func TestStalePlanErrorNamesItsRoutine(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	db := pgtest.DB(t, "stmts")
-	c, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := stmtConn(t, ctx)
 	// SQL-level PREPARE (no parameters: the simple protocol, outside the
 	// cache) is revalidated by the same routine as protocol-level ones.
 	for _, q := range []string{
@@ -193,9 +173,21 @@ func TestStalePlanErrorNamesItsRoutine(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err = c.ExecContext(ctx, `EXECUTE readitems`)
+	_, err := c.ExecContext(ctx, `EXECUTE readitems`)
 	var pe *pq.Error
 	if !errors.As(err, &pe) || pe.Code != "0A000" || pe.Routine != "RevalidateCachedQuery" {
 		t.Fatalf("EXECUTE of a stale statement = %#v, want 0A000 from RevalidateCachedQuery", err)
 	}
+}
+
+// stmtConn is one connection of a fresh database's pool, closed when the
+// test ends: prepared statements are per connection.
+func stmtConn(t *testing.T, ctx context.Context) *sql.Conn {
+	t.Helper()
+	c, err := pgtest.DB(t, "stmts").Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }

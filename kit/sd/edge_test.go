@@ -13,6 +13,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/httpx"
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/mw"
 	"github.com/kitshop/kitshop/kit/sd"
 )
@@ -25,9 +26,7 @@ func TestEdgeBackendSendsWritesOnceAndRetriesReadsOnlyWhenUnavailable(t *testing
 	backend := newBackend(t, sd.BackendConfig{Addr: f.addr, Edge: true})
 	keyed := sd.Unary(backend, "Check", sd.Keyed, healthpb.HealthClient.Check)
 	read := sd.Unary(backend, "Check", sd.Read, healthpb.HealthClient.Check)
-	if err := check(context.Background(), read); err != nil {
-		t.Fatal(err)
-	}
+	waitServing(t, context.Background(), read)
 	f.failWith(status.Error(codes.Unavailable, "shedding"))
 
 	before := f.calls.Load()
@@ -56,9 +55,7 @@ func TestEdgeBackendForwardsResponseHeaders(t *testing.T) {
 		read := sd.Unary(backend, "Check", sd.Read, healthpb.HealthClient.Check)
 		stream := &recordingStream{}
 		ctx := grpc.NewContextWithServerTransportStream(context.Background(), stream)
-		if err := check(ctx, read); err != nil {
-			t.Fatal(err)
-		}
+		waitServing(t, ctx, read)
 		got := stream.md.Get("idempotent-replayed")
 		if edge && (len(got) != 1 || got[0] != "true") {
 			t.Fatalf("edge: forwarded header %v, want [true]", got)
@@ -84,6 +81,7 @@ func TestEdgeBackendAnswersAnOpenBreakerAsServiceUnavailable(t *testing.T) {
 	backend := newBackend(t, sd.BackendConfig{Addr: f.addr, Edge: true,
 		Breaker: mw.BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: 20 * time.Second}})
 	read := sd.Unary(backend, "Check", sd.Read, healthpb.HealthClient.Check)
+	waitServing(t, context.Background(), read)
 	f.failWith(status.Error(codes.Unavailable, "down"))
 	_ = check(context.Background(), read)
 	err := check(context.Background(), read)
@@ -94,4 +92,12 @@ func TestEdgeBackendAnswersAnOpenBreakerAsServiceUnavailable(t *testing.T) {
 	if after := e.MetaString(httpx.MetaRetryAfter); after != "20" && after != "19" {
 		t.Fatalf("Retry-After %q, want the breaker's remaining open time", after)
 	}
+}
+
+// waitServing waits until a call succeeds: go-kit's endpointer learns of
+// even a fixed instance asynchronously, so the very first call may find
+// no endpoint yet.
+func waitServing(t *testing.T, ctx context.Context, call func(context.Context, *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error)) {
+	t.Helper()
+	kittest.WaitFor(t, 5*time.Second, "the backend's instance to answer", func() bool { return check(ctx, call) == nil })
 }

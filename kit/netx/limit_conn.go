@@ -29,7 +29,7 @@ type limitedConn struct {
 
 	spoken atomic.Bool
 	closed atomic.Bool
-	// last is when the connection last read or wrote a byte, and idleAt
+	// last is when the connection last read a byte or began a write, and idleAt
 	// when its server last marked it ConnIdle, both on the monotonic
 	// clock; activity is its ConnActivity.
 	last, idleAt atomic.Int64
@@ -54,12 +54,17 @@ func (c *limitedConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// Write stamps the connection before writing, not after: by the time the
+// peer holds the bytes the stamp is there, so a peer that answers can
+// never be seen as more recently active than the connection it answered
+// (a stamp after the write landed late when the goroutine was preempted,
+// and the eviction order flipped). A write that then blocks is a peer not
+// reading, which may well count as quiet.
 func (c *limitedConn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	if n > 0 {
+	if len(b) > 0 {
 		c.last.Store(monotonic())
 	}
-	return n, err
+	return c.Conn.Write(b)
 }
 
 // mark records what the server said about the connection. idleAt is

@@ -4,11 +4,15 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
+	"github.com/kitshop/kitshop/gateway/web"
 	"github.com/kitshop/kitshop/kit/httpx"
+	"github.com/kitshop/kitshop/kit/mw"
+	"github.com/kitshop/kitshop/kit/ratelimit"
 	"github.com/kitshop/kitshop/kit/rest"
 	ordersclient "github.com/kitshop/kitshop/orders/client"
 	paymentsclient "github.com/kitshop/kitshop/payments/client"
@@ -67,4 +71,30 @@ func apiRouter(routes []rest.Route) (*mux.Router, error) {
 	rest.Mount(r, routes...)
 	r.Methods(http.MethodGet).Path(openAPIPath).Handler(openAPIHandler(doc))
 	return r, nil
+}
+
+// withStorefront serves API.md's routes (api, under /api/) and, on every
+// other path, the storefront: its pages behind the same rate limit and
+// in-flight bound as the API (each page costs backend calls); its
+// embedded assets without either (they cost nothing); its live streams
+// behind the rate limit only, since they are long by design and bounded
+// by the storefront itself (KITSHOP_WEB_MAX_STREAMS). The API's
+// per-route deadlines do not apply to the storefront, which sets its own.
+func withStorefront(api http.Handler, store *web.Server, limiter *ratelimit.Limiter, shedder *mw.Shedder) http.Handler {
+	pages := limiter.Middleware(shed(shedder, store.Pages()))
+	streams := limiter.Middleware(store.Streams())
+	static := store.Static()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		switch {
+		case strings.HasPrefix(p, "/api/"):
+			api.ServeHTTP(w, r)
+		case strings.HasPrefix(p, web.StaticPrefix):
+			static.ServeHTTP(w, r)
+		case strings.HasPrefix(p, web.StreamPrefix):
+			streams.ServeHTTP(w, r)
+		default:
+			pages.ServeHTTP(w, r)
+		}
+	})
 }

@@ -102,7 +102,13 @@ func (p *platform) serve(certService string, h http.Handler) *httptest.Server {
 // Registrar would (without a lease: the test's etcd dies with it).
 func (p *platform) register(service, version, httpAddr string) sd.Instance {
 	p.t.Helper()
-	inst := sd.Instance{ID: uuid.NewString(), Name: service, Version: version, HTTPAddr: httpAddr,
+	return p.registerAs(uuid.NewString(), service, version, httpAddr)
+}
+
+// registerAs is register with a chosen id (sd.List orders by id).
+func (p *platform) registerAs(id, service, version, httpAddr string) sd.Instance {
+	p.t.Helper()
+	inst := sd.Instance{ID: id, Name: service, Version: version, HTTPAddr: httpAddr,
 		GRPCAddr: "127.0.0.1:1", RegisteredAt: time.Now().UTC()}
 	raw, err := json.Marshal(inst)
 	if err != nil {

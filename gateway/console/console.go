@@ -35,10 +35,14 @@ const (
 	// DefaultSourceTimeout bounds each source of a page: the registry,
 	// the metrics, orders' debug listing. An operator looking at an
 	// incident must get the page even when a source is down.
-	DefaultSourceTimeout = 3 * time.Second
+	DefaultSourceTimeout = 2 * time.Second
 	// DefaultProbeTimeout bounds one instance's /health/ready. A ready
 	// instance answers in milliseconds; kit/health's own checks stop at
-	// 1.5 s, so this leaves room for its verdict.
+	// 1.5 s, so this still gets a stuck dependency's "not ready" verdict.
+	//
+	// The page takes at most DefaultSourceTimeout+DefaultProbeTimeout
+	// (the registry listing, then the probes), inside the gateway's 5 s
+	// read deadline, so a slow source never turns the page into a 504.
 	DefaultProbeTimeout = 2 * time.Second
 	// DefaultProbeConcurrency is how many instances are probed at once.
 	DefaultProbeConcurrency = 8

@@ -61,6 +61,10 @@ func TestFrozenSourcesDoNotHangThePage(t *testing.T) {
 	if n := strings.Count(a.body, "timed out"); n < 5 { // the probe, the metrics, three saga states
 		t.Fatalf("%d timeouts shown, want at least 5:\n%s", n, a.body)
 	}
+
+	// The Gather still running is not started again by the next page.
+	a = get(t, srv, "/console", "admin")
+	wantContains(t, a.body, errGatherStuck)
 }
 
 // A second orders instance is tried when the first does not answer in

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kitshop/kitshop/kit/errs"
@@ -27,6 +28,8 @@ type console struct {
 	cfg    Config
 	pages  chan struct{} // one token per page being rendered
 	assets assets
+	// gathering is set while a Gather runs (see metrics).
+	gathering atomic.Bool
 }
 
 // New returns the console's handler, to mount at Prefix (the paths it

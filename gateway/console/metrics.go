@@ -39,13 +39,22 @@ type tierRow struct {
 	Admitted, Rejected float64
 }
 
+// errGatherStuck is the section's error while a Gather that outlived its
+// page has not returned.
+const errGatherStuck = "metrics: an earlier read has not finished yet"
+
 // metrics reads the breakers and rate-limit counters of this gateway
 // instance. Gather runs in-process but calls every collector, some of
-// which may read elsewhere (kit/metrics.ScrapedGauge): it is bounded like
-// any other source, and a late Gather finishes on its own.
+// which may read elsewhere (kit/metrics.ScrapedGauge), and it takes no
+// context: it is bounded like any other source, a late Gather finishes
+// on its own, and until it does no other starts, so a stuck collector
+// costs one goroutine, not one per page view.
 func (c *console) metrics(ctx context.Context) metricsSection {
 	if c.cfg.Gatherer == nil {
 		return metricsSection{Err: "no metrics registry configured"}
+	}
+	if !c.gathering.CompareAndSwap(false, true) {
+		return metricsSection{Err: errGatherStuck}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.SourceTimeout)
 	defer cancel()
@@ -55,6 +64,7 @@ func (c *console) metrics(ctx context.Context) metricsSection {
 	}
 	done := make(chan gathered, 1)
 	go func() {
+		defer c.gathering.Store(false)
 		fams, err := c.cfg.Gatherer.Gather()
 		done <- gathered{fams, err}
 	}()

@@ -8,6 +8,11 @@
   if (!box) {
     return;
   }
+  // The box is hidden until now: without this script it would do nothing.
+  var label = document.getElementById("autorefresh-label");
+  if (label) {
+    label.hidden = false;
+  }
   var timer = null;
   function schedule() {
     if (timer !== null) {

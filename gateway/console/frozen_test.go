@@ -125,3 +125,23 @@ func TestBusyConsoleRefuses(t *testing.T) {
 	<-done
 	srv.Client().CloseIdleConnections()
 }
+
+// With the registry down, the sections that read it say so; the rest of
+// the page is served.
+func TestRegistryDown(t *testing.T) {
+	kittest.CheckGoroutines(t)
+	p := newPlatform(t)
+	p.instance("users", "v1", http.StatusOK)
+	cfg := p.config(gatewayMetrics(t))
+	cfg.SourceTimeout = 500 * time.Millisecond
+	srv := consoleServer(t, cfg)
+	p.srv.Stop()
+	a := get(t, srv, "/console", "admin")
+	if a.status != http.StatusOK {
+		t.Fatalf("status %d", a.status)
+	}
+	if n := strings.Count(a.body, "registry: "); n != 5 { // instances, rollouts, three saga states
+		t.Fatalf("registry errors shown %d times, want 5:\n%s", n, a.body)
+	}
+	wantContains(t, a.body, `<span class="breaker open">open</span>`)
+}

@@ -46,6 +46,7 @@ func fakeToken(r *http.Request) string { return r.Header.Get(headerToken) }
 // CA, and the gateway's identity calling them.
 type platform struct {
 	t    *testing.T
+	srv  *etcdtest.Server
 	etcd *clientv3.Client
 	ca   *tlsx.CA
 	gw   *tlsx.Identity
@@ -61,7 +62,8 @@ func newPlatform(t *testing.T) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &platform{t: t, etcd: etcdtest.Start(t).Client(t), ca: ca, gw: gw}
+	srv := etcdtest.Start(t)
+	return &platform{t: t, srv: srv, etcd: srv.Client(t), ca: ca, gw: gw}
 }
 
 // httpClient is what kit/boot's Process.HTTPClient gives the gateway: a

@@ -6,7 +6,9 @@
 // rate across every gateway instance, enriches order reads from the
 // catalog, and serves the OpenAPI document of what it routes. Every
 // other path is the storefront (gateway/web): server-rendered pages over
-// the same backend clients, with live stock and order status.
+// the same backend clients, with live stock and order status; /console
+// is the operator console (gateway/console), for admins of the
+// storefront's session.
 package main
 
 import (
@@ -19,6 +21,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/kitshop/kitshop/gateway/console"
 	"github.com/kitshop/kitshop/gateway/web"
 	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/boot"
@@ -39,6 +42,7 @@ type edgeFlags struct {
 	maxInFlight                                *int
 	limits                                     limitFlags
 	store                                      storeFlags
+	console                                    console.Flags
 }
 
 func defineEdgeFlags(fs *flag.FlagSet) edgeFlags {
@@ -53,8 +57,9 @@ func defineEdgeFlags(fs *flag.FlagSet) edgeFlags {
 			"comma-separated origins whose pages may call the API (CORS); empty: none"),
 		maxInFlight: config.Int(fs, "max-in-flight", "KITSHOP_GATEWAY_MAX_IN_FLIGHT", mw.DefaultMaxInFlight,
 			"requests worked on at once; more are answered 503 OVERLOADED at once"),
-		limits: defineLimitFlags(fs),
-		store:  defineStoreFlags(fs),
+		limits:  defineLimitFlags(fs),
+		store:   defineStoreFlags(fs),
+		console: console.DefineFlags(fs),
 	}
 }
 
@@ -119,7 +124,16 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return p.Run(ctx, withStorefront(api, store, limiter, shedder), nil, jobs...)
+	ops, err := console.New(console.Config{
+		Identify: store.Identify, Token: store.Token, LoginURL: "/login",
+		Etcd: etcd, Gatherer: p.Metrics, HTTPClient: p.HTTPClient, HTTPScheme: p.HTTPScheme(),
+		ZipkinUI: *edge.console.ZipkinUI,
+	})
+	if err != nil {
+		return err
+	}
+	front := frontEnd{store: store, console: deadlines.middleware(ops)}
+	return p.Run(ctx, front.handler(api, limiter, shedder), nil, jobs...)
 }
 
 // newHandler is the gateway's request stack around the API routes (kit/boot

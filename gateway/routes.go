@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/kitshop/kitshop/gateway/console"
 	"github.com/kitshop/kitshop/gateway/web"
 	"github.com/kitshop/kitshop/kit/httpx"
 	"github.com/kitshop/kitshop/kit/mw"
@@ -73,22 +74,34 @@ func apiRouter(routes []rest.Route) (*mux.Router, error) {
 	return r, nil
 }
 
-// withStorefront serves API.md's routes (api, under /api/) and, on every
-// other path, the storefront: its pages behind the same rate limit and
-// in-flight bound as the API (each page costs backend calls); its
-// embedded assets without either (they cost nothing); its live streams
-// behind the rate limit only, since they are long by design and bounded
-// by the storefront itself (KITSHOP_WEB_MAX_STREAMS). The API's
-// per-route deadlines do not apply to the storefront, which sets its own.
-func withStorefront(api http.Handler, store *web.Server, limiter *ratelimit.Limiter, shedder *mw.Shedder) http.Handler {
-	pages := limiter.Middleware(shed(shedder, store.Pages()))
-	streams := limiter.Middleware(store.Streams())
-	static := store.Static()
+// frontEnd is what the gateway serves besides the API: the storefront
+// and the operator console.
+type frontEnd struct {
+	store   *web.Server
+	console http.Handler
+}
+
+// handler serves API.md's routes (api, under /api/), the console under
+// console.Prefix and, on every other path, the storefront: its pages
+// behind the same rate limit and in-flight bound as the API (each page
+// costs backend calls); its embedded assets without either (they cost
+// nothing); its live streams behind the rate limit only, since they are
+// long by design and bounded by the storefront itself
+// (KITSHOP_WEB_MAX_STREAMS). The API's per-route deadlines do not apply
+// to the storefront, which sets its own; the console gets the read
+// deadline (it bounds its sources within it).
+func (f frontEnd) handler(api http.Handler, limiter *ratelimit.Limiter, shedder *mw.Shedder) http.Handler {
+	pages := limiter.Middleware(shed(shedder, f.store.Pages()))
+	streams := limiter.Middleware(f.store.Streams())
+	static := f.store.Static()
+	ops := limiter.Middleware(shed(shedder, f.console))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		switch {
 		case strings.HasPrefix(p, "/api/"):
 			api.ServeHTTP(w, r)
+		case p == console.Prefix || strings.HasPrefix(p, console.Prefix+"/"):
+			ops.ServeHTTP(w, r)
 		case strings.HasPrefix(p, web.StaticPrefix):
 			static.ServeHTTP(w, r)
 		case strings.HasPrefix(p, web.StreamPrefix):

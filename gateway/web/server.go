@@ -187,6 +187,19 @@ func (s *Server) Identify(r *http.Request) (auth.Claims, bool) {
 	return c, err == nil
 }
 
+// Token returns the access token of r's UI session when it verifies, or
+// "": for gateway/console, which forwards it to orders' debug listing.
+func (s *Server) Token(r *http.Request) string {
+	sess := s.seal.open(r, s.now())
+	if sess == nil || sess.Token == "" {
+		return ""
+	}
+	if _, err := s.cfg.Verifier.Verify(r.Context(), sess.Token); err != nil {
+		return ""
+	}
+	return sess.Token
+}
+
 // servePage runs a page with r's session (a fresh anonymous one on a
 // first visit) and, when it holds a valid login, the user's identity in
 // the context, as kit/auth's middleware puts a bearer token's, so that

@@ -29,7 +29,7 @@ const browserTiers = `{"anonymous": {"per_minute": 1000000, "burst": 100000}}`
 // stock fall live as the first buys. Then the security properties: no
 // request a page sends carries an Authorization header, the CSP is
 // there and no page has inline script, and a cross-site form post is
-// refused.
+// refused. An admin sees the operator console; a customer gets 403.
 func TestStorefrontInABrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs every service binary; not in -short")
@@ -114,6 +114,21 @@ func TestStorefrontInABrowser(t *testing.T) {
 	watcher.waitFor("CANCELLED in the other tab", `document.getElementById("status").textContent === "CANCELLED" && document.getElementById("cancel-form").hidden`, 20*time.Second)
 	watcher.pageNotReloaded("reaching CANCELLED")
 	bob.waitFor("the stock restored live", fmt.Sprintf(`document.getElementById("available").textContent === "%d"`, before), 20*time.Second)
+
+	t.Run("console: admins see instances and sagas, customers get 403", func(t *testing.T) {
+		ada.do("a customer opening the console", 20*time.Second, chromedp.Navigate(base+"/console"))
+		ada.waitFor("the customer's 403", `document.querySelector("h1") && document.querySelector("h1").textContent.startsWith("403")`, 15*time.Second)
+		admin := b.shopper()
+		admin.do("the admin opening the console", 20*time.Second, chromedp.Navigate(base+"/console"))
+		admin.waitFor("the login page", `location.pathname === "/login"`, 15*time.Second)
+		admin.submit("the admin logging in", map[string]string{"email": adminEmail, "password": adminPassword}, "login")
+		admin.waitFor("instances and sagas on the console", `location.pathname === "/console"
+			&& document.getElementById("svc-orders").textContent.includes("1/1 ready")
+			&& document.getElementById("svc-products").textContent.includes("1/1 ready")
+			&& document.querySelectorAll("#sagas-failed tbody tr").length >= 1
+			&& document.querySelectorAll("#sagas .error").length === 0`, 20*time.Second)
+		admin.screenshot("console.png", 1100)
+	})
 
 	t.Run("scripts never hold the token", func(t *testing.T) {
 		if c := ada.eval("document.cookie", "document.cookie"); c != "" {

@@ -56,25 +56,19 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Products, d.Total = resp.GetProducts(), resp.GetTotalSize()
-	if next := resp.GetNextPageToken(); next != "" {
-		u := url.Values{}
-		for k, vs := range q {
-			if k != "page_token" {
-				u[k] = vs
-			}
+	// The links keep the filters and change only the page token.
+	u := url.Values{}
+	for k, vs := range q {
+		if k != "page_token" {
+			u[k] = vs
 		}
+	}
+	if q.Get("page_token") != "" {
 		d.FirstURL = "/?" + u.Encode()
+	}
+	if next := resp.GetNextPageToken(); next != "" {
 		u.Set("page_token", next)
 		d.NextURL = "/?" + u.Encode()
-	}
-	if q.Get("page_token") != "" && d.FirstURL == "" {
-		u := url.Values{}
-		for k, vs := range q {
-			if k != "page_token" {
-				u[k] = vs
-			}
-		}
-		d.FirstURL = "/?" + u.Encode()
 	}
 	s.render(w, r, http.StatusOK, "catalog", "Products", d, "")
 }

@@ -36,11 +36,11 @@ const csrfField = "csrf"
 // browser request from its Sec-Fetch-Site or Origin header, and this
 // token stops anything that gets past it (an old browser, a same-site
 // page on another port).
-func (s *Server) csrfOK(r *http.Request, sess *session, fresh bool) bool {
+func (s *Server) csrfOK(w http.ResponseWriter, r *http.Request, sess *session, fresh bool) bool {
 	if fresh {
 		return false
 	}
-	r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	got := r.PostFormValue(csrfField)
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRF)) == 1
 }

@@ -89,6 +89,8 @@ type Server struct {
 	mux     *http.ServeMux
 	origin  *http.CrossOriginProtection
 	now     func() time.Time
+	// heartbeat is heartbeatEvery; tests shorten it.
+	heartbeat time.Duration
 }
 
 // New returns the storefront cfg describes.
@@ -123,7 +125,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, seal: seal, pages: p, now: time.Now,
+		cfg: cfg, seal: seal, pages: p, now: time.Now, heartbeat: heartbeatEvery,
 		streams: newStreamLimits(cfg.MaxStreams, cfg.MaxStreamsPerSession),
 		origin:  http.NewCrossOriginProtection(),
 	}
@@ -210,23 +212,25 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 	if fresh {
 		sess = newSession(s.now())
 	}
+	// changed: the cookie must be written again (new, or its login gone).
+	changed := fresh
 	ctx := r.Context()
 	if sess.Token != "" {
 		c, err := s.cfg.Verifier.Verify(ctx, sess.Token)
 		if err != nil {
 			// An expired or no longer trusted login: keep the cart, drop
 			// the identity.
-			sess.Token, sess.Name, fresh = "", "", true
+			sess.Token, sess.Name, changed = "", "", true
 		} else {
 			ctx = auth.WithToken(auth.WithClaims(ctx, c), sess.Token)
 		}
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead && !s.csrfOK(r, sess, fresh) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && !s.csrfOK(w, r, sess, fresh) {
 		s.renderError(w, r, sess, http.StatusForbidden,
 			"This form has expired or did not come from this site. Reload the page and try again.")
 		return
 	}
-	if fresh {
+	if changed {
 		s.saveSession(w, r, sess)
 	}
 	s.mux.ServeHTTP(w, r.WithContext(withSession(ctx, sess)))

@@ -150,7 +150,7 @@ func (s *Server) pump(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	write := func(frame string) bool {
 		// The server's WriteTimeout counts from the request's start; each
 		// write gets its own deadline instead.
-		_ = rc.SetWriteDeadline(time.Now().Add(heartbeatEvery))
+		_ = rc.SetWriteDeadline(time.Now().Add(s.heartbeat))
 		if _, err := io.WriteString(w, frame); err != nil {
 			return false
 		}
@@ -159,7 +159,7 @@ func (s *Server) pump(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	if !write(fmt.Sprintf("retry: %d\n\n", reconnectAfter.Milliseconds())) {
 		return
 	}
-	beat := time.NewTicker(heartbeatEvery)
+	beat := time.NewTicker(s.heartbeat)
 	defer beat.Stop()
 	for {
 		select {

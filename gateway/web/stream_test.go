@@ -171,3 +171,24 @@ func TestStreamsAreBoundedPerSession(t *testing.T) {
 		t.Fatalf("after a stream ended: %d", d.resp.StatusCode)
 	}
 }
+
+// A quiet stream gets heartbeat comments, which proxies count as traffic.
+func TestQuietStreamsGetHeartbeats(t *testing.T) {
+	kittest.CheckGoroutines(t)
+	s := newShop(t, nil)
+	s.srv.heartbeat = 20 * time.Millisecond
+	c := browser(t)
+	get(t, c, s.url+"/")
+	st := openSSE(t, c, s.url+StreamPrefix+"stock/"+productID)
+	timeout := time.After(10 * time.Second)
+	for beats := 0; beats < 2; {
+		select {
+		case l := <-st.lines:
+			if l == ": heartbeat" {
+				beats++
+			}
+		case <-timeout:
+			t.Fatal("fewer than 2 heartbeats within 10s")
+		}
+	}
+}

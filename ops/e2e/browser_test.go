@@ -34,6 +34,7 @@ func TestStorefrontInABrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs every service binary; not in -short")
 	}
+	start := time.Now()
 	b := startBrowser(t)
 	tiers := filepath.Join(t.TempDir(), "tiers.json")
 	if err := os.WriteFile(tiers, []byte(browserTiers), 0o600); err != nil {
@@ -47,6 +48,7 @@ func TestStorefrontInABrowser(t *testing.T) {
 		gatewayEnv:  []string{"KITSHOP_RATE_TIERS=" + tiers, "KITSHOP_SESSION_KEY=" + base64.StdEncoding.EncodeToString(key)},
 	})
 	base := p.gatewayURL(0)
+	t.Logf("platform and browser up in %v", time.Since(start).Round(time.Millisecond))
 	ada := b.shopper()
 	email := fmt.Sprintf("ada-%d@example.com", time.Now().UnixNano())
 
@@ -114,6 +116,7 @@ func TestStorefrontInABrowser(t *testing.T) {
 	watcher.waitFor("CANCELLED in the other tab", `document.getElementById("status").textContent === "CANCELLED" && document.getElementById("cancel-form").hidden`, 20*time.Second)
 	watcher.pageNotReloaded("reaching CANCELLED")
 	bob.waitFor("the stock restored live", fmt.Sprintf(`document.getElementById("available").textContent === "%d"`, before), 20*time.Second)
+	t.Logf("journey done at %v", time.Since(start).Round(time.Millisecond))
 
 	t.Run("console: admins see instances and sagas, customers get 403", func(t *testing.T) {
 		ada.do("a customer opening the console", 20*time.Second, chromedp.Navigate(base+"/console"))

@@ -98,7 +98,7 @@ func (f frontEnd) handler(api http.Handler, limiter *ratelimit.Limiter, shedder 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		switch {
-		case strings.HasPrefix(p, "/api/"):
+		case web.ForAPI(r):
 			api.ServeHTTP(w, r)
 		case p == console.Prefix || strings.HasPrefix(p, console.Prefix+"/"):
 			ops.ServeHTTP(w, r)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/valid"
+	ordersclient "github.com/kitshop/kitshop/orders/client"
 	commonv1 "github.com/kitshop/kitshop/pb/common/v1"
 	ordersv1 "github.com/kitshop/kitshop/pb/orders/v1"
 )
@@ -98,10 +99,32 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request) {
 		},
 	})
 	if err != nil {
+		if name, avail, ok := stockOut(err, d.Cart); ok {
+			status, _ := userMessage(err)
+			s.render(w, r, status, "checkout", "Checkout", d,
+				"Only "+avail+" of "+name+" "+isAre(avail)+" in stock. Lower its quantity in your cart and try again.")
+			return
+		}
 		s.fail(w, r, "checkout", "Checkout", d, err)
 		return
 	}
 	sess.Cart = nil
 	s.saveSession(w, r, sess)
 	http.Redirect(w, r, "/orders/"+resp.GetOrder().GetId(), http.StatusSeeOther)
+}
+
+// stockOut names the product of an INSUFFICIENT_STOCK failure, when it is
+// in the cart, and how many are left.
+func stockOut(err error, c cartView) (name, available string, ok bool) {
+	e := errs.As(err)
+	if e.Reason != ordersclient.ReasonInsufficientStock {
+		return "", "", false
+	}
+	id, available := e.MetaString(ordersclient.MetaProductID), e.MetaString(ordersclient.MetaAvailable)
+	for _, l := range c.Lines {
+		if l.ProductID == id && l.Product != nil && available != "" {
+			return "\u201c" + l.Product.GetName() + "\u201d", available, true
+		}
+	}
+	return "", "", false
 }

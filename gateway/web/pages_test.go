@@ -158,6 +158,8 @@ func TestFailuresAreShownAsMessagesFromTheCode(t *testing.T) {
 	}{
 		{errs.New(errs.FailedPrecondition, ordersclient.ReasonPaymentDeclined, "saga: charge: card_declined").WithStatus(402), 402, "Your card was declined."},
 		{errs.New(errs.FailedPrecondition, ordersclient.ReasonInsufficientStock, "product x has 1").With(ordersclient.MetaAvailable, 1), 409, "Only 1 of an item in your cart is in stock."},
+		{errs.New(errs.FailedPrecondition, ordersclient.ReasonInsufficientStock, "product x has 0").
+			With(ordersclient.MetaAvailable, 0).With(ordersclient.MetaProductID, productID), 409, "Only 0 of \u201cGopher mug\u201d are in stock."},
 	} {
 		s.mu.Lock()
 		s.createErr = tc.err

@@ -42,6 +42,8 @@ type fakes struct {
 	// stock feeds WatchStock streams; orders WatchOrder streams.
 	stock  chan *productsv1.StockLevel
 	orders chan *ordersv1.Order
+	// watchErr, when set, ends the next WatchOrder stream at once.
+	watchErr error
 }
 
 func (f *fakes) saw(ctx context.Context) {
@@ -116,7 +118,21 @@ func (f *fakes) WatchStock(ctx context.Context, ids []string) (productsclient.St
 
 func (f *fakes) WatchOrder(ctx context.Context, id string) (ordersclient.OrderStream, error) {
 	f.saw(ctx)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.watchErr != nil {
+		return failedStream[*ordersv1.Order]{f.watchErr}, nil
+	}
 	return chanStream[*ordersv1.Order]{ctx: ctx, ch: f.orders}, nil
+}
+
+// failedStream fails its first Recv, as a gRPC server stream whose
+// server refused the call does.
+type failedStream[M any] struct{ err error }
+
+func (s failedStream[M]) Recv() (M, error) {
+	var zero M
+	return zero, s.err
 }
 
 // chanStream is a watch fed by a channel; a closed channel ends it with

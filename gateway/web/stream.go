@@ -90,6 +90,15 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteProblem(w, r, errs.New(errs.NotFound, errs.ReasonNotFound, "no such stream"))
 		return
 	}
+	select {
+	case <-s.cfg.Draining:
+		// This instance is shutting down: the browser retries, and its
+		// next connection reaches another one.
+		w.Header().Set("Retry-After", "1")
+		httpx.WriteProblem(w, r, errs.New(errs.Unavailable, errs.ReasonUnavailable, "shutting down"))
+		return
+	default:
+	}
 	sess := s.seal.open(r, s.now())
 	if sess == nil {
 		httpx.WriteProblem(w, r, errs.New(errs.Unauthenticated, errs.ReasonUnauth, "a storefront session is required"))
@@ -248,8 +257,14 @@ func relay(ctx context.Context, recv func() (event, error)) <-chan event {
 		defer close(out)
 		for {
 			ev, err := recv()
-			if err != nil {
+			if err != nil && !permanent(err) {
+				// The watch broke (the backend went away, the stream's
+				// time is up): the browser reconnects and starts over.
 				return
+			}
+			if err != nil {
+				// Nothing will change that: tell the browser to stop.
+				ev = event{name: "end", data: struct{}{}, final: true}
 			}
 			select {
 			case out <- ev:
@@ -262,4 +277,13 @@ func relay(ctx context.Context, recv func() (event, error)) <-chan event {
 		}
 	}()
 	return out
+}
+
+// permanent reports whether a watch's error would recur on reconnecting.
+func permanent(err error) bool {
+	switch errs.KindOf(err) {
+	case errs.NotFound, errs.PermissionDenied, errs.InvalidArgument, errs.Unauthenticated, errs.FailedPrecondition:
+		return true
+	}
+	return false
 }

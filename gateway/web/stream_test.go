@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/kittest"
 	ordersv1 "github.com/kitshop/kitshop/pb/orders/v1"
 	productsv1 "github.com/kitshop/kitshop/pb/products/v1"
@@ -102,6 +103,9 @@ func TestStockStreamRelaysLevelsAndEndsOnDrain(t *testing.T) {
 	close(s.draining)
 	st.ended(t)
 	kittest.WaitFor(t, 5*time.Second, "stream slot released", func() bool { return s.srv.OpenStreams() == 0 })
+	if resp, _ := get(t, c, s.url+StreamPrefix+"stock/"+productID); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a stream opened while draining: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
 }
 
 // A browser going away ends its stream and the backend watch under it.
@@ -189,6 +193,34 @@ func TestQuietStreamsGetHeartbeats(t *testing.T) {
 			}
 		case <-timeout:
 			t.Fatal("fewer than 2 heartbeats within 10s")
+		}
+	}
+}
+
+// A watch the backend refuses for good (another user's order) ends with
+// "end", so the browser stops reconnecting; a broken one just ends, so it
+// reconnects.
+func TestRefusedWatchTellsTheBrowserToStop(t *testing.T) {
+	kittest.CheckGoroutines(t)
+	s := newShop(t, nil)
+	c := browser(t)
+	s.login(t, c)
+	s.mu.Lock()
+	s.watchErr = errs.New(errs.NotFound, "ORDER_NOT_FOUND", "no such order")
+	s.mu.Unlock()
+	st := openSSE(t, c, s.url+StreamPrefix+"orders/"+orderID)
+	if got := st.next(t, "end"); got == "" {
+		t.Fatal("no end event for a refused watch")
+	}
+	st.ended(t)
+
+	s.mu.Lock()
+	s.watchErr = errs.New(errs.Unavailable, errs.ReasonUnavailable, "instance went away")
+	s.mu.Unlock()
+	st = openSSE(t, c, s.url+StreamPrefix+"orders/"+orderID)
+	for l := range st.lines {
+		if l == "event: end" {
+			t.Fatal("a broken watch told the browser to stop")
 		}
 	}
 }

@@ -6,23 +6,36 @@
 
 (function () {
   // follow opens the stream at url and calls on(name, data) for each
-  // named event; the browser's EventSource reconnects by itself (the
-  // server ends streams regularly and on shutdown). An "end" event means
+  // named event. The server ends streams regularly (and on shutdown); the
+  // first event of a new one is the current state. An "end" event means
   // there will be nothing more.
   function follow(url, names, on, liveMark) {
     if (!window.EventSource) return;
-    var es = new EventSource(url);
-    es.onopen = function () { if (liveMark) liveMark.hidden = false; };
-    es.onerror = function () { if (liveMark) liveMark.hidden = true; };
-    names.forEach(function (name) {
-      es.addEventListener(name, function (e) {
-        var data;
-        try { data = JSON.parse(e.data); } catch (err) { return; }
-        on(name, data);
+    var ended = false, failures = 0;
+    function open() {
+      var es = new EventSource(url);
+      es.onopen = function () { failures = 0; if (liveMark) liveMark.hidden = false; };
+      es.onerror = function () {
+        if (liveMark) liveMark.hidden = true;
+        // The browser retries a dropped stream by itself, but not one
+        // refused with an error status (busy, rate limited, a gateway
+        // shutting down): retry those with a growing pause, a few times.
+        if (es.readyState === EventSource.CLOSED && !ended && failures < 8) {
+          failures++;
+          setTimeout(open, Math.min(30000, 1000 * Math.pow(2, failures)));
+        }
+      };
+      names.forEach(function (name) {
+        es.addEventListener(name, function (e) {
+          var data;
+          try { data = JSON.parse(e.data); } catch (err) { return; }
+          on(name, data);
+        });
       });
-    });
-    es.addEventListener("end", function () { es.close(); if (liveMark) liveMark.hidden = true; });
-    window.addEventListener("pagehide", function () { es.close(); });
+      es.addEventListener("end", function () { ended = true; es.close(); if (liveMark) liveMark.hidden = true; });
+      window.addEventListener("pagehide", function () { ended = true; es.close(); });
+    }
+    open();
   }
 
   var product = document.querySelector("[data-stock-stream]");

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,8 +197,10 @@ func (s *shopper) authorizationHeaders() ([]string, int) {
 	return append([]string(nil), s.authorized...), s.requests
 }
 
-// screenshot saves the page, at phone width when narrow, to
-// docs/images/name (committed, shown in the README).
+// screenshot saves the page, at phone width when narrow, as name in
+// KITSHOP_SCREENSHOT_DIR (`make screenshots` points it at docs/images,
+// whose copies the README shows), else in the test's temporary directory:
+// a plain `make test` must not leave the work tree modified.
 func (s *shopper) screenshot(name string, width int) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(s.ctx, 20*time.Second)
@@ -211,8 +212,12 @@ func (s *shopper) screenshot(name string, width int) {
 	if err != nil {
 		s.t.Fatalf("screenshot %s: %v", name, err)
 	}
-	path := filepath.Join("..", "..", "docs", "images", name)
-	if err := os.WriteFile(path, png, 0o644); err != nil && !errors.Is(err, os.ErrPermission) {
+	dir := os.Getenv("KITSHOP_SCREENSHOT_DIR")
+	if dir == "" {
+		dir = s.t.TempDir()
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
 		s.t.Fatalf("saving %s: %v", path, err)
 	}
 }

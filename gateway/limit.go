@@ -4,9 +4,9 @@ import (
 	"flag"
 	"net/http"
 
+	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/boot"
 	"github.com/kitshop/kitshop/kit/config"
-	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/ratelimit"
 	"github.com/kitshop/kitshop/kit/sd"
 )

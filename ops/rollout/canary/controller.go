@@ -61,8 +61,12 @@ type Controller struct {
 }
 
 // NewController returns a controller using etcd for the rollout document
-// and discovery, and client to read the gateways' metrics.
+// and discovery, and client to read the gateways' metrics (nil: plain
+// HTTP; every scrape is bounded by Config.Timeout either way).
 func NewController(etcd *clientv3.Client, client *http.Client) *Controller {
+	if client == nil {
+		client = &http.Client{}
+	}
 	return &Controller{etcd: etcd, http: client}
 }
 
@@ -265,7 +269,7 @@ func (ctl *Controller) observeStep(ctx context.Context, cfg Config, r sd.Rollout
 		if action == ActionAdvance {
 			next = nextShare(cfg.Steps, share)
 		}
-		return ctl.write(ctx, cfg, r.Step, func(cur sd.Rollout) sd.Rollout {
+		written, err := ctl.write(ctx, cfg, r.Step, func(cur sd.Rollout) sd.Rollout {
 			switch {
 			case action == ActionRollback:
 				cur.Weights = map[string]int{cur.Stable: 100}
@@ -281,6 +285,10 @@ func (ctl *Controller) observeStep(ctx context.Context, cfg Config, r sd.Rollout
 			cur.Decisions = switchover.AppendDecision(cur.Decisions, d)
 			return cur
 		})
+		if err == nil {
+			cfg.Log(fmt.Sprintf("step %d: %s, weights %v", written.Step, d.Action, written.Weights))
+		}
+		return written, err
 	}
 }
 

@@ -19,6 +19,9 @@ import (
 // canary_test.go): a platform whose products runs two versions behind one
 // gateway, and a steady read load from many clients.
 
+// roRate is the steady load of the rollout tests, requests a second.
+const roRate = 60
+
 // roClients is how many distinct API keys the load uses: the gateway
 // keeps each client on one version per rollout step, so one key would
 // put all the load on one version.

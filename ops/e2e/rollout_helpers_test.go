@@ -5,9 +5,14 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -208,4 +213,57 @@ func roTool(p *platform, main func(context.Context, []string, io.Writer, io.Writ
 	var out bytes.Buffer
 	code := main(ctx, all, &out, &out)
 	return code, out.String()
+}
+
+// roJourneys runs ops/loadgen's journey mix (browse, search, login, place
+// an order, read it back) against p's gateway at rate for d, as
+// customers would: its orders go through the saga, whose calls to
+// products follow the customer's version. wait returns its totals.
+func roJourneys(t *testing.T, p *platform, rate int, d time.Duration) (wait func() (requests, failed int64, errors string)) {
+	t.Helper()
+	bin := kittest.BuildBinaries(t, "ops/loadgen")["ops/loadgen"]
+	out := filepath.Join(t.TempDir(), "journeys.json")
+	var log bytes.Buffer
+	cmd := exec.Command(bin, "-target", p.gatewayURL(0), "-cacert", p.certs["gateway"].CA,
+		"-api-key", edgeKey, "-scenario", "journey", "-rate", strconv.Itoa(rate),
+		"-duration", d.String(), "-users", "8", "-json", out)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	return func() (int64, int64, string) {
+		t.Helper()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("loadgen: %v\n%s", err, log.String())
+			}
+		case <-time.After(d + 2*time.Minute):
+			t.Fatal("loadgen did not end")
+		}
+		var s struct {
+			Requests, Failed int64
+			Errors           []struct {
+				Status int
+				Code   string
+				Count  int64
+			}
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		return s.Requests, s.Failed, fmt.Sprintf("%+v", s.Errors)
+	}
 }

@@ -1,8 +1,12 @@
 package sd
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
+
+	"google.golang.org/grpc/metadata"
 
 	"github.com/kitshop/kitshop/kit/errs"
 )
@@ -99,5 +103,27 @@ func TestRolloutValidate(t *testing.T) {
 	}
 	if _, err := DecodeRollout([]byte(`{"service":"products","weights":{"v1":"100"}}`)); errs.KindOf(err) != errs.InvalidArgument {
 		t.Errorf("malformed JSON: %v", err)
+	}
+}
+
+// A route key from a caller's metadata is taken when well formed and
+// ignored otherwise; one set on the context wins.
+func TestRouteKeyFromMetadata(t *testing.T) {
+	in := func(v string) context.Context {
+		return metadata.NewIncomingContext(context.Background(), metadata.Pairs(MetadataRouteKey, v))
+	}
+	if got := RouteKey(in("0123abcd")); got != "0123abcd" {
+		t.Fatalf("RouteKey = %q", got)
+	}
+	for _, bad := range []string{"", "a b", "key\x00", strings.Repeat("a", maxRouteKey+1), "ключ"} {
+		if got := RouteKey(in(bad)); got != "" {
+			t.Errorf("RouteKey(%q) = %q, want it ignored", bad, got)
+		}
+	}
+	if got := RouteKey(WithRouteKey(in("from-caller"), "own")); got != "own" {
+		t.Fatalf("RouteKey = %q, want the context's own key", got)
+	}
+	if k := RouteKeyOf("api-key:3f2a9c01b7e4"); len(k) != 16 || strings.Contains(k, "3f2a") {
+		t.Fatalf("RouteKeyOf = %q, want a 16-digit hash that does not repeat the identity", k)
 	}
 }

@@ -189,14 +189,15 @@ func (ctl *Controller) begin(ctx context.Context, cfg Config) (sd.Rollout, error
 		}
 		r = withShare(r, cfg.Service, stable, cfg.Version, share)
 		r.State = sd.StateCanary
-		r.Decisions = switchover.AppendDecision(r.Decisions, sd.Decision{At: r.UpdatedAt, Step: r.Step, Share: share, Action: ActionStart,
+		r.Decisions = switchover.AppendDecision(r.Decisions, sd.Decision{At: cfg.Now().UTC(), Step: r.Step, Share: share, Action: ActionStart,
 			Reason: fmt.Sprintf("canary %s against stable %s", cfg.Version, stable)})
 		cfg.Log(fmt.Sprintf("step %d: %s %d%% / %s %d%% (start)", r.Step, cfg.Version, share, stable, 100-share))
 		return r
 	})
 }
 
-// withShare is r with the canary at share percent (100: promoted).
+// withShare is r with the canary at share percent (100: promoted), one
+// step on. The caller stamps UpdatedAt (Controller.write does).
 func withShare(r sd.Rollout, service, stable, canary string, share int) sd.Rollout {
 	r.Service, r.Stable, r.Canary = service, stable, canary
 	r.Weights = map[string]int{canary: share}
@@ -204,7 +205,6 @@ func withShare(r sd.Rollout, service, stable, canary string, share int) sd.Rollo
 		r.Weights[stable] = 100 - share
 	}
 	r.Step++
-	r.UpdatedAt = time.Now().UTC()
 	return r
 }
 

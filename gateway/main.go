@@ -140,8 +140,10 @@ func run(ctx context.Context, args []string) error {
 // adds the platform's around it: request ids, tracing, metrics, recovery).
 // Outermost first: CORS answers preflights before anything else; the limit
 // is charged before a token costs a signature check; a request over the
-// in-flight bound is refused before it costs anything more; the deadline
-// covers the key fetch, the call and its retries.
+// in-flight bound is refused before it costs anything more; the route key
+// (who the client is, for a rollout's sticky split) needs the verified
+// token and the limiter's client; the deadline covers the key fetch, the
+// call and its retries.
 func newHandler(b *backends, verifier *auth.Verifier, limiter *ratelimit.Limiter, shedder *mw.Shedder,
 	deadlines timeouts, corsOrigins []string) (http.Handler, error) {
 	api, err := apiRouter(apiRoutes(b))
@@ -149,7 +151,7 @@ func newHandler(b *backends, verifier *auth.Verifier, limiter *ratelimit.Limiter
 		return nil, err
 	}
 	return withCORS(corsOrigins, limiter.Middleware(
-		shed(shedder, verifier.Middleware(deadlines.middleware(api))))), nil
+		shed(shedder, verifier.Middleware(routeKeys(limiter)(deadlines.middleware(api)))))), nil
 }
 
 // storeFlags configure the storefront (gateway/web).

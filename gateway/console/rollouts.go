@@ -9,12 +9,14 @@ import (
 	"unicode/utf8"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/kitshop/kitshop/kit/sd"
 )
 
 // RolloutPrefix is where the rollout controller keeps each service's
-// split: /kitshop/rollouts/<service> holds JSON with at least
-// {"weights":{"v1":95,"v2":5}}, percents by version.
-const RolloutPrefix = "/kitshop/rollouts/"
+// split (kit/sd's Rollout document). The console decodes it leniently, on
+// its own, so that a document it cannot fully read is still shown.
+const RolloutPrefix = sd.RolloutPrefix
 
 // maxRollouts bounds the keys read: one per service.
 const maxRollouts = 100

@@ -6,9 +6,8 @@ import (
 	"io"
 
 	"github.com/go-kit/kit/endpoint"
-	gokitsd "github.com/go-kit/kit/sd"
-	"github.com/go-kit/kit/sd/lb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/typed"
@@ -20,7 +19,9 @@ import (
 //	watch := sd.ServerStream(b, "WatchOrder", ordersv1.OrdersServiceClient.WatchOrder)
 //
 // Only the opening is the Backend's business: it picks an instance
-// round-robin (passing over instances whose connection is down), runs
+// round-robin within the version the service's rollout gives the caller's
+// route key, as Unary does (passing over instances whose connection is
+// down), runs
 // the opening through the backend's breaker (an open breaker fails it at
 // once with Unavailable) and, when the instance is unavailable, tries the
 // next one. Once open, the stream is the caller's: it lives as long as
@@ -65,6 +66,9 @@ func streamOpener[C, Req, S any](b *Backend[C], _ string, open func(C, context.C
 			if health.down(conn) && !forced(ctx) {
 				return nil, errInstanceDown
 			}
+			if key := RouteKey(ctx); key != "" {
+				ctx = metadata.AppendToOutgoingContext(ctx, MetadataRouteKey, key)
+			}
 			req, err := typed.Cast[Req](request)
 			if err != nil {
 				return nil, err
@@ -79,14 +83,15 @@ func streamOpener[C, Req, S any](b *Backend[C], _ string, open func(C, context.C
 		}
 		return e, ref, nil
 	}
-	endpointer := gokitsd.NewEndpointer(b.inst, factory, b.cfg.Logger)
+	// The versioned endpointer applies the instances discovery already
+	// knows before returning, so a stream opened at once finds them.
+	endpointer := newVersionedEndpointer(b.inst, factory, b.cfg.Logger)
 	if !b.conns.own(endpointer.Close) {
 		endpointer.Close()
 	}
-	balancer := lb.NewRoundRobin(endpointer)
 	return func(ctx context.Context, req Req) (S, error) {
 		var zero S
-		resp, err := b.breaker.Do(func() (any, error) { return b.openOnAny(ctx, balancer, endpointer, req) })
+		resp, err := b.breaker.Do(func() (any, error) { return b.openOnAny(ctx, endpointer, req) })
 		if err != nil {
 			if ctx.Err() != nil {
 				return zero, callerGaveUp(ctx)
@@ -97,25 +102,32 @@ func streamOpener[C, Req, S any](b *Backend[C], _ string, open func(C, context.C
 	}
 }
 
-// openAny opens the stream on the instance round-robin gives, or, when
-// that one is down or unavailable, on each other instance in turn: the
-// opening has not reached any server then, so trying elsewhere is safe
-// for any method.
-func (b *Backend[C]) openOnAny(ctx context.Context, balancer lb.Balancer, endpointer *gokitsd.DefaultEndpointer, req any) (any, error) {
-	first, err := balancer.Endpoint()
-	if err != nil {
-		return nil, errs.Wrap(errs.Unavailable, ReasonNoInstances, err, "no instance of "+b.cfg.Service+" is available")
+// openOnAny opens the stream on the instance the rollout and round-robin
+// give, or, when that one is down or unavailable, on each other instance
+// in the rollout's order of preference: the opening has not reached any
+// server then, so trying elsewhere is safe for any method.
+func (b *Backend[C]) openOnAny(ctx context.Context, endpointer *versionedEndpointer, req any) (any, error) {
+	sp := b.rollout.Current()
+	key := b.routeKey(ctx)
+	if key != "" && RouteKey(ctx) != key {
+		ctx = WithRouteKey(ctx, key)
 	}
-	resp, err := first(ctx, req)
+	first := endpointer.pick(sp, key, false)
+	if first == nil {
+		return nil, errs.Wrap(errs.Unavailable, ReasonNoInstances, errNoEndpoints, "no instance of "+b.cfg.Service+" is available")
+	}
+	resp, err := first.e(ctx, req)
 	if err == nil || !b.retryable(err) && err != errInstanceDown {
 		return resp, err
 	}
-	eps, _ := endpointer.Endpoints()
-	for _, e := range eps {
-		if resp, err = e(ctx, req); err == nil || !b.retryable(err) && err != errInstanceDown {
+	for _, t := range endpointer.candidates(sp, first) {
+		if t == first {
+			continue
+		}
+		if resp, err = t.e(ctx, req); err == nil || !b.retryable(err) && err != errInstanceDown {
 			return resp, err
 		}
 	}
 	// Every instance looks down: gRPC may have reconnected since.
-	return first(context.WithValue(ctx, forceKey{}, true), req)
+	return first.e(context.WithValue(ctx, forceKey{}, true), req)
 }

@@ -36,6 +36,10 @@ type versionedEndpointer struct {
 	factory gokitsd.Factory
 	logger  log.Logger
 	ch      chan gokitsd.Event
+	// done closes when receive has returned; stopped makes it ignore
+	// events still queued when Close ran.
+	done    chan struct{}
+	stopped atomic.Bool
 
 	mu    sync.Mutex // serialises updates; cache is only touched under it
 	cache map[string]*target
@@ -50,7 +54,7 @@ func newVersionedEndpointer(inst gokitsd.Instancer, factory gokitsd.Factory, log
 	// returning, means the first call already sees them (go-kit's
 	// endpointer applies it in the background, and an early call could
 	// find no instance).
-	v := &versionedEndpointer{inst: inst, factory: factory, logger: logger, ch: make(chan gokitsd.Event, 1), cache: map[string]*target{}}
+	v := &versionedEndpointer{inst: inst, factory: factory, logger: logger, ch: make(chan gokitsd.Event, 1), done: make(chan struct{}), cache: map[string]*target{}}
 	v.snap.Store(&targets{byVersion: map[string][]*target{}})
 	inst.Register(v.ch)
 	select {
@@ -63,15 +67,23 @@ func newVersionedEndpointer(inst gokitsd.Instancer, factory gokitsd.Factory, log
 }
 
 func (v *versionedEndpointer) receive() {
+	defer close(v.done)
 	for ev := range v.ch {
-		v.update(ev)
+		if !v.stopped.Load() {
+			v.update(ev)
+		}
 	}
 }
 
-// Close stops following the instancer.
+// Close stops following the instancer and returns once no update runs:
+// an update racing the shutdown would dial on closed connections and log
+// into a logger its owner may have stopped reading (the Backend closes
+// its connections right after).
 func (v *versionedEndpointer) Close() {
+	v.stopped.Store(true)
 	v.inst.Deregister(v.ch)
 	close(v.ch)
+	<-v.done
 }
 
 // update applies a discovery event. On a discovery error the last known

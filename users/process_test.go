@@ -38,7 +38,8 @@ func TestProcesses(t *testing.T) {
 	}
 	bin := kittest.BuildBinaries(t, "registry", "users")
 	etcdAddr, peerAddr, viewAddr := kittest.FreeAddr(t), kittest.FreeAddr(t), kittest.FreeAddr(t)
-	kittest.StartProcess(t, bin["registry"], nil, "-etcd-addr", etcdAddr, "-peer-addr", peerAddr, "-http-addr", viewAddr)
+	kittest.StartProcess(t, bin["registry"], nil, "-etcd-addr", etcdAddr, "-peer-addr", peerAddr, "-http-addr", viewAddr,
+		"-data-dir", t.TempDir()) // killed at the end: its own temporary directory would be left behind
 	kittest.WaitFor(t, 30*time.Second, "registry ready", func() bool { return get(viewAddr, "/health/ready", nil) == 200 })
 
 	env := []string{

@@ -118,8 +118,11 @@ func launch(t testing.TB, cfg platformConfig) *platform {
 		t.Fatal(err)
 	}
 	p.etcdAddr, p.viewAddr = kittest.FreeAddr(t), kittest.FreeAddr(t)
+	// The data directory is the test's: the process is killed at the end,
+	// and a temporary directory of its own (~120 MB of etcd files) would
+	// be left behind every run.
 	kittest.StartProcess(t, p.bin["registry"], tlsEnv(p.certs["registry"]),
-		"-etcd-addr", p.etcdAddr, "-peer-addr", kittest.FreeAddr(t), "-http-addr", p.viewAddr)
+		"-etcd-addr", p.etcdAddr, "-peer-addr", kittest.FreeAddr(t), "-http-addr", p.viewAddr, "-data-dir", t.TempDir())
 	kittest.WaitFor(t, 30*time.Second, "registry ready", func() bool {
 		return p.get(p.viewAddr, "/health/ready") == http.StatusOK
 	})

@@ -244,7 +244,9 @@ func TestHugeLineIsRefusedAndTheConnectionClosed(t *testing.T) {
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	// The server answers once it has read MaxLine bytes, while this
 	// write may still be going: write from another goroutine.
-	go func() { _, _ = conn.Write([]byte(`{"op":"list","service":"` + strings.Repeat("x", 4*MaxLine) + "\"}\n")) }()
+	go func() {
+		_, _ = conn.Write([]byte(`{"op":"list","service":"` + strings.Repeat("x", 4*MaxLine) + "\"}\n"))
+	}()
 	b, err := bufio.NewReader(conn).ReadBytes('\n')
 	if err != nil {
 		t.Fatal(err)

@@ -96,7 +96,7 @@ func (f *fleet) describe(c *child) control.Instance {
 		if p, ok := find(f.procs, c.name); ok {
 			in.HTTPAddr, in.GRPCAddr = localhost(p.httpAddr), localhost(p.grpcAddr)
 			if p.etcdAddr != "" {
-				in.GRPCAddr = ""
+				in.GRPCAddr = p.etcdAddr // etcd's client port is the registry's gRPC
 			}
 		}
 	}

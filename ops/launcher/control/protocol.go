@@ -66,7 +66,7 @@ type Instance struct {
 	PID     int    `json:"pid"`
 	// HTTPAddr and GRPCAddr are where the process listens, as it logged
 	// them at start ("" until then; GRPCAddr is "" for processes without
-	// gRPC).
+	// gRPC, and the registry's is its etcd client address).
 	HTTPAddr string `json:"http_addr"`
 	GRPCAddr string `json:"grpc_addr,omitempty"`
 	// Version is KITSHOP_SERVICE_VERSION as the instance was started

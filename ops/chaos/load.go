@@ -214,7 +214,6 @@ func (l *load) report() string {
 	return s
 }
 
-
 // syncBuffer collects a process's output while it is read.
 type syncBuffer struct {
 	mu  sync.Mutex

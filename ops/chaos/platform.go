@@ -124,7 +124,7 @@ func (p *platform) startExtra(ctx context.Context, service string, env ...string
 	if err != nil {
 		return in, sd.Instance{}, err
 	}
-	p.log("started %s (%s) through the launcher", in, strings.Join(env, " "))
+	p.log("started %s through the launcher %s", in, strings.Join(env, " "))
 	actx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if in, err = p.ctl.WaitAddrs(actx, in.PID); err != nil {

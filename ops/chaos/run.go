@@ -254,7 +254,7 @@ func runScenario(ctx context.Context, s *spec, e *env, tl *timeline) (v verdict,
 	if err := f.recovered(ctx); err != nil {
 		v.problems = append(v.problems, "not recovered: "+err.Error())
 	}
-	v.recovery = time.Since(healed)
+	v.recovery, v.sinceFault = time.Since(healed), time.Since(injected)
 	tl.note("platform whole again: every running instance registered")
 	sum, err := l.wait(time.Until(tl.began.Add(loadTime)) + 90*time.Second)
 	if err != nil {

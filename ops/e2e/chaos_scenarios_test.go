@@ -1,3 +1,10 @@
+//go:build chaos
+
+// The scenarios that take longer than make test's per-test budget (about
+// a minute each with the platform's start): run them with
+//
+//	go test -race -count=1 -tags chaos -run 'TestChaos' -timeout 20m ./ops/e2e/
+
 package e2e
 
 import (
@@ -29,6 +36,12 @@ func runScenario(t *testing.T, scenario string, args ...string) string {
 // one serves.
 func TestChaosPartitionUnderLoad(t *testing.T) {
 	runScenario(t, "partition", "-warmup=3s", "-duration=8s", "-settle=5s")
+}
+
+// TestChaosPartitionDropUnderLoad: the same instance's connections reset
+// instead (a REJECT rather than a DROP).
+func TestChaosPartitionDropUnderLoad(t *testing.T) {
+	runScenario(t, "partition", "-mode=drop", "-warmup=3s", "-duration=8s", "-settle=5s")
 }
 
 // TestChaosPaymentsSlowUnderLoad: payments answers 2 s late (the proxy's

@@ -35,9 +35,27 @@ type madeRun struct {
 }
 
 // chaosBinaries builds the commands the chaos tests run besides the
-// platform (which the launcher builds itself).
+// platform (which the launcher builds itself, without -race, as make run
+// does). They are built without -race even under go test -race: they
+// are the test's instruments, not what it tests (the launcher's and the
+// tools' own packages run their tests with -race), and a race build of
+// loadgen (vegeta, ghz) costs about 20 s of a test's minute.
 func chaosBinaries(t *testing.T) map[string]string {
-	return kittest.BuildBinaries(t, "ops/launcher", "ops/chaos", "ops/loadgen")
+	t.Helper()
+	dir := t.TempDir()
+	names := []string{"ops/launcher", "ops/chaos", "ops/loadgen"}
+	args := []string{"build", "-o", dir + string(os.PathSeparator)}
+	for _, n := range names {
+		args = append(args, "github.com/kitshop/kitshop/"+n)
+	}
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out := map[string]string{}
+	for _, n := range names {
+		out[n] = filepath.Join(dir, filepath.Base(n))
+	}
+	return out
 }
 
 // startMadeRun starts the launcher with env added (and dbURL as

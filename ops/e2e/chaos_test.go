@@ -16,7 +16,7 @@ func TestChaosKillUnderLoad(t *testing.T) {
 	}
 	bin := chaosBinaries(t)
 	m := startMadeRun(t, bin["ops/launcher"], chaosDB(t))
-	code, out := m.chaos(t, bin, "kill", "-warmup=2s", "-duration=5s", "-settle=3s")
+	code, out := m.chaos(t, bin, "kill", "-warmup=2s", "-duration=4s", "-settle=2s")
 	t.Logf("chaos kill:\n%s", out)
 	if code != 0 || !strings.Contains(out, "INVARIANTS HELD") {
 		t.Fatalf("chaos kill exited %d", code)

@@ -50,6 +50,15 @@ func (f *fleet) add(c *child) {
 	f.children = append(f.children, c)
 }
 
+// forget drops c, whose exit the main loop has handled, so the list does
+// not grow with every restart.
+func (f *fleet) forget(c *child) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.children = slices.DeleteFunc(f.children, func(x *child) bool { return x == c })
+	delete(f.expected, c)
+}
+
 // isExpected reports whether c's exit was asked for through the socket.
 func (f *fleet) isExpected(c *child) bool {
 	f.mu.Lock()

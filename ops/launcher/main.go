@@ -164,7 +164,10 @@ func run(o options) error {
 // other exit stops the platform, as it always has: a crash is a bug a
 // developer must see, and restarting with backoff would hide a crash
 // loop behind a platform that seems up (the kill -9 scenario of ops/chaos
-// kills through the socket, so it does not count).
+// kills through the socket, so it does not count). The one exception is
+// an extra instance that exits before it ever listened (a bad setting
+// passed to start): the tool that started it is told (control.WaitAddrs),
+// and nothing of the platform depended on it yet.
 func supervise(ctx context.Context, fl *fleet, exited <-chan *child) error {
 	for {
 		select {
@@ -172,6 +175,13 @@ func supervise(ctx context.Context, fl *fleet, exited <-chan *child) error {
 			return nil
 		case c := <-exited:
 			if fl.isExpected(c) {
+				fl.forget(c)
+				continue
+			}
+			if h, _ := c.addrs(); c.extra && h == "" {
+				fmt.Fprintf(os.Stderr, "launcher: %s (pid %d), started through the control socket, exited during start-up (%s); the platform keeps running\n",
+					c.name, c.pid(), c.status())
+				fl.forget(c)
 				continue
 			}
 			return fmt.Errorf("%s (pid %d) exited (%s)", c.name, c.pid(), c.status())

@@ -4,7 +4,7 @@
 // finds every order, reservation and payment in agreement, and the
 // failed requests stay within the scenario's budget.
 //
-//	go run ./ops/chaos [flags] <kill|etcd-down|postgres-restart|payments-slow|partition>
+//	go run ./ops/chaos [flags] <kill|etcd-down|postgres-restart|payments-slow|partition|rolling-restart>
 //
 // It drives the platform through the launcher's control socket
 // (.run/launcher.sock): extra instances, stops, kills and pauses are the

@@ -47,7 +47,7 @@ func TestEveryScenarioIsListedInHelp(t *testing.T) {
 	if code := run(context.Background(), []string{"-h"}, &out, &errOut); code != 0 {
 		t.Fatalf("-h exited %d", code)
 	}
-	for _, name := range []string{"kill", "etcd-down", "postgres-restart", "payments-slow", "partition"} {
+	for _, name := range []string{"kill", "etcd-down", "postgres-restart", "payments-slow", "partition", "rolling-restart"} {
 		if !strings.Contains(errOut.String(), "  "+name+" ") {
 			t.Errorf("-h does not list %s:\n%s", name, errOut.String())
 		}

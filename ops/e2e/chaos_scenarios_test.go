@@ -55,3 +55,9 @@ func TestChaosPaymentsSlowUnderLoad(t *testing.T) {
 func TestChaosEtcdDownUnderLoad(t *testing.T) {
 	runScenario(t, "etcd-down", "-warmup=3s", "-duration=8s", "-settle=8s")
 }
+
+// TestChaosRollingRestartUnderLoad: `ops/rollout restart all` through the
+// launcher while the journey mix runs; the budget is zero.
+func TestChaosRollingRestartUnderLoad(t *testing.T) {
+	runScenario(t, "rolling-restart", "-warmup=3s", "-settle=5s")
+}

@@ -28,7 +28,9 @@ const maxExtra = 32
 type fleet struct {
 	binDir, etcd string
 	sec          *security
-	extraEnv     []string
+	// signingKey is users' KITSHOP_JWT_KEY_FILE (signingkey.go).
+	signingKey string
+	extraEnv   []string
 	// procs are every known process with its shifted fixed addresses.
 	procs  []process
 	exited chan<- *child
@@ -155,7 +157,7 @@ func (f *fleet) Start(service string, env []string) (control.Instance, error) {
 	// env goes before the identity (security.env comes last in
 	// environment), so a start cannot borrow another service's
 	// certificate or leave TLS.
-	cmd.Env = environment(p, f.etcd, f.sec, append(slices.Clone(f.extraEnv), env...)...)
+	cmd.Env = environment(p, f.etcd, f.sec, slices.Concat(f.extraEnv, f.keyEnv(p), env)...)
 	c, err := start(p.name, cmd, f.exited)
 	if err != nil {
 		return control.Instance{}, err

@@ -131,3 +131,40 @@ func TestFleetCrashes(t *testing.T) {
 		t.Fatal("a crash did not stop the platform")
 	}
 }
+
+// Every users process make run starts signs with one key, kept across
+// runs, so restarting users keeps tokens valid; a developer's own key
+// file wins.
+func TestSigningKeyIsSharedAndKept(t *testing.T) {
+	t.Setenv("KITSHOP_JWT_KEY_FILE", "")
+	dir := filepath.Join(t.TempDir(), "run")
+	first, err := signingKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(first)
+	if err != nil || !strings.Contains(string(pem), "BEGIN PRIVATE KEY") {
+		t.Fatalf("key file %s: %v", first, err)
+	}
+	if fi, _ := os.Stat(first); fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v, want 0600", fi.Mode().Perm())
+	}
+	again, err := signingKey(dir)
+	if err != nil || again != first {
+		t.Fatalf("second run: %s, %v; want %s reused", again, err, first)
+	}
+	if same, _ := os.ReadFile(again); string(same) != string(pem) {
+		t.Error("the key changed between runs")
+	}
+	fl := &fleet{signingKey: first}
+	if env := fl.keyEnv(process{name: "users"}); len(env) != 1 || env[0] != "KITSHOP_JWT_KEY_FILE="+first {
+		t.Errorf("users env %v", env)
+	}
+	if env := fl.keyEnv(process{name: "orders"}); env != nil {
+		t.Errorf("orders env %v: only users signs", env)
+	}
+	t.Setenv("KITSHOP_JWT_KEY_FILE", "/etc/mine.pem")
+	if own, _ := signingKey(dir); own != "/etc/mine.pem" {
+		t.Errorf("with the developer's own key: %s", own)
+	}
+}

@@ -34,6 +34,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -135,6 +136,9 @@ func run(o options) error {
 	// a child's goroutine never blocks on it, even during shutdown.
 	exited := make(chan *child, len(selected)+maxExtra)
 	fl := newFleet(o.binDir, etcdEndpoint(all), sec, traces.env, all, exited)
+	if fl.signingKey, err = signingKey(filepath.Dir(o.tlsDir)); err != nil {
+		return err
+	}
 	notReady, failure := startAll(ctx, o.binDir, selected, fl, exited)
 	if failure == nil && ctx.Err() == nil {
 		select {
@@ -199,7 +203,7 @@ func startAll(ctx context.Context, binDir string, ps []process, fl *fleet, exite
 	defer client.CloseIdleConnections()
 	for _, p := range ps {
 		cmd := exec.Command(filepath.Join(binDir, p.name))
-		cmd.Env = environment(p, fl.etcd, fl.sec, fl.extraEnv...)
+		cmd.Env = environment(p, fl.etcd, fl.sec, slices.Concat(fl.extraEnv, fl.keyEnv(p))...)
 		c, err := start(p.name, cmd, exited)
 		if err != nil {
 			return notReady, err

@@ -14,7 +14,7 @@ PROTOS := $(shell find pb -name '*.proto' | sort)
 
 TEST_TIMEOUT ?= 12m
 
-.PHONY: help run test deps proto proto-check lint bench chaos tools
+.PHONY: help run test deps proto proto-check lint bench chaos tools screenshots
 
 help:
 	@echo "make run          start the whole platform, gateway on :8080 (in-memory stores unless DATABASE_URL is set)"
@@ -25,6 +25,7 @@ help:
 	@echo "make lint         gofmt and go vet"
 	@echo "make bench        one table of benchmarks against their peers (not part of make test; installs nginx)"
 	@echo "make chaos        long scenarios under load, not part of make test: every instance restarted one at a time"
+	@echo "make screenshots  the README's storefront, order and console pictures, taken by the browser test into docs/images"
 
 # Needs nothing but Go. TRACES=1 starts a trace backend found on PATH
 # (jaeger, jaeger-all-in-one or zipkin) first and points every process at
@@ -88,3 +89,9 @@ bench: deps
 # the journey mix; zero failed requests and no unfinished saga expected.
 chaos: deps
 	$(GO) test -race -count=1 -tags rollout -run 'TestRollingRestartUnderLoad' -timeout 10m ./ops/e2e/
+
+# The README's storefront, order and console pictures: the browser test
+# walks the journey against real processes and saves them into docs/images
+# (make test saves them to a temporary directory only).
+screenshots: deps
+	KITSHOP_SCREENSHOT_DIR=$(CURDIR)/docs/images $(GO) test -count=1 -run 'TestStorefront' -timeout 5m ./ops/e2e/

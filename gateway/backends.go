@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+
+	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/boot"
 	"github.com/kitshop/kitshop/kit/sd"
 	ordersclient "github.com/kitshop/kitshop/orders/client"
@@ -25,10 +28,13 @@ type backends struct {
 
 // openBackends connects to every backend in edge mode (sd.BackendConfig
 // Edge): only reads are retried, and only on an unavailable instance.
+// Each call's version during a rollout follows the client's route key
+// (edgeRouteKey).
 func openBackends(p *boot.Process) (*backends, error) {
 	b := &backends{}
 	edge := func(cfg *sd.BackendConfig) {
 		cfg.Edge = true
+		cfg.RouteKey = edgeRouteKey
 		if cfg.Addr == "" {
 			b.discovered = append(b.discovered, cfg.Service)
 		}
@@ -48,3 +54,20 @@ func openBackends(p *boot.Process) (*backends, error) {
 	}
 	return b, nil
 }
+
+// edgeRouteKey keeps a client on one version of each backend during a
+// rollout step: the key routeKeys put on the request (verified user, else
+// API key, else the rate limiter's client), or, on a request that did not
+// pass through it, the verified user's. A request with neither is placed
+// at random by the weights.
+func edgeRouteKey(ctx context.Context) string {
+	if k := sd.RouteKey(ctx); k != "" {
+		return k
+	}
+	if c, ok := auth.ClaimsFrom(ctx); ok && c.UserID() != "" {
+		return sd.RouteKeyOf(userRouteIdentity(c.UserID()))
+	}
+	return ""
+}
+
+func userRouteIdentity(id string) string { return "user:" + id }

@@ -2,10 +2,13 @@ package main
 
 import (
 	"flag"
+	"net/http"
 
+	"github.com/kitshop/kitshop/kit/auth"
 	"github.com/kitshop/kitshop/kit/boot"
 	"github.com/kitshop/kitshop/kit/config"
 	"github.com/kitshop/kitshop/kit/ratelimit"
+	"github.com/kitshop/kitshop/kit/sd"
 )
 
 // limitFlags configure the per-client rate limits (API.md, "Rate
@@ -53,4 +56,29 @@ func (f limitFlags) build(p *boot.Process) (*ratelimit.Limiter, error) {
 		Tiers: tiers, APIKeys: keys, TrustedProxies: proxies,
 		MaxClients: *f.maxClients, Registerer: p.Metrics,
 	})
+}
+
+// routeKeys puts each request's route key on its context (kit/sd
+// WithRouteKey), which keeps a client on one version of each backend
+// during a rollout step: the verified user, else the API key, else the
+// address the rate limiter charges. It must run after the token is
+// verified. The key is a hash: neither the API key's fingerprint nor
+// the client's address travels to the backends, and it is a routing
+// hint, never an identity.
+func routeKeys(limiter *ratelimit.Limiter) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var identity string
+			if c, ok := auth.ClaimsFrom(r.Context()); ok && c.UserID() != "" {
+				identity = userRouteIdentity(c.UserID())
+			} else {
+				// An invalid key was already refused by the limiter; its
+				// client is then the source address, which is as good
+				// a routing hint.
+				client, _ := limiter.Identify(r)
+				identity = client.String()
+			}
+			next.ServeHTTP(w, r.WithContext(sd.WithRouteKey(r.Context(), sd.RouteKeyOf(identity))))
+		})
+	}
 }

@@ -4,11 +4,16 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
+	"github.com/kitshop/kitshop/gateway/console"
+	"github.com/kitshop/kitshop/gateway/web"
 	"github.com/kitshop/kitshop/kit/httpx"
+	"github.com/kitshop/kitshop/kit/mw"
+	"github.com/kitshop/kitshop/kit/ratelimit"
 	"github.com/kitshop/kitshop/kit/rest"
 	ordersclient "github.com/kitshop/kitshop/orders/client"
 	paymentsclient "github.com/kitshop/kitshop/payments/client"
@@ -67,4 +72,42 @@ func apiRouter(routes []rest.Route) (*mux.Router, error) {
 	rest.Mount(r, routes...)
 	r.Methods(http.MethodGet).Path(openAPIPath).Handler(openAPIHandler(doc))
 	return r, nil
+}
+
+// frontEnd is what the gateway serves besides the API: the storefront
+// and the operator console.
+type frontEnd struct {
+	store   *web.Server
+	console http.Handler
+}
+
+// handler serves API.md's routes (api, under /api/), the console under
+// console.Prefix and, on every other path, the storefront: its pages
+// behind the same rate limit and in-flight bound as the API (each page
+// costs backend calls); its embedded assets without either (they cost
+// nothing); its live streams behind the rate limit only, since they are
+// long by design and bounded by the storefront itself
+// (KITSHOP_WEB_MAX_STREAMS). The API's per-route deadlines do not apply
+// to the storefront, which sets its own; the console gets the read
+// deadline (it bounds its sources within it).
+func (f frontEnd) handler(api http.Handler, limiter *ratelimit.Limiter, shedder *mw.Shedder) http.Handler {
+	pages := limiter.Middleware(shed(shedder, f.store.Pages()))
+	streams := limiter.Middleware(f.store.Streams())
+	static := f.store.Static()
+	ops := limiter.Middleware(shed(shedder, f.console))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		switch {
+		case web.ForAPI(r):
+			api.ServeHTTP(w, r)
+		case p == console.Prefix || strings.HasPrefix(p, console.Prefix+"/"):
+			ops.ServeHTTP(w, r)
+		case strings.HasPrefix(p, web.StaticPrefix):
+			static.ServeHTTP(w, r)
+		case strings.HasPrefix(p, web.StreamPrefix):
+			streams.ServeHTTP(w, r)
+		default:
+			pages.ServeHTTP(w, r)
+		}
+	})
 }

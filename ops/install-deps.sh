@@ -38,6 +38,8 @@ command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # ops/k8s checks the certificate script that clusters without cert-manager use.
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# ops/e2e's browser test drives headless Chromium (chromedp).
+[ -x /usr/bin/chromium ] || [ -n "${KITSHOP_CHROMIUM:-}" ] || need+=(chromium)
 # With DATABASE_URL set the tests use that server and need no binaries.
 if [ -z "${DATABASE_URL:-}" ] && { ! pg_bin_ok || ! pgbench_ok; }; then
   need+=(postgresql-server)

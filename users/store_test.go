@@ -9,10 +9,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/pg/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { pgtest.Main(m, kittest.RemoveBuilds) }
 
 func TestStoreMemory(t *testing.T) {
 	testStore(t, func(t *testing.T) Store { return newMemoryStore() })

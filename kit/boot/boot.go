@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/kit/fault"
 	"github.com/kitshop/kitshop/kit/grpcx"
 	"github.com/kitshop/kitshop/kit/health"
 	"github.com/kitshop/kitshop/kit/httpx"
@@ -70,6 +71,10 @@ type Process struct {
 	// have calls in flight (grpcx.ServerConfig.ConnLimit).
 	grpcLimit *netx.LimitListener
 
+	// fault injects test failures and latency into the API (gRPC and
+	// HTTP, never the platform endpoints); nil when off (kit/fault).
+	fault *fault.Injector
+
 	etcdOnce sync.Once
 	etcd     *clientv3.Client
 	etcdErr  error
@@ -86,9 +91,16 @@ func New(cfg config.Service, out io.Writer) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Read before anything is opened: a fault setting in production (or
+	// a malformed one) stops the process here, with the reason.
+	faults, err := fault.FromEnv(nil)
+	if err != nil {
+		return nil, err
+	}
 	p := &Process{
 		Config: cfg, Logger: logger, Metrics: metrics.NewRegistry(), id: uuid.NewString(),
 		Ready: health.New(health.WithLogger(log.With(logger, "component", "health"))),
+		fault: fault.New(faults),
 	}
 	if p.TLS, err = loadIdentity(cfg); err != nil {
 		return nil, err
@@ -140,6 +152,12 @@ func New(cfg config.Service, out io.Writer) (*Process, error) {
 	_ = level.Info(logger).Log("msg", "starting", "config", cfg.String(),
 		"http_addr", p.HTTPAddr(), "grpc_addr", p.GRPCAddr())
 	p.logIdentity()
+	if faults.Enabled() {
+		// Loud on purpose: an instance failing calls on purpose must be
+		// obvious to whoever reads its log.
+		_ = level.Warn(logger).Log("msg", "FAULT INJECTION IS ON: this instance fails or slows API calls on purpose (test setting)",
+			"fault", faults.String())
+	}
 	return p, nil
 }
 
@@ -202,6 +220,12 @@ func (p *Process) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 	if p.TLS != nil {
 		opts = append([]grpc.ServerOption{grpc.Creds(credentials.NewTLS(p.TLS.ServerConfig()))}, opts...)
 	}
+	if p.fault != nil {
+		// Innermost of the server's interceptors, so logs, traces and
+		// metrics see an injected failure as the caller does.
+		opts = append(opts, grpc.ChainUnaryInterceptor(p.fault.UnaryServerInterceptor()),
+			grpc.ChainStreamInterceptor(p.fault.StreamServerInterceptor()))
+	}
 	return grpcx.NewServer(grpcx.ServerConfig{
 		Service: p.Config.Name, Logger: p.Logger, Tracer: p.Tracer, RED: p.RED, Readiness: p.Ready,
 		ConnLimit: p.grpcLimit,
@@ -237,7 +261,7 @@ func (p *Process) Handler(routes http.Handler) http.Handler {
 	// Everything but the platform paths goes to the service. Excluding
 	// them (rather than a catch-all) keeps a wrong method on /metrics a
 	// 405 with Allow from root, not a 404 from the service's router.
-	root.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool { return !platformPaths[r.URL.Path] }).Handler(routes)
+	root.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool { return !platformPaths[r.URL.Path] }).Handler(p.fault.HTTP(routes))
 	return httpx.RequestID(tracing.HTTPServer(p.Tracer, httpx.Metrics(p.RED)(
 		httpx.AccessLog(p.Logger)(metrics.WithRED(p.RED)(httpx.Recover(p.Logger)(root))))))
 }

@@ -57,6 +57,10 @@ type RED struct {
 	// with the RED because the client side that makes retries (kit/sd)
 	// is handed the process's RED and nothing else.
 	retries *prometheus.CounterVec
+	// attempts and attemptDur are the per-attempt, per-version metrics
+	// (attempts.go), registered here for the same reason as retries.
+	attempts   *prometheus.CounterVec
+	attemptDur *prometheus.HistogramVec
 }
 
 // NewRED registers the RED metrics with reg and returns a recorder whose
@@ -90,6 +94,13 @@ func NewRED(reg prometheus.Registerer, service string) (*RED, error) {
 	if err != nil {
 		return nil, err
 	}
+	attemptsVec, durVec := newAttemptVecs()
+	if attemptsVec, err = Register(reg, attemptsVec); err != nil {
+		return nil, err
+	}
+	if durVec, err = Register(reg, durVec); err != nil {
+		return nil, err
+	}
 	return &RED{
 		service:     service,
 		RequestsVec: requests,
@@ -97,6 +108,8 @@ func NewRED(reg prometheus.Registerer, service string) (*RED, error) {
 		InFlightVec: inFlight,
 		methods:     &methodBound{},
 		retries:     retries,
+		attempts:    attemptsVec,
+		attemptDur:  durVec,
 	}, nil
 }
 

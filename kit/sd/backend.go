@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 	gokitsd "github.com/go-kit/kit/sd"
-	"github.com/go-kit/kit/sd/lb"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/httpx"
+	"github.com/kitshop/kitshop/kit/metrics"
 	"github.com/kitshop/kitshop/kit/mw"
 	"github.com/kitshop/kitshop/kit/typed"
 )
@@ -72,7 +72,14 @@ type BackendConfig struct {
 	Edge bool
 	// Chain wraps every method with client tracing and RED metrics
 	// (transport "client", method "<service>.<Method>"). Zero: neither.
+	// With Chain.RED, every attempt is also recorded by the version of
+	// the instance it went to (kit/metrics Attempts).
 	Chain mw.Chain
+	// RouteKey returns the key that keeps a client on one version during
+	// a rollout (see Rollout). Nil: RouteKey(ctx), the key the gateway
+	// set or the calling process sent. Whatever it returns is sent on in
+	// gRPC metadata, so the callee's own calls keep the same version.
+	RouteKey func(context.Context) string
 }
 
 // Backend is the caller's side of one backend service: its instances
@@ -94,6 +101,12 @@ type Backend[C any] struct {
 	// exhausted counts retries the budget refused
 	// (kitshop_retry_budget_exhausted_total), nil without Chain.RED.
 	exhausted prometheus.Counter
+	// rollout follows the service's version split (split.go); nil with
+	// a fixed address, where there is nothing to split.
+	rollout *rolloutWatch
+	// attempts records each attempt by the callee's version; nil
+	// without Chain.RED.
+	attempts *metrics.Attempts
 }
 
 // NewBackend returns the backend cfg describes; newClient is the
@@ -120,6 +133,7 @@ func NewBackend[C any](cfg BackendConfig, newClient func(grpc.ClientConnInterfac
 			return nil, err
 		}
 		b.inst, b.stopInst = in, in.Stop
+		b.rollout = watchRollout(cfg.Etcd, cfg.Service, cfg.Logger)
 	default:
 		return nil, fmt.Errorf("sd: backend %s needs a fixed address or a registry", cfg.Service)
 	}
@@ -146,6 +160,7 @@ func NewBackend[C any](cfg BackendConfig, newClient func(grpc.ClientConnInterfac
 	b.breaker = mw.NewCircuitBreaker(name, s)
 	if cfg.Chain.RED != nil {
 		b.exhausted = cfg.Chain.RED.RetryBudgetExhausted(cfg.Service)
+		b.attempts = cfg.Chain.RED.Attempts(cfg.Service)
 	}
 	return b, nil
 }
@@ -155,6 +170,7 @@ func NewBackend[C any](cfg BackendConfig, newClient func(grpc.ClientConnInterfac
 func (b *Backend[C]) Close() error {
 	err := b.conns.Close()
 	b.stopInst()
+	b.rollout.Stop()
 	return err
 }
 
@@ -162,8 +178,10 @@ func (b *Backend[C]) Close() error {
 //
 //	getUser := sd.Unary(b, "GetUser", sd.Read, usersv1.UsersServiceClient.GetUser)
 //
-// Each call picks the next instance round-robin (skipping instances whose
-// connection is known to be down), runs the attempt through the
+// Each call picks the next instance round-robin within the version the
+// service's rollout assigns the call's route key (see Rollout; without
+// one, among all instances), skipping instances whose connection is
+// known to be down, runs the attempt through the
 // backend's breaker with its own timeout, and, when p allows and the
 // failure says nothing about the request (the instance was unavailable or
 // the attempt timed out), retries on the next instance after a jittered
@@ -193,6 +211,9 @@ func Unary[C, Req, Resp any](b *Backend[C], method string, p Policy, call func(C
 			if health.down(conn) && !forced(ctx) {
 				return nil, errInstanceDown
 			}
+			if key := RouteKey(ctx); key != "" {
+				ctx = metadata.AppendToOutgoingContext(ctx, MetadataRouteKey, key)
+			}
 			req, err := typed.Cast[Req](request)
 			if err != nil {
 				return nil, err
@@ -210,12 +231,11 @@ func Unary[C, Req, Resp any](b *Backend[C], method string, p Policy, call func(C
 		}
 		return b.conns.track(ref.sc, e), ref, nil
 	}
-	endpointer := gokitsd.NewEndpointer(b.inst, factory, b.cfg.Logger)
+	endpointer := newVersionedEndpointer(b.inst, factory, b.cfg.Logger)
 	if !b.conns.own(endpointer.Close) {
 		endpointer.Close()
 	}
-	balancer := lb.NewRoundRobin(endpointer)
-	e := b.cfg.Chain.WrapClient(b.cfg.Service+"."+method, b.retrying(balancer, endpointer, p))
+	e := b.cfg.Chain.WrapClient(b.cfg.Service+"."+method, b.retrying(endpointer, p))
 	return func(ctx context.Context, req Req) (Resp, error) {
 		resp, err := e(ctx, req)
 		if err != nil {
@@ -303,23 +323,31 @@ func forced(ctx context.Context) bool { return ctx.Value(forceKey{}) != nil }
 // died while another answered on retry does not count against the
 // backend (it would trip a per-backend breaker for the whole service when
 // one of its instances dies), while a backend no attempt can reach does.
-func (b *Backend[C]) retrying(balancer lb.Balancer, endpointer *gokitsd.DefaultEndpointer, p Policy) endpoint.Endpoint {
+func (b *Backend[C]) retrying(endpointer *versionedEndpointer, p Policy) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
-		return b.breaker.Do(func() (any, error) { return b.attempts(ctx, balancer, endpointer, p, request) })
+		return b.breaker.Do(func() (any, error) { return b.attemptCalls(ctx, endpointer, p, request) })
 	}
 }
 
-func (b *Backend[C]) attempts(ctx context.Context, balancer lb.Balancer, endpointer *gokitsd.DefaultEndpointer, p Policy, request any) (any, error) {
+// errNoEndpoints is why a call found no instance to try.
+var errNoEndpoints = errors.New("no endpoints available")
+
+func (b *Backend[C]) attemptCalls(ctx context.Context, endpointer *versionedEndpointer, p Policy, request any) (any, error) {
 	b.budget.Deposit()
+	sp := b.rollout.Current()
+	key := b.routeKey(ctx)
+	if key != "" && RouteKey(ctx) != key {
+		ctx = WithRouteKey(ctx, key) // sent on with every attempt
+	}
 	for attempt := 1; ; attempt++ {
-		e, err := balancer.Endpoint()
-		if err != nil {
-			return nil, errs.Wrap(errs.Unavailable, ReasonNoInstances, err,
+		t := endpointer.pick(sp, key, attempt > 1)
+		if t == nil {
+			return nil, errs.Wrap(errs.Unavailable, ReasonNoInstances, errNoEndpoints,
 				"no instance of "+b.cfg.Service+" is available")
 		}
-		resp, err := b.try(ctx, e, request, p.AttemptTimeout)
+		resp, err := b.try(ctx, t, request, p.AttemptTimeout)
 		if err == errInstanceDown {
-			resp, err = b.tryAnother(ctx, endpointer, e, request, p.AttemptTimeout)
+			resp, err = b.tryAnother(ctx, endpointer, sp, t, request, p.AttemptTimeout)
 		}
 		if err == nil {
 			return resp, nil
@@ -344,24 +372,42 @@ func (b *Backend[C]) attempts(ctx context.Context, balancer lb.Balancer, endpoin
 // attempt (the other callers moving the round-robin on could otherwise
 // hand this call the dead instance again). When every instance looks
 // down it goes to the one it was given: gRPC may have reconnected since.
-func (b *Backend[C]) tryAnother(ctx context.Context, endpointer *gokitsd.DefaultEndpointer, given endpoint.Endpoint, request any, timeout time.Duration) (any, error) {
-	eps, _ := endpointer.Endpoints()
-	for _, e := range eps {
-		if resp, err := b.try(ctx, e, request, timeout); err != errInstanceDown {
+//
+// Instances are tried in the order the rollout prefers them: the given
+// instance's version first, then the other versions with a weight.
+func (b *Backend[C]) tryAnother(ctx context.Context, endpointer *versionedEndpointer, sp *split, given *target, request any, timeout time.Duration) (any, error) {
+	for _, t := range endpointer.candidates(sp, given) {
+		if resp, err := b.try(ctx, t, request, timeout); err != errInstanceDown {
 			return resp, err
 		}
 	}
 	return b.try(context.WithValue(ctx, forceKey{}, true), given, request, timeout)
 }
 
+// routeKey is the call's route key (BackendConfig.RouteKey).
+func (b *Backend[C]) routeKey(ctx context.Context) string {
+	if b.cfg.RouteKey != nil {
+		return b.cfg.RouteKey(ctx)
+	}
+	return RouteKey(ctx)
+}
+
 // try is one attempt's call, with its own timeout. Errors leave it
 // classified: the caller's own end (ctx) is marked Expected so that no
 // breaker, here or upstream, counts it; an expiry of the attempt's own
 // timeout becomes DeadlineExceeded/ATTEMPT_TIMEOUT, which does count.
-func (b *Backend[C]) try(ctx context.Context, e endpoint.Endpoint, request any, timeout time.Duration) (any, error) {
+func (b *Backend[C]) try(ctx context.Context, t *target, request any, timeout time.Duration) (resp any, err error) {
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	resp, err := e(actx, request)
+	if b.attempts != nil {
+		begin := time.Now()
+		defer func() {
+			if err != errInstanceDown { // skipped, never sent
+				b.attempts.Observe(t.version, metrics.Code(err), time.Since(begin))
+			}
+		}()
+	}
+	resp, err = t.e(actx, request)
 	if err == nil || err == errInstanceDown {
 		return resp, err
 	}

@@ -20,7 +20,8 @@ var leakMarkers = []string{
 	"kitshop/kit/sd.(*watchClient).WatchPrefix",
 	"kitshop/kit/sd.(*Registrar).Run",
 	"go-kit/kit/sd/etcdv3.(*Instancer).loop",
-	"go-kit/kit/sd.(*DefaultEndpointer).receive",
+	"kitshop/kit/sd.(*versionedEndpointer).receive",
+	"kitshop/kit/sd.watchRollout.func1",
 }
 
 func leaked() []string {

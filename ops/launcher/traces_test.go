@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/kitshop/kit/kittest"
 	"github.com/kitshop/kitshop/kit/tracing"
 )
 
@@ -27,7 +28,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, http.ListenAndServe(addr, nil))
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	kittest.RemoveBuilds()
+	os.Exit(code)
 }
 
 func TestFindCollector(t *testing.T) {

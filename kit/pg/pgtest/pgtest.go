@@ -82,10 +82,13 @@ type server struct {
 }
 
 // Main runs the package's tests and then stops the throwaway cluster (if
-// one was started) and removes its files. Call it from TestMain; it does
-// not return.
-func Main(m *testing.M) {
+// one was started) and removes its files, after running cleanups (such as
+// kittest.RemoveBuilds). Call it from TestMain; it does not return.
+func Main(m *testing.M, cleanups ...func()) {
 	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
 	if err := stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
 		if code == 0 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -305,37 +304,33 @@ func (p *partition) cleanup(ctx context.Context) error {
 }
 
 // paymentsSlow: every call to payments takes 2 s more. A payments
-// instance behind a fault proxy that delays each request by 2 s takes
-// over from the normal one (started, registered, then the normal one
-// stopped gracefully), and at the heal a normal instance replaces it the
-// same way: the rollback an operator would do.
-//
-// The 2 s come from the proxy. KITSHOP_FAULT_LATENCY (kit/fault) would
-// slow the instance itself; it had not landed when this was written.
+// instance started with KITSHOP_FAULT_LATENCY=2s (kit/fault: the delay is
+// added inside the process, before each API call's handler) takes over
+// from the normal one (started, registered, then the normal one stopped
+// gracefully), and at the heal a normal instance replaces it the same
+// way: the rollback an operator would do. Checkouts slow down (the saga
+// waits on Charge), nothing may fail.
 type paymentsSlow struct {
 	e    *env
-	slow *redirected
+	slow control.Instance
 }
 
 const slowLatency = 2 * time.Second
 
 func newPaymentsSlow(e *env) (fault, error) { return &paymentsSlow{e: e}, nil }
 
-func (s *paymentsSlow) prepare(ctx context.Context) (err error) {
-	s.slow, err = startRedirected(ctx, s.e, "payments", "KITSHOP_SERVICE_VERSION=slow")
-	return err
-}
+func (s *paymentsSlow) prepare(context.Context) error { return nil }
 
 func (s *paymentsSlow) inject(ctx context.Context) error {
-	s.slow.proxy.Set(ModeLatency, slowLatency)
-	all, err := s.e.p.ctl.List(ctx, "payments")
+	normal, err := s.e.p.ctl.List(ctx, "payments")
 	if err != nil {
 		return err
 	}
-	for _, in := range all {
-		if in.PID == s.slow.in.PID {
-			continue
-		}
+	s.slow, _, err = s.e.p.startExtra(ctx, "payments", "KITSHOP_FAULT_LATENCY="+slowLatency.String(), "KITSHOP_SERVICE_VERSION=slow")
+	if err != nil {
+		return err
+	}
+	for _, in := range normal {
 		if _, err := s.e.p.ctl.Stop(ctx, in.PID); err != nil {
 			return err
 		}
@@ -345,33 +340,21 @@ func (s *paymentsSlow) inject(ctx context.Context) error {
 }
 
 func (s *paymentsSlow) heal(ctx context.Context) error {
-	bypassed := s.slow.stillRedirected(ctx, s.e, "payments")
-	if _, _, err := s.e.p.startExtra(ctx, "payments"); err != nil {
-		return errors.Join(bypassed, err)
+	if s.slow.PID == 0 {
+		return nil
 	}
-	err := s.slow.stop(ctx, s.e)
+	if _, _, err := s.e.p.startExtra(ctx, "payments"); err != nil {
+		return err
+	}
+	if _, err := s.e.p.ctl.Stop(ctx, s.slow.PID); err != nil {
+		return err
+	}
+	s.slow = control.Instance{}
 	s.e.log("rolled back: a normal payments instance replaced the slow one")
-	return errors.Join(bypassed, err)
+	return nil
 }
 
 func (s *paymentsSlow) recovered(ctx context.Context) error { return registryWhole(ctx, s.e) }
 
-// cleanup: after a heal there is one normal instance again; before it
-// (a failure half-way), a normal one is started when none runs, then the
-// slow one stopped, so no payments instance is left behind the proxy
-// this process is about to take down.
-func (s *paymentsSlow) cleanup(ctx context.Context) error {
-	if s.slow == nil || s.slow.in.PID == 0 {
-		return nil
-	}
-	all, err := s.e.p.ctl.List(ctx, "payments")
-	if err != nil {
-		return err
-	}
-	if len(all) < 2 {
-		if _, _, err := s.e.p.startExtra(ctx, "payments"); err != nil {
-			return err
-		}
-	}
-	return s.slow.stop(ctx, s.e)
-}
+// cleanup rolls back when the scenario stopped half-way.
+func (s *paymentsSlow) cleanup(ctx context.Context) error { return s.heal(ctx) }

@@ -233,3 +233,22 @@ func tailString(s string, n int) string {
 	}
 	return s
 }
+
+// runScenario runs one chaos scenario with shortened phases against a
+// fresh make run platform on Postgres and requires its invariants to hold
+// and the platform to stay up.
+func runScenario(t *testing.T, scenario string, args ...string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the whole platform under load")
+	}
+	bin := chaosBinaries(t)
+	m := startMadeRun(t, bin["ops/launcher"], chaosDB(t))
+	code, out := m.chaos(t, bin, scenario, args...)
+	t.Logf("chaos %s:\n%s", scenario, out)
+	if code != 0 || !strings.Contains(out, "INVARIANTS HELD") {
+		t.Fatalf("chaos %s exited %d", scenario, code)
+	}
+	m.alive(t)
+	return out
+}

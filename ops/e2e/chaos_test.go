@@ -23,3 +23,17 @@ func TestChaosKillUnderLoad(t *testing.T) {
 	}
 	m.alive(t)
 }
+
+// TestChaosPartitionDropUnderLoad: a products instance behind the fault
+// proxy, registered at the proxy's address, has its connections reset
+// (a REJECT) while a second one serves: callers see it unavailable and
+// go to the other. (The blackhole variant is behind the chaos tag.)
+func TestChaosPartitionDropUnderLoad(t *testing.T) {
+	runScenario(t, "partition", "-mode=drop", "-warmup=2s", "-duration=5s", "-settle=3s")
+}
+
+// TestChaosPaymentsSlowUnderLoad: a payments instance started with
+// KITSHOP_FAULT_LATENCY=2s replaces the normal one, then is rolled back.
+func TestChaosPaymentsSlowUnderLoad(t *testing.T) {
+	runScenario(t, "payments-slow", "-warmup=2s", "-duration=6s", "-settle=3s")
+}

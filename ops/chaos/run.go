@@ -52,7 +52,11 @@ func parse(args []string, stderr io.Writer) (*options, *spec, error) {
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: go run ./ops/chaos [flags] <scenario>\n\nScenarios (against make run, under load):\n")
 		for _, s := range scenarios {
-			fmt.Fprintf(stderr, "  %-17s %s\n  %-17s fault %v by default; failed-request budget %s\n", s.name, s.about, "", s.duration, s.budget)
+			pg := ""
+			if s.needsDatabase != "" {
+				pg = "; needs make run on Postgres"
+			}
+			fmt.Fprintf(stderr, "  %-17s %s\n  %-17s fault %v by default; failed-request budget %s%s\n", s.name, s.about, "", s.duration, s.budget, pg)
 		}
 		fmt.Fprint(stderr, "\nFlags:\n")
 		fs.PrintDefaults()
@@ -144,8 +148,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // preflight refuses what cannot work before touching the platform.
 func preflight(o *options, s *spec) error {
-	if s.needsDatabase && ordersDatabase() == "" {
-		return fmt.Errorf("%s restarts Postgres: run make run with DATABASE_URL (or KITSHOP_<SERVICE>_DATABASE_URL) set, and this with the same variables; the in-memory stores have no Postgres to restart", s.name)
+	if s.needsDatabase != "" && ordersDatabase() == "" {
+		return fmt.Errorf("%s needs make run on Postgres: %s. Run make run with DATABASE_URL (or KITSHOP_<SERVICE>_DATABASE_URL) set, and this with the same variables", s.name, s.needsDatabase)
 	}
 	if !o.skipCheck && ordersDatabase() == "" {
 		return errors.New("`orders check` reads the orders database, and none is set: run make run with DATABASE_URL and this with the same DATABASE_URL (or pass -skip-check, and the invariant is not checked)")

@@ -21,9 +21,11 @@ func TestBadUsageIsRefusedBeforeTouchingThePlatform(t *testing.T) {
 		{[]string{"-rate=0", "kill"}, "-rate must be"},
 		{[]string{"-mode=sideways", "partition"}, "-mode"},
 		{[]string{"-settle=-1s", "kill"}, "must be positive"},
-		{[]string{"-control", nowhere, "kill"}, "orders check` reads the orders database"},
-		{[]string{"-control", nowhere, "postgres-restart"}, "restarts Postgres: run make run with DATABASE_URL"},
-		{[]string{"-control", nowhere, "-skip-check", "kill"}, "is `make run` up"},
+		{[]string{"-control", nowhere, "etcd-down"}, "orders check` reads the orders database"},
+		{[]string{"-control", nowhere, "postgres-restart"}, "it restarts Postgres"},
+		{[]string{"-control", nowhere, "-skip-check", "kill"}, "each instance has a store of its own"},
+		{[]string{"-control", nowhere, "-skip-check", "partition"}, "needs make run on Postgres"},
+		{[]string{"-control", nowhere, "-skip-check", "etcd-down"}, "is `make run` up"},
 	}
 	for _, c := range cases {
 		var out, errOut bytes.Buffer

@@ -47,9 +47,9 @@ type spec struct {
 	name, about string
 	duration    time.Duration // default -duration: how long the fault lasts
 	budget      budget
-	// needsDatabase: the scenario itself needs Postgres (not only the
-	// final check).
-	needsDatabase bool
+	// needsDatabase says why the scenario itself needs Postgres (not
+	// only the final check); "" when it does not.
+	needsDatabase string
 	make          func(e *env) (fault, error)
 }
 

@@ -68,9 +68,12 @@ func (f *fleet) isExpected(c *child) bool {
 	return f.expected[c]
 }
 
-// shutdown refuses further starts and returns every child, in start
-// order, for stopAll; paused ones are continued first, or SIGTERM would
-// wait in their queue until stopAll's timeout killed them.
+// shutdown refuses further starts and returns every child for stopAll,
+// which stops them in reverse: ordered by the boot order of their
+// process (an extra orders instance with the orders started at boot), so
+// callers still stop before callees whatever the socket started when.
+// Paused ones are continued first, or SIGTERM would wait in their queue
+// until stopAll's timeout killed them.
 func (f *fleet) shutdown() []*child {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -81,7 +84,10 @@ func (f *fleet) shutdown() []*child {
 			c.paused = false
 		}
 	}
-	return slices.Clone(f.children)
+	out := slices.Clone(f.children)
+	rank := func(c *child) int { return slices.Index(names(f.procs), c.name) }
+	slices.SortStableFunc(out, func(a, b *child) int { return rank(a) - rank(b) })
+	return out
 }
 
 func (f *fleet) List(service string) []control.Instance {

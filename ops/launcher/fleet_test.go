@@ -168,3 +168,23 @@ func TestSigningKeyIsSharedAndKept(t *testing.T) {
 		t.Errorf("with the developer's own key: %s", own)
 	}
 }
+
+// Extra instances stop with their service, callers before callees,
+// whenever they were started.
+func TestShutdownOrdersByService(t *testing.T) {
+	mk := func(name string) *child { return &child{name: name, done: make(chan struct{})} }
+	fl := newFleet("", "", nil, nil, processes, nil)
+	for _, n := range []string{"registry", "users", "orders", "gateway", "users", "orders"} {
+		fl.children = append(fl.children, mk(n))
+	}
+	var got []string
+	for _, c := range fl.shutdown() {
+		got = append(got, c.name)
+	}
+	if want := "registry users users orders orders gateway"; strings.Join(got, " ") != want {
+		t.Errorf("shutdown order %v, want %s (stopAll goes in reverse)", got, want)
+	}
+	if _, err := fl.Start("users", nil); err == nil || !strings.Contains(err.Error(), "stopping") {
+		t.Errorf("start after shutdown: %v", err)
+	}
+}

@@ -6,6 +6,13 @@
 //
 //	go run ./ops/chaos [flags] <kill|etcd-down|postgres-restart|payments-slow|partition|rolling-restart>
 //
+// A session, from the checkout (the same DATABASE_URL for both: `orders
+// check` reads the orders database, and the scenarios that start
+// instances need stores the instances share):
+//
+//	KITSHOP_API_KEYS=chaos:enterprise DATABASE_URL=postgres://... make run
+//	DATABASE_URL=postgres://... go run ./ops/chaos -api-key chaos kill
+//
 // It drives the platform through the launcher's control socket
 // (.run/launcher.sock): extra instances, stops, kills and pauses are the
 // launcher's, so the platform does not take them for crashes. Every

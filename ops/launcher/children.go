@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -20,7 +23,44 @@ type child struct {
 	cmd  *exec.Cmd
 	// done is closed once the process has exited and its output is read;
 	// cmd.ProcessState is set from then on.
-	done chan struct{}
+	done    chan struct{}
+	started time.Time
+	// extra, version and paused are the control socket's (fleet.go);
+	// paused is guarded by the fleet's mutex.
+	extra   bool
+	version string
+	paused  bool
+
+	addrMu             sync.Mutex
+	httpAddr, grpcAddr string
+}
+
+// addrs are the listen addresses the process logged at start, if any yet.
+func (c *child) addrs() (httpAddr, grpcAddr string) {
+	c.addrMu.Lock()
+	defer c.addrMu.Unlock()
+	return c.httpAddr, c.grpcAddr
+}
+
+// noteAddrs picks the listen addresses out of the process's start-up log
+// line (kit/boot logs "http_addr" and "grpc_addr" once its listeners are
+// open): the only way to learn the ports of an instance started on :0.
+func (c *child) noteAddrs(line []byte) {
+	if !bytes.Contains(line, []byte(`"http_addr"`)) {
+		return
+	}
+	var l struct {
+		HTTPAddr string `json:"http_addr"`
+		GRPCAddr string `json:"grpc_addr"`
+	}
+	if json.Unmarshal(line, &l) != nil || l.HTTPAddr == "" {
+		return
+	}
+	c.addrMu.Lock()
+	defer c.addrMu.Unlock()
+	if c.httpAddr == "" {
+		c.httpAddr, c.grpcAddr = l.HTTPAddr, l.GRPCAddr
+	}
 }
 
 // start runs cmd in its own process group, its output prefixed with name
@@ -36,10 +76,10 @@ func start(name string, cmd *exec.Cmd, exited chan<- *child) (*child, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	c := &child{name: name, cmd: cmd, done: make(chan struct{})}
+	c := &child{name: name, cmd: cmd, done: make(chan struct{}), started: time.Now()}
 	go func() {
 		// Wait only after the output is drained, as os/exec requires.
-		prefix(name, out)
+		prefix(name, out, c.noteAddrs)
 		_ = cmd.Wait()
 		close(c.done)
 		exited <- c
@@ -98,10 +138,11 @@ func stopAll(children []*child, timeout time.Duration) error {
 	return errors.Join(unclean...)
 }
 
-func prefix(name string, r io.Reader) {
+func prefix(name string, r io.Reader, onLine func([]byte)) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
+		onLine(sc.Bytes())
 		fmt.Printf("%-9s| %s\n", name, sc.Text())
 	}
 	// A line over 1 MiB stops the scanner; keep draining so the child

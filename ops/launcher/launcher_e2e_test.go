@@ -51,9 +51,10 @@ func TestMakeRun(t *testing.T) {
 	work := t.TempDir()
 	tlsDir := filepath.Join(work, "tls")
 
+	socket := filepath.Join(work, "launcher.sock")
 	var out kittest.LogBuffer
 	cmd := exec.Command(launcher, "-bin-dir", filepath.Join(work, "bin"), "-tls-dir", tlsDir,
-		"-port-offset", strconv.Itoa(offset))
+		"-port-offset", strconv.Itoa(offset), "-control", socket)
 	cmd.Dir = root // the launcher builds ./registry, ./users, ... from the checkout
 	cmd.Env = hermeticEnv()
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -144,6 +145,20 @@ func TestMakeRun(t *testing.T) {
 	}
 	if !regexp.MustCompile(`products +\| .*"created":12`).MatchString(out.String()) {
 		t.Error("products did not log that it created 12 demo products")
+	}
+
+	countUsers := func() int {
+		var v struct {
+			Instances []json.RawMessage `json:"instances"`
+		}
+		if getJSON(client, "https://"+registry.httpAddr+"/v1/services/users", &v) != nil {
+			return -1
+		}
+		return len(v.Instances)
+	}
+	exerciseControl(t, socket, countUsers, pids)
+	if t.Failed() {
+		return
 	}
 
 	// Ctrl-C: everything stops, in reverse order, within the bound.

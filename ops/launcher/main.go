@@ -34,10 +34,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
 	"github.com/kitshop/kitshop/kit/config"
+	"github.com/kitshop/kitshop/ops/launcher/control"
 )
 
 const (
@@ -49,9 +51,9 @@ const (
 )
 
 type options struct {
-	binDir, tlsDir, only string
-	insecure, traces     bool
-	portOffset           int
+	binDir, tlsDir, only, control string
+	insecure, traces              bool
+	portOffset                    int
 }
 
 func main() {
@@ -65,6 +67,8 @@ func main() {
 		"add N to every port (HTTP, gRPC, the registry's etcd), to run beside another make run")
 	traces := config.Bool(fs, "traces", "KITSHOP_LAUNCHER_TRACES", false,
 		"start a trace backend found on PATH (jaeger, jaeger-all-in-one or zipkin) first, and point every process at it")
+	fs.StringVar(&o.control, "control", "",
+		"the control socket ops/rollout and ops/chaos drive the platform through (default "+control.DefaultPath+", or .run/launcher+N.sock with -port-offset N)")
 	err := config.Parse(fs, os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -114,12 +118,28 @@ func run(o options) error {
 		}
 		return err
 	}
+	// Listen before anything starts, so a second launcher on the same
+	// socket is refused up front rather than after the build.
+	if o.control == "" {
+		o.control = control.PathFor(o.portOffset)
+	}
+	ln, err := control.Listen(o.control)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // unless served: the server closes it
 	// The trace backend comes first, so the first spans have somewhere to
 	// go, and stops last, once every process has flushed its own.
 	traces := setupTraces(ctx, o.traces)
 	defer traces.stop()
-	exited := make(chan *child, len(selected))
-	running, notReady, failure := startAll(ctx, o.binDir, selected, etcdEndpoint(all), sec, traces.env, exited)
+	// Room for every exit, the control socket's extra instances included:
+	// a child's goroutine never blocks on it, even during shutdown.
+	exited := make(chan *child, len(selected)+maxExtra)
+	fl := newFleet(o.binDir, etcdEndpoint(all), sec, traces.env, all, exited)
+	if fl.signingKey, err = signingKey(filepath.Dir(o.tlsDir)); err != nil {
+		return err
+	}
+	notReady, failure := startAll(ctx, o.binDir, selected, fl, exited)
 	if failure == nil && ctx.Err() == nil {
 		select {
 		case c := <-exited: // one started earlier died meanwhile
@@ -128,20 +148,49 @@ func run(o options) error {
 		}
 	}
 	if failure == nil && ctx.Err() == nil {
+		srv := control.Serve(ln, fl)
 		banner(os.Stderr, selected, sec, skipped, notReady, o.portOffset)
+		fmt.Fprintf(os.Stderr, "  control socket: %s (go run ./ops/rollout restart <service>, go run ./ops/chaos <scenario>)\n", o.control)
 		traces.print(os.Stderr)
-		select {
-		case <-ctx.Done():
-		case c := <-exited:
-			failure = fmt.Errorf("%s exited (%s)", c.name, c.status())
-		}
+		failure = supervise(ctx, fl, exited)
+		_ = srv.Close()
 	}
 	if failure != nil {
 		fmt.Fprintf(os.Stderr, "launcher: %v; stopping the rest in reverse order\n", failure)
 	} else {
 		fmt.Fprintln(os.Stderr, "launcher: stopping in reverse order")
 	}
-	return errors.Join(failure, stopAll(running, stopTimeout))
+	return errors.Join(failure, stopAll(fl.shutdown(), stopTimeout))
+}
+
+// supervise waits for Ctrl-C or an unexpected exit. An exit asked for
+// through the control socket (stop, kill) is expected and skipped. Any
+// other exit stops the platform, as it always has: a crash is a bug a
+// developer must see, and restarting with backoff would hide a crash
+// loop behind a platform that seems up (the kill -9 scenario of ops/chaos
+// kills through the socket, so it does not count). The one exception is
+// an extra instance that exits before it ever listened (a bad setting
+// passed to start): the tool that started it is told (control.WaitAddrs),
+// and nothing of the platform depended on it yet.
+func supervise(ctx context.Context, fl *fleet, exited <-chan *child) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case c := <-exited:
+			if fl.isExpected(c) {
+				fl.forget(c)
+				continue
+			}
+			if h, _ := c.addrs(); c.extra && h == "" {
+				fmt.Fprintf(os.Stderr, "launcher: %s (pid %d), started through the control socket, exited during start-up (%s); the platform keeps running\n",
+					c.name, c.pid(), c.status())
+				fl.forget(c)
+				continue
+			}
+			return fmt.Errorf("%s (pid %d) exited (%s)", c.name, c.pid(), c.status())
+		}
+	}
 }
 
 // startAll starts ps in order, each once the one before it is ready, so
@@ -149,31 +198,32 @@ func run(o options) error {
 // or when a process exits before it is ready; one still not ready after
 // readyTimeout is only reported in notReady, as it may be merely slow (a
 // database coming up).
-func startAll(ctx context.Context, binDir string, ps []process, etcd string, sec *security, extraEnv []string, exited chan<- *child) (running []*child, notReady []string, failure error) {
-	client := sec.httpClient()
+func startAll(ctx context.Context, binDir string, ps []process, fl *fleet, exited chan<- *child) (notReady []string, failure error) {
+	client := fl.sec.httpClient()
 	defer client.CloseIdleConnections()
 	for _, p := range ps {
 		cmd := exec.Command(filepath.Join(binDir, p.name))
-		cmd.Env = environment(p, etcd, sec, extraEnv...)
+		cmd.Env = environment(p, fl.etcd, fl.sec, slices.Concat(fl.extraEnv, fl.keyEnv(p))...)
 		c, err := start(p.name, cmd, exited)
 		if err != nil {
-			return running, notReady, err
+			return notReady, err
 		}
-		running = append(running, c)
+		c.version = lastValue(cmd.Env, "KITSHOP_SERVICE_VERSION")
+		fl.add(c)
 		fmt.Fprintf(os.Stderr, "launcher: started %s (pid %d)\n", p.name, c.pid())
-		err = waitReady(ctx, client, sec.scheme(), p, c.done)
+		err = waitReady(ctx, client, fl.sec.scheme(), p, c.done)
 		switch {
 		case ctx.Err() != nil:
-			return running, notReady, nil
+			return notReady, nil
 		case c.hasExited():
 			// Whatever would start after it would only fail on it.
-			return running, notReady, fmt.Errorf("%s exited before it was ready (%s); see its log above", p.name, c.status())
+			return notReady, fmt.Errorf("%s exited before it was ready (%s); see its log above", p.name, c.status())
 		case err != nil:
 			fmt.Fprintf(os.Stderr, "launcher: %s: %v\n", p.name, err)
 			notReady = append(notReady, p.name)
 		}
 	}
-	return running, notReady, nil
+	return notReady, nil
 }
 
 // buildAll builds the selected commands into binDir.

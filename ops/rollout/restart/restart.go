@@ -5,23 +5,18 @@
 // registry and exited. Graceful shutdown (deregister, grace, drain) is the
 // instance's own; this package only orders the steps and bounds each wait.
 //
-// It drives whatever can start and stop instances through Platform. Today
-// that is the process-level tests' harness (ops/e2e, rolling_restart_test).
+// It drives whatever can start and stop instances through Platform: the
+// process-level tests' harness (ops/e2e, rolling_restart_test), and
+// `make run` through SocketPlatform (socket_platform.go): the launcher's
+// control socket (.run/launcher.sock, ops/launcher/control) starts an
+// extra instance on ephemeral ports and stops an old one, an exit the
+// launcher expects rather than takes for a crash, while the registry's
+// view (/v1/services/<service>) says when a replacement is registered.
+// Main (command.go) is `go run ./ops/rollout restart <service|all>`.
 //
-// `go run ./ops/rollout restart <service|all>` against `make run` needs the
-// launcher's help, which it does not give yet: it runs one instance per
-// service on fixed ports and stops the whole platform when any child exits
-// (ops/launcher/main.go, "exited"). The intended wiring:
-//   - the launcher serves a control socket (.run/launcher.sock) with
-//     "list <service>", "start <service>" (an extra instance on ephemeral
-//     ports, KITSHOP_HTTP_ADDR/GRPC_ADDR=127.0.0.1:0, its output prefixed
-//     like the others) and "stop <pid>" (SIGTERM, wait, and the exit is
-//     expected, not a failure);
-//   - the command implements Platform over that socket, and Registered
-//     over the registry view (/v1/services/<service>, mTLS with .run/tls).
-//
-// The gateway keeps its fixed port, so restarting it takes a second port
-// or SO_REUSEPORT; the services behind it need neither.
+// The gateway keeps its fixed port, so restarting it would take a second
+// port or SO_REUSEPORT, which kitshop's listeners do not set: Main refuses
+// it with that reason. The services behind it need neither.
 package restart
 
 import (

@@ -24,7 +24,7 @@ help:
 	@echo "make proto        regenerate pb/ from the .proto files"
 	@echo "make lint         gofmt and go vet"
 	@echo "make bench        one table of benchmarks against their peers (not part of make test; installs nginx)"
-	@echo "make chaos        long scenarios under load, not part of make test: every instance restarted one at a time"
+	@echo "make chaos        long scenarios under load, not part of make test: rolling restart, blue-green, canary, chaos"
 	@echo "make screenshots  the README's storefront, order and console pictures, taken by the browser test into docs/images"
 
 # Needs nothing but Go. TRACES=1 starts a trace backend found on PATH
@@ -84,11 +84,16 @@ bench: deps
 	@bash ops/bench-deps.sh
 	GO=$(GO) $(GO) run ./ops/benchtable
 
-# Long scenarios under load, kept out of make test (build tag rollout):
-# every service instance replaced one at a time while ops/loadgen drives
-# the journey mix; zero failed requests and no unfinished saga expected.
+# Long scenarios under load, kept out of make test (build tags rollout and
+# chaos): every service instance replaced one at a time under ops/loadgen's
+# journey mix; blue-green switches and canaries (a faulty one rolled back,
+# a healthy one promoted); partition by blackhole, etcd down, Postgres
+# restarted, and the chaos rolling restart. The shorter chaos scenarios
+# (kill, partition by drop, payments slowed) run in make test too.
 chaos: deps
-	$(GO) test -race -count=1 -tags rollout -run 'TestRollingRestartUnderLoad' -timeout 10m ./ops/e2e/
+	$(GO) test -race -count=1 -tags rollout,chaos \
+		-run 'TestRollingRestartUnderLoad|TestChaos|TestBlueGreenSwitchUnderLoad|TestCanaryWithFaultsIsRolledBack|TestHealthyCanaryReachesFullTraffic' \
+		-timeout 40m ./ops/e2e/
 
 # The README's storefront, order and console pictures: the browser test
 # walks the journey against real processes and saves them into docs/images

@@ -153,6 +153,9 @@ func Open(ctx context.Context, dsn, schema string, opts ...Option) (*sql.DB, err
 			&redactedError{msg: scrub(err.Error(), dsn), cause: err},
 			"pg: cannot reach database "+Redact(dsn))
 	}
+	// From now on a refused connection is a restart to ride out; before,
+	// waitReady's own retries (logged, one per attempt) are the right wait.
+	connector.reached.Store(true)
 	if err := ensureSchema(ctx, db, schema); err != nil {
 		_ = db.Close()
 		e := errs.As(Classify(err))

@@ -44,14 +44,14 @@ func pgCtlCluster(t *testing.T) (dataDir, url string) {
 	t.Helper()
 	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
 	if len(found) == 0 {
-		t.Skip("no PostgreSQL server binaries (make deps installs them)")
+		t.Fatal("no PostgreSQL server binaries under /usr/lib/postgresql: run make deps (ops/install-deps.sh)")
 	}
 	binDir := filepath.Dir(found[len(found)-1])
 	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			t.Skip("running as root without a postgres user to run the server as")
+			t.Fatal("running as root without a postgres user to run the server as: run make deps (ops/install-deps.sh creates it with the server package)")
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)

@@ -141,7 +141,7 @@ func (r *runner) next() (string, *drive) {
 func (r *runner) drive(id string, d *drive) {
 	// The drive runs on the runner's context, not a request's; its spans
 	// and transition logs follow the trace the saga carries (State.Trace).
-	d.state, d.err = r.engine.Run(r.ctx, id)
+	d.state, d.err = r.runPatiently(id)
 	logger := log.With(r.logger, "saga_id", id, logx.KeyTraceID, traceIDOf(d.state.Trace), logx.KeyRequestID, d.state.RequestID)
 	switch {
 	case d.err == nil, errors.Is(d.err, saga.ErrLeaseHeld):
@@ -157,6 +157,51 @@ func (r *runner) drive(id string, d *drive) {
 	delete(r.drives, id)
 	r.mu.Unlock()
 	close(d.done)
+}
+
+// storeRetries bounds how often runPatiently drives a saga again after the store
+// failed it; storeBackoff is the first wait, doubled each time (about
+// 1.5 s in all).
+const (
+	storeRetries = 5
+	storeBackoff = 100 * time.Millisecond
+)
+
+// runPatiently drives saga id, and drives it again shortly when the drive ended on
+// the store being unavailable (the database restarting): this instance
+// still holds the saga's lease, so without it the saga would wait for the
+// lease to expire (KITSHOP_ORDERS_LEASE_TTL, 30 s) and the resume loop,
+// and the request that placed the order would time out meanwhile (chaos
+// postgres-restart: p99 29 s). Driving again is what resuming does: every
+// step is idempotent by its key.
+func (r *runner) runPatiently(id string) (saga.State, error) {
+	delay := storeBackoff
+	for attempt := 1; ; attempt++ {
+		st, err := r.engine.Run(r.ctx, id)
+		if err == nil || attempt == storeRetries || !storeUnavailable(err) || r.ctx.Err() != nil {
+			return st, err
+		}
+		_ = level.Info(r.logger).Log("msg", "the store failed a saga drive; driving it again", "saga_id", id,
+			"attempt", attempt, "retry_in", delay, "err", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-r.ctx.Done():
+			t.Stop()
+			return st, err
+		case <-t.C:
+		}
+		delay *= 2
+	}
+}
+
+// storeUnavailable: the drive ended because the store could not be read
+// or written, not for a reason of the saga's own (parked, lease held or
+// lost, a step's failure).
+func storeUnavailable(err error) bool {
+	if errors.Is(err, saga.ErrLeaseHeld) || errors.Is(err, saga.ErrLeaseLost) || errors.Is(err, saga.ErrParked) {
+		return false
+	}
+	return errs.KindOf(err) == errs.Unavailable
 }
 
 func (r *runner) current(id string) *drive {

@@ -28,7 +28,7 @@ func TestChaosPostgresRestart(t *testing.T) {
 	// stays open a minute by default: a 0.4 s restart then fails every
 	// request for that minute (measured: 247 of 320). The test shortens
 	// it, as the e2e tests that take a backend away on purpose do.
-	m := startMadeRun(t, bin["ops/launcher"], url, "KITSHOP_BREAKER_OPEN_TIMEOUT=2s")
+	m := startMadeRun(t, bin["ops/launcher"], url)
 	code, out := m.chaos(t, bin, "postgres-restart", "-pg-data", data, "-warmup=3s", "-duration=3s", "-settle=10s")
 	t.Logf("chaos postgres-restart:\n%s", out)
 	if code != 0 || !strings.Contains(out, "INVARIANTS HELD") {

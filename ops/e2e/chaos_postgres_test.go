@@ -1,5 +1,3 @@
-//go:build chaos
-
 package e2e
 
 import (
@@ -22,12 +20,15 @@ import (
 // cluster is the test's own (pgtest's shared one has no pg_ctl data
 // directory to hand over, and restarting it would hit other tests).
 func TestChaosPostgresRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole platform under load")
+	}
 	bin := chaosBinaries(t)
 	data, url := pgCtlCluster(t)
-	// The gateway's breaker opens after 5 infrastructure failures and
-	// stays open a minute by default: a 0.4 s restart then fails every
-	// request for that minute (measured: 247 of 320). The test shortens
-	// it, as the e2e tests that take a backend away on purpose do.
+	// With the default breaker (open for a minute after 5 failures): the
+	// services wait out the restart (kit/pg reconnects within 2 s, orders
+	// drives a saga the store failed again at once), so nothing fails.
+	// Before they did, a 0.4 s restart failed 247 of 320 requests.
 	m := startMadeRun(t, bin["ops/launcher"], url)
 	code, out := m.chaos(t, bin, "postgres-restart", "-pg-data", data, "-warmup=3s", "-duration=3s", "-settle=10s")
 	t.Logf("chaos postgres-restart:\n%s", out)

@@ -20,7 +20,7 @@ var scenarios = []spec{
 	{name: "etcd-down", about: "the registry (etcd) frozen with SIGSTOP, then resumed: services keep serving from what they know, registrations come back",
 		duration: 30 * time.Second, budget: budget{fraction: 0.05, floor: 10}, make: newEtcdDown},
 	{name: "postgres-restart", about: "Postgres restarted with pg_ctl (-pg-data): statements wait for it to come back (up to 2 s), so requests slow down instead of failing",
-		duration: 5 * time.Second, budget: budget{fraction: 0.10, floor: 20}, needsDatabase: "it restarts Postgres; the in-memory stores have none", make: newPostgresRestart},
+		duration: 5 * time.Second, budget: budget{fraction: 0.02, floor: 5}, needsDatabase: "it restarts Postgres; the in-memory stores have none", make: newPostgresRestart},
 	{name: "payments-slow", about: "payments slowed to 2 s a call: a slow instance replaces the normal one, then is rolled back",
 		duration: 20 * time.Second, budget: budget{fraction: 0.05, floor: 10}, needsDatabase: secondInstance, make: newPaymentsSlow},
 	{name: "partition", about: "one instance of -service (products by default) cut off by a fault proxy (-mode blackhole or drop), a second one serving",

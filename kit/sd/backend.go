@@ -193,7 +193,39 @@ func Unary[C, Req, Resp any](b *Backend[C], method string, p Policy, call func(C
 		p.Attempts = 1
 	}
 	p = p.withDefaults()
-	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
+	factory := instanceFactory(b, true, func(ctx context.Context, client C, req Req) (any, error) {
+		if !b.cfg.Edge {
+			return call(client, ctx, req)
+		}
+		var header metadata.MD
+		resp, err := call(client, ctx, req, grpc.Header(&header))
+		forwardHeader(ctx, header)
+		return resp, err
+	})
+	endpointer := newVersionedEndpointer(b.inst, factory, b.cfg.Logger)
+	if !b.conns.own(endpointer.Close) {
+		endpointer.Close()
+	}
+	e := b.cfg.Chain.WrapClient(b.cfg.Service+"."+method, b.retrying(endpointer, p))
+	return func(ctx context.Context, req Req) (Resp, error) {
+		resp, err := e(ctx, req)
+		if err != nil {
+			var zero Resp
+			return zero, b.edgeError(err)
+		}
+		return typed.Cast[Resp](resp)
+	}
+}
+
+// instanceFactory is the go-kit factory of one method: for each
+// discovered instance, an endpoint over the backend's shared connection to
+// it that skips the instance while it is known to be down, sends the
+// caller's route key on, and makes the call with send. The instance's
+// health learns from what send returns. tracked endpoints count their
+// calls on the connection, so that retiring it waits for them (unary
+// calls); a stream outlives its opening and is not tracked.
+func instanceFactory[C, Req any](b *Backend[C], tracked bool, send func(ctx context.Context, client C, req Req) (any, error)) gokitsd.Factory {
+	return func(instance string) (endpoint.Endpoint, io.Closer, error) {
 		in, err := DecodeInstance(instance)
 		if err != nil {
 			return nil, nil, err
@@ -218,31 +250,14 @@ func Unary[C, Req, Resp any](b *Backend[C], method string, p Policy, call func(C
 			if err != nil {
 				return nil, err
 			}
-			if !b.cfg.Edge {
-				resp, err := call(client, ctx, req)
-				health.observe(err)
-				return resp, err
-			}
-			var header metadata.MD
-			resp, err := call(client, ctx, req, grpc.Header(&header))
-			health.observe(err)
-			forwardHeader(ctx, header)
+			resp, err := send(ctx, client, req)
+			health.observe(errs.FromGRPC(err))
 			return resp, err
 		}
-		return b.conns.track(ref.sc, e), ref, nil
-	}
-	endpointer := newVersionedEndpointer(b.inst, factory, b.cfg.Logger)
-	if !b.conns.own(endpointer.Close) {
-		endpointer.Close()
-	}
-	e := b.cfg.Chain.WrapClient(b.cfg.Service+"."+method, b.retrying(endpointer, p))
-	return func(ctx context.Context, req Req) (Resp, error) {
-		resp, err := e(ctx, req)
-		if err != nil {
-			var zero Resp
-			return zero, b.edgeError(err)
+		if tracked {
+			e = b.conns.track(ref.sc, e)
 		}
-		return typed.Cast[Resp](resp)
+		return e, ref, nil
 	}
 }
 

@@ -2,12 +2,8 @@ package sd
 
 import (
 	"context"
-	"fmt"
-	"io"
 
-	"github.com/go-kit/kit/endpoint"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 
 	"github.com/kitshop/kitshop/kit/errs"
 	"github.com/kitshop/kitshop/kit/typed"
@@ -48,41 +44,13 @@ func BidiStream[C, S any](b *Backend[C], method string, open func(C, context.Con
 // and connections, as Unary does, with endpoints that open a stream and
 // return it.
 func streamOpener[C, Req, S any](b *Backend[C], _ string, open func(C, context.Context, Req) (S, error)) func(context.Context, Req) (S, error) {
-	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
-		in, err := DecodeInstance(instance)
+	factory := instanceFactory(b, false, func(ctx context.Context, client C, req Req) (any, error) {
+		s, err := open(client, ctx, req)
 		if err != nil {
-			return nil, nil, err
+			return nil, errs.FromGRPC(err)
 		}
-		if in.GRPCAddr == "" {
-			return nil, nil, fmt.Errorf("sd: instance %s/%s has no grpc_addr", in.Name, in.ID)
-		}
-		ref, err := b.conns.acquire(in.GRPCAddr)
-		if err != nil {
-			return nil, nil, err
-		}
-		conn, client := ref.sc.conn, b.newClient(ref.sc.conn)
-		var health instanceHealth
-		e := func(ctx context.Context, request any) (any, error) {
-			if health.down(conn) && !forced(ctx) {
-				return nil, errInstanceDown
-			}
-			if key := RouteKey(ctx); key != "" {
-				ctx = metadata.AppendToOutgoingContext(ctx, MetadataRouteKey, key)
-			}
-			req, err := typed.Cast[Req](request)
-			if err != nil {
-				return nil, err
-			}
-			s, err := open(client, ctx, req)
-			if err != nil {
-				err = errs.FromGRPC(err)
-				health.observe(err)
-				return nil, err
-			}
-			return s, nil
-		}
-		return e, ref, nil
-	}
+		return s, nil
+	})
 	// The versioned endpointer applies the instances discovery already
 	// knows before returning, so a stream opened at once finds them.
 	endpointer := newVersionedEndpointer(b.inst, factory, b.cfg.Logger)

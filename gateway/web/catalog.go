@@ -92,9 +92,8 @@ type productData struct {
 }
 
 func (s *Server) product(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !valid.IsID(id) {
-		s.notFound(w, r)
+	id, ok := s.pathID(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.PageTimeout)
@@ -105,6 +104,18 @@ func (s *Server) product(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "product", p.GetName(), productData{Product: p}, "")
+}
+
+// pathID is the request's {id}, or a not-found page (and false) when it
+// is not an id: a malformed one cannot name anything, and asking a backend
+// would only cost a call.
+func (s *Server) pathID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := r.PathValue("id")
+	if !valid.IsID(id) {
+		s.notFound(w, r)
+		return "", false
+	}
+	return id, true
 }
 
 // fail renders page with err's sentence. Failures of the platform itself

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/kitshop/kitshop/kit/valid"
 	ordersv1 "github.com/kitshop/kitshop/pb/orders/v1"
 )
 
@@ -45,9 +44,8 @@ func (s *Server) orderPage(w http.ResponseWriter, r *http.Request) {
 	if !s.requireLogin(w, r) {
 		return
 	}
-	id := r.PathValue("id")
-	if !valid.IsID(id) {
-		s.notFound(w, r)
+	id, ok := s.pathID(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.PageTimeout)
@@ -67,9 +65,8 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 	if !s.requireLogin(w, r) {
 		return
 	}
-	id := r.PathValue("id")
-	if !valid.IsID(id) {
-		s.notFound(w, r)
+	id, ok := s.pathID(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.CheckoutTimeout)

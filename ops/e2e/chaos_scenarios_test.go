@@ -2,11 +2,7 @@
 
 // The scenarios kept out of make test: those whose failure counts depend
 // most on timing on a loaded machine (a blackholed instance's share of
-// timeouts, leases expiring around a frozen etcd), the Postgres restart
-// (a cluster of its own) and the zero-budget rolling restart, until they
-// have a record under CI load. make chaos runs them:
-//
-//	go test -race -count=1 -tags chaos -run 'TestChaos' -timeout 20m ./ops/e2e/
+// timeouts, leases expiring around a frozen etcd). make chaos runs them.
 
 package e2e
 
@@ -23,10 +19,4 @@ func TestChaosPartitionUnderLoad(t *testing.T) {
 // than the leases' TTL (3 s here), then resumed.
 func TestChaosEtcdDownUnderLoad(t *testing.T) {
 	runScenario(t, "etcd-down", "-warmup=3s", "-duration=8s", "-settle=8s")
-}
-
-// TestChaosRollingRestartUnderLoad: `ops/rollout restart all` through the
-// launcher while the journey mix runs; the budget is zero.
-func TestChaosRollingRestartUnderLoad(t *testing.T) {
-	runScenario(t, "rolling-restart", "-warmup=3s", "-settle=5s")
 }

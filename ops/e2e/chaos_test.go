@@ -37,3 +37,12 @@ func TestChaosPartitionDropUnderLoad(t *testing.T) {
 func TestChaosPaymentsSlowUnderLoad(t *testing.T) {
 	runScenario(t, "payments-slow", "-warmup=2s", "-duration=6s", "-settle=3s")
 }
+
+// TestChaosRollingRestartUnderLoad is issue 11's rolling restart as a
+// process-level test in make test: `ops/rollout restart all` through the
+// launcher's socket (every instance of users, products, payments and
+// orders replaced one at a time) while the journey mix runs. The budget
+// is zero failed requests, and `orders check` must be clean after.
+func TestChaosRollingRestartUnderLoad(t *testing.T) {
+	runScenario(t, "rolling-restart", "-warmup=3s", "-settle=5s")
+}

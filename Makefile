@@ -88,8 +88,9 @@ bench: deps
 # chaos): every service instance replaced one at a time under ops/loadgen's
 # journey mix; blue-green switches and canaries (a faulty one rolled back,
 # a healthy one promoted); partition by blackhole, etcd down, Postgres
-# restarted, and the chaos rolling restart. The shorter chaos scenarios
-# (kill, partition by drop, payments slowed) run in make test too.
+# restarted. The shorter chaos scenarios (kill, partition by drop,
+# payments slowed, Postgres restarted, the rolling restart) run in make
+# test too.
 chaos: deps
 	$(GO) test -race -count=1 -tags rollout,chaos \
 		-run 'TestRollingRestartUnderLoad|TestChaos|TestBlueGreenSwitchUnderLoad|TestCanaryWithFaultsIsRolledBack|TestHealthyCanaryReachesFullTraffic' \

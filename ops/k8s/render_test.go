@@ -32,7 +32,7 @@ type overlay struct {
 // opsSecrets are the Secrets no overlay makes in production: database
 // credentials, API keys and the public certificate.
 var opsSecrets = []string{
-	"gateway-api-keys", "gateway-public-tls",
+	"gateway-api-keys", "gateway-public-tls", "gateway-session",
 	"orders-database", "payments-database", "postgres-superuser",
 	"products-database", "users-database",
 }

@@ -26,5 +26,6 @@ for service in users products orders payments; do
 url=postgres://$service:$pw@postgres:5432/$service?sslmode=disable"
 done
 write gateway-api-keys.env "api-keys=dev-$(random):pro"
+write gateway-session.env "session-key=$(head -c 32 /dev/urandom | base64)"
 write users-admin.env "email=admin@example.com
 password=$(random)"

@@ -94,7 +94,7 @@ bench: deps
 chaos: deps
 	$(GO) test -race -count=1 -tags rollout,chaos \
 		-run 'TestRollingRestartUnderLoad|TestChaos|TestBlueGreenSwitchUnderLoad|TestCanaryWithFaultsIsRolledBack|TestHealthyCanaryReachesFullTraffic' \
-		-timeout 40m ./ops/e2e/
+		-timeout 40m ./ops/e2e/ ./ops/e2e/chaos/
 
 # The README's storefront, order and console pictures: the browser test
 # walks the journey against real processes and saves them into docs/images

@@ -37,11 +37,8 @@ const (
 	productPriceCent = 1299
 )
 
-// fastSagas makes orders take over a dead instance's sagas within seconds
-// rather than the production default, so the crash tests stay short.
-var fastSagas = []string{
-	"KITSHOP_ORDERS_LEASE_TTL=2s", "KITSHOP_ORDERS_RESUME_INTERVAL=300ms", "KITSHOP_REGISTER_TTL=3s",
-}
+// fastSagas: see kittest.FastSagas.
+var fastSagas = kittest.FastSagas
 
 // shop is the platform seen by a customer and an operator: the orders
 // client (as the gateway would call it), and users, products and payments

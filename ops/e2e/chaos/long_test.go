@@ -4,7 +4,7 @@
 // most on timing on a loaded machine (a blackholed instance's share of
 // timeouts, leases expiring around a frozen etcd). make chaos runs them.
 
-package e2e
+package chaos
 
 import "testing"
 

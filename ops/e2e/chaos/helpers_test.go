@@ -1,4 +1,4 @@
-package e2e
+package chaos
 
 import (
 	"errors"
@@ -63,7 +63,7 @@ func chaosBinaries(t *testing.T) map[string]string {
 // as Ctrl-C does and waits for every process to be gone.
 func startMadeRun(t *testing.T, launcher, dbURL string, env ...string) *madeRun {
 	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func startMadeRun(t *testing.T, launcher, dbURL string, env ...string) *madeRun 
 		// scenarios are shortened, the platform's behaviour is not.
 		"KITSHOP_BCRYPT_COST=4", "KITSHOP_DRAIN_TIMEOUT=5s", "KITSHOP_DEREGISTER_GRACE=200ms",
 		"KITSHOP_API_KEYS="+chaosKey+":enterprise")
-	m.cmd.Env = append(m.cmd.Env, fastSagas...)
+	m.cmd.Env = append(m.cmd.Env, kittest.FastSagas...)
 	if dbURL != "" {
 		m.cmd.Env = append(m.cmd.Env, "DATABASE_URL="+dbURL)
 	}

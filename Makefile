@@ -87,10 +87,9 @@ bench: deps
 # Long scenarios under load, kept out of make test (build tags rollout and
 # chaos): every service instance replaced one at a time under ops/loadgen's
 # journey mix; blue-green switches and canaries (a faulty one rolled back,
-# a healthy one promoted); partition by blackhole, etcd down. The shorter
-# chaos scenarios (kill, partition by drop,
-# payments slowed, Postgres restarted, the rolling restart) run in make
-# test too.
+# a healthy one promoted); partition by blackhole, etcd down, Postgres
+# restarted. The shorter chaos scenarios (kill, partition by drop,
+# payments slowed, the rolling restart) run in make test too.
 chaos: deps
 	$(GO) test -race -count=1 -tags rollout,chaos \
 		-run 'TestRollingRestartUnderLoad|TestChaos|TestBlueGreenSwitchUnderLoad|TestCanaryWithFaultsIsRolledBack|TestHealthyCanaryReachesFullTraffic' \

@@ -138,6 +138,21 @@ func (p *proxy) thaw() {
 
 // stop closes the listener and cuts every forwarded connection, as a
 // crashed server would, and waits for the proxy's goroutines.
+// reset cuts every connection open now with a TCP reset, as a server
+// that restarted leaves its clients' pooled connections, and keeps
+// accepting new ones.
+func (p *proxy) reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		_ = c.Close()
+		delete(p.conns, c)
+	}
+}
+
 func (p *proxy) stop() {
 	p.mu.Lock()
 	_ = p.l.Close()

@@ -2,6 +2,7 @@ package pg_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 
@@ -76,5 +77,44 @@ func TestStatementsFailWhenTheServerStaysAway(t *testing.T) {
 	}
 	if took := time.Since(start); took > 6*time.Second {
 		t.Fatalf("failing took %v; the reconnection window is 2 s (database/sql tries up to three connections)", took)
+	}
+}
+
+// The connections a restart left in the pool are reset by the server; the
+// next statements take fresh ones instead of failing on them (database/sql
+// retries on ErrBadConn, which lib/pq reports for them).
+func TestStatementsSkipConnectionsTheServerReset(t *testing.T) {
+	t.Parallel()
+	info, name := testDatabase(t)
+	addr := kittest.FreeAddr(t)
+	p := startProxy(t, addr, serverAddr(info))
+	db, err := pg.Open(testContext(t), dsnAt(info, addr, name), "reset")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Fill the pool with idle connections.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conns := make([]*sql.Conn, 4)
+	for i := range conns {
+		if conns[i], err = db.Conn(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range conns {
+		if err := c.PingContext(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.Close()
+	}
+	p.reset()
+	// Let the resets arrive before the pool hands the connections out.
+	time.Sleep(50 * time.Millisecond)
+	for i := range 8 {
+		var one int
+		if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+			t.Fatalf("statement %d after the server reset the pooled connections: %v", i, err)
+		}
 	}
 }
